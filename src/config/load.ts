@@ -1,0 +1,178 @@
+// Loads the configuration: schema defaults < JSON file < EMOTIOND_* environment < command-line flags.
+// Every value is validated strictly; an error names the key, the value and where it came from.
+import fs from 'node:fs';
+import convict from 'convict';
+import { EmotiondError } from '../errors.js';
+import { schema, type Config } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/emotiond/config.json';
+
+export interface SettingInfo {
+  key: string;
+  env: string;
+  flag: string;
+  doc: string;
+  default: unknown;
+  sensitive: boolean;
+}
+
+interface Leaf {
+  default: unknown;
+  doc?: string;
+  arg?: string;
+  sensitive?: boolean;
+}
+
+function isLeaf(node: unknown): node is Leaf {
+  return typeof node === 'object' && node !== null && 'default' in node;
+}
+
+/** Every setting with its environment variable and flag, in schema order. */
+export function settings(): SettingInfo[] {
+  const out: SettingInfo[] = [];
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [name, child] of Object.entries(node)) {
+      const key = prefix ? `${prefix}.${name}` : name;
+      if (!isLeaf(child)) {
+        walk(child as Record<string, unknown>, key);
+        continue;
+      }
+      out.push({
+        key,
+        env: `EMOTIOND_${key.replace(/\./g, '_').toUpperCase()}`,
+        flag: `--${child.arg ?? key.replace(/[._]/g, '-')}`,
+        doc: child.doc ?? '',
+        default: child.default,
+        sensitive: child.sensitive === true,
+      });
+    }
+  };
+  walk(schema as unknown as Record<string, unknown>, '');
+  return out;
+}
+
+/** Turn a string from the environment or the command line into the type of the setting's default. */
+function coerce(raw: string, like: unknown): unknown {
+  if (typeof like === 'number') {
+    const n = Number(raw);
+    return raw.trim() === '' || Number.isNaN(n) ? raw : n;
+  }
+  if (typeof like === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    return raw;
+  }
+  return raw;
+}
+
+export interface LoadOptions {
+  /** Config file; when undefined the default file is read if it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, by setting key (strings, or true for a bare boolean flag). */
+  flags?: Record<string, string | boolean>;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file that was read, if any. */
+  file?: string;
+  /** Where each non-default value came from. */
+  origin: Map<string, string>;
+  /** The same values with sensitive ones replaced, for logs and the config request. */
+  redacted: () => Config;
+}
+
+function readFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new EmotiondError('EMD_CONFIG_FILE', `${file}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('top level must be a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new EmotiondError('EMD_CONFIG_FILE', `${file}: not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function flatten(obj: Record<string, unknown>, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) flatten(v as Record<string, unknown>, key, out);
+    else out.set(key, v);
+  }
+  return out;
+}
+
+/** Explain each validation failure with its origin: "mqtt.qos = 3 (from env EMOTIOND_MQTT_QOS): must be one of ...". */
+function explain(err: Error, origin: Map<string, string>, values: Map<string, unknown>): string {
+  return err.message
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((line) => {
+      const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(line);
+      if (undeclared?.[1]) return `${undeclared[1]}: unknown key (from ${origin.get(undeclared[1]) ?? 'the config file'})`;
+      const m = /^([\w.]+): (.*?)(?:: value was .*)?$/.exec(line);
+      if (!m?.[1]) return line;
+      const key = m[1];
+      return `${key} = ${JSON.stringify(values.get(key))} (from ${origin.get(key) ?? 'default'}): ${m[2]}`;
+    })
+    .join('\n');
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const conf = convict<Config>(schema, { env: {}, args: [] });
+  const origin = new Map<string, string>();
+  const values = new Map<string, unknown>();
+  const known = new Map(settings().map((s) => [s.key, s]));
+
+  const file = opts.file ?? (fs.existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  if (file !== undefined) {
+    const data = readFile(file);
+    for (const [key, value] of flatten(data)) {
+      origin.set(key, `file ${file}`);
+      values.set(key, value);
+    }
+    conf.load(data);
+  }
+  const put = (key: string, value: unknown, from: string): void => {
+    origin.set(key, from);
+    values.set(key, value);
+    conf.set(key as never, value as never);
+  };
+  for (const s of known.values()) {
+    const raw = env[s.env];
+    if (raw !== undefined) put(s.key, coerce(raw, s.default), `env ${s.env}`);
+  }
+  for (const [key, raw] of Object.entries(opts.flags ?? {})) {
+    const s = known.get(key);
+    if (!s) throw new EmotiondError('EMD_CONFIG_INVALID', `unknown setting ${key}`);
+    put(key, typeof raw === 'boolean' ? raw : coerce(raw, s.default), `flag ${s.flag}`);
+  }
+  try {
+    conf.validate({ allowed: 'strict' });
+  } catch (err) {
+    throw new EmotiondError('EMD_CONFIG_INVALID', `\n${explain(err as Error, origin, values)}`);
+  }
+  const config = conf.getProperties();
+  if (config.source.reopen_max_s < config.source.reopen_min_s) {
+    throw new EmotiondError('EMD_CONFIG_INVALID', `\nsource.reopen_max_s = ${config.source.reopen_max_s} (from ${origin.get('source.reopen_max_s') ?? 'default'}): must not be below source.reopen_min_s (${config.source.reopen_min_s})`);
+  }
+  if (config.detector.max_size < config.detector.min_size) {
+    throw new EmotiondError('EMD_CONFIG_INVALID', `\ndetector.max_size = ${config.detector.max_size} (from ${origin.get('detector.max_size') ?? 'default'}): must not be below detector.min_size (${config.detector.min_size})`);
+  }
+  return { config, file, origin, redacted: () => redact(config) };
+}
+
+/** A deep copy with passwords, keys and URL credentials blanked. */
+export function redact(config: Config): Config {
+  const copy = structuredClone(config);
+  copy.mqtt.url = copy.mqtt.url.replace(/\/\/([^@/]*)@/, '//[redacted]@');
+  if (copy.mqtt.key_file) copy.mqtt.key_file = '[redacted]';
+  return copy;
+}

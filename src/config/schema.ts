@@ -1,0 +1,222 @@
+// The configuration schema: one place for every setting, its default, bounds, env variable and doc.
+// Environment names are derived: EMOTIOND_ + the key in upper case with dots as underscores.
+import os from 'node:os';
+import type convict from 'convict';
+
+export interface Config {
+  device: { id: string };
+  source: {
+    uri: string;
+    width: number;
+    height: number;
+    fps: number;
+    fourcc: string;
+    loop: boolean;
+    pace: 'realtime' | 'none';
+    reopen_min_s: number;
+    reopen_max_s: number;
+    stall_timeout_s: number;
+  };
+  detector: {
+    cascade: string;
+    scale_factor: number;
+    min_neighbors: number;
+    min_size: number;
+    max_size: number;
+    detect_width: number;
+    equalize: boolean;
+    full_every: number;
+    roi_margin: number;
+  };
+  tracker: {
+    iou_threshold: number;
+    confirm_hits: number;
+    max_misses: number;
+    max_age_s: number;
+  };
+  classifier: {
+    model: string;
+    threads: number;
+    max_faces: number;
+  };
+  events: {
+    margin: number;
+    hold_s: number;
+    room_interval_s: number;
+    print: boolean;
+  };
+  mqtt: {
+    enabled: boolean;
+    url: string;
+    base_topic: string;
+    client_id: string;
+    protocol_version: 4 | 5;
+    qos: 0 | 1 | 2;
+    keepalive_s: number;
+    username: string;
+    password_file: string;
+    ca_file: string;
+    cert_file: string;
+    key_file: string;
+    reject_unauthorized: boolean;
+    queue_max: number;
+    queue_file: string;
+    face_interval_s: number;
+    stats_interval_s: number;
+    discovery: boolean;
+    discovery_prefix: string;
+    embedded: boolean;
+    embedded_port: number;
+    embedded_ws_port: number;
+    embedded_host: string;
+  };
+  system: {
+    ready_timeout_s: number;
+    state_dir: string;
+  };
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    pretty: 'auto' | 'yes' | 'no';
+  };
+}
+
+/** A format that accepts numbers in [min, max] (integers only when `int`). */
+export function range(min: number, max: number, int = false): (v: unknown) => void {
+  return (v: unknown) => {
+    if (typeof v !== 'number' || Number.isNaN(v) || v < min || v > max || (int && !Number.isInteger(v))) {
+      throw new Error(`must be ${int ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    }
+  };
+}
+
+function nonEmpty(v: unknown): void {
+  if (typeof v !== 'string' || v.trim() === '') throw new Error('must be a non-empty string');
+}
+
+function topicSegment(v: unknown): void {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_./-]*$/.test(v) || /[+#]/.test(v)) {
+    throw new Error('must be a non-empty MQTT topic segment without wildcards or spaces');
+  }
+}
+
+function deviceId(v: unknown): void {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(v)) {
+    throw new Error('must be 1-64 characters of letters, digits, _ or -');
+  }
+}
+
+function mqttUrl(v: unknown): void {
+  if (typeof v !== 'string' || !/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/.test(v)) {
+    throw new Error('must be a URL like mqtt://host:1883, mqtts://host:8883 or ws://host:8080/mqtt');
+  }
+}
+
+function fourcc(v: unknown): void {
+  if (typeof v !== 'string' || !(v === '' || /^[A-Z0-9 ]{4}$/i.test(v))) throw new Error('must be 4 characters (e.g. MJPG) or empty');
+}
+
+/** Hostnames may hold dots and other characters a device id may not. */
+export function defaultDeviceId(): string {
+  return (
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 64) || 'emotiond'
+  );
+}
+
+export const schema: convict.Schema<Config> = {
+  device: {
+    id: { doc: 'Device id used in MQTT topics and events (default: the hostname).', format: deviceId, default: defaultDeviceId(), arg: 'device-id' },
+  },
+  source: {
+    uri: {
+      doc: 'Frame source: a V4L2 device (/dev/video0 or an index like 0), a video file, an rtsp:// or http(s):// stream URL, or a GStreamer pipeline ending in appsink (prefix gst: or containing "!").',
+      format: nonEmpty,
+      default: '/dev/video0',
+      arg: 'source',
+    },
+    width: { doc: 'Requested capture width for cameras (0 = the driver default).', format: range(0, 7680, true), default: 640 },
+    height: { doc: 'Requested capture height for cameras (0 = the driver default).', format: range(0, 4320, true), default: 480 },
+    fps: { doc: 'Requested camera frame rate (0 = the driver default).', format: range(0, 240), default: 15 },
+    fourcc: { doc: 'Requested camera pixel format as a FourCC, e.g. MJPG or YUYV (empty = the driver default).', format: fourcc, default: 'MJPG' },
+    loop: { doc: 'Restart a video file from the beginning when it ends.', format: Boolean, default: false },
+    pace: {
+      doc: 'For video files: "realtime" delivers frames at the file frame rate like a camera (late frames are dropped); "none" delivers every frame as fast as the pipeline takes them (benchmarks, tests).',
+      format: ['realtime', 'none'],
+      default: 'realtime',
+    },
+    reopen_min_s: { doc: 'First delay before reopening a source that failed or stopped.', format: range(0.01, 600), default: 1 },
+    reopen_max_s: { doc: 'Longest delay between reopen attempts (the delay doubles up to this).', format: range(0.01, 3600), default: 30 },
+    stall_timeout_s: { doc: 'Reopen the source when no frame arrived for this long.', format: range(0.5, 3600), default: 10 },
+  },
+  detector: {
+    cascade: {
+      doc: 'Face cascade: "haar" (haarcascade_frontalface_default.xml), "lbp" (lbpcascade_frontalface_improved.xml) or a path to a cascade XML file.',
+      format: nonEmpty,
+      default: 'haar',
+    },
+    scale_factor: { doc: 'detectMultiScale scale step between pyramid levels.', format: range(1.01, 2), default: 1.1 },
+    min_neighbors: { doc: 'detectMultiScale neighbours a box needs; higher means fewer false faces.', format: range(0, 50, true), default: 5 },
+    min_size: { doc: 'Smallest face, as a fraction of the shorter frame side.', format: range(0.01, 1), default: 0.08 },
+    max_size: { doc: 'Largest face, as a fraction of the shorter frame side.', format: range(0.05, 1), default: 1 },
+    detect_width: { doc: 'Frames wider than this are downscaled to this width for detection (0 = never).', format: range(0, 7680, true), default: 320 },
+    equalize: { doc: 'Equalise the histogram of the gray frame before detection.', format: Boolean, default: true },
+    full_every: { doc: 'Run a full-frame detection every N frames; in between only search around existing tracks.', format: range(1, 1000, true), default: 5 },
+    roi_margin: { doc: 'Margin around a track searched between full detections, as a fraction of the face size.', format: range(0, 3), default: 0.5 },
+  },
+  tracker: {
+    iou_threshold: { doc: 'Least overlap (IoU) for a detection to continue a track.', format: range(0, 1), default: 0.25 },
+    confirm_hits: { doc: 'Detections before a new track is confirmed (false-positive gate).', format: range(1, 100, true), default: 3 },
+    max_misses: { doc: 'Frames without a matching detection before a track ends.', format: range(1, 10000, true), default: 15 },
+    max_age_s: { doc: 'Seconds without a matching detection before a track ends.', format: range(0.1, 3600), default: 2 },
+  },
+  classifier: {
+    model: { doc: 'Path of the int8 CNN-LSTM ONNX model (relative paths are resolved from the install directory).', format: nonEmpty, default: 'models/emotion-cnn-lstm.int8.onnx' },
+    threads: { doc: 'ONNX Runtime intra-op threads.', format: range(1, 64, true), default: 1 },
+    max_faces: { doc: 'Most faces classified per frame (largest first).', format: range(1, 256, true), default: 16 },
+  },
+  events: {
+    margin: { doc: 'Probability lead a new emotion needs over the committed one before it can replace it.', format: range(0, 1), default: 0.15 },
+    hold_s: { doc: 'Seconds a new emotion must keep that lead before it is committed.', format: range(0, 60), default: 0.5 },
+    room_interval_s: { doc: 'Seconds between anonymous room summaries.', format: range(1, 86400), default: 10 },
+    print: { doc: 'Also write events and summaries as JSON lines to stdout.', format: Boolean, default: false, arg: 'print' },
+  },
+  mqtt: {
+    enabled: { doc: 'Publish to MQTT.', format: Boolean, default: true },
+    url: { doc: 'Broker URL.', format: mqttUrl, default: 'mqtt://localhost:1883', arg: 'mqtt-url' },
+    base_topic: { doc: 'First topic level.', format: topicSegment, default: 'emotiond' },
+    client_id: { doc: 'MQTT client id (empty = emotiond_<device id>).', format: String, default: '' },
+    protocol_version: { doc: 'MQTT protocol version: 4 (3.1.1) or 5.', format: [4, 5], default: 5 },
+    qos: { doc: 'QoS of events.', format: [0, 1, 2], default: 1 },
+    keepalive_s: { doc: 'Keepalive interval.', format: range(0, 65535, true), default: 30 },
+    username: { doc: 'Username (empty = none).', format: String, default: '' },
+    password_file: {
+      doc: 'File holding the password; a bare name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential).',
+      format: String,
+      default: '',
+    },
+    ca_file: { doc: 'CA certificate (PEM) for mqtts:// when the broker is not signed by a public CA.', format: String, default: '' },
+    cert_file: { doc: 'Client certificate (PEM) for TLS client authentication.', format: String, default: '' },
+    key_file: { doc: 'Client key (PEM) for TLS client authentication.', format: String, default: '', sensitive: true },
+    reject_unauthorized: { doc: 'Verify the broker certificate (turn off only for tests).', format: Boolean, default: true },
+    queue_max: { doc: 'Events kept in memory while the broker is unreachable; the oldest are dropped past this.', format: range(1, 10_000_000, true), default: 10000 },
+    queue_file: { doc: 'File that keeps undelivered events across restarts (empty = memory only; a relative name is under system.state_dir).', format: String, default: '' },
+    face_interval_s: { doc: 'Least seconds between two state messages of one face.', format: range(0, 3600), default: 1 },
+    stats_interval_s: { doc: 'Seconds between stats messages.', format: range(1, 86400), default: 30 },
+    discovery: { doc: 'Publish Home Assistant MQTT discovery configs.', format: Boolean, default: true },
+    discovery_prefix: { doc: 'Home Assistant discovery prefix.', format: topicSegment, default: 'homeassistant' },
+    embedded: { doc: 'Run an embedded MQTT broker (aedes) inside the daemon and publish to it.', format: Boolean, default: false },
+    embedded_port: { doc: 'TCP port of the embedded broker.', format: range(1, 65535, true), default: 1883 },
+    embedded_ws_port: { doc: 'WebSocket port of the embedded broker (0 = off).', format: range(0, 65535, true), default: 0 },
+    embedded_host: { doc: 'Address the embedded broker listens on.', format: nonEmpty, default: '127.0.0.1' },
+  },
+  system: {
+    ready_timeout_s: { doc: 'Tell systemd READY after this long even if MQTT is not connected yet.', format: range(0, 3600), default: 20 },
+    state_dir: { doc: 'Directory for state (queue file); $STATE_DIRECTORY when run by systemd.', format: String, default: '/var/lib/emotiond' },
+  },
+  log: {
+    level: { doc: 'Log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    pretty: { doc: 'Human-readable logs: "auto" (on a TTY), "yes" or "no" (JSON lines).', format: ['auto', 'yes', 'no'], default: 'auto' },
+  },
+};

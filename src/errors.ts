@@ -1,0 +1,56 @@
+// The one catalogue of coded errors. Every error the daemon raises on purpose is one of these.
+
+export const ERRORS = {
+  EMD_CONFIG_INVALID: 'Invalid configuration',
+  EMD_CONFIG_FILE: 'Configuration file cannot be read',
+  EMD_SOURCE_OPEN: 'Frame source cannot be opened',
+  EMD_SOURCE_READ: 'Frame source read failed',
+  EMD_FRAME_BAD: 'Frame is empty or malformed',
+  EMD_CASCADE_MISSING: 'Cascade file not found',
+  EMD_CASCADE_LOAD: 'Cascade file cannot be loaded',
+  EMD_MODEL_LOAD: 'Emotion model cannot be loaded',
+  EMD_MODEL_METADATA: 'Emotion model metadata is missing or wrong',
+  EMD_MODEL_RUN: 'Emotion model inference failed',
+  EMD_OPENCV: 'OpenCV call failed',
+  EMD_MQTT: 'MQTT failure',
+  EMD_PAYLOAD_INVALID: 'Payload is invalid',
+  EMD_DATASET: 'Dataset file is missing or malformed',
+  EMD_NOTIFY: 'sd_notify failure',
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class EmotiondError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, detail: string, options?: { cause?: unknown }) {
+    super(`${ERRORS[code]}: ${detail}`, options);
+    this.name = 'EmotiondError';
+    this.code = code;
+  }
+}
+
+/** opencv4nodejs throws plain strings; turn anything thrown into an Error with a message. */
+export function asError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === 'string') return new Error(thrown.trim());
+  return new Error(String(thrown));
+}
+
+/** Run an OpenCV call and rethrow whatever it throws as a coded error that says what was being done. */
+export function cvCall<T>(what: string, fn: () => T, code: ErrorCode = 'EMD_OPENCV'): T {
+  try {
+    return fn();
+  } catch (thrown) {
+    throw new EmotiondError(code, `${what}: ${asError(thrown).message}`, { cause: thrown });
+  }
+}
+
+/** Async variant of cvCall. */
+export async function cvCallAsync<T>(what: string, fn: () => Promise<T>, code: ErrorCode = 'EMD_OPENCV'): Promise<T> {
+  try {
+    return await fn();
+  } catch (thrown) {
+    throw new EmotiondError(code, `${what}: ${asError(thrown).message}`, { cause: thrown });
+  }
+}

@@ -1,0 +1,109 @@
+// Health counters and per-stage timings, owned by the composition root and written by the stages.
+
+export const STAGES = ['capture', 'detect', 'track', 'classify', 'events', 'publish', 'frame'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Keeps the last `size` samples for median and p95. */
+export class TimingWindow {
+  private readonly samples: Float64Array;
+  private count = 0;
+  private next = 0;
+
+  constructor(size = 512) {
+    this.samples = new Float64Array(size);
+  }
+
+  add(ms: number): void {
+    this.samples[this.next] = ms;
+    this.next = (this.next + 1) % this.samples.length;
+    this.count = Math.min(this.count + 1, this.samples.length);
+  }
+
+  summary(): { median: number; p95: number; n: number } {
+    if (this.count === 0) return { median: 0, p95: 0, n: 0 };
+    const sorted = Array.from(this.samples.subarray(0, this.count)).sort((a, b) => a - b);
+    return { median: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), n: this.count };
+  }
+}
+
+/** Quantile of an ascending array by linear interpolation. */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return 0;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  const a = sorted[lo] ?? 0;
+  const b = sorted[hi] ?? a;
+  return a + (b - a) * (pos - lo);
+}
+
+export interface StatsSnapshot {
+  frames_in: number;
+  frames_processed: number;
+  frames_dropped: number;
+  frames_bad: number;
+  source_reopens: number;
+  faces_classified: number;
+  active_tracks: number;
+  fps: number;
+  stage_ms: Record<Stage, { median: number; p95: number }>;
+  uptime_s: number;
+}
+
+export class PipelineStats {
+  framesIn = 0;
+  framesProcessed = 0;
+  framesDropped = 0;
+  framesBad = 0;
+  sourceReopens = 0;
+  facesClassified = 0;
+  activeTracks = 0;
+  /** Wall time of the last processed frame (ms since epoch); the watchdog checks it for progress. */
+  lastProgressMs = 0;
+  private readonly timings = new Map<Stage, TimingWindow>(STAGES.map((s) => [s, new TimingWindow()]));
+  private readonly startedMs = Date.now();
+  private readonly recent: number[] = [];
+
+  time(stage: Stage, ms: number): void {
+    this.timings.get(stage)?.add(ms);
+  }
+
+  processed(nowMs = Date.now()): void {
+    this.framesProcessed += 1;
+    this.lastProgressMs = nowMs;
+    this.recent.push(nowMs);
+    while (this.recent.length > 0 && (this.recent[0] ?? 0) < nowMs - 5000) this.recent.shift();
+  }
+
+  /** Processed frames per second over the last five seconds. */
+  fps(nowMs = Date.now()): number {
+    const live = this.recent.filter((t) => t >= nowMs - 5000);
+    if (live.length < 2) return 0;
+    const span = (nowMs - (live[0] ?? nowMs)) / 1000;
+    return span > 0 ? (live.length - 1) / span : 0;
+  }
+
+  snapshot(nowMs = Date.now()): StatsSnapshot {
+    const stage_ms = {} as Record<Stage, { median: number; p95: number }>;
+    for (const s of STAGES) {
+      const { median, p95 } = this.timings.get(s)?.summary() ?? { median: 0, p95: 0 };
+      stage_ms[s] = { median: round(median), p95: round(p95) };
+    }
+    return {
+      frames_in: this.framesIn,
+      frames_processed: this.framesProcessed,
+      frames_dropped: this.framesDropped,
+      frames_bad: this.framesBad,
+      source_reopens: this.sourceReopens,
+      faces_classified: this.facesClassified,
+      active_tracks: this.activeTracks,
+      fps: round(this.fps(nowMs)),
+      stage_ms,
+      uptime_s: Math.round((nowMs - this.startedMs) / 1000),
+    };
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

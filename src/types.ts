@@ -1,0 +1,166 @@
+// Result and event types shared by every stage. Payloads published on MQTT are built from these.
+
+/** The six classes, in the model's output order (the model's metadata is checked against this). */
+export const EMOTIONS = ['Angry', 'Fear', 'Happy', 'Neutral', 'Sad', 'Surprise'] as const;
+export type Emotion = (typeof EMOTIONS)[number];
+
+/** Probability per emotion; sums to ~1. */
+export type EmotionScores = Record<Emotion, number>;
+
+/** Axis-aligned box in frame pixels. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface Detection {
+  box: Box;
+  /** Number of cascade neighbours that voted for the box (higher is more certain); 0 when unknown. */
+  score: number;
+}
+
+/** LSTM state carried by one tracked face between frames. */
+export interface RecurrentState {
+  h: Float32Array;
+  c: Float32Array;
+}
+
+/** A face followed across frames. Owned by the tracker; the classifier and gate write their own fields. */
+export interface TrackedFace {
+  readonly id: number;
+  box: Box;
+  /** 'tentative' until it has been detected `confirmHits` times; only confirmed faces are classified. */
+  status: 'tentative' | 'confirmed';
+  hits: number;
+  /** Frames since the last matching detection. */
+  misses: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  confirmedMs?: number;
+  /** Per-face LSTM memory; undefined until the face is first classified. */
+  state?: RecurrentState;
+  /** Latest model output for this face. */
+  scores?: EmotionScores;
+  /** Emotion after hysteresis; what events report. */
+  committed?: Emotion;
+  /** Candidate label that is leading but not yet committed, and since when. */
+  pending?: { emotion: Emotion; sinceMs: number };
+  /** Milliseconds spent in each committed emotion (for the 'gone' summary). */
+  timeIn: EmotionScores;
+  /** Timestamp of the last update to `timeIn`. */
+  accountedMs?: number;
+}
+
+export interface FrameInfo {
+  /** Monotonic frame counter from the source. */
+  seq: number;
+  /** Wall-clock capture time, ms since the epoch. */
+  timestampMs: number;
+  width: number;
+  height: number;
+}
+
+interface EventBase {
+  /** Stable, unique id: `<device>-<boot>-<counter>`. */
+  id: string;
+  device: string;
+  track: number;
+  /** ISO-8601 time of the frame that caused the event. */
+  time: string;
+  box: Box;
+}
+
+export interface FaceAppearedEvent extends EventBase {
+  type: 'face_appeared';
+  emotion: Emotion | null;
+  scores: EmotionScores | null;
+}
+
+export interface EmotionChangedEvent extends EventBase {
+  type: 'emotion_changed';
+  before: Emotion | null;
+  after: Emotion;
+  scores: EmotionScores;
+}
+
+export interface FaceGoneEvent extends EventBase {
+  type: 'face_gone';
+  /** Seconds between the first detection and the last one. */
+  duration_s: number;
+  dominant: Emotion | null;
+  /** Share of the confirmed time spent in each committed emotion (0..1). */
+  shares: EmotionScores;
+}
+
+export type EmotionEvent = FaceAppearedEvent | EmotionChangedEvent | FaceGoneEvent;
+
+/** Anonymous summary of the room over a window. */
+export interface RoomSummary {
+  device: string;
+  time: string;
+  window_s: number;
+  faces: number;
+  /** Share of face-time in each emotion over the window (0..1; all 0 when nobody was seen). */
+  shares: EmotionScores;
+  dominant: Emotion | null;
+}
+
+/** Current state of one confirmed face (published at a bounded rate on `faces/<track>`). */
+export interface FaceState {
+  device: string;
+  track: number;
+  time: string;
+  emotion: Emotion | null;
+  scores: EmotionScores | null;
+  box: Box;
+  /** Seconds since the face was first seen. */
+  age_s: number;
+}
+
+/** State of the frame source. */
+export interface CameraState {
+  device: string;
+  time: string;
+  state: 'online' | 'offline';
+  /** The source as configured, with any URL credentials removed. */
+  source: string;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+  error: string | null;
+}
+
+/** Where events and summaries go: MQTT, stdout, or both. Calls never throw and never block the pipeline. */
+export interface EventSink {
+  event(e: EmotionEvent): void;
+  room(s: RoomSummary): void;
+  /** Latest state of one face; sinks rate-limit it themselves. */
+  face(f: FaceState): void;
+  /** The face is gone: clear its state. */
+  faceCleared(device: string, track: number): void;
+  camera(c: CameraState): void;
+}
+
+/** What the MQTT command handler may ask of the running daemon. */
+export interface DaemonControl {
+  setPaused(paused: boolean): void;
+  isPaused(): boolean;
+  /** End every track now (their face_gone events are emitted). Returns how many were ended. */
+  resetTracks(): number;
+  /** Health snapshot (stats, uptime, version, ...), also published on `stats`. */
+  health(): Record<string, unknown>;
+  /** The running configuration with secrets redacted. */
+  config(): Record<string, unknown>;
+}
+
+export function zeroScores(): EmotionScores {
+  return { Angry: 0, Fear: 0, Happy: 0, Neutral: 0, Sad: 0, Surprise: 0 };
+}
+
+export function argmax(scores: EmotionScores): Emotion {
+  let best: Emotion = EMOTIONS[0];
+  for (const e of EMOTIONS) if (scores[e] > scores[best]) best = e;
+  return best;
+}
