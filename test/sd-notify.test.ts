@@ -1,0 +1,202 @@
+// SdNotify against a real unix datagram socket bound in a temp directory, as systemd's notify socket is.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import unixDgram from 'unix-dgram';
+import { createLogger, type Logger } from '../src/system/logger.js';
+import { SdNotify } from '../src/system/sd-notify.js';
+
+interface Received {
+  text: string;
+  at: number;
+}
+
+interface Listener {
+  path: string;
+  messages: Received[];
+  /** Resolves once `count` messages in all have arrived (or rejects after `ms`). */
+  waitFor: (count: number, ms?: number) => Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function listen(t: { teardown: (fn: () => void) => void }): Promise<Listener> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-notify-'));
+  const sockPath = path.join(dir, 'notify');
+  const messages: Received[] = [];
+  const socket = unixDgram.createSocket('unix_dgram', (msg) => {
+    messages.push({ text: msg.toString('utf8'), at: Date.now() });
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.on('listening', resolve);
+    socket.on('error', reject);
+    socket.bind(sockPath);
+  });
+  t.teardown(() => {
+    socket.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const waitFor = async (count: number, ms = 2000): Promise<void> => {
+    const until = Date.now() + ms;
+    while (messages.length < count) {
+      if (Date.now() > until) throw new Error(`expected ${count} messages, got ${messages.length}: ${JSON.stringify(messages)}`);
+      await sleep(5);
+    }
+  };
+  return { path: sockPath, messages, waitFor };
+}
+
+function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger({
+    level: 'debug',
+    pretty: 'no',
+    destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  });
+  return { logger, lines };
+}
+
+test('READY, STATUS and STOPPING arrive as sd_notify datagrams', async (t) => {
+  const l = await listen(t);
+  const n = new SdNotify({ env: { NOTIFY_SOCKET: l.path } });
+  t.true(n.enabled);
+  t.is(n.watchdogIntervalMs, null);
+  n.ready('model loaded, camera /dev/video0 delivering');
+  n.status('12.5 fps, 2 faces');
+  n.status('multi\nline\r\nstatus');
+  n.stopping('SIGTERM');
+  n.stopping();
+  n.ready();
+  await l.waitFor(6);
+  t.deepEqual(
+    l.messages.map((m) => m.text),
+    [
+      'READY=1\nSTATUS=model loaded, camera /dev/video0 delivering',
+      'STATUS=12.5 fps, 2 faces',
+      'STATUS=multi line status',
+      'STOPPING=1\nSTATUS=SIGTERM',
+      'STOPPING=1',
+      'READY=1',
+    ],
+  );
+  n.close();
+});
+
+test('nothing is sent and nothing fails when NOTIFY_SOCKET is unset', async (t) => {
+  const l = await listen(t);
+  const { logger, lines } = capturingLogger();
+  const n = new SdNotify({ env: { WATCHDOG_USEC: '200000' }, logger });
+  t.false(n.enabled);
+  t.is(n.watchdogIntervalMs, null);
+  t.notThrows(() => {
+    n.ready('x');
+    n.status('y');
+    n.startWatchdog(() => true);
+    n.stopping();
+    n.close();
+  });
+  await sleep(250);
+  t.is(l.messages.length, 0);
+  t.deepEqual(lines, []);
+});
+
+test('the watchdog pings at half of WATCHDOG_USEC only while the pipeline makes progress', async (t) => {
+  const l = await listen(t);
+  const { logger, lines } = capturingLogger();
+  const n = new SdNotify({ env: { NOTIFY_SOCKET: l.path, WATCHDOG_USEC: '200000', WATCHDOG_PID: String(process.pid) }, logger });
+  t.teardown(() => n.close());
+  t.is(n.watchdogIntervalMs, 100);
+
+  let progressing = true;
+  n.startWatchdog(() => progressing);
+  await sleep(560);
+  const first = l.messages.length;
+  t.true(first >= 3 && first <= 7, `pings in 560 ms at 100 ms: ${first}`);
+  t.true(l.messages.every((m) => m.text === 'WATCHDOG=1'));
+  const gaps = l.messages.slice(1).map((m, i) => m.at - (l.messages[i]?.at ?? 0));
+  t.true(
+    gaps.every((g) => g >= 50 && g <= 300),
+    `gaps ${gaps.join(',')}`,
+  );
+
+  progressing = false;
+  await sleep(120); // a tick already under way may still land
+  const atStall = l.messages.length;
+  await sleep(400);
+  t.is(l.messages.length, atStall, 'no pings while stalled');
+  t.is(lines.filter((x) => /not making progress/.test(String(x.msg))).length, 1, 'the stall is logged once');
+
+  progressing = true;
+  await l.waitFor(atStall + 2, 1000);
+  t.true(lines.some((x) => /progress again/.test(String(x.msg))));
+
+  n.stopping();
+  await l.waitFor(atStall + 3, 1000);
+  const afterStop = l.messages.length;
+  t.is(l.messages.at(-1)?.text, 'STOPPING=1');
+  await sleep(300);
+  t.is(l.messages.length, afterStop, 'no pings after STOPPING');
+});
+
+test('a progress check that throws counts as no progress and does not escape', async (t) => {
+  const l = await listen(t);
+  const { logger, lines } = capturingLogger();
+  const n = new SdNotify({ socketPath: l.path, watchdogUsec: 100_000, logger });
+  t.teardown(() => n.close());
+  t.is(n.watchdogIntervalMs, 50);
+  n.startWatchdog(() => {
+    throw new Error('boom');
+  });
+  await sleep(200);
+  t.is(l.messages.length, 0);
+  t.true(lines.some((x) => x.code === 'EMD_NOTIFY' && /threw/.test(String(x.msg))));
+});
+
+test('no watchdog when WATCHDOG_PID names another process or WATCHDOG_USEC is unset', (t) => {
+  const other = new SdNotify({ env: { NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '1' } });
+  t.true(other.enabled);
+  t.is(other.watchdogIntervalMs, null);
+  const unset = new SdNotify({ env: { NOTIFY_SOCKET: '/run/systemd/notify' } });
+  t.is(unset.watchdogIntervalMs, null);
+  const ours = new SdNotify({ env: { NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000' } });
+  t.is(ours.watchdogIntervalMs, 15_000);
+});
+
+test('a send failure is logged as EMD_NOTIFY, never thrown', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-notify-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { logger, lines } = capturingLogger();
+  const n = new SdNotify({ env: { NOTIFY_SOCKET: path.join(dir, 'nobody-listens') }, logger });
+  t.notThrows(() => {
+    n.ready();
+    n.status('s');
+    n.stopping();
+  });
+  const failures = lines.filter((x) => x.code === 'EMD_NOTIFY' && x.msg === 'sd_notify send failed');
+  t.is(failures.length, 3);
+  t.is(failures[0]?.notify, 'READY=1');
+});
+
+test('an abstract socket name turns notifications off with a warning (unix-dgram cannot address it)', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const n = new SdNotify({ env: { NOTIFY_SOCKET: '@emotiond-test', WATCHDOG_USEC: '200000' }, logger });
+  t.false(n.enabled);
+  t.is(n.watchdogIntervalMs, null);
+  t.notThrows(() => n.ready());
+  t.true(lines.some((x) => x.code === 'EMD_NOTIFY' && /abstract/.test(String(x.msg))));
+});
+
+test('close() stops the watchdog and later calls send nothing', async (t) => {
+  const l = await listen(t);
+  const n = new SdNotify({ env: { NOTIFY_SOCKET: l.path, WATCHDOG_USEC: '100000' } });
+  n.startWatchdog(() => true);
+  await l.waitFor(1);
+  n.close();
+  await sleep(30);
+  const count = l.messages.length;
+  n.ready();
+  n.status('after close');
+  await sleep(200);
+  t.is(l.messages.length, count);
+});
