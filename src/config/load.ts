@@ -131,19 +131,28 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const values = new Map<string, unknown>();
   const known = new Map(settings().map((s) => [s.key, s]));
 
+  // convict would quietly turn "3" into 3 and "maybe" into true: check each value's type first.
+  const typeErrors: string[] = [];
+  const checkType = (key: string, value: unknown, from: string): void => {
+    const like = known.get(key)?.default;
+    const want = typeof like;
+    if (like !== undefined && typeof value !== want) typeErrors.push(`${key} = ${JSON.stringify(value)} (from ${from}): must be a ${want}`);
+  };
   const file = opts.file ?? (fs.existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (file !== undefined) {
     const data = readFile(file);
     for (const [key, value] of flatten(data)) {
       origin.set(key, `file ${file}`);
       values.set(key, value);
+      checkType(key, value, `file ${file}`);
     }
-    conf.load(data);
+    if (typeErrors.length === 0) conf.load(data);
   }
   const put = (key: string, value: unknown, from: string): void => {
     origin.set(key, from);
     values.set(key, value);
-    conf.set(key as never, value as never);
+    checkType(key, value, from);
+    if (typeErrors.length === 0) conf.set(key as never, value as never);
   };
   for (const s of known.values()) {
     const raw = env[s.env];
@@ -154,6 +163,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     if (!s) throw new EmotiondError('EMD_CONFIG_INVALID', `unknown setting ${key}`);
     put(key, typeof raw === 'boolean' ? raw : coerce(raw, s.default), `flag ${s.flag}`);
   }
+  if (typeErrors.length > 0) throw new EmotiondError('EMD_CONFIG_INVALID', `\n${typeErrors.join('\n')}`);
   try {
     conf.validate({ allowed: 'strict' });
   } catch (err) {

@@ -1,0 +1,225 @@
+// The composition root: builds every stage with its dependencies, starts them in order (sinks first,
+// the camera last) and stops them in reverse, each stop guarded so one failure does not block the rest.
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../system/logger.js';
+import type { CameraState, DaemonControl, EventSink } from '../types.js';
+import { EmotionModel } from '../classify/emotion-model.js';
+import { FaceClassifier } from '../classify/face-classifier.js';
+import { FaceDetector } from '../detect/face-detector.js';
+import { resolveCascade } from '../detect/cascade-file.js';
+import { FaceTracker } from '../track/face-tracker.js';
+import { EmotionGate } from '../events/emotion-gate.js';
+import { RoomWindow } from '../events/room-window.js';
+import { LatestFrameSlot } from '../capture/latest-frame-slot.js';
+import { CaptureLoop, type CaptureDeps } from '../capture/capture-loop.js';
+import { describeSource } from '../capture/opencv-source.js';
+import { FramePipeline } from '../pipeline/frame-pipeline.js';
+import { PipelineStats } from '../system/stats.js';
+import { fromRoot, readVersion } from '../system/paths.js';
+import { FanOutSink } from './fan-out-sink.js';
+
+/** A part started before the camera and stopped after it (MQTT publisher, embedded broker, ...). */
+export interface Part {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A part that also receives events. */
+export interface SinkPart extends Part {
+  readonly sink: EventSink;
+  /** True once the part can deliver (MQTT connected); READY waits for it up to ready_timeout_s. */
+  isReady?(): boolean;
+}
+
+export interface DaemonDeps {
+  config: Config;
+  logger: Logger;
+  /** The configuration as shown to users (secrets redacted). */
+  redactedConfig: () => Config;
+  /** Sinks and parts made by the caller, started in this order before the camera. */
+  parts?: Array<Part | SinkPart>;
+  /** Extra sinks that need no start/stop (stdout, tests). */
+  sinks?: EventSink[];
+  /** Replaces OpenCV capture (tests). */
+  openSource?: CaptureDeps['open'];
+  /** Progress hooks for systemd. */
+  onReady?: () => void;
+}
+
+export class Daemon implements DaemonControl {
+  readonly stats = new PipelineStats();
+  readonly version = readVersion();
+  private readonly log: Logger;
+  private readonly fan: FanOutSink;
+  private readonly slot = new LatestFrameSlot();
+  private model?: EmotionModel;
+  private pipeline?: FramePipeline;
+  private capture?: CaptureLoop;
+  private loop?: Promise<void>;
+  private started: Array<Part> = [];
+  private paused = false;
+  private ended = false;
+  private firstFrame = false;
+  private readyTold = false;
+  private endedResolve!: () => void;
+  /** Resolves when a file source without `loop` has been processed to its end. */
+  readonly sourceEnded = new Promise<void>((r) => (this.endedResolve = r));
+
+  constructor(private readonly deps: DaemonDeps) {
+    this.log = deps.logger.child({ module: 'daemon' });
+    this.fan = new FanOutSink(this.log);
+    for (const s of deps.sinks ?? []) this.fan.add(s);
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.deps;
+    const modelPath = fromRoot(config.classifier.model);
+    this.model = await EmotionModel.load(modelPath, { threads: config.classifier.threads });
+    this.log.info({ model: modelPath, classes: this.model.info.classes, version: this.model.info.metadata['emotiond.version'] }, 'model loaded');
+    const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade));
+    this.log.info({ cascade: detector.cascadePath }, 'cascade loaded');
+    const device = config.device.id;
+    const tracker = new FaceTracker(config.tracker);
+    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s }, { device, emit: (e) => this.fan.event(e) });
+    this.pipeline = new FramePipeline({
+      device,
+      detector,
+      tracker,
+      classifier: new FaceClassifier(this.model, config.classifier.max_faces, logger.child({ module: 'classify' })),
+      gate,
+      room: new RoomWindow(device, Date.now()),
+      sink: this.fan,
+      stats: this.stats,
+      roomIntervalS: config.events.room_interval_s,
+      isPaused: () => this.paused,
+    });
+    for (const part of this.deps.parts ?? []) {
+      await part.start();
+      this.started.push(part);
+      if ('sink' in part) this.fan.add(part.sink);
+      this.log.info({ part: part.name }, 'started');
+    }
+    this.capture = new CaptureLoop({
+      settings: config.source,
+      slot: this.slot,
+      stats: this.stats,
+      logger: logger.child({ module: 'capture' }),
+      events: {
+        online: (p) => {
+          this.firstFrame = true;
+          this.fan.camera(this.cameraState('online', p.width, p.height, p.fps, null));
+          this.maybeReady();
+        },
+        offline: (error) => this.fan.camera(this.cameraState('offline', null, null, null, error)),
+        ended: () => this.slot.end(),
+      },
+      open: this.deps.openSource,
+    });
+    this.loop = this.run();
+    this.capture.start();
+    const timeout = setTimeout(() => this.maybeReady(true), config.system.ready_timeout_s * 1000);
+    timeout.unref();
+  }
+
+  /** Stop in reverse order: camera, pipeline (ending every face), sinks and parts, model. */
+  async stop(): Promise<void> {
+    const guard = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error({ err, what }, 'stop step failed');
+      }
+    };
+    await guard('capture', () => this.capture?.stop());
+    this.slot.close();
+    await guard('pipeline', () => this.loop);
+    await guard('final events', () => this.finish());
+    for (const part of [...this.started].reverse()) await guard(part.name, () => part.stop());
+    this.started = [];
+    await guard('model', () => this.model?.release());
+    this.log.info(this.stats.snapshot(), 'stopped');
+  }
+
+  /** Take frames until the slot closes; a bad frame is counted and skipped. */
+  private async run(): Promise<void> {
+    let badLogged = 0;
+    for (;;) {
+      const frame = await this.slot.take();
+      if (!frame) break;
+      if (this.paused) {
+        frame.mat.release();
+        continue;
+      }
+      try {
+        await this.pipeline?.process(frame);
+      } catch (err) {
+        this.stats.framesBad += 1;
+        if (badLogged++ < 10 || badLogged % 1000 === 0) this.log.warn({ err, seq: frame.info.seq, bad: this.stats.framesBad }, 'frame skipped');
+      }
+    }
+    await this.finish();
+    this.endedResolve();
+  }
+
+  /** Faces still present end with the source; the last room window is published. Runs once. */
+  private finish(): void {
+    if (this.ended || !this.pipeline) return;
+    this.ended = true;
+    const now = Date.now();
+    this.pipeline.endAll(now);
+    this.pipeline.flushRoom(now);
+  }
+
+  private maybeReady(timedOut = false): void {
+    if (this.readyTold || !this.model) return;
+    const sinksReady = this.started.every((p) => !('isReady' in p) || typeof p.isReady !== 'function' || p.isReady());
+    if (timedOut || (this.firstFrame && sinksReady)) {
+      this.readyTold = true;
+      this.log.info({ camera: this.firstFrame, sinks: sinksReady }, 'ready');
+      this.deps.onReady?.();
+    }
+  }
+
+  /** Parts call this when they become ready (MQTT connected). */
+  partReady(): void {
+    this.maybeReady();
+  }
+
+  private cameraState(state: 'online' | 'offline', width: number | null, height: number | null, fps: number | null, error: string | null): CameraState {
+    const c = this.deps.config;
+    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error };
+  }
+
+  // DaemonControl: what MQTT commands may ask of the running daemon.
+  setPaused(paused: boolean): void {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    if (paused) this.pipeline?.endAll(Date.now());
+    this.log.info({ paused }, paused ? 'paused' : 'resumed');
+  }
+
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  resetTracks(): number {
+    return this.pipeline?.endAll(Date.now()) ?? 0;
+  }
+
+  health(): Record<string, unknown> {
+    const mem = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    return {
+      version: this.version,
+      paused: this.paused,
+      ...this.stats.snapshot(),
+      rss_mb: Math.round(mem.rss / 1e5) / 10,
+      cpu_s: Math.round((cpu.user + cpu.system) / 1e4) / 100,
+    };
+  }
+
+  config(): Record<string, unknown> {
+    return this.deps.redactedConfig() as unknown as Record<string, unknown>;
+  }
+}

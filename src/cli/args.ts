@@ -1,0 +1,80 @@
+// Command-line parsing: a command, --config FILE, and a flag for every setting (see settings()).
+import { EmotiondError } from '../errors.js';
+import { settings } from '../config/load.js';
+
+export interface ParsedArgs {
+  command: string;
+  configFile?: string;
+  flags: Record<string, string | boolean>;
+  help: boolean;
+  version: boolean;
+}
+
+export const COMMANDS = ['run', 'check-config', 'remove-discovery', 'devices', 'help'] as const;
+
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const byFlag = new Map(settings().map((s) => [s.flag, s]));
+  const out: ParsedArgs = { command: 'run', flags: {}, help: false, version: false };
+  let commandSeen = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') {
+      out.help = true;
+      continue;
+    }
+    if (arg === '--version' || arg === '-v') {
+      out.version = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      if (commandSeen || !(COMMANDS as readonly string[]).includes(arg)) throw new EmotiondError('EMD_CONFIG_INVALID', `unexpected argument "${arg}" (commands: ${COMMANDS.join(', ')})`);
+      out.command = arg;
+      commandSeen = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const negated = name.startsWith('--no-') ? byFlag.get(`--${name.slice(5)}`) : undefined;
+    if (name === '--config') {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new EmotiondError('EMD_CONFIG_INVALID', '--config needs a file name');
+      out.configFile = v;
+      continue;
+    }
+    if (negated && typeof negated.default === 'boolean' && inline === undefined) {
+      out.flags[negated.key] = false;
+      continue;
+    }
+    const s = byFlag.get(name);
+    if (!s) throw new EmotiondError('EMD_CONFIG_INVALID', `unknown option ${name} (see emotiond --help)`);
+    if (typeof s.default === 'boolean' && inline === undefined) {
+      out.flags[s.key] = true;
+      continue;
+    }
+    const v = inline ?? argv[++i];
+    if (v === undefined) throw new EmotiondError('EMD_CONFIG_INVALID', `${name} needs a value`);
+    out.flags[s.key] = v;
+  }
+  return out;
+}
+
+export function usage(): string {
+  const lines = [
+    'Usage: emotiond [command] [--config FILE] [options]',
+    '',
+    'Commands:',
+    '  run               run the daemon (default)',
+    '  check-config      validate the configuration and exit (0 = valid, 78 = invalid)',
+    '  devices           list V4L2 cameras and their formats',
+    '  remove-discovery  remove the Home Assistant discovery configs from the broker',
+    '',
+    'Options:',
+    '  --config FILE     JSON config file (default /etc/emotiond/config.json when it exists)',
+    '  --version         print the version',
+    '',
+    'Every setting can be given as a flag or an environment variable:',
+  ];
+  for (const s of settings()) lines.push(`  ${s.flag.padEnd(30)} ${s.env}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// emotiond command line: run, check-config, devices, remove-discovery, --version.
+import { EmotiondError } from '../errors.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { createLogger, type Logger } from '../system/logger.js';
+import { readVersion } from '../system/paths.js';
+import { parseArgs, usage, type ParsedArgs } from './args.js';
+import { runDaemon } from './run.js';
+
+/** sysexits(3): EX_CONFIG. systemd's RestartPreventExitStatus=78 keeps a bad config from restart-looping. */
+export const EXIT_CONFIG = 78;
+
+function fail(err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`emotiond: ${message}\n`);
+  process.exit(err instanceof EmotiondError && err.code.startsWith('EMD_CONFIG') ? EXIT_CONFIG : 1);
+}
+
+function load(args: ParsedArgs): LoadedConfig {
+  try {
+    return loadConfig({ file: args.configFile, flags: args.flags });
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    fail(err);
+  }
+  if (args.version) {
+    process.stdout.write(`${readVersion()}\n`);
+    return;
+  }
+  if (args.help || args.command === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return;
+  }
+  if (args.command === 'devices') {
+    const { listDevices, formatDevices } = await import('./devices.js');
+    process.stdout.write(`${formatDevices(await listDevices())}\n`);
+    return;
+  }
+  const loaded = load(args);
+  const logger: Logger = createLogger({ level: loaded.config.log.level, pretty: loaded.config.log.pretty });
+  if (args.command === 'check-config') {
+    process.stdout.write(`configuration is valid${loaded.file ? ` (${loaded.file})` : ''}\n${JSON.stringify(loaded.redacted(), null, 2)}\n`);
+    return;
+  }
+  if (args.command === 'remove-discovery') {
+    const { removeDiscoveryCommand } = await import('./remove-discovery.js');
+    await removeDiscoveryCommand(loaded, logger);
+    return;
+  }
+  const code = await runDaemon(loaded, logger);
+  process.exit(code);
+}
+
+main(process.argv.slice(2)).catch(fail);

@@ -1,0 +1,79 @@
+// `emotiond run`: builds the daemon and its parts, talks to systemd, and stops cleanly on a signal
+// or when a file source ends. Returns the exit code.
+import type { LoadedConfig } from '../config/load.js';
+import type { Logger } from '../system/logger.js';
+import { Daemon, type Part } from '../app/daemon.js';
+import { StdoutSink } from '../publish/stdout-sink.js';
+import { SdNotify } from '../system/sd-notify.js';
+import { buildMqttParts } from '../app/mqtt-parts.js';
+import type { EventSink } from '../types.js';
+
+/** How often STATUS= tells systemd the frame rate and faces. */
+const STATUS_INTERVAL_MS = 5000;
+/** The watchdog is fed only while a frame was processed this recently (a hung camera read stops it). */
+const PROGRESS_WINDOW_MS = 15000;
+
+export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks: EventSink[] = []): Promise<number> {
+  const { config } = loaded;
+  const log = logger.child({ module: 'main' });
+  const notify = new SdNotify({ logger: logger.child({ module: 'sd-notify' }) });
+  const sinks: EventSink[] = [...extraSinks];
+  if (config.events.print) sinks.push(new StdoutSink());
+  const parts: Part[] = [];
+  // The daemon is needed by the MQTT command handler, and the MQTT parts by the daemon: build the
+  // daemon first and hand the parts to it through the array it starts from.
+  const daemon = new Daemon({
+    config,
+    logger,
+    redactedConfig: loaded.redacted,
+    parts,
+    sinks,
+    onReady: () => notify.ready(statusLine(daemon)),
+  });
+  parts.push(...buildMqttParts({ config, logger, control: daemon, onReady: () => daemon.partReady() }));
+
+  let exited!: (code: number) => void;
+  const exitCode = new Promise<number>((resolve) => (exited = resolve));
+  let stopping: Promise<void> | null = null;
+  const stop = (why: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ why }, 'stopping');
+      notify.stopping(`stopping: ${why}`);
+      clearInterval(statusTimer);
+      await daemon.stop();
+      notify.close();
+      exited(0);
+    })();
+    return stopping;
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    void stop(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const statusTimer = setInterval(() => notify.status(statusLine(daemon)), STATUS_INTERVAL_MS);
+  statusTimer.unref();
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    await daemon.stop();
+    notify.close();
+    return 1;
+  }
+  notify.startWatchdog(() => Date.now() - daemon.stats.lastProgressMs < PROGRESS_WINDOW_MS || daemon.isPaused());
+  log.info({ device: config.device.id, source: config.source.uri }, 'running');
+  // A signal or the end of a file source (no loop) stops the daemon; both resolve to the exit code.
+  void daemon.sourceEnded.then(() => stop('source ended'));
+  return exitCode;
+}
+
+function statusLine(d: Daemon): string {
+  const s = d.stats.snapshot();
+  return `${s.fps} fps, ${s.active_tracks} faces, ${s.frames_processed} frames, ${s.frames_dropped} dropped`;
+}

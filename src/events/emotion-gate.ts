@@ -1,0 +1,88 @@
+// Turns track changes into events: face_appeared (confirmed and first classified), emotion_changed
+// (after hysteresis) and face_gone (only for faces that were ever confirmed).
+import { EMOTIONS, zeroScores, type Emotion, type EmotionEvent, type EmotionScores, type TrackedFace } from '../types.js';
+import { accountTime, applyHysteresis, type HysteresisSettings } from './hysteresis.js';
+
+export interface GateDeps {
+  device: string;
+  emit: (e: EmotionEvent) => void;
+  /** Distinguishes event ids across restarts. */
+  bootId?: string;
+}
+
+export class EmotionGate {
+  private counter = 0;
+  private readonly bootId: string;
+  /** Tracks confirmed but not yet announced (announced with their first label). */
+  private readonly unannounced = new Set<number>();
+
+  constructor(
+    private readonly settings: HysteresisSettings,
+    private readonly deps: GateDeps,
+  ) {
+    this.bootId = deps.bootId ?? Date.now().toString(36);
+  }
+
+  confirmed(track: TrackedFace): void {
+    this.unannounced.add(track.id);
+  }
+
+  /** Call after the track got new scores. */
+  classified(track: TrackedFace, nowMs: number): void {
+    const change = applyHysteresis(track, nowMs, this.settings);
+    if (this.unannounced.delete(track.id)) {
+      this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: track.committed ?? null, scores: track.scores ? round(track.scores) : null });
+      return;
+    }
+    if (change && change.before !== null && track.scores) {
+      this.deps.emit({ ...this.base(track, nowMs), type: 'emotion_changed', before: change.before, after: change.after, scores: round(track.scores) });
+    }
+  }
+
+  ended(track: TrackedFace, nowMs: number): void {
+    if (this.unannounced.delete(track.id)) {
+      // Confirmed but never classified (e.g. paused): it still appeared and left.
+      this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: null, scores: null });
+    }
+    accountTime(track, Math.min(nowMs, track.lastSeenMs));
+    const shares = normalise(track.timeIn);
+    this.deps.emit({
+      ...this.base(track, nowMs),
+      type: 'face_gone',
+      duration_s: Math.round((track.lastSeenMs - track.firstSeenMs) / 100) / 10,
+      dominant: dominant(shares),
+      shares,
+    });
+  }
+
+  private base(track: TrackedFace, nowMs: number) {
+    this.counter += 1;
+    const b = track.box;
+    return {
+      id: `${this.deps.device}-${this.bootId}-${this.counter}`,
+      device: this.deps.device,
+      track: track.id,
+      time: new Date(nowMs).toISOString(),
+      box: { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) },
+    };
+  }
+}
+
+export function normalise(totals: EmotionScores): EmotionScores {
+  const sum = EMOTIONS.reduce((acc, e) => acc + totals[e], 0);
+  const out = zeroScores();
+  if (sum > 0) for (const e of EMOTIONS) out[e] = Math.round((totals[e] / sum) * 1000) / 1000;
+  return out;
+}
+
+export function dominant(shares: EmotionScores): Emotion | null {
+  let best: Emotion | null = null;
+  for (const e of EMOTIONS) if (shares[e] > 0 && (best === null || shares[e] > shares[best])) best = e;
+  return best;
+}
+
+function round(s: EmotionScores): EmotionScores {
+  const out = zeroScores();
+  for (const e of EMOTIONS) out[e] = Math.round(s[e] * 1000) / 1000;
+  return out;
+}

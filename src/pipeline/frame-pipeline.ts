@@ -1,0 +1,112 @@
+// One frame through detect → track → classify → events. Owns nothing but the order of the stages;
+// each stage owns its state. Every Mat made here is released before the next frame.
+import cv from '../system/opencv.js';
+import type { Frame } from '../capture/latest-frame-slot.js';
+import type { FaceDetector } from '../detect/face-detector.js';
+import type { FaceTracker } from '../track/face-tracker.js';
+import type { FaceClassifier } from '../classify/face-classifier.js';
+import type { EmotionGate } from '../events/emotion-gate.js';
+import type { RoomWindow } from '../events/room-window.js';
+import type { PipelineStats } from '../system/stats.js';
+import type { EventSink, FaceState, TrackedFace } from '../types.js';
+import { cvCall } from '../errors.js';
+
+export interface PipelineDeps {
+  device: string;
+  detector: FaceDetector;
+  tracker: FaceTracker;
+  classifier: FaceClassifier;
+  gate: EmotionGate;
+  room: RoomWindow;
+  sink: EventSink;
+  stats: PipelineStats;
+  roomIntervalS: number;
+  isPaused: () => boolean;
+}
+
+export class FramePipeline {
+  private lastRoomMs: number | null = null;
+
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /** Process one frame and release it. Throws only for a bad frame; the caller counts and skips it. */
+  async process(frame: Frame): Promise<void> {
+    const { detector, tracker, classifier, gate, stats } = this.deps;
+    const now = frame.info.timestampMs;
+    const t0 = performance.now();
+    let gray: cv.Mat | undefined;
+    try {
+      gray = toGray(frame.mat);
+      const t1 = performance.now();
+      const { detections } = detector.detect(gray, tracker.tracks.map((t) => t.box));
+      const t2 = performance.now();
+      const update = tracker.update(detections, now);
+      for (const t of update.confirmed) gate.confirmed(t);
+      const t3 = performance.now();
+      const classified = this.deps.isPaused() ? [] : await classifier.classify(gray, tracker.confirmedTracks);
+      stats.facesClassified += classified.length;
+      const t4 = performance.now();
+      for (const t of classified) {
+        gate.classified(t, now);
+        this.deps.sink.face(faceState(this.deps.device, t, now));
+      }
+      for (const t of update.ended) this.end(t, now);
+      this.summarise(now);
+      stats.activeTracks = tracker.confirmedTracks.length;
+      stats.time('detect', t2 - t1 + (t1 - t0));
+      stats.time('track', t3 - t2);
+      stats.time('classify', t4 - t3);
+      stats.time('events', performance.now() - t4);
+    } finally {
+      if (gray && gray !== frame.mat) gray.release();
+      frame.mat.release();
+    }
+    stats.time('frame', performance.now() - t0);
+    stats.processed();
+  }
+
+  /** End every track (shutdown or reset_tracks): face_gone for each confirmed face. */
+  endAll(nowMs: number): number {
+    const ended = this.deps.tracker.endAll();
+    for (const t of ended) this.end(t, nowMs);
+    return ended.length;
+  }
+
+  /** Emit the room summary now (shutdown) when the window has anything to say. */
+  flushRoom(nowMs: number): void {
+    const { room, sink, tracker } = this.deps;
+    sink.room(room.summary(tracker.tracks, nowMs));
+    this.lastRoomMs = nowMs;
+  }
+
+  private end(t: TrackedFace, now: number): void {
+    this.deps.gate.ended(t, now);
+    this.deps.sink.faceCleared(this.deps.device, t.id);
+  }
+
+  private summarise(now: number): void {
+    const { room, tracker, roomIntervalS } = this.deps;
+    this.lastRoomMs ??= now;
+    room.tick(tracker.tracks, now);
+    if (now - this.lastRoomMs >= roomIntervalS * 1000) this.flushRoom(now);
+  }
+}
+
+function toGray(mat: cv.Mat): cv.Mat {
+  if (mat.channels === 1) return mat;
+  if (mat.channels === 4) return cvCall('convert BGRA frame to gray', () => mat.cvtColor(cv.COLOR_BGRA2GRAY));
+  return cvCall('convert BGR frame to gray', () => mat.bgrToGray());
+}
+
+export function faceState(device: string, t: TrackedFace, now: number): FaceState {
+  const b = t.box;
+  return {
+    device,
+    track: t.id,
+    time: new Date(now).toISOString(),
+    emotion: t.committed ?? null,
+    scores: t.scores ? Object.fromEntries(Object.entries(t.scores).map(([k, v]) => [k, Math.round(v * 1000) / 1000])) as FaceState['scores'] : null,
+    box: { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) },
+    age_s: Math.round((now - t.firstSeenMs) / 100) / 10,
+  };
+}

@@ -1,0 +1,101 @@
+import test from 'ava';
+import { applyHysteresis } from '../src/events/hysteresis.js';
+import { EmotionGate } from '../src/events/emotion-gate.js';
+import { RoomWindow } from '../src/events/room-window.js';
+import { zeroScores, type Emotion, type EmotionEvent, type TrackedFace } from '../src/types.js';
+
+const settings = { margin: 0.15, hold_s: 0.5 };
+
+function face(id = 1): TrackedFace {
+  return { id, box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, misses: 0, firstSeenMs: 0, lastSeenMs: 0, timeIn: zeroScores() };
+}
+function scores(top: Emotion, p: number, second: Emotion = 'Neutral') {
+  const s = zeroScores();
+  s[top] = p;
+  s[second] = top === second ? p : 1 - p;
+  return s;
+}
+
+test('the first classification commits at once', (t) => {
+  const f = face();
+  f.scores = scores('Happy', 0.9);
+  t.deepEqual(applyHysteresis(f, 0, settings), { before: null, after: 'Happy' });
+  t.is(f.committed, 'Happy');
+});
+
+test('a new label must lead by the margin for hold_s before it is committed', (t) => {
+  const f = face();
+  f.scores = scores('Neutral', 0.8, 'Happy');
+  applyHysteresis(f, 0, settings);
+  const changes: number[] = [];
+  for (let ms = 100; ms <= 1500; ms += 100) {
+    f.scores = scores('Happy', 0.7, 'Neutral');
+    if (applyHysteresis(f, ms, settings)) changes.push(ms);
+  }
+  t.deepEqual(changes, [600]);
+  t.is(f.committed, 'Happy');
+});
+
+test('a lead below the margin never switches', (t) => {
+  const f = face();
+  f.scores = scores('Neutral', 0.8, 'Sad');
+  applyHysteresis(f, 0, settings);
+  for (let ms = 100; ms <= 5000; ms += 100) {
+    f.scores = scores('Sad', 0.55, 'Neutral');
+    t.is(applyHysteresis(f, ms, settings), null);
+  }
+  t.is(f.committed, 'Neutral');
+});
+
+test('flicker shorter than hold_s never switches', (t) => {
+  const f = face();
+  f.scores = scores('Neutral', 0.9, 'Angry');
+  applyHysteresis(f, 0, settings);
+  for (let ms = 100; ms <= 5000; ms += 100) {
+    f.scores = (ms / 100) % 4 < 2 ? scores('Angry', 0.9) : scores('Neutral', 0.9, 'Angry');
+    t.is(applyHysteresis(f, ms, settings), null);
+  }
+});
+
+test('the gate emits appeared, changed (before/after) and gone with time shares', (t) => {
+  const events: EmotionEvent[] = [];
+  const gate = new EmotionGate(settings, { device: 'dev1', emit: (e) => events.push(e), bootId: 'b' });
+  const f = face(7);
+  gate.confirmed(f);
+  for (let ms = 0; ms <= 3000; ms += 100) {
+    f.scores = ms < 1000 ? scores('Neutral', 0.9, 'Happy') : scores('Happy', 0.9);
+    f.lastSeenMs = ms;
+    gate.classified(f, ms);
+  }
+  gate.ended(f, 3100);
+  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'emotion_changed', 'face_gone']);
+  t.deepEqual(events.map((e) => e.id), ['dev1-b-1', 'dev1-b-2', 'dev1-b-3']);
+  const changed = events[1];
+  t.true(changed?.type === 'emotion_changed' && changed.before === 'Neutral' && changed.after === 'Happy');
+  const gone = events[2];
+  if (gone?.type !== 'face_gone') return t.fail();
+  t.is(gone.dominant, 'Happy');
+  t.is(gone.duration_s, 3);
+  t.true(Math.abs(gone.shares.Neutral - 1.5 / 3) < 0.02, `neutral share ${gone.shares.Neutral}`);
+  t.true(Math.abs(gone.shares.Happy - 1.5 / 3) < 0.02);
+});
+
+test('room window shares face-time and counts faces', (t) => {
+  const room = new RoomWindow('dev1', 0);
+  const a = face(1);
+  const b = face(2);
+  a.committed = 'Happy';
+  b.committed = 'Sad';
+  room.tick([a, b], 0);
+  room.tick([a, b], 1000);
+  b.committed = 'Happy';
+  const s = room.summary([a, b], 2000);
+  t.is(s.faces, 2);
+  t.is(s.dominant, 'Happy');
+  t.is(s.shares.Happy, 0.75);
+  t.is(s.shares.Sad, 0.25);
+  t.is(s.window_s, 2);
+  const empty = room.summary([], 3000);
+  t.is(empty.dominant, null);
+  t.is(empty.faces, 0);
+});

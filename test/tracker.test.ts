@@ -1,0 +1,91 @@
+import test from 'ava';
+import { FaceTracker } from '../src/track/face-tracker.js';
+import type { Box, Detection } from '../src/types.js';
+
+const settings = { iou_threshold: 0.25, confirm_hits: 3, max_misses: 5, max_age_s: 2 };
+const det = (x: number, y: number, size = 60): Detection => ({ box: { x, y, width: size, height: size }, score: 10 });
+
+test('a face seen in consecutive frames keeps one id and is confirmed after confirm_hits', (t) => {
+  const tr = new FaceTracker(settings);
+  const confirmedAt: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const u = tr.update([det(100 + i * 3, 80)], i * 33);
+    if (u.confirmed.length) confirmedAt.push(i);
+  }
+  t.deepEqual(confirmedAt, [2]);
+  t.is(tr.tracks.length, 1);
+  t.is(tr.tracks[0]?.id, 1);
+  t.is(tr.tracks[0]?.status, 'confirmed');
+});
+
+test('two faces get two stable ids, even when they move', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 20; i++) tr.update([det(50 + i * 4, 50), det(300 - i * 4, 60)], i * 33);
+  t.deepEqual(tr.tracks.map((x) => x.id).sort(), [1, 2]);
+  const a = tr.tracks.find((x) => x.id === 1) as { box: Box };
+  t.true(a.box.x > 100, 'track 1 followed the face that moved right');
+});
+
+test('a one-frame false detection is never confirmed and vanishes silently', (t) => {
+  const tr = new FaceTracker(settings);
+  const ended: number[] = [];
+  tr.update([det(10, 10)], 0);
+  for (let i = 1; i < 10; i++) ended.push(...tr.update([], i * 33).ended.map((x) => x.id));
+  t.is(tr.tracks.length, 0);
+  t.deepEqual(ended, []);
+});
+
+test('a confirmed track ends after max_misses frames without detection, and only then', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 5; i++) tr.update([det(100, 100)], i * 33);
+  const endedAt: number[] = [];
+  for (let i = 5; i < 15; i++) if (tr.update([], i * 33).ended.length) endedAt.push(i - 4);
+  t.deepEqual(endedAt, [settings.max_misses + 1]);
+});
+
+test('a confirmed track ends after max_age_s even with few frames', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 5; i++) tr.update([det(100, 100)], i * 33);
+  t.deepEqual(tr.update([], 1000).ended, []);
+  t.is(tr.update([], 2200).ended[0]?.id, 1);
+});
+
+test('a face that returns after its track ended gets a new id', (t) => {
+  const tr = new FaceTracker({ ...settings, max_misses: 1 });
+  for (let i = 0; i < 5; i++) tr.update([det(100, 100)], i * 33);
+  tr.update([], 200);
+  tr.update([], 233);
+  for (let i = 0; i < 5; i++) tr.update([det(100, 100)], 300 + i * 33);
+  t.deepEqual(tr.tracks.map((x) => x.id), [2]);
+});
+
+test('a short gap does not switch ids (track survives misses below max_misses)', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 5; i++) tr.update([det(100, 100)], i * 33);
+  tr.update([], 200);
+  tr.update([], 233);
+  tr.update([det(104, 100)], 266);
+  t.deepEqual(tr.tracks.map((x) => x.id), [1]);
+});
+
+test('a fast-moving face is followed by centre distance when overlap is low', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 8; i++) tr.update([det(100 + i * 35, 100)], i * 33);
+  t.deepEqual(tr.tracks.map((x) => x.id), [1]);
+});
+
+test('endAll returns only confirmed tracks and empties the tracker', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 5; i++) tr.update([det(100, 100)], i * 33);
+  tr.update([det(100, 100), det(400, 100)], 200);
+  t.deepEqual(tr.endAll().map((x) => x.id), [1]);
+  t.is(tr.tracks.length, 0);
+});
+
+test('boxes stay square', (t) => {
+  const tr = new FaceTracker(settings);
+  tr.update([{ box: { x: 0, y: 0, width: 60, height: 60 }, score: 1 }], 0);
+  tr.update([{ box: { x: 0, y: 0, width: 80, height: 60 }, score: 1 }], 33);
+  const b = tr.tracks[0]?.box as Box;
+  t.is(b.width, b.height);
+});
