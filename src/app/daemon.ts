@@ -166,9 +166,8 @@ export class Daemon implements DaemonControl {
   private finish(): void {
     if (this.ended || !this.pipeline) return;
     this.ended = true;
-    const now = Date.now();
-    this.pipeline.endAll(now);
-    this.pipeline.flushRoom(now);
+    this.pipeline.endAll();
+    this.pipeline.flushRoom();
   }
 
   private maybeReady(timedOut = false): void {
@@ -195,7 +194,7 @@ export class Daemon implements DaemonControl {
   setPaused(paused: boolean): void {
     if (paused === this.paused) return;
     this.paused = paused;
-    if (paused) this.pipeline?.endAll(Date.now());
+    if (paused) this.pipeline?.endAll();
     this.log.info({ paused }, paused ? 'paused' : 'resumed');
   }
 
@@ -204,7 +203,7 @@ export class Daemon implements DaemonControl {
   }
 
   resetTracks(): number {
-    return this.pipeline?.endAll(Date.now()) ?? 0;
+    return this.pipeline?.endAll() ?? 0;
   }
 
   health(): Record<string, unknown> {

@@ -26,6 +26,8 @@ export interface PipelineDeps {
 
 export class FramePipeline {
   private lastRoomMs: number | null = null;
+  /** Timestamp of the last frame: the clock for events made between frames (shutdown, reset). */
+  private lastFrameMs: number | null = null;
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -33,6 +35,7 @@ export class FramePipeline {
   async process(frame: Frame): Promise<void> {
     const { detector, tracker, classifier, gate, stats } = this.deps;
     const now = frame.info.timestampMs;
+    this.lastFrameMs = now;
     const t0 = performance.now();
     let gray: cv.Mat | undefined;
     try {
@@ -65,15 +68,20 @@ export class FramePipeline {
     stats.processed();
   }
 
+  /** The frame clock when frames came (files run on media time), else the wall clock. */
+  now(): number {
+    return this.lastFrameMs ?? Date.now();
+  }
+
   /** End every track (shutdown or reset_tracks): face_gone for each confirmed face. */
-  endAll(nowMs: number): number {
+  endAll(nowMs: number = this.now()): number {
     const ended = this.deps.tracker.endAll();
     for (const t of ended) this.end(t, nowMs);
     return ended.length;
   }
 
   /** Emit the room summary now (shutdown) when the window has anything to say. */
-  flushRoom(nowMs: number): void {
+  flushRoom(nowMs: number = this.now()): void {
     const { room, sink, tracker } = this.deps;
     sink.room(room.summary(tracker.tracks, nowMs));
     this.lastRoomMs = nowMs;

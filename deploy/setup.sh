@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Sets up a checkout of emotiond on Debian 12 / Ubuntu 22.04+ / Raspberry Pi OS:
+# Debian packages, npm dependencies (OpenCV bindings built against the system OpenCV), the face
+# cascades, and a demo clip with real faces composed from a Debian package's sample photo.
+#   deploy/setup.sh          what the daemon and the demo need
+#   deploy/setup.sh --test   also what the tests need (mosquitto, python3-torch/onnx, systemd tools)
+# Run as root or with sudo available. Idempotent.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+with_test=0
+for a in "$@"; do
+  case "$a" in
+    --test) with_test=1 ;;
+    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $a" >&2; exit 64 ;;
+  esac
+done
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup.sh: Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "  Debian 13 / Ubuntu 24.04: apt install nodejs npm; otherwise install Node 20 LTS first." >&2
+  exit 1
+fi
+
+pkgs=(build-essential python3 pkg-config opencv-data ffmpeg python3-skimage)
+# JetPack ships its own OpenCV under /usr; do not replace it with Debian's.
+[ -f /etc/nv_tegra_release ] || pkgs+=(libopencv-dev)
+if [ "$with_test" -eq 1 ]; then
+  pkgs+=(mosquitto openssl python3-torch python3-onnx python3-numpy python3-matplotlib systemd)
+fi
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "Installing Debian packages: ${missing[*]}"
+  sudo_ apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian's mosquitto package starts a broker on port 1883; the tests start their own on free ports.
+
+multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH)
+export OPENCV4NODEJS_DISABLE_AUTOBUILD=1
+export OPENCV_INCLUDE_DIR=/usr/include/opencv4
+export OPENCV_LIB_DIR=/usr/lib/$multiarch
+export OPENCV_BIN_DIR=/usr/bin
+export ONNXRUNTIME_NODE_INSTALL=skip
+export JOBS=max
+if [ ! -f node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "Installing npm dependencies (builds the OpenCV bindings: about 10 minutes on 2 cores)"
+  npm ci --no-audit --no-fund
+fi
+
+say "Copying the face cascades from OpenCV's data into cascades/"
+for f in haarcascades/haarcascade_frontalface_default.xml lbpcascades/lbpcascade_frontalface_improved.xml; do
+  for d in /usr/share/opencv4 /usr/share/opencv /usr/local/share/opencv4; do
+    if [ -f "$d/$f" ]; then cp -f "$d/$f" cascades/; break; fi
+  done
+done
+
+bash deploy/make-demo-clip.sh
+
+say "Building (tsc)"
+npm run --silent build
+
+say "Done. Try: npm run demo"
