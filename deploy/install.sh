@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# Install emotiond from this checkout as a systemd service.
+# Debian 12, Ubuntu 22.04+, Raspberry Pi OS (arm64) and Jetson (JetPack's own OpenCV).
+# Safe to run again: it updates the program, keeps /etc/emotiond and the state, restarts the service.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: sudo deploy/install.sh [options]
+
+  --prefix DIR           install the program here (default /opt/emotiond)
+  --root DIR             install everything under DIR (a staging root for tests or images):
+                         no apt, no systemctl start; units are enabled with systemctl --root
+  --skip-deps            do not install apt packages
+  --skip-build           do not run npm ci / npm run build; install the existing dist/ and node_modules/
+  --no-start             install and enable, but do not (re)start the service
+  --config-example FILE  example config copied to /etc/emotiond/config.json when that file is missing
+                         (default: config/emotiond.example.json of this checkout)
+  -h, --help             this text
+EOF
+}
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PREFIX=/opt/emotiond
+ROOT=""
+SKIP_DEPS=0
+SKIP_BUILD=0
+START=1
+EXAMPLE="$SRC/config/emotiond.example.json"
+
+die() {
+  echo "install.sh: error: $*" >&2
+  exit 1
+}
+warn() { echo "install.sh: warning: $*" >&2; }
+DONE=()
+did() {
+  DONE+=("$*")
+  echo "  - $*"
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) PREFIX="${2:?--prefix needs a directory}"; shift 2 ;;
+    --prefix=*) PREFIX="${1#*=}"; shift ;;
+    --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
+    --root=*) ROOT="${1#*=}"; shift ;;
+    --skip-deps) SKIP_DEPS=1; shift ;;
+    --skip-build) SKIP_BUILD=1; shift ;;
+    --no-start) START=0; shift ;;
+    --config-example) EXAMPLE="${2:?--config-example needs a file}"; shift 2 ;;
+    --config-example=*) EXAMPLE="${1#*=}"; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+
+# --- checks -----------------------------------------------------------------------------------------
+
+[ "$(uname -s)" = Linux ] || die "emotiond runs on Linux only"
+case "$PREFIX" in
+  /*) ;;
+  *) die "--prefix must be an absolute path: $PREFIX" ;;
+esac
+PREFIX="${PREFIX%/}"
+case "$PREFIX" in
+  "" | /usr | /usr/local | /opt | /etc | /var | /home | /root | /srv | /tmp)
+    die "--prefix must be a directory of its own (it is replaced on update): $PREFIX" ;;
+esac
+if [ -n "$ROOT" ]; then
+  mkdir -p "$ROOT"
+  ROOT="$(cd "$ROOT" && pwd)"
+  [ "$ROOT" != / ] || ROOT=""
+fi
+if [ -z "$ROOT" ] && [ "$(id -u)" -ne 0 ]; then
+  die "run as root (sudo $0), or use --root DIR to stage an installation"
+fi
+
+PLATFORM=unknown
+JETSON=0
+if [ -f /etc/nv_tegra_release ]; then
+  JETSON=1
+  PLATFORM="jetson ($(head -n 1 /etc/nv_tegra_release | cut -c1-40))"
+elif [ -r /etc/os-release ]; then
+  # shellcheck disable=SC1091
+  . /etc/os-release
+  PLATFORM="${PRETTY_NAME:-${ID:-unknown}}"
+  case "${ID:-}:${VERSION_ID:-}" in
+    debian:1[2-9]* | raspbian:1[2-9]*) ;;
+    ubuntu:2[2-9].* | ubuntu:[3-9][0-9].*) ;;
+    *) warn "untested platform '$PLATFORM'; supported: Debian 12+, Ubuntu 22.04+, Raspberry Pi OS, Jetson" ;;
+  esac
+fi
+ARCH="$(uname -m)"
+case "$ARCH" in
+  aarch64 | x86_64) ;;
+  *) warn "untested architecture $ARCH (onnxruntime-node ships linux arm64 and x64 only)" ;;
+esac
+
+NODE="$(command -v node || true)"
+[ -n "$NODE" ] || die "Node.js 20 or newer is required (Debian/Ubuntu: https://github.com/nodesource/distributions)"
+NODE_MAJOR="$("$NODE" -p 'process.versions.node.split(".")[0]')"
+[ "$NODE_MAJOR" -ge 20 ] || die "Node.js 20 or newer is required, found $("$NODE" --version) at $NODE"
+case "$NODE" in
+  /home/* | /root/*) die "node is under a home directory ($NODE, nvm?), which the service cannot see (ProtectHome=yes); install Node.js system-wide" ;;
+esac
+
+echo "emotiond install: platform $PLATFORM, $ARCH, node $("$NODE" --version) at $NODE"
+echo "  source $SRC -> ${ROOT}${PREFIX}${ROOT:+ (staging root $ROOT)}"
+
+# --- apt dependencies -----------------------------------------------------------------------------
+
+if [ "$SKIP_DEPS" -eq 0 ] && [ -z "$ROOT" ]; then
+  command -v apt-get >/dev/null || die "apt-get not found; install the dependencies yourself and use --skip-deps"
+  PKGS=(build-essential python3 pkg-config ca-certificates v4l-utils)
+  if [ "$JETSON" -eq 1 ]; then
+    # JetPack installs its own OpenCV (with CUDA) under /usr; Debian's libopencv-dev would conflict.
+    [ -d /usr/include/opencv4 ] || die "Jetson without JetPack's OpenCV (/usr/include/opencv4): install nvidia-opencv-dev"
+  else
+    PKGS+=(libopencv-dev opencv-data)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${PKGS[@]}"
+  did "apt packages: ${PKGS[*]}"
+fi
+
+# --- build ----------------------------------------------------------------------------------------
+
+if [ "$SKIP_BUILD" -eq 0 ]; then
+  command -v npm >/dev/null || die "npm not found (it comes with Node.js)"
+  MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo "$ARCH-linux-gnu")"
+  (
+    cd "$SRC"
+    # Build opencv4nodejs against the system OpenCV instead of compiling OpenCV itself (hours on a Pi).
+    OPENCV4NODEJS_DISABLE_AUTOBUILD=1 \
+      OPENCV_INCLUDE_DIR=/usr/include/opencv4 \
+      OPENCV_LIB_DIR="/usr/lib/$MULTIARCH" \
+      OPENCV_BIN_DIR=/usr/bin \
+      JOBS=max \
+      ONNXRUNTIME_NODE_INSTALL=skip \
+      npm ci --no-audit --no-fund
+    npm run build
+  )
+  did "built in $SRC (npm ci, npm run build)"
+fi
+
+[ -d "$SRC/dist/src" ] || die "$SRC/dist/src is missing: build first (npm run build) or drop --skip-build"
+[ -d "$SRC/node_modules" ] || die "$SRC/node_modules is missing: run npm ci first or drop --skip-build"
+[ -f "$SRC/dist/src/cli/main.js" ] || warn "dist/src/cli/main.js is missing: the build is incomplete, the service will not start"
+
+# --- program: staged next to the prefix, then swapped in, so a running service never sees half a tree
+
+DEST="${ROOT}${PREFIX}"
+STAGE="${DEST}.new.$$"
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$(dirname "$DEST")"
+rm -rf "$STAGE"
+mkdir -p "$STAGE/models" "$STAGE/cascades" "$STAGE/config"
+cp -a "$SRC/dist" "$STAGE/dist"
+rm -rf "$STAGE/dist/test"
+cp -a "$SRC/package.json" "$STAGE/"
+[ ! -f "$SRC/package-lock.json" ] || cp -a "$SRC/package-lock.json" "$STAGE/"
+cp -a "$SRC/node_modules" "$STAGE/node_modules"
+(cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund >/dev/null 2>&1) || warn "npm prune --omit=dev failed; dev dependencies stay installed"
+# onnxruntime-node carries binaries for every OS; keep only this machine's (saves ~200 MB on an SD card).
+case "$ARCH" in
+  aarch64) ORT_ARCH=arm64 ;;
+  x86_64) ORT_ARCH=x64 ;;
+  *) ORT_ARCH="" ;;
+esac
+if [ -n "$ORT_ARCH" ]; then
+  for d in "$STAGE"/node_modules/onnxruntime-node/bin/napi-v*/*; do
+    [ -d "$d" ] || continue
+    if [ "$(basename "$d")" != linux ]; then
+      rm -rf "$d"
+      continue
+    fi
+    for a in "$d"/*; do
+      [ "$(basename "$a")" = "$ORT_ARCH" ] || rm -rf "$a"
+    done
+  done
+fi
+
+MODELS=0
+for m in "$SRC"/models/*.onnx "$SRC"/models/*.onnx.json; do
+  [ -f "$m" ] || continue
+  cp -a "$m" "$STAGE/models/"
+  MODELS=$((MODELS + 1))
+done
+[ "$MODELS" -gt 0 ] || warn "no models/*.onnx in $SRC: set classifier.model to the model file"
+
+CASCADES=0
+for dir in /usr/share/opencv4 /usr/local/share/opencv4 /usr/share/opencv; do
+  for kind in haarcascades lbpcascades; do
+    for f in "$dir/$kind"/*.xml; do
+      [ -f "$f" ] || continue
+      [ -f "$STAGE/cascades/$(basename "$f")" ] && continue
+      cp "$f" "$STAGE/cascades/"
+      CASCADES=$((CASCADES + 1))
+    done
+  done
+done
+for f in "$SRC"/cascades/*.xml; do
+  [ -f "$f" ] || continue
+  cp "$f" "$STAGE/cascades/"
+  CASCADES=$((CASCADES + 1))
+done
+[ "$CASCADES" -gt 0 ] || warn "no OpenCV cascades found (install opencv-data): set detector.cascade to a cascade file"
+
+[ ! -f "$EXAMPLE" ] || cp "$EXAMPLE" "$STAGE/config/emotiond.example.json"
+[ ! -f "$SRC/deploy/README-ops.md" ] || cp "$SRC/deploy/README-ops.md" "$STAGE/"
+# Marks the directory as ours: uninstall.sh removes a prefix only when it carries this file.
+printf 'emotiond %s installed %s from %s\n' \
+  "$("$NODE" -p 'require(process.argv[1]).version' "$SRC/package.json")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SRC" \
+  >"$STAGE/.emotiond-install"
+chmod -R u=rwX,go=rX "$STAGE"
+
+if [ -e "$DEST" ]; then
+  [ -f "$DEST/.emotiond-install" ] || die "$DEST exists and was not installed by this script; choose another --prefix"
+  rm -rf "$DEST.old"
+  mv "$DEST" "$DEST.old"
+  mv "$STAGE" "$DEST"
+  rm -rf "$DEST.old"
+  did "updated $PREFIX (dist, node_modules, $MODELS model file(s), $CASCADES cascade(s))"
+else
+  mv "$STAGE" "$DEST"
+  did "installed $PREFIX (dist, node_modules, $MODELS model file(s), $CASCADES cascade(s))"
+fi
+trap - EXIT
+
+# --- command-line wrapper --------------------------------------------------------------------------
+
+mkdir -p "$ROOT/usr/local/bin"
+cat >"$ROOT/usr/local/bin/emotiond.new.$$" <<EOF
+#!/bin/sh
+# emotiond command line (installed by deploy/install.sh): emotiond run | devices | --help
+# onnxruntime-node ships Microsoft telemetry; keep it off here as in the service.
+export ORT_DISABLE_TELEMETRY=1
+exec "$NODE" "$PREFIX/dist/src/cli/main.js" "\$@"
+EOF
+chmod 0755 "$ROOT/usr/local/bin/emotiond.new.$$"
+mv -f "$ROOT/usr/local/bin/emotiond.new.$$" "$ROOT/usr/local/bin/emotiond"
+did "wrote /usr/local/bin/emotiond"
+
+# --- configuration: created once, never overwritten ---------------------------------------------------
+
+ETC="$ROOT/etc/emotiond"
+mkdir -p "$ETC"
+chmod 0755 "$ETC"
+if [ -e "$ETC/config.json" ]; then
+  did "kept /etc/emotiond/config.json"
+elif [ -f "$EXAMPLE" ]; then
+  # World-readable: the service runs as a dynamic user. Secrets go in credentials, not here.
+  install -m 0644 "$EXAMPLE" "$ETC/config.json"
+  did "created /etc/emotiond/config.json from $(basename "$EXAMPLE")"
+else
+  warn "no example config ($EXAMPLE): create /etc/emotiond/config.json yourself"
+fi
+if [ ! -e "$ETC/mqtt_password" ]; then
+  # LoadCredential= fails the start when its file is missing; an empty password means none.
+  (umask 077 && : >"$ETC/mqtt_password")
+  chmod 0600 "$ETC/mqtt_password"
+  did "created an empty /etc/emotiond/mqtt_password (0600; put the broker password in it)"
+fi
+
+# --- systemd units ---------------------------------------------------------------------------------
+
+UNITDIR="$ROOT/etc/systemd/system"
+mkdir -p "$UNITDIR"
+for unit in emotiond.service emotiond@.service; do
+  sed -e "s#/opt/emotiond#$PREFIX#g" -e "s#/usr/bin/node #$NODE #g" "$SRC/deploy/$unit" >"$UNITDIR/$unit.new.$$"
+  chmod 0644 "$UNITDIR/$unit.new.$$"
+  mv -f "$UNITDIR/$unit.new.$$" "$UNITDIR/$unit"
+done
+did "installed /etc/systemd/system/emotiond.service and emotiond@.service"
+
+if [ -n "$ROOT" ]; then
+  if command -v systemctl >/dev/null; then
+    if systemctl --root="$ROOT" -q enable emotiond.service 2>/dev/null; then
+      did "enabled emotiond.service in $ROOT"
+    else
+      warn "systemctl --root could not enable emotiond.service"
+    fi
+  fi
+elif [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  systemctl -q enable emotiond.service
+  did "enabled emotiond.service"
+  if [ "$START" -eq 1 ]; then
+    systemctl restart emotiond.service
+    did "(re)started emotiond.service"
+  fi
+  # Running per-camera instances pick up the new program too.
+  systemctl try-restart 'emotiond@*.service' || true
+else
+  warn "systemd is not running here: units installed but not enabled or started"
+fi
+
+echo "emotiond install: done"
+if [ -z "$ROOT" ]; then
+  cat <<EOF
+Next:
+  edit /etc/emotiond/config.json (camera: emotiond devices; broker: mqtt.url)
+  sudo systemctl restart emotiond && journalctl -u emotiond -f
+EOF
+fi

@@ -1,0 +1,188 @@
+// deploy/install.sh and uninstall.sh against a staging root: every file in place, the config created once
+// and never overwritten, a second run harmless, uninstall keeping config and state unless --purge.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+
+const SRC = path.resolve('.');
+const MAIN_JS = path.join(SRC, 'dist/src/cli/main.js');
+
+/** The scripts install the existing build; make one when there is none (other code may be mid-change). */
+function ensureBuild(): string | undefined {
+  if (fs.existsSync(MAIN_JS)) return undefined;
+  // tsc still emits JavaScript when another part fails to type-check; only a missing output is fatal.
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: SRC, encoding: 'utf8' });
+  if (fs.existsSync(MAIN_JS)) return undefined;
+  return `no build: ${MAIN_JS} is missing after npx tsc (exit ${r.status}): ${`${r.stdout}${r.stderr}`.slice(0, 500)}`;
+}
+
+const noBuild = fs.existsSync(path.join(SRC, 'node_modules')) ? ensureBuild() : 'node_modules is missing';
+const withBuild = noBuild === undefined ? test.serial : test.serial.skip;
+if (noBuild !== undefined) console.log(`deploy-install tests skipped: ${noBuild}`);
+
+function sh(script: string, args: string[]): { status: number | null; out: string } {
+  const r = spawnSync('bash', [path.join(SRC, 'deploy', script), ...args], { cwd: SRC, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-install-'));
+const ROOT = path.join(tmp, 'root');
+const EXAMPLE = path.join(tmp, 'emotiond.example.json');
+test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const at = (p: string): string => path.join(ROOT, p);
+const mode = (p: string): number => fs.statSync(at(p)).mode & 0o777;
+const installArgs = ['--root', ROOT, '--skip-deps', '--skip-build', '--no-start', '--config-example', EXAMPLE];
+const onnxModels = fs.existsSync(path.join(SRC, 'models'))
+  ? fs.readdirSync(path.join(SRC, 'models')).filter((f) => f.endsWith('.onnx'))
+  : [];
+
+test.serial('the scripts are valid bash (and shellcheck-clean where shellcheck is installed)', (t) => {
+  for (const s of ['install.sh', 'uninstall.sh']) {
+    const r = spawnSync('bash', ['-n', path.join(SRC, 'deploy', s)], { encoding: 'utf8' });
+    t.is(r.status, 0, r.stderr);
+  }
+  const sc = spawnSync('shellcheck', ['deploy/install.sh', 'deploy/uninstall.sh'], { cwd: SRC, encoding: 'utf8' });
+  if (sc.error) t.log('shellcheck not installed: skipped');
+  else t.is(sc.status, 0, sc.stdout);
+});
+
+withBuild('install.sh --root puts every file in place', (t) => {
+  // The real example is the lead's config/emotiond.example.json; a tiny one keeps this test independent.
+  fs.writeFileSync(EXAMPLE, `${JSON.stringify({ source: { uri: '/dev/video0' }, mqtt: { url: 'mqtt://localhost:1883' } }, null, 2)}\n`);
+  const r = sh('install.sh', installArgs);
+  t.is(r.status, 0, r.out);
+  t.log(r.out.trim());
+
+  for (const unit of ['emotiond.service', 'emotiond@.service']) {
+    const text = fs.readFileSync(at(`etc/systemd/system/${unit}`), 'utf8');
+    t.is(mode(`etc/systemd/system/${unit}`), 0o644);
+    // Paths inside are the final ones, not the staging root's.
+    t.regex(text, new RegExp(`^ExecStart=${process.execPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} /opt/emotiond/dist/src/cli/main\\.js run`, 'm'));
+    t.false(text.includes(ROOT));
+  }
+  if (spawnSync('systemctl', ['--version']).status === 0) {
+    t.true(fs.lstatSync(at('etc/systemd/system/multi-user.target.wants/emotiond.service')).isSymbolicLink());
+  }
+
+  const wrapper = fs.readFileSync(at('usr/local/bin/emotiond'), 'utf8');
+  t.is(mode('usr/local/bin/emotiond'), 0o755);
+  t.regex(wrapper, /^#!\/bin\/sh\n/);
+  t.true(wrapper.includes(`exec "${process.execPath}" "/opt/emotiond/dist/src/cli/main.js" "$@"`));
+  t.true(wrapper.includes('ORT_DISABLE_TELEMETRY=1'));
+
+  t.is(fs.readFileSync(at('etc/emotiond/config.json'), 'utf8'), fs.readFileSync(EXAMPLE, 'utf8'));
+  t.is(mode('etc/emotiond/config.json'), 0o644);
+  t.is(fs.readFileSync(at('etc/emotiond/mqtt_password'), 'utf8'), '');
+  t.is(mode('etc/emotiond/mqtt_password'), 0o600);
+
+  const prefix = at('opt/emotiond');
+  t.true(fs.existsSync(path.join(prefix, 'dist/src/cli/main.js')));
+  t.false(fs.existsSync(path.join(prefix, 'dist/test')));
+  t.true(fs.existsSync(path.join(prefix, 'package.json')));
+  t.true(fs.existsSync(path.join(prefix, '.emotiond-install')));
+  t.true(fs.existsSync(path.join(prefix, 'config/emotiond.example.json')));
+  t.true(fs.existsSync(path.join(prefix, 'node_modules/onnxruntime-node')));
+  t.true(fs.existsSync(path.join(prefix, 'node_modules/unix-dgram')));
+  // Dev dependencies pruned, other platforms' onnxruntime binaries dropped.
+  t.false(fs.existsSync(path.join(prefix, 'node_modules/typescript')));
+  t.false(fs.existsSync(path.join(prefix, 'node_modules/ava')));
+  const ortBins = path.join(prefix, 'node_modules/onnxruntime-node/bin/napi-v6');
+  if (fs.existsSync(ortBins)) {
+    t.deepEqual(fs.readdirSync(ortBins), ['linux']);
+    t.deepEqual(fs.readdirSync(path.join(ortBins, 'linux')), [process.arch]);
+  }
+
+  for (const m of onnxModels) t.true(fs.existsSync(path.join(prefix, 'models', m)), m);
+  if (onnxModels.length === 0) t.log('no models/*.onnx in the checkout yet: model copy not checked');
+  if (fs.existsSync('/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml')) {
+    t.true(fs.existsSync(path.join(prefix, 'cascades/haarcascade_frontalface_default.xml')));
+    t.true(fs.existsSync(path.join(prefix, 'cascades/lbpcascade_frontalface_improved.xml')));
+  }
+});
+
+withBuild('the installed program runs: emotiond --version through the wrapper paths', (t) => {
+  const r = spawnSync(process.execPath, [at('opt/emotiond/dist/src/cli/main.js'), '--version'], { encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  t.is(r.stdout.trim(), (JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string }).version);
+});
+
+withBuild('a second run keeps an edited config and the password, and replaces the program', (t) => {
+  fs.writeFileSync(at('etc/emotiond/config.json'), '{"source":{"uri":"/dev/video2"}}\n');
+  fs.writeFileSync(at('etc/emotiond/mqtt_password'), 'secret\n');
+  fs.writeFileSync(at('opt/emotiond/stray-file'), 'from an older version');
+  const r = sh('install.sh', installArgs);
+  t.is(r.status, 0, r.out);
+  t.regex(r.out, /kept \/etc\/emotiond\/config\.json/);
+  t.is(fs.readFileSync(at('etc/emotiond/config.json'), 'utf8'), '{"source":{"uri":"/dev/video2"}}\n');
+  t.is(fs.readFileSync(at('etc/emotiond/mqtt_password'), 'utf8'), 'secret\n');
+  t.false(fs.existsSync(at('opt/emotiond/stray-file')));
+  t.true(fs.existsSync(at('opt/emotiond/dist/src/cli/main.js')));
+  t.deepEqual(
+    fs.readdirSync(at('opt')).filter((f) => f !== 'emotiond'),
+    [],
+    'no staging leftovers',
+  );
+});
+
+test.serial('install.sh refuses a shared --prefix and unknown options', (t) => {
+  for (const args of [['--prefix', '/usr'], ['--prefix', 'relative/dir'], ['--bogus']]) {
+    const r = sh('install.sh', ['--root', path.join(tmp, 'refused'), ...args]);
+    t.not(r.status, 0, args.join(' '));
+    t.regex(r.out, /error/);
+  }
+});
+
+withBuild('uninstall.sh removes everything but config and state; --purge removes those too', (t) => {
+  fs.mkdirSync(at('var/lib/private/emotiond'), { recursive: true });
+  fs.writeFileSync(at('var/lib/private/emotiond/queue.jsonl'), '');
+  fs.symlinkSync('private/emotiond', at('var/lib/emotiond'));
+  fs.mkdirSync(at('etc/systemd/system/multi-user.target.wants'), { recursive: true });
+  fs.symlinkSync('/etc/systemd/system/emotiond@.service', at('etc/systemd/system/multi-user.target.wants/emotiond@cam1.service'));
+
+  const r = sh('uninstall.sh', ['--root', ROOT]);
+  t.is(r.status, 0, r.out);
+  t.log(r.out.trim());
+  for (const gone of [
+    'opt/emotiond',
+    'usr/local/bin/emotiond',
+    'etc/systemd/system/emotiond.service',
+    'etc/systemd/system/emotiond@.service',
+    'etc/systemd/system/multi-user.target.wants/emotiond.service',
+    'etc/systemd/system/multi-user.target.wants/emotiond@cam1.service',
+  ]) {
+    t.false(fs.existsSync(at(gone)) || isLink(at(gone)), `${gone} should be gone`);
+  }
+  t.true(fs.existsSync(at('etc/emotiond/config.json')));
+  t.true(fs.existsSync(at('etc/emotiond/mqtt_password')));
+  t.true(fs.existsSync(at('var/lib/private/emotiond/queue.jsonl')));
+
+  const again = sh('uninstall.sh', ['--root', ROOT]);
+  t.is(again.status, 0, again.out);
+
+  const purge = sh('uninstall.sh', ['--root', ROOT, '--purge']);
+  t.is(purge.status, 0, purge.out);
+  for (const gone of ['etc/emotiond', 'var/lib/emotiond', 'var/lib/private/emotiond']) {
+    t.false(fs.existsSync(at(gone)) || isLink(at(gone)), `${gone} should be gone`);
+  }
+});
+
+withBuild('uninstall.sh never removes a prefix that install.sh did not make', (t) => {
+  const foreign = path.join(tmp, 'foreign');
+  fs.mkdirSync(path.join(foreign, 'srv/data'), { recursive: true });
+  fs.writeFileSync(path.join(foreign, 'srv/data/keep'), 'x');
+  const r = sh('uninstall.sh', ['--root', foreign, '--prefix', '/srv/data']);
+  t.not(r.status, 0);
+  t.regex(r.out, /not installed by install\.sh/);
+  t.true(fs.existsSync(path.join(foreign, 'srv/data/keep')));
+});
+
+function isLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

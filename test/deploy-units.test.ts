@@ -1,0 +1,94 @@
+// The systemd units: `systemd-analyze verify` is clean and the offline security exposure stays <= 2.0.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+
+const DEPLOY = path.resolve('deploy');
+const UNITS = ['emotiond.service', 'emotiond@.service'];
+const MAX_EXPOSURE = 2.0;
+
+const haveAnalyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status === 0;
+const analyze = haveAnalyze ? test : test.skip;
+if (!haveAnalyze) console.log('systemd-analyze not found: unit verification and security tests skipped');
+
+function run(args: string[]): { status: number | null; out: string } {
+  const r = spawnSync('systemd-analyze', args, { encoding: 'utf8', env: { ...process.env, SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '' } });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Lines of `systemd-analyze verify` output that are about our files (a real host may warn about others). */
+function ourWarnings(out: string): string[] {
+  return out.split('\n').filter((l) => l.trim() !== '' && /emotiond/.test(l));
+}
+
+/** Key=value lines of a unit, by key (a key may repeat). */
+function directives(file: string): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (!m?.[1]) continue;
+    map.set(m[1], [...(map.get(m[1]) ?? []), m[2] ?? '']);
+  }
+  return map;
+}
+
+for (const unit of UNITS) {
+  analyze(`${unit}: systemd-analyze verify is clean`, (t) => {
+    const r = run(['verify', path.join(DEPLOY, unit)]);
+    t.is(r.status, 0, r.out);
+    t.deepEqual(ourWarnings(r.out), []);
+  });
+
+  analyze(`${unit}: systemd-analyze security --offline exposure <= ${MAX_EXPOSURE}`, (t) => {
+    const r = run(['security', '--offline=yes', '--no-pager', path.join(DEPLOY, unit)]);
+    const m = /Overall exposure level for \S+: (\d+(?:\.\d+)?)/.exec(r.out);
+    t.truthy(m, r.out);
+    const score = Number(m?.[1]);
+    t.log(`${unit}: exposure ${score}`);
+    t.true(score <= MAX_EXPOSURE, `exposure ${score} > ${MAX_EXPOSURE}\n${r.out}`);
+  });
+
+  test(`${unit}: notify, watchdog, restart policy, credentials and the settings V8 needs`, (t) => {
+    const d = directives(path.join(DEPLOY, unit));
+    const one = (k: string): string | undefined => d.get(k)?.at(-1);
+    t.is(one('Type'), 'notify');
+    t.is(one('NotifyAccess'), 'main');
+    t.regex(one('WatchdogSec') ?? '', /^\d+s?$/);
+    t.is(one('Restart'), 'on-failure');
+    t.is(one('RestartPreventExitStatus'), '78');
+    t.is(one('DynamicUser'), 'yes');
+    t.is(one('SupplementaryGroups'), 'video');
+    t.is(one('DevicePolicy'), 'closed');
+    t.true(d.get('DeviceAllow')?.includes('char-video4linux rw'));
+    t.is(one('CapabilityBoundingSet'), '');
+    t.is(one('ProtectSystem'), 'strict');
+    t.is(one('UMask'), '0077');
+    t.regex(one('LoadCredential') ?? '', /^mqtt_password:\/etc\/emotiond\/mqtt_password$/);
+    t.true(d.get('Environment')?.includes('ORT_DISABLE_TELEMETRY=1'));
+    // V8's JIT writes code: W^X would kill node at start.
+    t.false(d.has('MemoryDenyWriteExecute'));
+    t.regex(one('ExecStart') ?? '', /^\/usr\/bin\/node \/opt\/emotiond\/dist\/src\/cli\/main\.js run --config \/etc\/emotiond\/\S+\.json$/);
+  });
+}
+
+test('emotiond@.service: one config, state directory and state_dir per instance', (t) => {
+  const d = directives(path.join(DEPLOY, 'emotiond@.service'));
+  t.regex(d.get('ExecStart')?.[0] ?? '', /--config \/etc\/emotiond\/%i\.json$/);
+  t.deepEqual(d.get('StateDirectory'), ['emotiond/%i']);
+  t.true(d.get('Environment')?.includes('EMOTIOND_SYSTEM_STATE_DIR=%S/emotiond/%i'));
+});
+
+analyze('an instance of the template (emotiond@cam1) verifies and scores the same', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-units-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const instance = path.join(dir, 'emotiond@cam1.service');
+  fs.copyFileSync(path.join(DEPLOY, 'emotiond@.service'), instance);
+  const v = run(['verify', instance]);
+  t.is(v.status, 0, v.out);
+  t.deepEqual(ourWarnings(v.out), []);
+  const s = run(['security', '--offline=yes', '--no-pager', instance]);
+  const score = Number(/Overall exposure level for emotiond@cam1\.service: (\d+(?:\.\d+)?)/.exec(s.out)?.[1]);
+  t.true(score <= MAX_EXPOSURE, s.out);
+});
