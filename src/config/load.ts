@@ -83,6 +83,31 @@ export interface LoadedConfig {
   redacted: () => Config;
 }
 
+/** Remove line and block comments outside strings, so that config files can be annotated (JSONC). */
+export function stripComments(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] as string;
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (ch === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      out += '\n';
+    } else if (ch === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const skipped = text.slice(i, end < 0 ? text.length : end + 2);
+      out += skipped.replace(/[^\n]/g, ' ');
+      i = end < 0 ? text.length : end + 1;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 function readFile(file: string): Record<string, unknown> {
   let text: string;
   try {
@@ -91,7 +116,7 @@ function readFile(file: string): Record<string, unknown> {
     throw new EmotiondError('EMD_CONFIG_FILE', `${file}: ${(err as Error).message}`);
   }
   try {
-    const parsed: unknown = JSON.parse(text);
+    const parsed: unknown = JSON.parse(stripComments(text));
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('top level must be a JSON object');
     return parsed as Record<string, unknown>;
   } catch (err) {

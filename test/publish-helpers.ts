@@ -1,0 +1,182 @@
+// Shared pieces of the publish tests: config, a log capture, a real subscriber, events, schema checks.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { ExecutionContext } from 'ava';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import type { Logger } from '../src/system/logger.js';
+import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
+import { kindOfTopic, payloadValidator } from '../src/publish/validate.js';
+import type { DaemonControl, EmotionEvent, FaceState, RoomSummary, CameraState } from '../src/types.js';
+import { zeroScores } from '../src/types.js';
+
+export type PublisherConfig = Pick<Config, 'mqtt' | 'device' | 'system'>;
+
+export function tmpDir(prefix = 'emotiond-pub-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Schema defaults with the broker URL and device set, and short intervals. */
+export function testConfig(url: string, mqttOverrides: Partial<Config['mqtt']> = {}, device = 'testcam'): PublisherConfig {
+  const dir = tmpDir('emotiond-cfg-');
+  const file = path.join(dir, 'config.json');
+  fs.writeFileSync(file, '{}');
+  const { config } = loadConfig({ file, env: {} });
+  config.device.id = device;
+  config.system.state_dir = dir;
+  Object.assign(config.mqtt, { url, protocol_version: 4, discovery: false, ...mqttOverrides });
+  return config;
+}
+
+export interface LogCapture {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+  count(level: 'warn' | 'error' | 'info', msg?: string): number;
+}
+
+/** A real pino logger that keeps its JSON lines in memory. */
+export function captureLogger(level = 'debug'): LogCapture {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  const levels = { info: 30, warn: 40, error: 50 };
+  const logger = pino({ level }, stream);
+  return {
+    logger,
+    lines,
+    count: (lvl, msg) => lines.filter((l) => l['level'] === levels[lvl] && (msg === undefined || l['msg'] === msg)).length,
+  };
+}
+
+export async function startBroker(port = 0, wsPort: number | 'auto' = 0): Promise<EmbeddedBroker> {
+  const broker = new EmbeddedBroker({ host: '127.0.0.1', port, wsPort, logger: pino({ level: 'silent' }) });
+  await broker.start();
+  return broker;
+}
+
+export interface Received {
+  topic: string;
+  payload: Buffer;
+  retain: boolean;
+  qos: number;
+  text: string;
+}
+
+export class Subscriber {
+  readonly messages: Received[] = [];
+  constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) => {
+      this.messages.push({ topic, payload, retain: packet.retain, qos: packet.qos, text: payload.toString('utf8') });
+    });
+  }
+
+  on(topic: string): Received[] {
+    return this.messages.filter((m) => m.topic === topic);
+  }
+
+  json(topic: string): unknown[] {
+    return this.on(topic).filter((m) => m.payload.length > 0).map((m) => JSON.parse(m.text) as unknown);
+  }
+
+  async waitFor(pred: (msgs: Received[]) => boolean, timeoutMs = 5000, what = 'messages'): Promise<void> {
+    await waitUntil(() => pred(this.messages), timeoutMs, what);
+  }
+
+  async end(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}
+
+/** A real MQTT client subscribed to `topics` (QoS 1) before it resolves. */
+export async function subscribe(url: string, topics: string[], opts: IClientOptions = {}): Promise<Subscriber> {
+  const client = mqtt.connect(url, { reconnectPeriod: 100, clientId: `sub_${Math.random().toString(16).slice(2)}`, ...opts });
+  client.on('error', () => undefined);
+  const sub = new Subscriber(client);
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    setTimeout(() => reject(new Error('subscriber did not connect')), 5000);
+  });
+  await client.subscribeAsync(topics, { qos: 1 });
+  return sub;
+}
+
+export async function waitUntil(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function fakeControl(health: Record<string, unknown> = {}): DaemonControl & { paused: boolean; resets: number } {
+  const control = {
+    paused: false,
+    resets: 0,
+    setPaused(p: boolean) {
+      control.paused = p;
+    },
+    isPaused: () => control.paused,
+    resetTracks() {
+      control.resets += 1;
+      return 2;
+    },
+    health: () => ({ frames_in: 100, frames_processed: 90, frames_dropped: 10, active_tracks: 1, fps: 14.5, uptime_s: 12, ...health }),
+    config: () => ({ mqtt: { url: 'mqtt://[redacted]@broker:1883', password_file: 'mqtt-password' }, device: { id: 'testcam' } }),
+  };
+  return control;
+}
+
+const box = { x: 10, y: 20, width: 64, height: 64 };
+
+/** Event number i: cycles through the three types so that all of them travel. */
+export function makeEvent(i: number, device = 'testcam'): EmotionEvent {
+  const base = { id: `${device}-boot-${i}`, device, track: i % 7, time: new Date(1_700_000_000_000 + i).toISOString(), box };
+  const scores = { ...zeroScores(), Happy: 0.7, Neutral: 0.3 };
+  switch (i % 3) {
+    case 0:
+      return { ...base, type: 'face_appeared', emotion: 'Happy', scores };
+    case 1:
+      return { ...base, type: 'emotion_changed', before: 'Neutral', after: 'Happy', scores };
+    default:
+      return { ...base, type: 'face_gone', duration_s: 3.5, dominant: 'Happy', shares: { ...zeroScores(), Happy: 1 } };
+  }
+}
+
+export function makeFace(track: number, n: number, device = 'testcam'): FaceState {
+  return { device, track, time: new Date().toISOString(), emotion: 'Sad', scores: { ...zeroScores(), Sad: 1 }, box: { ...box, x: n }, age_s: n / 10 };
+}
+
+export function makeRoom(device = 'testcam'): RoomSummary {
+  return { device, time: new Date().toISOString(), window_s: 10, faces: 2, shares: { ...zeroScores(), Happy: 0.25, Neutral: 0.75 }, dominant: 'Neutral' };
+}
+
+export function makeCamera(device = 'testcam'): CameraState {
+  return { device, time: new Date().toISOString(), state: 'online', source: '/dev/video0', width: 640, height: 480, fps: 15, error: null };
+}
+
+/** Checks one received message against the schema of its topic; empty retained payloads (clears) are fine. */
+export function assertSchema(t: ExecutionContext, m: Received, root: string, discoveryPrefix = 'homeassistant'): void {
+  const kind = kindOfTopic(m.topic, root, discoveryPrefix);
+  if (kind === undefined) {
+    t.fail(`no schema for topic ${m.topic}`);
+    return;
+  }
+  if (m.payload.length === 0) {
+    t.true(m.retain || m.topic.includes('/faces/') || m.topic.startsWith(`${discoveryPrefix}/`), `empty payload on ${m.topic}`);
+    return;
+  }
+  const result = payloadValidator().validate(kind, JSON.parse(m.text));
+  t.true(result.ok, `${m.topic}: ${result.error ?? ''}: ${m.text.slice(0, 300)}`);
+}

@@ -1,0 +1,109 @@
+// Bad frames and failing sources never stop the daemon: they are counted, logged and retried.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import test from 'ava';
+import cv from '../src/system/opencv.js';
+import type { FrameSource } from '../src/capture/opencv-source.js';
+import { sourceKind } from '../src/capture/opencv-source.js';
+import { makeDaemon, until } from './helpers/daemon-harness.js';
+import { shippedModel } from './helpers/shared-data.js';
+import { projectRoot } from '../src/system/paths.js';
+
+const DEMO = path.join(projectRoot(), 'deploy', 'demo', 'demo-faces.avi');
+const ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
+
+function modelFlag(): Record<string, string> {
+  const m = shippedModel() ?? process.env.EMOTIOND_TEST_MODEL;
+  return m ? { 'classifier.model': m } : {};
+}
+
+test('source kinds are recognised', (t) => {
+  t.is(sourceKind('/dev/video0'), 'v4l2');
+  t.is(sourceKind('2'), 'v4l2');
+  t.is(sourceKind('rtsp://cam.local:554/stream'), 'url');
+  t.is(sourceKind('http://127.0.0.1:8080/video.mjpg'), 'url');
+  t.is(sourceKind('gst:libcamerasrc ! videoconvert ! appsink'), 'gstreamer');
+  t.is(sourceKind('nvarguscamerasrc ! nvvidconv ! video/x-raw,format=BGRx ! videoconvert ! appsink'), 'gstreamer');
+  t.is(sourceKind('clips/room.mp4'), 'file');
+});
+
+test('bad frames are skipped and counted; good frames around them are processed', async (t) => {
+  if (!Object.keys(modelFlag()).length || !fs.existsSync(ASTRONAUT)) return t.log('model or astronaut.png missing: skipped'), t.pass();
+  const photo = cv.imread(ASTRONAUT);
+  const script: Array<() => cv.Mat> = [];
+  for (let i = 0; i < 40; i++) {
+    script.push(() => photo.copy());
+    if (i % 10 === 5) script.push(() => new cv.Mat(), () => new cv.Mat(4, 4, cv.CV_8UC3, [0, 0, 0]), () => new cv.Mat(64, 64, cv.CV_16UC1, 0));
+  }
+  let i = 0;
+  const fake: FrameSource = {
+    kind: 'file',
+    props: { width: 512, height: 512, fps: 30 },
+    read: async () => {
+      const make = script[i++];
+      if (!make) return null;
+      const m = make();
+      return m.empty ? (m.release(), new cv.Mat(0, 0, cv.CV_8UC3)) : m;
+    },
+    rewind: () => false,
+    close: () => undefined,
+  };
+  const { daemon, sink } = makeDaemon({ ...modelFlag(), 'source.uri': 'fake.avi', 'source.pace': 'none' }, { openSource: () => fake });
+  await daemon.start();
+  await daemon.sourceEnded;
+  await daemon.stop();
+  photo.release();
+  t.is(daemon.stats.framesProcessed, 40);
+  t.true(daemon.stats.framesBad >= 8, `bad frames counted: ${daemon.stats.framesBad}`);
+  t.deepEqual(sink.events.map((e) => e.type), ['face_appeared', 'face_gone']);
+});
+
+test('a source that cannot be opened is retried with back-off and reported offline', async (t) => {
+  const { daemon, sink } = makeDaemon({ ...modelFlag(), 'source.uri': '/nonexistent/clip.avi', 'source.reopen_min_s': '0.05', 'source.reopen_max_s': '0.2' });
+  if (!Object.keys(modelFlag()).length) return t.log('model missing: skipped'), t.pass();
+  await daemon.start();
+  await until(() => daemon.stats.sourceReopens >= 4, 5000, 'four reopen attempts');
+  await daemon.stop();
+  t.true(sink.cameras.length >= 4);
+  t.true(sink.cameras.every((c) => c.state === 'offline' && /nonexistent\/clip\.avi/.test(c.error ?? '')), JSON.stringify(sink.cameras[0]));
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function serveMjpeg(port: number): ChildProcess {
+  // -listen 1: ffmpeg is the HTTP server; -re paces the clip in real time like a camera.
+  return spawn('ffmpeg', ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', DEMO, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
+}
+
+test('an MJPEG-over-HTTP stream that is killed and restarted is reopened', async (t) => {
+  if (!Object.keys(modelFlag()).length || !fs.existsSync(DEMO)) return t.log('model or demo clip missing (run deploy/make-demo-clip.sh): skipped'), t.pass();
+  const port = await freePort();
+  let server = serveMjpeg(port);
+  await new Promise((r) => setTimeout(r, 500));
+  const { daemon, sink } = makeDaemon({ ...modelFlag(), 'source.uri': `http://127.0.0.1:${port}/cam.mjpg`, 'source.reopen_min_s': '0.2', 'source.reopen_max_s': '1', 'source.stall_timeout_s': '2' });
+  try {
+    await daemon.start();
+    await until(() => daemon.stats.framesProcessed > 20, 15000, 'frames from the stream');
+    server.kill('SIGKILL');
+    await until(() => sink.cameras.some((c) => c.state === 'offline'), 10000, 'camera offline after the server died');
+    const before = daemon.stats.framesProcessed;
+    server = serveMjpeg(port);
+    await until(() => daemon.stats.framesProcessed > before + 20, 20000, 'frames after the server came back');
+    t.true(daemon.stats.sourceReopens >= 1);
+    const states = sink.cameras.map((c) => c.state).filter((s, i, all) => s !== all[i - 1]);
+    t.deepEqual(states.slice(0, 3), ['online', 'offline', 'online']);
+  } finally {
+    server.kill('SIGKILL');
+    await daemon.stop();
+  }
+});
