@@ -30,7 +30,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
     sinks,
     onReady: () => notify.ready(statusLine(daemon)),
   });
-  parts.push(...buildMqttParts({ config, logger, control: daemon, onReady: () => daemon.partReady() }));
+  parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
 
   let exited!: (code: number) => void;
   const exitCode = new Promise<number>((resolve) => (exited = resolve));
