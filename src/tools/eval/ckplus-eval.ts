@@ -1,0 +1,159 @@
+// Section 2: CK+ sequences streamed frame by frame through the daemon's FaceDetector, cropFace and the
+// model with the face's carried LSTM state, from the neutral onset (frame 1) to the labelled apex.
+import cv from '../../system/opencv.js';
+import { EmotiondError, asError } from '../../errors.js';
+import { preprocessFace } from '../../classify/preprocess.js';
+import type { EmotionModel } from '../../classify/emotion-model.js';
+import { FaceDetector, type DetectorSettings } from '../../detect/face-detector.js';
+import { area, iou } from '../../track/geometry.js';
+import { EMOTIONS, type Box, type Emotion, type RecurrentState } from '../../types.js';
+import type { CkSequence } from './ckplus.js';
+import { argmax, settleFrame } from './metrics.js';
+
+/** The CK+ subjects whose full sequences the model never trained on (models/ holds them out). */
+export const HELD_OUT_SUBJECTS = ['S052', 'S055', 'S074', 'S106', 'S113', 'S130', 'S132'];
+
+/** One letter per class for traces: A F H N S U (U = sUrprise). */
+export const TRACE_LETTERS: Record<Emotion, string> = { Angry: 'A', Fear: 'F', Happy: 'H', Neutral: 'N', Sad: 'S', Surprise: 'U' };
+
+export interface SequenceResult {
+  subject: string;
+  sequence: string;
+  label: Emotion;
+  ck_code: number;
+  held_out: boolean;
+  frames: number;
+  /** Frames where the detector found the face (others reuse the nearest detected box). */
+  detected: number;
+  /** Predicted label per frame, as TRACE_LETTERS. */
+  trace: string;
+  apex_prediction: Emotion | null;
+  apex_confidence: number;
+  apex_correct: boolean;
+  first_frame_prediction: Emotion | null;
+  /** Frames after onset until the right label appears and stays to the apex; null when the apex is wrong. */
+  settle_frames: number | null;
+  /** settle_frames / frames. */
+  settle_fraction: number | null;
+}
+
+function pick(dets: Box[], last: Box | undefined): Box | undefined {
+  if (dets.length === 0) return undefined;
+  const byArea = [...dets].sort((a, b) => area(b) - area(a));
+  if (!last) return byArea[0];
+  const best = [...dets].sort((a, b) => iou(b, last) - iou(a, last))[0] as Box;
+  return iou(best, last) > 0 ? best : byArea[0];
+}
+
+function readGray(file: string): cv.Mat {
+  let mat: cv.Mat;
+  try {
+    mat = cv.imread(file, cv.IMREAD_GRAYSCALE);
+  } catch (thrown) {
+    throw new EmotiondError('EMD_DATASET', `${file}: cannot read image (${asError(thrown).message})`);
+  }
+  if (mat.empty) throw new EmotiondError('EMD_DATASET', `${file}: cannot read image`);
+  return mat;
+}
+
+/** Boxes per frame: the detection continuing the face, else the last detected box (the first one for leading misses). */
+function detectAll(frames: cv.Mat[], detector: FaceDetector): { boxes: Array<Box | undefined>; detected: number } {
+  const boxes: Array<Box | undefined> = [];
+  let last: Box | undefined;
+  let detected = 0;
+  for (const gray of frames) {
+    const found = pick(detector.detect(gray, last ? [last] : []).detections.map((d) => d.box), last);
+    if (found) detected++;
+    last = found ?? last;
+    boxes.push(found ?? last);
+  }
+  const first = boxes.find((b) => b !== undefined);
+  return { boxes: boxes.map((b) => b ?? first), detected };
+}
+
+export async function evalSequence(model: EmotionModel, seq: CkSequence, settings: DetectorSettings, cascade: string): Promise<SequenceResult> {
+  const frames: cv.Mat[] = [];
+  const labels: number[] = [];
+  let apexConfidence = 0;
+  try {
+    for (const f of seq.frames) frames.push(readGray(f));
+    const { boxes, detected } = detectAll(frames, new FaceDetector(settings, cascade));
+    const spec = model.info.preprocess;
+    const input = new Float32Array(spec.size * spec.size);
+    let state: RecurrentState | undefined;
+    for (let i = 0; i < frames.length; i++) {
+      const box = boxes[i];
+      if (!box) break; // no face anywhere in the sequence
+      preprocessFace(frames[i] as cv.Mat, box, spec, input, 0);
+      const out = await model.step(input, [state]);
+      state = out.states[0];
+      const k = argmax(out.scores[0]!);
+      labels.push(k);
+      apexConfidence = out.scores[0]![EMOTIONS[k] as Emotion];
+    }
+    const truth = EMOTIONS.indexOf(seq.emotion);
+    const settle = labels.length === frames.length ? settleFrame(labels, truth) : null;
+    const name = (k: number | undefined): Emotion | null => (k === undefined ? null : (EMOTIONS[k] as Emotion));
+    return {
+      subject: seq.subject,
+      sequence: seq.sequence,
+      label: seq.emotion,
+      ck_code: seq.ckCode,
+      held_out: HELD_OUT_SUBJECTS.includes(seq.subject),
+      frames: frames.length,
+      detected,
+      trace: labels.map((k) => TRACE_LETTERS[EMOTIONS[k] as Emotion]).join(''),
+      apex_prediction: labels.length === frames.length ? name(labels[labels.length - 1]) : null,
+      apex_confidence: apexConfidence,
+      apex_correct: labels.length === frames.length && labels[labels.length - 1] === truth,
+      first_frame_prediction: name(labels[0]),
+      settle_frames: settle,
+      settle_fraction: settle === null ? null : settle / frames.length,
+    };
+  } finally {
+    for (const m of frames) m.release();
+  }
+}
+
+export interface CkSummary {
+  n_sequences: number;
+  n_frames: number;
+  subjects: string[];
+  /** True when every evaluated subject is one the model was never trained on. */
+  all_held_out: boolean;
+  apex_accuracy: number;
+  neutral_first_frame_accuracy: number;
+  /** Share of frames where the detector found the face. */
+  detection_rate: number;
+  settle: { n_settled: number; median_frames: number | null; mean_frames: number | null; median_fraction: number | null; mean_fraction: number | null };
+  labels: Record<string, number>;
+}
+
+const med = (v: number[]): number | null => {
+  if (v.length === 0) return null;
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const avg = (v: number[]): number | null => (v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length);
+
+export function summarizeCk(results: SequenceResult[]): CkSummary {
+  const n = results.length;
+  const frames = results.reduce((s, r) => s + r.frames, 0);
+  const settled = results.filter((r) => r.settle_frames !== null);
+  const sf = settled.map((r) => r.settle_frames as number);
+  const sx = settled.map((r) => r.settle_fraction as number);
+  const labels: Record<string, number> = {};
+  for (const r of results) labels[r.label] = (labels[r.label] ?? 0) + 1;
+  return {
+    n_sequences: n,
+    n_frames: frames,
+    subjects: [...new Set(results.map((r) => r.subject))].sort(),
+    all_held_out: n > 0 && results.every((r) => r.held_out),
+    apex_accuracy: n ? results.filter((r) => r.apex_correct).length / n : 0,
+    neutral_first_frame_accuracy: n ? results.filter((r) => r.first_frame_prediction === 'Neutral').length / n : 0,
+    detection_rate: frames ? results.reduce((s, r) => s + r.detected, 0) / frames : 0,
+    settle: { n_settled: settled.length, median_frames: med(sf), mean_frames: avg(sf), median_fraction: med(sx), mean_fraction: avg(sx) },
+    labels,
+  };
+}

@@ -1,0 +1,162 @@
+// Section 3: steady streams. A still face is put on a padded canvas and every frame gets independent,
+// seeded camera jitter (shift, scale, brightness, sensor noise) with OpenCV's warpAffine; each frame then
+// goes through the daemon's cropFace at the face's fixed box. The model runs the same frames twice: with
+// the carried LSTM state (what the daemon does) and from the zero state every frame (raw per-frame CNN).
+import cv from '../../system/opencv.js';
+import { cvCall } from '../../errors.js';
+import { cropFace, normalizeInto } from '../../classify/preprocess.js';
+import type { EmotionModel } from '../../classify/emotion-model.js';
+import type { RecurrentState } from '../../types.js';
+import { argmax, countFlips, summarize, type Summary } from './metrics.js';
+import { grayMat } from './stills.js';
+
+export const JITTER = { shift_px: 2, scale: 0.04, brightness: 0.05, noise_sigma: 3, pad_px: 16 } as const;
+
+/** mulberry32: small, seeded, reproducible. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `k` distinct indices of 0..n-1, seeded (partial Fisher-Yates), in ascending order. */
+export function sampleIndices(n: number, k: number, seed: number): number[] {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const r = rng(seed);
+  const m = Math.min(k, n);
+  for (let i = 0; i < m; i++) {
+    const j = i + Math.floor(r() * (n - i));
+    [idx[i], idx[j]] = [idx[j] as number, idx[i] as number];
+  }
+  return idx.slice(0, m).sort((a, b) => a - b);
+}
+
+/** One steady stream: a still face on a padded canvas, jittered frame by frame. */
+export class JitteredStream {
+  private readonly canvas: cv.Mat;
+  private readonly gauss: () => number;
+
+  constructor(
+    pixels: Uint8Array,
+    private readonly side: number,
+    private readonly random: () => number,
+  ) {
+    const face = grayMat(pixels, side, side);
+    const p = JITTER.pad_px;
+    try {
+      this.canvas = cvCall('pad canvas', () => face.copyMakeBorder(p, p, p, p, cv.BORDER_REFLECT_101));
+    } finally {
+      face.release();
+    }
+    this.gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  }
+
+  /** The next jittered frame, cropped at the face's fixed box to size x size with cropFace. */
+  nextCrop(size: number): Uint8Array {
+    const r = this.random;
+    const w = this.canvas.cols;
+    const s = 1 + (r() * 2 - 1) * JITTER.scale;
+    const dx = (r() * 2 - 1) * JITTER.shift_px;
+    const dy = (r() * 2 - 1) * JITTER.shift_px;
+    const gain = 1 + (r() * 2 - 1) * JITTER.brightness;
+    const c = w / 2;
+    const m = new cv.Mat([[s, 0, (1 - s) * c + dx], [0, s, (1 - s) * c + dy]], cv.CV_64F);
+    const warped = cvCall('jitter warpAffine', () => this.canvas.warpAffine(m, new cv.Size(w, w), cv.INTER_LINEAR, cv.BORDER_REFLECT_101));
+    m.release();
+    const px = new Uint8Array(warped.getData());
+    warped.release();
+    for (let i = 0; i < px.length; i++) px[i] = Math.max(0, Math.min(255, Math.round((px[i] as number) * gain + this.gauss() * JITTER.noise_sigma)));
+    const frame = grayMat(px, w, w);
+    try {
+      return cropFace(frame, { x: JITTER.pad_px, y: JITTER.pad_px, width: this.side, height: this.side }, size);
+    } finally {
+      frame.release();
+    }
+  }
+
+  release(): void {
+    this.canvas.release();
+  }
+}
+
+export interface StreamModeResult {
+  flips_per_100: Summary;
+  /** Share of streams with at most one label flip per 100 frames. */
+  share_le1_flip: number;
+  /** Share of all stream frames labelled with the image's true class. */
+  frame_accuracy: number;
+}
+
+export interface StreamResult {
+  n_streams: number;
+  frames_per_stream: number;
+  seed: number;
+  jitter: typeof JITTER & { note: string };
+  with_state: StreamModeResult;
+  without_state: StreamModeResult;
+}
+
+function modeResult(traces: number[][], truth: number[], frames: number): StreamModeResult {
+  const flips = traces.map((t) => (countFlips(t) * 100) / Math.max(1, frames));
+  let hits = 0;
+  traces.forEach((t, i) => t.forEach((k) => (hits += k === truth[i] ? 1 : 0)));
+  return {
+    flips_per_100: summarize(flips),
+    share_le1_flip: flips.filter((f) => f <= 1).length / Math.max(1, flips.length),
+    frame_accuracy: hits / Math.max(1, traces.length * frames),
+  };
+}
+
+/** Steady streams for `count` seeded images of `images`; `batch` streams share each model call. */
+export async function evalStreams(
+  model: EmotionModel,
+  images: readonly Uint8Array[],
+  labels: readonly number[],
+  side: number,
+  opts: { count: number; frames: number; seed: number; batch?: number },
+): Promise<StreamResult> {
+  const spec = model.info.preprocess;
+  const per = spec.size * spec.size;
+  const picked = sampleIndices(images.length, opts.count, opts.seed);
+  const withState: number[][] = [];
+  const without: number[][] = [];
+  const batch = opts.batch ?? 32;
+  for (let start = 0; start < picked.length; start += batch) {
+    const ids = picked.slice(start, start + batch);
+    const streams = ids.map((id) => new JitteredStream(images[id] as Uint8Array, side, rng(opts.seed * 100003 + id)));
+    const b = streams.length;
+    let states: Array<RecurrentState | undefined> = streams.map(() => undefined);
+    const traceS = streams.map(() => [] as number[]);
+    const traceZ = streams.map(() => [] as number[]);
+    try {
+      for (let t = 0; t < opts.frames; t++) {
+        const input = new Float32Array(2 * b * per);
+        streams.forEach((s, i) => {
+          normalizeInto(s.nextCrop(spec.size), spec, input, i * per);
+          input.copyWithin((b + i) * per, i * per, (i + 1) * per);
+        });
+        const out = await model.step(input, [...states, ...streams.map(() => undefined)]);
+        states = out.states.slice(0, b);
+        out.scores.forEach((sc, i) => (i < b ? traceS[i] : traceZ[i - b])!.push(argmax(sc)));
+      }
+    } finally {
+      for (const s of streams) s.release();
+    }
+    withState.push(...traceS);
+    without.push(...traceZ);
+  }
+  const truth = picked.map((id) => labels[id] as number);
+  return {
+    n_streams: picked.length,
+    frames_per_stream: opts.frames,
+    seed: opts.seed,
+    jitter: { ...JITTER, note: 'each frame independently: shift uniform ±shift_px (at the 48-px face scale), scale 1±scale about the canvas centre, gain 1±brightness, Gaussian noise σ=noise_sigma gray levels; canvas = face padded by pad_px (reflected); crop = the fixed face box' },
+    with_state: modeResult(withState, truth, opts.frames),
+    without_state: modeResult(without, truth, opts.frames),
+  };
+}
