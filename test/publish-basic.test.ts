@@ -28,15 +28,19 @@ const FAST = { minMs: 100, maxMs: 200 };
 
 test('publishes availability, events and retained state on the documented topics; all validate', async (t) => {
   const broker = await startBroker();
+  t.teardown(() => broker.stop());
   const topics = topicsFor('emotiond', 'testcam');
   const sub = await subscribe(broker.url, ['emotiond/testcam/#']);
+  t.teardown(() => sub.end());
   const log = captureLogger();
   const pub = new MqttPublisher({ config: testConfig(broker.url), logger: log.logger, version: '9.9.9', control: fakeControl(), reconnect: FAST });
+  t.teardown(() => pub.stop());
   await pub.start();
   await pub.whenConnected();
   t.true(pub.connected);
   for (let i = 0; i < 6; i++) pub.event(makeEvent(i));
-  pub.room(makeRoom());
+  const room = makeRoom();
+  pub.room(room);
   pub.camera(makeCamera());
   pub.face(makeFace(3, 1));
   pub.faceCleared('testcam', 3);
@@ -50,7 +54,7 @@ test('publishes availability, events and retained state on the documented topics
     [0, 1, 2, 3, 4, 5].map((i) => `testcam-boot-${i}`),
   );
   t.true(sub.on(topics.events).every((m) => m.qos === 1 && !m.retain));
-  t.deepEqual(sub.json(topics.room)[0], JSON.parse(JSON.stringify(makeRoom())) as unknown, 'room payload is the summary as is');
+  t.deepEqual(sub.json(topics.room)[0], JSON.parse(JSON.stringify(room)) as unknown, 'room payload is the summary as is');
   t.is((sub.json(topics.camera)[0] as { state: string }).state, 'online');
   t.is((sub.json(topics.face(3))[0] as { track: number }).track, 3);
   t.deepEqual(sub.json(topics.paused), [{ paused: false }]);
@@ -58,6 +62,7 @@ test('publishes availability, events and retained state on the documented topics
 
   // Retained: a client that comes later gets availability, room, camera, stats, paused but no cleared face.
   const late = await subscribe(broker.url, ['emotiond/testcam/#']);
+  t.teardown(() => late.end());
   await late.waitFor((m) => m.length >= 5);
   await sleep(100);
   t.deepEqual(late.messages.map((m) => m.topic).sort(), [topics.availability, topics.camera, topics.paused, topics.room, topics.stats].sort());
@@ -74,10 +79,12 @@ test('publishes availability, events and retained state on the documented topics
 
 test('start() with the broker down resolves, keeps retrying, and connects once the broker is up', async (t) => {
   const probe = await startBroker();
+  t.teardown(() => probe.stop());
   const port = probe.port;
   await probe.stop();
   const log = captureLogger();
   const pub = new MqttPublisher({ config: testConfig(`mqtt://127.0.0.1:${port}`), logger: log.logger, version: '1', reconnect: FAST });
+  t.teardown(() => pub.stop());
   await t.notThrowsAsync(pub.start());
   let readyAt = 0;
   void pub.whenConnected().then(() => (readyAt = Date.now()));
@@ -90,7 +97,9 @@ test('start() with the broker down resolves, keeps retrying, and connects once t
   t.is(log.lines.filter((l) => l['msg'] === 'MQTT connection error; retrying' && l['level'] === 40).length, 1);
   pub.event(makeEvent(1));
   const broker = await startBroker(port);
+  t.teardown(() => broker.stop());
   const sub = await subscribe(broker.url, ['emotiond/testcam/events']);
+  t.teardown(() => sub.end());
   await pub.whenConnected();
   t.true(readyAt > 0);
   t.is(pub.lastError, undefined);
@@ -103,9 +112,12 @@ test('start() with the broker down resolves, keeps retrying, and connects once t
 
 test('Last Will: a dropped connection shows offline; online again after the reconnect', async (t) => {
   const broker = await startBroker();
+  t.teardown(() => broker.stop());
   const topics = topicsFor('emotiond', 'testcam');
   const sub = await subscribe(broker.url, [topics.availability]);
+  t.teardown(() => sub.end());
   const pub = new MqttPublisher({ config: testConfig(broker.url), logger: captureLogger().logger, version: '1', reconnect: FAST });
+  t.teardown(() => pub.stop());
   let connects = 0;
   pub.onConnect(() => (connects += 1));
   await pub.start();
@@ -126,9 +138,12 @@ test('Last Will: a dropped connection shows offline; online again after the reco
 
 test('faces are published at most once per face_interval_s, the latest state is never lost', async (t) => {
   const broker = await startBroker();
+  t.teardown(() => broker.stop());
   const topics = topicsFor('emotiond', 'testcam');
   const sub = await subscribe(broker.url, [topics.facesFilter]);
+  t.teardown(() => sub.end());
   const pub = new MqttPublisher({ config: testConfig(broker.url, { face_interval_s: 0.3 }), logger: captureLogger().logger, version: '1', reconnect: FAST });
+  t.teardown(() => pub.stop());
   await pub.start();
   await pub.whenConnected();
   const t0 = Date.now();
@@ -149,6 +164,7 @@ test('faces are published at most once per face_interval_s, the latest state is 
   pub.faceCleared('testcam', 1);
   await sub.waitFor((m) => m.some((x) => x.topic === topics.face(1) && x.payload.length === 0));
   const late = await subscribe(broker.url, [topics.facesFilter]);
+  t.teardown(() => late.end());
   await late.waitFor((m) => m.length === 1);
   await sleep(100);
   t.deepEqual(late.messages.map((m) => m.topic), [topics.face(2)], 'the cleared face has no retained state left');
@@ -159,10 +175,13 @@ test('faces are published at most once per face_interval_s, the latest state is 
 
 test('stats: the daemon health, host figures and the MQTT part, on the timer', async (t) => {
   const broker = await startBroker();
+  t.teardown(() => broker.stop());
   const topics = topicsFor('emotiond', 'testcam');
   const sub = await subscribe(broker.url, [topics.stats]);
+  t.teardown(() => sub.end());
   const config = testConfig(broker.url, { stats_interval_s: 1 });
   const pub = new MqttPublisher({ config, logger: captureLogger().logger, version: '2.3.4', control: fakeControl({ fps: 12.5 }), reconnect: FAST });
+  t.teardown(() => pub.stop());
   await pub.start();
   await sub.waitFor((m) => m.length >= 2, 4000, 'connect stats plus one timer tick');
   const stats = sub.json(topics.stats).at(-1) as Record<string, unknown>;
@@ -186,6 +205,7 @@ test('stats: the daemon health, host figures and the MQTT part, on the timer', a
 
 test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong password retried; never logged', async (t) => {
   const broker = await startBroker();
+  t.teardown(() => broker.stop());
   const seen: string[] = [];
   broker.aedes.authenticate = (_client, username, password, done) => {
     seen.push(`${username ?? ''}:${password?.toString() ?? ''}`);
@@ -199,6 +219,7 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
 
   const log = captureLogger('trace');
   const a = new MqttPublisher({ config: testConfig(broker.url, { username: 'cam', password_file: path.join(dir, 'pw') }), logger: log.logger, version: '1', reconnect: FAST });
+  t.teardown(() => a.stop());
   await a.start();
   await a.whenConnected();
   await a.stop();
@@ -207,11 +228,14 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
   t.is(passwordPath('mqtt-password', env), path.join(dir, 'mqtt-password'));
   t.is(passwordPath('/etc/x/pw', env), '/etc/x/pw');
   const b = new MqttPublisher({ config: testConfig(broker.url, { username: 'cam', password_file: 'mqtt-password', client_id: 'b' }), logger: log.logger, version: '1', env, reconnect: FAST });
+  t.teardown(() => b.stop());
   await b.start();
   await b.whenConnected();
   await b.stop();
 
   const c = new MqttPublisher({ config: testConfig(broker.url, { username: 'cam', password_file: 'wrong', client_id: 'c' }), logger: log.logger, version: '1', env, reconnect: FAST });
+
+  t.teardown(() => c.stop());
   await c.start();
   await waitUntil(() => seen.filter((s) => s === 'cam:nope').length >= 2, 3000, 'retries with the wrong password');
   t.false(c.connected);
@@ -219,6 +243,8 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
   await c.stop();
 
   const missing = new MqttPublisher({ config: testConfig(broker.url, { password_file: path.join(dir, 'absent') }), logger: log.logger, version: '1' });
+
+  t.teardown(() => missing.stop());
   const err = await t.throwsAsync(missing.start());
   t.true(err instanceof EmotiondError && err.code === 'EMD_MQTT');
 
@@ -231,11 +257,14 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
 
 test('embedded broker: MQTT over WebSocket, and stop() closes every client socket', async (t) => {
   const broker = await startBroker(0, 'auto');
+  t.teardown(() => broker.stop());
   t.true(broker.wsPort > 0);
   const ws = mqtt.connect(`ws://127.0.0.1:${broker.wsPort}`, { reconnectPeriod: 0 });
   ws.on('error', () => undefined);
+  const wsConnected = new Promise<void>((r) => ws.once('connect', () => r()));
   const tcp = await subscribe(broker.url, ['x/#'], { reconnectPeriod: 0 });
-  await new Promise<void>((r) => ws.once('connect', () => r()));
+  t.teardown(() => tcp.end());
+  await wsConnected;
   await ws.publishAsync('x/y', 'over-ws', { qos: 1 });
   await tcp.waitFor((m) => m.length === 1);
   t.is(tcp.messages[0]?.text, 'over-ws');
@@ -251,6 +280,7 @@ test('embedded broker: MQTT over WebSocket, and stop() closes every client socke
   await tcp.end();
   // The ports are free again.
   const again = await startBroker(broker.port);
+  t.teardown(() => again.stop());
   t.is(again.port, broker.port);
   await again.stop();
 });

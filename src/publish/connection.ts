@@ -1,0 +1,98 @@
+// Turns the `mqtt` config section into MQTT.js client options: URL, protocol, client id, Last Will,
+// credentials (password file or systemd credential) and TLS files. Files are read here, once, at start.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { IClientOptions } from 'mqtt';
+import type { Config } from '../config/schema.js';
+import { EmotiondError } from '../errors.js';
+import type { Topics } from './topics.js';
+import { availabilityPayload } from './payloads.js';
+
+export interface ConnectionSettings {
+  url: string;
+  options: IClientOptions;
+}
+
+export interface ConnectionDeps {
+  config: Pick<Config, 'mqtt' | 'device'>;
+  topics: Topics;
+  /** Where `$CREDENTIALS_DIRECTORY` is read from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Milliseconds between reconnect attempts (default 2000). */
+  reconnectMs?: number;
+  /** Suffix for a second client of the same device (remove-discovery) so it does not kick the daemon off. */
+  clientIdSuffix?: string;
+}
+
+/**
+ * Where the password comes from: a path (anything with a slash) is read as is; a bare name is looked up in
+ * `$CREDENTIALS_DIRECTORY` (systemd LoadCredential=) when that is set, else read relative to the working directory.
+ */
+export function passwordPath(passwordFile: string, env: NodeJS.ProcessEnv): string {
+  const bare = !passwordFile.includes('/') && !passwordFile.includes(path.sep);
+  const creds = env['CREDENTIALS_DIRECTORY'];
+  if (bare && creds) return path.join(creds, passwordFile);
+  return passwordFile;
+}
+
+function readFile(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new EmotiondError('EMD_MQTT', `${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** The client id: `mqtt.client_id`, or `emotiond_<device>` when empty. */
+export function clientId(config: Pick<Config, 'mqtt' | 'device'>): string {
+  return config.mqtt.client_id !== '' ? config.mqtt.client_id : `emotiond_${config.device.id}`;
+}
+
+/** The broker to use: the embedded one (always MQTT 3.1.1) or `mqtt.url`. */
+export function brokerUrl(config: Pick<Config, 'mqtt'>): { url: string; protocolVersion: 4 | 5 } {
+  const m = config.mqtt;
+  if (!m.embedded) return { url: m.url, protocolVersion: m.protocol_version };
+  const host = m.embedded_host === '0.0.0.0' || m.embedded_host === '::' ? '127.0.0.1' : m.embedded_host;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  return { url: `mqtt://${hostPart}:${m.embedded_port}`, protocolVersion: 4 };
+}
+
+/** Throws EMD_MQTT when a credential or TLS file cannot be read (a configuration problem, not an outage). */
+export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
+  const m = deps.config.mqtt;
+  const env = deps.env ?? process.env;
+  const { url, protocolVersion } = brokerUrl(deps.config);
+  const options: IClientOptions = {
+    protocolVersion,
+    clientId: clientId(deps.config) + (deps.clientIdSuffix ?? ''),
+    keepalive: m.keepalive_s,
+    clean: true,
+    reconnectPeriod: deps.reconnectMs ?? 2000,
+    connectTimeout: 10_000,
+    // Our own outbox queues events while offline; retained state is re-published on connect.
+    queueQoSZero: false,
+    // A refused CONNECT (bad password, not authorised) is retried too: the broker may be fixed without us.
+    reconnectOnConnackError: true,
+    // Subscriptions are made again on every connect by the publisher.
+    resubscribe: false,
+    will: { topic: deps.topics.availability, payload: Buffer.from(availabilityPayload('offline')), qos: 1, retain: true },
+  };
+  if (protocolVersion === 5) {
+    // Keep no session on the broker: the outbox owns delivery.
+    options.properties = { sessionExpiryInterval: 0 };
+  }
+  if (m.username !== '') options.username = m.username;
+  if (m.password_file !== '') {
+    options.password = readFile(passwordPath(m.password_file, env), 'password file').toString('utf8').replace(/\r?\n$/, '');
+  }
+  if (m.ca_file !== '') options.ca = readFile(m.ca_file, 'CA file');
+  if (m.cert_file !== '') options.cert = readFile(m.cert_file, 'certificate file');
+  if (m.key_file !== '') options.key = readFile(m.key_file, 'key file');
+  options.rejectUnauthorized = m.reject_unauthorized;
+  return { url, options };
+}
+
+/** The URL without user info, for logs. */
+export function safeUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//');
+}

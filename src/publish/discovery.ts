@@ -1,0 +1,134 @@
+// Home Assistant MQTT discovery. Follows the per-entity discovery schema of Home Assistant 2024.x+
+// (`<prefix>/<component>/<node_id>/<object_id>/config`, full key names, `availability` list with
+// value_template, `device` and `origin` {name, sw_version, support_url} blocks; works from HA 2023.8 on).
+// Configs are retained; HA's birth message on `<prefix>/status` ("online") makes us publish them again.
+import mqtt from 'mqtt';
+import type { Config } from '../config/schema.js';
+import { EmotiondError } from '../errors.js';
+import type { Logger } from '../system/logger.js';
+import { EMOTIONS } from '../types.js';
+import { connectionSettings, safeUrl } from './connection.js';
+import { discoveryTopicsFor, nodeId, topicsFor, type Topics } from './topics.js';
+
+export interface DiscoveryMessage {
+  topic: string;
+  /** The config object; removal publishes an empty retained payload on the same topic instead. */
+  config: Record<string, unknown>;
+}
+
+export interface DiscoveryDeps {
+  config: Pick<Config, 'mqtt' | 'device'>;
+  topics: Topics;
+  version: string;
+  supportUrl?: string;
+}
+
+/** Every discovery config of one device: the sensors and the pause switch. */
+export function discoveryMessages(deps: DiscoveryDeps): DiscoveryMessage[] {
+  const device = deps.config.device.id;
+  const node = nodeId(device);
+  const t = deps.topics;
+  const dt = discoveryTopicsFor(deps.config.mqtt.discovery_prefix, device);
+  const common = {
+    has_entity_name: true,
+    availability: [{ topic: t.availability, value_template: '{{ value_json.state }}', payload_available: 'online', payload_not_available: 'offline' }],
+    device: { identifiers: [node], name: `emotiond ${device}`, manufacturer: 'emotiond', model: 'Edge emotion daemon', sw_version: deps.version },
+    origin: { name: 'emotiond', sw_version: deps.version, ...(deps.supportUrl ? { support_url: deps.supportUrl } : {}) },
+  };
+  const sensor = (objectId: string, fields: Record<string, unknown>): DiscoveryMessage => ({
+    topic: dt.config('sensor', objectId),
+    config: { unique_id: `${node}_${objectId}`, ...fields, ...common },
+  });
+  const messages: DiscoveryMessage[] = [
+    sensor('faces', { name: 'Faces present', state_topic: t.room, value_template: '{{ value_json.faces }}', state_class: 'measurement', icon: 'mdi:account-multiple' }),
+    sensor('mood', {
+      name: 'Dominant mood',
+      state_topic: t.room,
+      value_template: "{{ value_json.dominant if value_json.dominant else 'none' }}",
+      icon: 'mdi:emoticon-outline',
+    }),
+    ...EMOTIONS.map((e) =>
+      sensor(`share_${e.toLowerCase()}`, {
+        name: `${e} share`,
+        state_topic: t.room,
+        value_template: `{{ (value_json.shares.${e} * 100) | round(1) }}`,
+        unit_of_measurement: '%',
+        state_class: 'measurement',
+        icon: 'mdi:chart-donut',
+      }),
+    ),
+    sensor('fps', {
+      name: 'Frames per second',
+      state_topic: t.stats,
+      value_template: '{{ value_json.fps | default(0) }}',
+      unit_of_measurement: 'fps',
+      state_class: 'measurement',
+      entity_category: 'diagnostic',
+      icon: 'mdi:speedometer',
+    }),
+    sensor('camera', { name: 'Camera', state_topic: t.camera, value_template: '{{ value_json.state }}', entity_category: 'diagnostic', icon: 'mdi:cctv' }),
+    {
+      topic: dt.config('switch', 'paused'),
+      config: {
+        unique_id: `${node}_paused`,
+        name: 'Paused',
+        command_topic: t.set,
+        state_topic: t.paused,
+        value_template: "{{ 'ON' if value_json.paused else 'OFF' }}",
+        payload_on: '{"paused":true}',
+        payload_off: '{"paused":false}',
+        state_on: 'ON',
+        state_off: 'OFF',
+        qos: 1,
+        entity_category: 'config',
+        icon: 'mdi:pause-circle-outline',
+        ...common,
+      },
+    },
+  ];
+  return messages;
+}
+
+export interface RemoveDiscoveryDeps {
+  config: Pick<Config, 'mqtt' | 'device'>;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Give up after this long without a broker (default 10 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * `emotiond remove-discovery`: connect with a client id of its own (and no Last Will), clear every
+ * discovery config with an empty retained message, disconnect. Returns how many configs were cleared.
+ */
+export async function removeDiscovery(deps: RemoveDiscoveryDeps): Promise<number> {
+  const log = deps.logger.child({ module: 'mqtt' });
+  const topics = topicsFor(deps.config.mqtt.base_topic, deps.config.device.id);
+  const { url, options } = connectionSettings({ config: deps.config, topics, env: deps.env, clientIdSuffix: '_cli' });
+  delete options.will;
+  options.reconnectPeriod = 0;
+  options.connectTimeout = deps.timeoutMs ?? 10_000;
+  const client = mqtt.connect(url, options);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no connection within ${options.connectTimeout} ms`)), options.connectTimeout);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    const messages = discoveryMessages({ config: deps.config, topics, version: '' });
+    await Promise.all(messages.map((m) => client.publishAsync(m.topic, '', { qos: 1, retain: true })));
+    log.info({ url: safeUrl(url), removed: messages.length }, 'removed Home Assistant discovery configs');
+    return messages.length;
+  } catch (err) {
+    throw new EmotiondError('EMD_MQTT', `remove-discovery via ${safeUrl(url)}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    // A polite DISCONNECT when connected; just drop the socket otherwise.
+    await client.endAsync(!client.connected).catch(() => undefined);
+  }
+}

@@ -1,0 +1,109 @@
+// An MQTT broker inside the daemon (aedes, MQTT 3.1.1 only) for demos, tests and single-box setups:
+// TCP on host:port, plus MQTT over WebSocket on wsPort when > 0. stop() closes every socket.
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { EmotiondError } from '../errors.js';
+import type { Logger } from '../system/logger.js';
+
+export interface EmbeddedBrokerDeps {
+  host: string;
+  /** TCP port; 0 picks a free one (see `port` after start). */
+  port: number;
+  /** WebSocket port; 0 = no WebSocket listener. Use `wsPort: 'auto'` for a free one (tests). */
+  wsPort: number | 'auto';
+  logger: Logger;
+}
+
+export class EmbeddedBroker {
+  private readonly log: Logger;
+  private broker: Aedes | undefined;
+  private tcp: net.Server | undefined;
+  private httpServer: http.Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  /** The TCP port listened on (after start). */
+  port = 0;
+  /** The WebSocket port listened on (after start; 0 when off). */
+  wsPort = 0;
+
+  constructor(private readonly deps: EmbeddedBrokerDeps) {
+    this.log = deps.logger.child({ module: 'broker' });
+  }
+
+  /** The aedes instance (tests use it to watch clients or drop a connection). */
+  get aedes(): Aedes {
+    if (!this.broker) throw new EmotiondError('EMD_MQTT', 'embedded broker is not started');
+    return this.broker;
+  }
+
+  /** The URL a client on this machine uses. */
+  get url(): string {
+    const host = this.deps.host === '0.0.0.0' || this.deps.host === '::' ? '127.0.0.1' : this.deps.host;
+    return `mqtt://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.broker) return;
+    const broker = await Aedes.createBroker();
+    this.broker = broker;
+    broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'client error'));
+    broker.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'connection error'));
+    try {
+      this.tcp = net.createServer((socket) => {
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+        broker.handle(socket);
+      });
+      this.port = await listen(this.tcp, this.deps.port, this.deps.host);
+      if (this.deps.wsPort !== 0) {
+        this.httpServer = http.createServer((_req, res) => {
+          res.writeHead(426).end('MQTT over WebSocket only\n');
+        });
+        this.wss = new WebSocketServer({ server: this.httpServer });
+        this.wss.on('connection', (ws, req) => broker.handle(createWebSocketStream(ws), req));
+        this.wsPort = await listen(this.httpServer, this.deps.wsPort === 'auto' ? 0 : this.deps.wsPort, this.deps.host);
+      }
+    } catch (err) {
+      await this.stop();
+      throw new EmotiondError('EMD_MQTT', `embedded broker cannot listen on ${this.deps.host}:${this.deps.port}: ${(err as Error).message}`, { cause: err });
+    }
+    this.log.info({ host: this.deps.host, port: this.port, wsPort: this.wsPort || undefined }, 'embedded MQTT broker listening');
+  }
+
+  /** Closes the listeners, every client connection and the broker. */
+  async stop(): Promise<void> {
+    const { broker, tcp, httpServer, wss } = this;
+    this.broker = undefined;
+    this.tcp = undefined;
+    this.httpServer = undefined;
+    this.wss = undefined;
+    const closing: Promise<void>[] = [];
+    if (tcp) closing.push(new Promise((r) => tcp.close(() => r())));
+    if (wss) {
+      for (const ws of wss.clients) ws.terminate();
+      closing.push(new Promise((r) => wss.close(() => r())));
+    }
+    if (httpServer) {
+      httpServer.closeAllConnections();
+      closing.push(new Promise((r) => httpServer.close(() => r())));
+    }
+    if (broker) closing.push(new Promise((r) => broker.close(() => r())));
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await Promise.all(closing);
+  }
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
