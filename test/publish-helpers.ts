@@ -180,3 +180,19 @@ export function assertSchema(t: ExecutionContext, m: Received, root: string, dis
   const result = payloadValidator().validate(kind, JSON.parse(m.text));
   t.true(result.ok, `${m.topic}: ${result.error ?? ''}: ${m.text.slice(0, 300)}`);
 }
+
+/** Refuses CONNECT from `clientId` (Not authorized) until open() is called; other clients pass. */
+export function gate(broker: EmbeddedBroker, clientId = 'emotiond_testcam'): { open(): void; refused: () => number } {
+  let isOpen = false;
+  let refused = 0;
+  broker.aedes.authenticate = (client, _u, _p, done) => {
+    if (client.id !== clientId || isOpen) return done(null, true);
+    refused += 1;
+    done(Object.assign(new Error('gated'), { returnCode: 5 as const }), false);
+  };
+  return { open: () => (isOpen = true), refused: () => refused };
+}
+
+export function eventIds(sub: Subscriber, topic = 'emotiond/testcam/events'): number[] {
+  return sub.json(topic).map((e) => Number((e as { id: string }).id.split('-').at(-1)));
+}

@@ -1,0 +1,124 @@
+// The event outbox: bounded, ordered, counted, and kept on disk across restarts when configured.
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { Outbox } from '../src/publish/outbox.js';
+import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
+import { captureLogger, eventIds, gate, makeEvent, sleep, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
+
+const FAST = { minMs: 100, maxMs: 200 };
+const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
+
+test('outbox: past max the oldest waiting events are dropped and counted; order is kept', (t) => {
+  const box = new Outbox({ max: 5, logger: captureLogger().logger });
+  for (let i = 0; i < 8; i++) box.push(`"e${i}"`);
+  t.is(box.length, 5);
+  t.is(box.dropped, 3);
+  t.deepEqual(box.snapshot(), ['"e3"', '"e4"', '"e5"', '"e6"', '"e7"']);
+  const sent = box.take(2);
+  t.deepEqual(sent.map((s) => s.payload), ['"e3"', '"e4"']);
+  t.is(box.inflightCount, 2);
+  // In-flight events cannot be recalled, so the next drops come from the waiting ones.
+  box.push('"e8"');
+  box.push('"e9"');
+  t.is(box.dropped, 5);
+  t.deepEqual(box.snapshot(), ['"e3"', '"e4"', '"e7"', '"e8"', '"e9"']);
+  box.ack(sent[1]!);
+  box.ack(sent[1]!);
+  t.is(box.delivered, 1, 'a second ack of the same event is not counted');
+  t.deepEqual(box.snapshot(), ['"e3"', '"e7"', '"e8"', '"e9"']);
+  t.is(box.length, 4);
+});
+
+test('outbox: a long outage (100k pushes, max 10k) stays bounded and keeps the newest', (t) => {
+  const box = new Outbox({ max: 10_000, logger: captureLogger().logger });
+  for (let i = 0; i < 100_000; i++) box.push(String(i));
+  t.is(box.length, 10_000);
+  t.is(box.dropped, 90_000);
+  const all = box.take(20_000).map((x) => Number(x.payload));
+  t.is(all.length, 10_000);
+  t.is(all[0], 90_000);
+  t.is(all.at(-1), 99_999);
+  t.true(all.every((v, i) => i === 0 || v === (all[i - 1] ?? 0) + 1));
+});
+
+test('outbox: the queue file is written atomically, loaded (bad lines skipped, bounded) and removed when empty', async (t) => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'sub', 'queue.jsonl');
+  const log = captureLogger();
+  const a = new Outbox({ max: 100, file, logger: log.logger, persistDelayMs: 20 });
+  for (let i = 0; i < 10; i++) a.push(JSON.stringify({ n: i }));
+  await waitUntil(() => fs.existsSync(file), 2000, 'queue file');
+  await a.persist();
+  t.deepEqual(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { n: number }).n), range(0, 10));
+  t.deepEqual(fs.readdirSync(path.dirname(file)), ['queue.jsonl'], 'no temp file left behind');
+  t.is(fs.statSync(file).mode & 0o777, 0o600);
+
+  fs.appendFileSync(file, 'not json\n{"n":10}\n');
+  const b = new Outbox({ max: 5, file, logger: log.logger, persistDelayMs: 20 });
+  t.is(b.load(), 11);
+  t.is(log.lines.filter((l) => l['bad'] === 1).length, 1);
+  t.is(b.length, 5);
+  t.deepEqual(b.snapshot().map((l) => (JSON.parse(l) as { n: number }).n), [6, 7, 8, 9, 10]);
+  for (const item of b.take(5)) b.ack(item);
+  await b.persist();
+  t.false(fs.existsSync(file), 'delivered events are deleted: an empty queue leaves no file');
+
+  const c = new Outbox({ max: 5, file, logger: log.logger });
+  t.is(c.load(), 0, 'a missing file is an empty queue');
+});
+
+test('publisher: queue_max bounds the outage queue; the newest are delivered in order; drops are in stats', async (t) => {
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  const door = gate(broker);
+  const sub = await subscribe(broker.url, ['emotiond/testcam/events', 'emotiond/testcam/stats']);
+  t.teardown(() => sub.end());
+  const pub = new MqttPublisher({ config: testConfig(broker.url, { queue_max: 50 }), logger: captureLogger().logger, version: '1', reconnect: FAST });
+  t.teardown(() => pub.stop());
+  await pub.start();
+  await waitUntil(() => door.refused() >= 1, 3000, 'a refused connect');
+  for (let i = 0; i < 120; i++) pub.event(makeEvent(i));
+  t.false(pub.connected);
+  t.like(pub.health(), { queue_length: 50, queue_dropped: 70 });
+  door.open();
+  await pub.whenConnected();
+  await sub.waitFor(() => eventIds(sub).length >= 50, 5000, '50 events');
+  await sleep(100);
+  t.deepEqual(eventIds(sub), range(70, 120));
+  t.like(pub.health(), { queue_length: 0, queue_dropped: 70, delivered: 50 });
+  const stats = sub.json('emotiond/testcam/stats').at(-1) as { mqtt: { queue_dropped: number } };
+  t.is(stats.mqtt.queue_dropped, 70);
+});
+
+test('publisher: with queue_file, undelivered events survive a restart and are then delivered once, in order', async (t) => {
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  const door = gate(broker);
+  const config = testConfig(broker.url, { queue_file: 'outbox.jsonl' });
+  const file = path.join(config.system.state_dir, 'outbox.jsonl');
+  const sub = await subscribe(broker.url, ['emotiond/testcam/events']);
+  t.teardown(() => sub.end());
+
+  const first = new MqttPublisher({ config, logger: captureLogger().logger, version: '1', reconnect: FAST });
+  t.teardown(() => first.stop());
+  await first.start();
+  for (let i = 0; i < 30; i++) first.event(makeEvent(i));
+  // Written within a second even without a clean stop (a crash loses at most that second).
+  await waitUntil(() => fs.existsSync(file), 2500, 'queue file');
+  for (let i = 30; i < 40; i++) first.event(makeEvent(i));
+  await first.stop(200);
+  t.is(fs.readFileSync(file, 'utf8').trim().split('\n').length, 40);
+
+  door.open();
+  const second = new MqttPublisher({ config, logger: captureLogger().logger, version: '1', reconnect: FAST });
+  t.teardown(() => second.stop());
+  await second.start();
+  t.is(second.health().queue_length, 40, 'loaded at start');
+  second.event(makeEvent(40));
+  await sub.waitFor(() => eventIds(sub).length >= 41, 5000, '41 events');
+  await sleep(100);
+  t.deepEqual(eventIds(sub), range(0, 41));
+  await second.stop();
+  t.false(fs.existsSync(file), 'the file is gone once everything was delivered');
+});
