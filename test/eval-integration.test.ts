@@ -1,0 +1,58 @@
+// Runs the real `npm run eval -- --quick` on the real model and data. Skipped (with a log line) when the
+// shipped model or ../shared/data is absent. EMOTIOND_EVAL_MODEL=path evaluates another ONNX file.
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const model = process.env.EMOTIOND_EVAL_MODEL ?? path.join(root, 'models', 'emotion-cnn-lstm.int8.onnx');
+const shared = path.resolve(root, '..', 'shared', 'data', 'export_public.py');
+
+interface Report {
+  fer2013: { n: number; accuracy: number; macro_f1: number; confusion: { matrix: number[][] } };
+  ckplus: { summary: { n_sequences: number }; sequences: Array<{ trace: string; frames: number }> };
+  stability: { n_streams: number; with_state: { flips_per_100: { mean: number } }; without_state: object };
+  speed: { batch1: { n: number; median: number }; batch4: object };
+  model: { sha256: string; bytes: number };
+  environment: { cpu: string; onnxruntime: string };
+  targets: Array<{ status: string }>;
+}
+
+test('npm run eval -- --quick on the real model writes a complete report', async (t) => {
+  if (!fs.existsSync(model)) {
+    t.log(`SKIPPED: model ${model} not found (set EMOTIOND_EVAL_MODEL to evaluate another file)`);
+    t.pass();
+    return;
+  }
+  if (!fs.existsSync(shared)) {
+    t.log(`SKIPPED: ${shared} not found (no evaluation data)`);
+    t.pass();
+    return;
+  }
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-eval-out-'));
+  t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
+  const started = Date.now();
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import=tsx', 'src/tools/eval-model.ts', '--quick', '--model', model, '--out', out], { cwd: root, maxBuffer: 16 << 20, timeout: 150_000 });
+  t.log(`quick eval took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  t.regex(stdout, /# emotiond model evaluation/);
+  t.regex(stdout, /## Targets/);
+  const report = JSON.parse(fs.readFileSync(path.join(out, 'eval-report.json'), 'utf8')) as Report;
+  t.true(fs.readFileSync(path.join(out, 'eval-summary.md'), 'utf8').includes('## 1. FER2013 PublicTest'));
+  for (const key of ['model', 'environment', 'data', 'fer2013', 'fp32_vs_int8', 'ckplus', 'stability', 'speed', 'targets']) t.true(key in report, `report has ${key}`);
+  t.is(report.fer2013.n, 300);
+  t.true(report.fer2013.accuracy > 0 && report.fer2013.accuracy <= 1);
+  t.true(report.fer2013.accuracy > 0.3, `FER accuracy ${report.fer2013.accuracy} is well above chance`);
+  t.is(report.fer2013.confusion.matrix.flat().reduce((a, b) => a + b, 0), 300);
+  t.is(report.ckplus.summary.n_sequences, 4);
+  t.true(report.ckplus.sequences.every((s) => s.trace.length === s.frames && s.frames > 0));
+  t.is(report.stability.n_streams, 20);
+  t.true(Number.isFinite(report.stability.with_state.flips_per_100.mean));
+  t.is(report.speed.batch1.n, 300);
+  t.true(report.speed.batch1.median > 0);
+  t.regex(report.model.sha256, /^[0-9a-f]{64}$/);
+  t.is(report.targets.length, 5);
+});
