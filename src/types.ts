@@ -34,6 +34,8 @@ export interface TrackedFace {
   /** 'tentative' until it has been detected `confirmHits` times; only confirmed faces are classified. */
   status: 'tentative' | 'confirmed';
   hits: number;
+  /** Cascade votes of the last detections (for the confirmation gate). */
+  votes: number[];
   /** Frames since the last matching detection. */
   misses: number;
   firstSeenMs: number;

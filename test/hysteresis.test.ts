@@ -7,7 +7,7 @@ import { zeroScores, type Emotion, type EmotionEvent, type TrackedFace } from '.
 const settings = { margin: 0.15, hold_s: 0.5 };
 
 function face(id = 1): TrackedFace {
-  return { id, box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, misses: 0, firstSeenMs: 0, lastSeenMs: 0, timeIn: zeroScores() };
+  return { id, box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, votes: [20], misses: 0, firstSeenMs: 0, lastSeenMs: 0, timeIn: zeroScores() };
 }
 function scores(top: Emotion, p: number, second: Emotion = 'Neutral') {
   const s = zeroScores();

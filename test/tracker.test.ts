@@ -2,7 +2,7 @@ import test from 'ava';
 import { FaceTracker } from '../src/track/face-tracker.js';
 import type { Box, Detection } from '../src/types.js';
 
-const settings = { iou_threshold: 0.25, confirm_hits: 3, max_misses: 5, max_age_s: 2 };
+const settings = { iou_threshold: 0.25, confirm_hits: 3, confirm_votes: 8, max_misses: 5, max_age_s: 2 };
 const det = (x: number, y: number, size = 60): Detection => ({ box: { x, y, width: size, height: size }, score: 10 });
 
 test('a face seen in consecutive frames keeps one id and is confirmed after confirm_hits', (t) => {
@@ -88,4 +88,11 @@ test('boxes stay square', (t) => {
   tr.update([{ box: { x: 0, y: 0, width: 80, height: 60 }, score: 1 }], 33);
   const b = tr.tracks[0]?.box as Box;
   t.is(b.width, b.height);
+});
+
+test('a look-alike with few cascade votes stays tentative however often it is seen', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 20; i++) tr.update([{ box: { x: 10, y: 10, width: 60, height: 60 }, score: 6 }, det(200, 10)], i * 33);
+  t.deepEqual(tr.confirmedTracks.map((x) => x.id), [2]);
+  t.is(tr.tracks.find((x) => x.id === 1)?.status, 'tentative');
 });

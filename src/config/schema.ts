@@ -31,6 +31,7 @@ export interface Config {
   tracker: {
     iou_threshold: number;
     confirm_hits: number;
+    confirm_votes: number;
     max_misses: number;
     max_age_s: number;
   };
@@ -162,12 +163,13 @@ export const schema: convict.Schema<Config> = {
     max_size: { doc: 'Largest face, as a fraction of the shorter frame side.', format: range(0.05, 1), default: 1 },
     detect_width: { doc: 'Frames wider than this are downscaled to this width for detection (0 = never).', format: range(0, 7680, true), default: 320 },
     equalize: { doc: 'Equalise the histogram of the gray frame before detection.', format: Boolean, default: true },
-    full_every: { doc: 'Run a full-frame detection every N frames; in between only search around existing tracks.', format: range(1, 1000, true), default: 5 },
+    full_every: { doc: 'Spread the full-frame search over N frames (one band of face sizes per frame); every frame also searches around existing tracks.', format: range(1, 1000, true), default: 5 },
     roi_margin: { doc: 'Margin around a track searched between full detections, as a fraction of the face size.', format: range(0, 3), default: 0.5 },
   },
   tracker: {
     iou_threshold: { doc: 'Least overlap (IoU) for a detection to continue a track.', format: range(0, 1), default: 0.25 },
     confirm_hits: { doc: 'Detections before a new track is confirmed (false-positive gate).', format: range(1, 100, true), default: 3 },
+    confirm_votes: { doc: 'Median cascade votes (neighbours) a new track needs to be confirmed; real faces get more votes than look-alikes.', format: range(0, 1000), default: 8 },
     max_misses: { doc: 'Frames without a matching detection before a track ends.', format: range(1, 10000, true), default: 15 },
     max_age_s: { doc: 'Seconds without a matching detection before a track ends.', format: range(0.1, 3600), default: 2 },
   },

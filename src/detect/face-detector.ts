@@ -1,5 +1,7 @@
-// Face detection with an OpenCV cascade on a downscaled, equalised gray frame. A full-frame search
-// runs every `full_every` frames; in between only the neighbourhood of each live track is searched.
+// Face detection with an OpenCV cascade on a downscaled, equalised gray frame. The full-frame search
+// is spread over `full_every` frames, one band of face sizes per frame (bands of equal cost), so no
+// frame pays for the whole pyramid; every frame also searches the neighbourhood of each live track.
+import fs from 'node:fs';
 import cv from '../system/opencv.js';
 import type { Box, Detection } from '../types.js';
 import type { Config } from '../config/schema.js';
@@ -10,12 +12,42 @@ export type DetectorSettings = Config['detector'];
 
 export interface DetectResult {
   detections: Detection[];
-  /** True when this frame got a full-frame search. */
-  full: boolean;
+  /** Which band of face sizes the full-frame search covered on this frame (0 = the smallest faces; -1 = all). */
+  band: number;
+}
+
+/** Face-size bands (in pixels of the detection image) that split the cascade's pyramid into `n` parts
+ * of about equal cost. A pyramid level's cost grows with 1/size^2; neighbouring bands overlap by one
+ * level so that a face whose votes straddle a boundary is still found in one of them. */
+export function sizeBands(windowPx: number, minPx: number, maxPx: number, scaleFactor: number, n: number): Array<{ min: number; max: number }> {
+  // OpenCV's pyramid: windows of windowPx * scaleFactor^k, kept when within [minPx, maxPx].
+  const levels: number[] = [];
+  for (let s = windowPx; s <= maxPx; s *= scaleFactor) if (s >= minPx) levels.push(s);
+  if (levels.length === 0 || n <= 1) return [{ min: minPx, max: maxPx }];
+  const cost = levels.map((s) => 1 / (s * s));
+  const total = cost.reduce((a, b) => a + b, 0);
+  const bands: Array<{ min: number; max: number }> = [];
+  let acc = 0;
+  let start = 0;
+  for (let i = 0; i < levels.length; i++) {
+    acc += cost[i] as number;
+    const last = i === levels.length - 1;
+    if (last || acc >= (total * (bands.length + 1)) / n) {
+      const lo = levels[Math.max(0, start - 1)] as number;
+      bands.push({ min: Math.floor(lo), max: last ? maxPx : Math.ceil((levels[i + 1] ?? maxPx) as number) });
+      start = i + 1;
+    }
+    if (bands.length === n) break;
+  }
+  const lastBand = bands[bands.length - 1];
+  if (lastBand) lastBand.max = maxPx;
+  return bands;
 }
 
 export class FaceDetector {
   private readonly classifier: cv.CascadeClassifier;
+  /** The cascade's training window: the smallest face it can find. */
+  private readonly window: number;
   private frames = 0;
 
   constructor(
@@ -27,6 +59,7 @@ export class FaceDetector {
     } catch (thrown) {
       throw new EmotiondError('EMD_CASCADE_LOAD', `${cascadePath}: ${asError(thrown).message}`);
     }
+    this.window = cascadeWindow(cascadePath);
   }
 
   /** Detect faces in an 8-bit gray frame. `tracks` are the boxes of live tracks (frame coordinates). */
@@ -36,11 +69,15 @@ export class FaceDetector {
     const small = scale < 1 ? cvCall('downscale frame', () => gray.resize(Math.round(gray.rows * scale), s.detect_width, 0, 0, cv.INTER_AREA)) : gray;
     const eq = s.equalize ? cvCall('equalise frame', () => small.equalizeHist()) : small;
     try {
-      const full = this.frames % s.full_every === 0;
+      const { min, max } = this.sizes(Math.min(eq.rows, eq.cols));
+      const bands = sizeBands(this.window, min, max, s.scale_factor, s.full_every);
+      // The first frame gets the whole pyramid at once, so that faces present at start are found at once.
+      const band = this.frames === 0 ? -1 : this.frames % bands.length;
       this.frames += 1;
-      const found = full ? this.searchAll(eq) : tracks.flatMap((t) => this.searchAround(eq, scaleBox(t, scale)));
+      const range = band < 0 ? { min, max } : (bands[band] as { min: number; max: number });
+      const found = [...this.run(eq, range.min, range.max), ...tracks.flatMap((t) => this.searchAround(eq, scaleBox(t, scale)))];
       const detections = suppress(found).map((d) => ({ box: scaleBox(d.box, 1 / scale), score: d.score }));
-      return { detections, full };
+      return { detections, band };
     } finally {
       if (eq !== small) eq.release();
       if (small !== gray) small.release();
@@ -62,11 +99,6 @@ export class FaceDetector {
       }),
     );
     return res.objects.map((r, i) => ({ box: { x: r.x, y: r.y, width: r.width, height: r.height }, score: res.numDetections[i] ?? 0 }));
-  }
-
-  private searchAll(img: cv.Mat): Detection[] {
-    const { min, max } = this.sizes(Math.min(img.rows, img.cols));
-    return this.run(img, min, max);
   }
 
   /** Search a window around one track; returns at most the one box that best continues it. */
@@ -91,6 +123,14 @@ export class FaceDetector {
       region.release();
     }
   }
+}
+
+/** The window size declared in a cascade XML (24 for the Haar frontal face cascade). */
+export function cascadeWindow(file: string): number {
+  const head = fs.readFileSync(file, 'utf8').slice(0, 4096);
+  const w = /<width>\s*(\d+)\s*<\/width>/.exec(head)?.[1];
+  const h = /<height>\s*(\d+)\s*<\/height>/.exec(head)?.[1];
+  return Math.max(Number(w ?? 24), Number(h ?? 24));
 }
 
 function scaleBox(b: Box, k: number): Box {

@@ -17,6 +17,8 @@ export interface TrackUpdate {
 const BOX_SMOOTHING = 0.7;
 /** A tentative track dropped after this many misses in a row never was a face. */
 const TENTATIVE_MAX_MISSES = 2;
+/** Detections remembered per track for the votes gate. */
+const VOTE_HISTORY = 9;
 /** Fallback match for fast motion when boxes no longer overlap enough: centre distance in face sides. */
 const MAX_CENTRE_DISTANCE = 1.0;
 
@@ -42,18 +44,13 @@ export class FaceTracker {
       track.hits += 1;
       track.misses = 0;
       track.lastSeenMs = nowMs;
-      if (track.status === 'tentative' && track.hits >= this.settings.confirm_hits) {
-        track.status = 'confirmed';
-        track.confirmedMs = nowMs;
-        confirmed.push(track);
-      }
+      track.votes = [...track.votes.slice(1 - VOTE_HISTORY), det.score];
     }
     const used = new Set([...matched.values()]);
     for (const t of this.live) if (!matched.has(t)) t.misses += 1;
-    for (const d of detections) if (!used.has(d)) this.live.push(this.spawn(d.box, nowMs));
-    // A face confirmed at once (confirm_hits = 1) is confirmed by its first detection.
+    for (const d of detections) if (!used.has(d)) this.live.push(this.spawn(d, nowMs));
     for (const t of this.live) {
-      if (t.status === 'tentative' && t.hits >= this.settings.confirm_hits) {
+      if (t.status === 'tentative' && t.hits >= this.settings.confirm_hits && median(t.votes) >= this.settings.confirm_votes) {
         t.status = 'confirmed';
         t.confirmedMs = nowMs;
         confirmed.push(t);
@@ -91,8 +88,8 @@ export class FaceTracker {
     return out;
   }
 
-  private spawn(box: Box, nowMs: number): TrackedFace {
-    return { id: this.nextId++, box: { ...box }, status: 'tentative', hits: 1, misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, timeIn: zeroScores() };
+  private spawn(d: Detection, nowMs: number): TrackedFace {
+    return { id: this.nextId++, box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, timeIn: zeroScores() };
   }
 
   private expire(nowMs: number): TrackedFace[] {
@@ -107,6 +104,12 @@ export class FaceTracker {
     });
     return ended;
   }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? 0 : s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 function rank(t: TrackedFace): number {

@@ -28,7 +28,7 @@ export class CollectingSink implements EventSink {
 }
 
 export function makeDaemon(flags: Record<string, string | boolean>, extra: Partial<DaemonDeps> = {}): { daemon: Daemon; sink: CollectingSink } {
-  const loaded = loadConfig({ env: {}, flags: { 'mqtt.enabled': false, 'log.level': 'warn', 'log.pretty': 'no', ...flags } });
+  const loaded = loadConfig({ env: {}, flags: { 'mqtt.enabled': false, 'log.level': 'error', 'log.pretty': 'no', ...flags } });
   const sink = new CollectingSink();
   const logger = createLogger({ level: loaded.config.log.level, pretty: 'no' });
   const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], ...extra });
