@@ -56,3 +56,19 @@ test('npm run eval -- --quick on the real model writes a complete report', async
   t.regex(report.model.sha256, /^[0-9a-f]{64}$/);
   t.is(report.targets.length, 5);
 });
+
+test('npm run eval with a missing data folder fails with EMD_DATASET naming the missing file', async (t) => {
+  const missing = path.join(os.tmpdir(), `emotiond-no-data-${process.pid}`);
+  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'src/tools/eval-model.ts', '--data', missing, '--model', model], { cwd: root, timeout: 60_000 }));
+  const e = err as Error & { code?: number; stderr?: string };
+  t.is(e.code, 1);
+  t.regex(e.stderr ?? '', /\[EMD_DATASET\]/);
+  t.true((e.stderr ?? '').includes(path.join(missing, 'fer2013.csv')), e.stderr);
+});
+
+test('npm run eval rejects a bad flag with usage and exit code 2', async (t) => {
+  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'src/tools/eval-model.ts', '--limit', 'ten'], { cwd: root, timeout: 60_000 }));
+  const e = err as Error & { code?: number; stderr?: string };
+  t.is(e.code, 2);
+  t.regex(e.stderr ?? '', /--limit must be a positive integer[\s\S]*usage: npm run eval/);
+});

@@ -17,6 +17,12 @@ import { environment, NOTES } from './eval/environment.js';
 
 const log = (msg: string): void => void process.stderr.write(`[eval ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
+/** "int8" for an int8 model, else what the metadata says (e.g. "none (fp32)"). */
+function quantLabel(q: string | undefined): string {
+  if (!q) return 'model';
+  return /^int8/i.test(q) ? 'int8' : q.replace(/^none \((.*)\)$/, '$1');
+}
+
 async function loadModel(file: string): Promise<EmotionModel> {
   return EmotionModel.load(path.resolve(file), { threads: 1 });
 }
@@ -82,6 +88,7 @@ async function main(opts: EvalOptions): Promise<void> {
         ckSequences: ck.summary.n_sequences,
         flipsMean: stability.with_state.flips_per_100.mean,
         msPerFace: speed.batch1.median,
+        modelLabel: quantLabel(model.info.metadata['emotiond.quantization']),
       }),
     };
   } finally {
