@@ -137,11 +137,16 @@ function scaleBox(b: Box, k: number): Box {
   return { x: b.x * k, y: b.y * k, width: b.width * k, height: b.height * k };
 }
 
-/** Non-maximum suppression: of boxes overlapping by IoU > 0.3 keep the one with more votes (then larger). */
+/** Non-maximum suppression: of boxes overlapping by IoU > 0.3 keep the one with more votes; of nested
+ * boxes keep the outer one (a face-sized box inside a face is a part of it), with the better votes. */
 export function suppress(dets: Detection[]): Detection[] {
   const sorted = [...dets].sort((a, b) => b.score - a.score || b.box.width - a.box.width);
   const kept: Detection[] = [];
-  for (const d of sorted) if (!kept.some((k) => iou(k.box, d.box) > 0.3 || contains(k.box, d.box))) kept.push(d);
+  for (const d of sorted) {
+    const i = kept.findIndex((k) => iou(k.box, d.box) > 0.3 || contains(k.box, d.box) || contains(d.box, k.box));
+    if (i < 0) kept.push(d);
+    else if (contains(d.box, (kept[i] as Detection).box) && d.box.width > 1.2 * (kept[i] as Detection).box.width) kept[i] = { box: d.box, score: (kept[i] as Detection).score };
+  }
   return kept;
 }
 
