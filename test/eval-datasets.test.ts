@@ -5,6 +5,7 @@ import path from 'node:path';
 import { readFerCsv, type FerRow } from '../src/tools/eval/fer-csv.js';
 import { readCkPlus, parseEmotionFile } from '../src/tools/eval/ckplus.js';
 import { EmotiondError } from '../src/errors.js';
+import { checkDataDir, isCompleteExport } from '../src/tools/eval/data-dir.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-eval-test-'));
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -105,4 +106,21 @@ test('CK+ layout: a malformed label file or a missing folder is an EMD_DATASET e
   t.regex(t.throws(() => readCkPlus(path.join(tmp, 'none')))?.message ?? '', /none[/\\]Emotion: folder not found/);
   t.throws(() => parseEmotionFile('\n  9.0e+00\n', 'x.txt'), { message: /x\.txt line 2: "9\.0e\+00" is not a CK\+ emotion code/ });
   t.is(parseEmotionFile('   6.0000000e+00\n', 'y.txt'), 6);
+});
+
+test('data folder: an export is reused only when complete; --data names the first missing file', (t) => {
+  const shared = path.join(tmp, 'shared');
+  fs.mkdirSync(path.join(shared, 'ckplus'), { recursive: true });
+  fs.writeFileSync(path.join(shared, 'ckplus', 'fullframe.json'), JSON.stringify({ sequences: [{ subject: 'S010', sequence: '001', files: ['a', 'b'] }] }));
+  const dir = path.join(tmp, 'export');
+  ckLayout(path.join(dir, 'CK+'), [['S010', '001', '   5.0000000e+00\n', 2]]);
+  fs.writeFileSync(path.join(dir, 'fer2013.csv'), `emotion,pixels,Usage\n3,${pixels(0)},Training\n3,${pixels(0)},PublicTe`);
+  t.false(isCompleteExport(dir, shared), 'CSV cut short');
+  fs.appendFileSync(path.join(dir, 'fer2013.csv'), 'st\n');
+  t.true(isCompleteExport(dir, shared));
+  fs.rmSync(path.join(dir, 'CK+', 'cohn-kanade-images', 'S010', '001', 'S010_001_00000002.png'));
+  t.false(isCompleteExport(dir, shared), 'a frame is missing');
+  const err = t.throws(() => checkDataDir(path.join(tmp, 'empty')));
+  t.is((err as EmotiondError).code, 'EMD_DATASET');
+  t.regex(err?.message ?? '', /empty[/\\]fer2013\.csv: not found/);
 });

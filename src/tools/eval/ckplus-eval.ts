@@ -8,7 +8,7 @@ import { FaceDetector, type DetectorSettings } from '../../detect/face-detector.
 import { area, iou } from '../../track/geometry.js';
 import { EMOTIONS, type Box, type Emotion, type RecurrentState } from '../../types.js';
 import type { CkSequence } from './ckplus.js';
-import { argmax, settleFrame } from './metrics.js';
+import { argmax, mean, percentile, settleFrame } from './metrics.js';
 
 /** The CK+ subjects whose full sequences the model never trained on (models/ holds them out). */
 export const HELD_OUT_SUBJECTS = ['S052', 'S055', 'S074', 'S106', 'S113', 'S130', 'S132'];
@@ -129,13 +129,8 @@ export interface CkSummary {
   labels: Record<string, number>;
 }
 
-const med = (v: number[]): number | null => {
-  if (v.length === 0) return null;
-  const s = [...v].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-const avg = (v: number[]): number | null => (v.length === 0 ? null : v.reduce((a, b) => a + b, 0) / v.length);
+/** null instead of NaN for an empty list. */
+const orNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 export function summarizeCk(results: SequenceResult[]): CkSummary {
   const n = results.length;
@@ -153,7 +148,7 @@ export function summarizeCk(results: SequenceResult[]): CkSummary {
     apex_accuracy: n ? results.filter((r) => r.apex_correct).length / n : 0,
     neutral_first_frame_accuracy: n ? results.filter((r) => r.first_frame_prediction === 'Neutral').length / n : 0,
     detection_rate: frames ? results.reduce((s, r) => s + r.detected, 0) / frames : 0,
-    settle: { n_settled: settled.length, median_frames: med(sf), mean_frames: avg(sf), median_fraction: med(sx), mean_fraction: avg(sx) },
+    settle: { n_settled: settled.length, median_frames: orNull(percentile(sf, 50)), mean_frames: orNull(mean(sf)), median_fraction: orNull(percentile(sx, 50)), mean_fraction: orNull(mean(sx)) },
     labels,
   };
 }
