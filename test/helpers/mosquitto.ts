@@ -1,0 +1,122 @@
+// Debian mosquitto as a child process with a generated config (MQTT 5, TLS with a test CA made by openssl).
+// Tests that need it skip when /usr/sbin/mosquitto (or openssl) is absent.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const MOSQUITTO = process.env['MOSQUITTO_BIN'] ?? '/usr/sbin/mosquitto';
+
+export function mosquittoMissing(): string | undefined {
+  if (!fs.existsSync(MOSQUITTO)) return `mosquitto not found at ${MOSQUITTO} (apt-get install mosquitto, or set MOSQUITTO_BIN)`;
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  } catch {
+    return 'openssl not found';
+  }
+  return undefined;
+}
+
+export interface TestPki {
+  dir: string;
+  caCert: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** A throw-away CA, a server certificate for localhost/127.0.0.1 and a client certificate (EC P-256). */
+export function makeTestPki(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-pki-'))): TestPki {
+  const f = (name: string): string => path.join(dir, name);
+  const ssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  };
+  ssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f('ca.key'));
+  ssl('req', '-x509', '-new', '-key', f('ca.key'), '-sha256', '-days', '2', '-subj', '/CN=emotiond test CA', '-out', f('ca.crt'));
+  const leaf = (name: string, cn: string, ext: string): void => {
+    ssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f(`${name}.key`));
+    ssl('req', '-new', '-key', f(`${name}.key`), '-subj', `/CN=${cn}`, '-out', f(`${name}.csr`));
+    fs.writeFileSync(f(`${name}.ext`), ext);
+    ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-sha256', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));
+  };
+  leaf('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  leaf('client', 'emotiond-test-client', 'extendedKeyUsage=clientAuth\n');
+  return { dir, caCert: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key') };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Listener {
+  port: number;
+  /** TLS with these files; plain TCP when absent. */
+  tls?: { pki: TestPki; requireClientCert: boolean };
+}
+
+export class Mosquitto {
+  private child: ChildProcess | undefined;
+  readonly log: string[] = [];
+
+  constructor(readonly listeners: Listener[]) {}
+
+  async start(): Promise<void> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-mosq-'));
+    const lines = ['per_listener_settings false', 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice'];
+    // Running as root, mosquitto would switch to the "mosquitto" user and lose access to the temp files.
+    if (process.getuid?.() === 0) lines.push('user root');
+    for (const l of this.listeners) {
+      lines.push(`listener ${l.port} 127.0.0.1`);
+      if (l.tls) {
+        lines.push(`cafile ${l.tls.pki.caCert}`, `certfile ${l.tls.pki.serverCert}`, `keyfile ${l.tls.pki.serverKey}`, `require_certificate ${l.tls.requireClientCert}`);
+      }
+    }
+    const conf = path.join(dir, 'mosquitto.conf');
+    fs.writeFileSync(conf, lines.join('\n') + '\n');
+    const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout?.on('data', (d: Buffer) => this.log.push(d.toString()));
+    child.stderr?.on('data', (d: Buffer) => this.log.push(d.toString()));
+    const end = Date.now() + 5000;
+    for (const l of this.listeners) {
+      while (!(await canConnect(l.port))) {
+        if (child.exitCode !== null || Date.now() > end) throw new Error(`mosquitto did not start: ${this.log.join('')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
