@@ -53,7 +53,18 @@ export class JitteredStream {
     } finally {
       face.release();
     }
-    this.gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    let spare: number | undefined;
+    this.gauss = () => {
+      if (spare !== undefined) {
+        const v = spare;
+        spare = undefined;
+        return v;
+      }
+      const r = Math.sqrt(-2 * Math.log(1 - random()));
+      const a = 2 * Math.PI * random();
+      spare = r * Math.sin(a);
+      return r * Math.cos(a);
+    };
   }
 
   /** The next jittered frame, cropped at the face's fixed box to size x size with cropFace. */
@@ -70,7 +81,11 @@ export class JitteredStream {
     m.release();
     const px = new Uint8Array(warped.getData());
     warped.release();
-    for (let i = 0; i < px.length; i++) px[i] = Math.max(0, Math.min(255, Math.round((px[i] as number) * gain + this.gauss() * JITTER.noise_sigma)));
+    // Gain and sensor noise on the face box only: cropFace never reads outside it.
+    const p = JITTER.pad_px;
+    for (let y = p; y < p + this.side; y++) {
+      for (let i = y * w + p; i < y * w + p + this.side; i++) px[i] = Math.max(0, Math.min(255, Math.round((px[i] as number) * gain + this.gauss() * JITTER.noise_sigma)));
+    }
     const frame = grayMat(px, w, w);
     try {
       return cropFace(frame, { x: JITTER.pad_px, y: JITTER.pad_px, width: this.side, height: this.side }, size);
