@@ -1,0 +1,152 @@
+// Runs the real daemon (capture → detect → track → classify → events, MQTT optional) over one video
+// file, every frame, as fast as it goes, and keeps what came out: events, every stage timing, CPU and
+// memory. Shared by the bench and the clip tests.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Daemon, type Part } from '../../app/daemon.js';
+import { buildMqttParts } from '../../app/mqtt-parts.js';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../system/logger.js';
+import { STAGES, type Stage } from '../../system/stats.js';
+import type { CameraState, EmotionEvent, EventSink, FaceState, RoomSummary } from '../../types.js';
+
+/** Keeps everything the daemon emits, in order. */
+export class CollectingSink implements EventSink {
+  readonly events: EmotionEvent[] = [];
+  readonly rooms: RoomSummary[] = [];
+  readonly faces: FaceState[] = [];
+  readonly cleared: number[] = [];
+  readonly cameras: CameraState[] = [];
+
+  event(e: EmotionEvent): void {
+    this.events.push(e);
+  }
+  room(s: RoomSummary): void {
+    this.rooms.push(s);
+  }
+  face(f: FaceState): void {
+    this.faces.push(f);
+  }
+  faceCleared(_device: string, track: number): void {
+    this.cleared.push(track);
+  }
+  camera(c: CameraState): void {
+    this.cameras.push(c);
+  }
+}
+
+export interface ClipRunOptions {
+  /** Video file. */
+  clip: string;
+  /** ONNX model (absolute, or relative to the install directory). */
+  model: string;
+  /** ONNX Runtime intra-op threads. */
+  threads: number;
+  /** More settings by key, as command-line flags would give them ('detector.detect_width': '0'). */
+  settings?: Record<string, string | boolean>;
+  /** Publish through the daemon's MQTT parts to this broker (mqtt.enabled); off when undefined. */
+  mqttUrl?: string;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
+}
+
+export interface ClipRun {
+  clip: string;
+  sink: CollectingSink;
+  frames: number;
+  framesBad: number;
+  facesClassified: number;
+  /** Every sample of every stage, in ms (the daemon's own windows keep only the last 512). */
+  samples: Record<Stage, number[]>;
+  wallMs: number;
+  /** User + system CPU of this process over the run (ONNX, OpenCV and decoder threads included). */
+  cpuMs: number;
+  /** Highest RSS sampled every 50 ms during the run. */
+  rssPeakBytes: number;
+  /** The process's resident high-water mark so far (getrusage). */
+  maxRssBytes: number;
+  /** MQTT parts the daemon started (0 = none, or the publisher is not wired). */
+  mqttParts: number;
+}
+
+let emptyConfigFile: string | undefined;
+
+/** An empty config file: a developer's /etc/emotiond/config.json must not change what is measured. */
+function emptyConfig(): string {
+  if (emptyConfigFile && fs.existsSync(emptyConfigFile)) return emptyConfigFile;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-bench-'));
+  emptyConfigFile = path.join(dir, 'config.json');
+  fs.writeFileSync(emptyConfigFile, '{}\n');
+  return emptyConfigFile;
+}
+
+/** The settings a clip run uses: every frame of the file, no MQTT unless asked, quiet logs. */
+export function clipSettings(opts: ClipRunOptions): Record<string, string | boolean> {
+  return {
+    'device.id': 'bench',
+    'source.uri': opts.clip,
+    'source.pace': 'none',
+    'source.loop': false,
+    'classifier.model': opts.model,
+    'classifier.threads': String(opts.threads),
+    'mqtt.enabled': opts.mqttUrl !== undefined,
+    ...(opts.mqttUrl !== undefined ? { 'mqtt.url': opts.mqttUrl, 'mqtt.embedded': false, 'mqtt.protocol_version': '4' } : {}),
+    'system.state_dir': path.join(os.tmpdir(), 'emotiond-bench-state'),
+    'log.level': opts.logLevel ?? 'warn',
+    'log.pretty': 'no',
+    ...opts.settings,
+  };
+}
+
+export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
+  if (!fs.existsSync(opts.clip)) throw new Error(`clip not found: ${opts.clip}`);
+  const loaded = loadConfig({ file: emptyConfig(), env: {}, flags: clipSettings(opts) });
+  const { config } = loaded;
+  const logger = createLogger({ level: config.log.level, pretty: 'no' });
+  const sink = new CollectingSink();
+  const parts: Part[] = [];
+  const daemon = new Daemon({ config, logger, redactedConfig: loaded.redacted, sinks: [sink], parts });
+  parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+
+  const samples = Object.fromEntries(STAGES.map((s) => [s, [] as number[]])) as Record<Stage, number[]>;
+  const time = daemon.stats.time.bind(daemon.stats);
+  daemon.stats.time = (stage: Stage, ms: number): void => {
+    samples[stage].push(ms);
+    time(stage, ms);
+  };
+  let rssPeakBytes = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
+  }, 50);
+
+  await daemon.start();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  try {
+    await daemon.sourceEnded;
+  } finally {
+    await daemon.stop();
+    clearInterval(sampler);
+  }
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
+  return {
+    clip: opts.clip,
+    sink,
+    frames: daemon.stats.framesProcessed,
+    framesBad: daemon.stats.framesBad,
+    facesClassified: daemon.stats.facesClassified,
+    samples,
+    wallMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    rssPeakBytes,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    mqttParts: parts.length,
+  };
+}
+
+/** Distinct track ids that appeared, in order of appearance. */
+export function tracksSeen(events: readonly EmotionEvent[]): number[] {
+  return [...new Set(events.filter((e) => e.type === 'face_appeared').map((e) => e.track))];
+}

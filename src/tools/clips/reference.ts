@@ -1,0 +1,62 @@
+// The reference clips the bench and the clip tests run on: the two real CK+ clips of facetest, the
+// composed three-face clip, and (tests) every CK+ subject in turn. Without the shared data, the demo clip.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fromRoot } from '../../system/paths.js';
+import { subjectsInTurnClip, threeFaceClip } from './compose.js';
+import { readFacetestClips, sharedDataDir } from './data.js';
+
+export interface ReferenceClip {
+  /** Short name: the file name without its extension. */
+  name: string;
+  path: string;
+  /** Faces that are visible for at least a second, each of which should become exactly one track. */
+  faces: number;
+}
+
+/** Where composed clips are cached (git-ignored). */
+export const CLIP_CACHE_DIR = fromRoot('reports/clips');
+
+/** The demo clip made by deploy/make-demo-clip.sh (one face that drifts, then leaves). */
+export const DEMO_CLIP = fromRoot('deploy/demo/demo-faces.avi');
+
+function named(p: string, faces: number): ReferenceClip {
+  return { name: path.basename(p, path.extname(p)), path: p, faces };
+}
+
+/** The facetest clips (one real face each). */
+export function facetestClips(dataDir: string): ReferenceClip[] {
+  return readFacetestClips(dataDir).map((c) => named(c.avi, 1));
+}
+
+export function threeFaces(dataDir: string, cacheDir = CLIP_CACHE_DIR): ReferenceClip {
+  const c = threeFaceClip(dataDir, cacheDir);
+  return named(c.path, c.faces.length);
+}
+
+export function subjectsInTurn(dataDir: string, cacheDir = CLIP_CACHE_DIR): ReferenceClip {
+  const c = subjectsInTurnClip(dataDir, cacheDir);
+  return named(c.path, c.faces.length);
+}
+
+export interface BenchClips {
+  clips: ReferenceClip[];
+  /** The clip the targets are checked on. */
+  target: ReferenceClip;
+  /** Set when the shared data is missing and the demo clip stands in. */
+  note?: string;
+}
+
+/** The bench's clips: clip1, clip2 and the three-face clip; the demo clip when the data is absent. */
+export function benchClips(cacheDir = CLIP_CACHE_DIR): BenchClips {
+  const dataDir = sharedDataDir();
+  if (dataDir) {
+    const three = threeFaces(dataDir, cacheDir);
+    return { clips: [...facetestClips(dataDir), three], target: three };
+  }
+  if (!fs.existsSync(DEMO_CLIP)) {
+    throw new Error(`no reference data (../shared/data) and no demo clip at ${DEMO_CLIP}: run deploy/make-demo-clip.sh`);
+  }
+  const demo = named(DEMO_CLIP, 1);
+  return { clips: [demo], target: demo, note: `shared data absent: benchmarking the demo clip ${DEMO_CLIP} (one face) instead of the three-face clip` };
+}
