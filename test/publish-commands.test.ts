@@ -1,5 +1,5 @@
 // Inbound commands over a real broker: set (pause), request/response, and a fuzz of 10 000 bad payloads.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
 import { topicsFor } from '../src/publish/topics.js';
@@ -9,7 +9,7 @@ import { assertSchema, captureLogger, fakeControl, startBroker, subscribe, testC
 const FAST = { minMs: 100, maxMs: 200 };
 const topics = topicsFor('emotiond', 'testcam');
 
-async function setup(t: Parameters<Parameters<typeof test>[1]>[0], withControl = true) {
+async function setup(t: ExecutionContext, withControl = true) {
   const broker = await startBroker();
   t.teardown(() => broker.stop());
   const sub = await subscribe(broker.url, [`${topics.root}/response/+`, topics.paused]);
