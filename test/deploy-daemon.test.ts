@@ -1,0 +1,191 @@
+// The daemon as systemd runs it: a separate process with NOTIFY_SOCKET and WATCHDOG_USEC, a real broker, a
+// real clip or MJPEG stream. SIGTERM while processing ends cleanly and fast; a stalled source stops the
+// watchdog pings (so systemd restarts the service) and a recovered one resumes them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import unixDgram from 'unix-dgram';
+import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
+import { shippedModel } from './helpers/shared-data.js';
+
+const SRC = path.resolve('.');
+const DEMO = path.join(SRC, 'deploy/demo/demo-faces.avi');
+const MODEL = shippedModel() ?? (process.env.EMOTIOND_TEST_MODEL ? path.resolve(process.env.EMOTIOND_TEST_MODEL) : null);
+const missing = [MODEL && fs.existsSync(MODEL) ? null : 'the model (models/emotion-cnn-lstm.int8.onnx or EMOTIOND_TEST_MODEL)', fs.existsSync(DEMO) ? null : `${DEMO} (deploy/make-demo-clip.sh)`].filter(Boolean);
+if (missing.length > 0) console.log(`deploy-daemon tests skipped: missing ${missing.join(', ')}`);
+const daemonTest = missing.length > 0 ? test.serial.skip : test.serial;
+
+interface Note {
+  text: string;
+  at: number;
+}
+
+async function notifySocket(t: ExecutionContext): Promise<{ path: string; notes: Note[] }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-daemon-'));
+  const sock = path.join(dir, 'notify');
+  const notes: Note[] = [];
+  const s = unixDgram.createSocket('unix_dgram', (buf) => notes.push({ text: buf.toString(), at: Date.now() }));
+  await new Promise<void>((resolve, reject) => {
+    s.on('listening', resolve);
+    s.on('error', reject);
+    s.bind(sock);
+  });
+  t.teardown(() => {
+    s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { path: sock, notes };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(cond: () => boolean, ms: number, what: string, context: () => string = () => ''): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${context()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+/** `emotiond run` from the sources, the way the unit starts it (env from systemd, flags for the rest). */
+function runDaemon(t: ExecutionContext, notify: string, watchdogUsec: number, flags: string[]): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--classifier-model', MODEL ?? '', '--log-pretty', 'no', ...flags], {
+    cwd: SRC,
+    env: { ...process.env, NOTIFY_SOCKET: notify, WATCHDOG_USEC: String(watchdogUsec), ORT_DISABLE_TELEMETRY: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, stderr: () => stderr, exited };
+}
+
+daemonTest('SIGTERM while processing: STOPPING, face_gone and offline published, exit 0 within 2 s', async (t) => {
+  const notify = await notifySocket(t);
+  const broker = new EmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, logger: pino({ level: 'silent' }) });
+  await broker.start();
+  t.teardown(() => broker.stop());
+  const received: Array<{ topic: string; text: string; at: number }> = [];
+  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 4, clientId: 'deploy-daemon-sub' });
+  t.teardown(() => sub.endAsync());
+  sub.on('message', (topic, payload) => received.push({ topic, text: payload.toString(), at: Date.now() }));
+  await sub.subscribeAsync('emotiond/deploytest/#', { qos: 1 });
+
+  const d = runDaemon(t, notify.path, 1_000_000, [
+    '--source', DEMO, '--source-loop', '--source-pace', 'realtime',
+    '--device-id', 'deploytest',
+    '--mqtt-url', `mqtt://127.0.0.1:${broker.port}`, '--mqtt-protocol-version', '4', '--no-mqtt-discovery',
+    '--system-ready-timeout-s', '60',
+  ]);
+  const context = (): string => `notify: ${JSON.stringify(notify.notes.slice(-5))}\nmqtt: ${JSON.stringify(received.slice(-5))}\nstderr: ${d.stderr().slice(-2000)}`;
+  await until(() => notify.notes.some((n) => n.text.startsWith('READY=1')), 60_000, 'READY=1', context);
+  const events = (): Array<{ type: string; track: number; at: number }> =>
+    received.filter((m) => m.topic === 'emotiond/deploytest/events').map((m) => ({ ...(JSON.parse(m.text) as { type: string; track: number }), at: m.at }));
+  await until(() => events().some((e) => e.type === 'face_appeared'), 20_000, 'a face_appeared event', context);
+  await until(() => notify.notes.filter((n) => n.text === 'WATCHDOG=1').length >= 2, 5000, 'watchdog pings', context);
+
+  const sentAt = Date.now();
+  d.child.kill('SIGTERM');
+  const exit = await d.exited;
+  const tookMs = exit.at - sentAt;
+  t.log(`exit ${exit.code} ${tookMs} ms after SIGTERM`);
+  t.is(exit.code, 0, context());
+  t.true(tookMs < 2000, `exit took ${tookMs} ms`);
+
+  const stopping = notify.notes.find((n) => n.text.startsWith('STOPPING=1'));
+  t.truthy(stopping, context());
+  t.false(notify.notes.some((n) => n.text === 'WATCHDOG=1' && n.at > (stopping?.at ?? Infinity)), 'no ping after STOPPING');
+
+  await until(() => received.some((m) => m.topic === 'emotiond/deploytest/availability' && m.text.includes('offline')), 3000, 'availability offline', context);
+  const offlineAt = received.find((m) => m.topic === 'emotiond/deploytest/availability' && m.text.includes('offline'))?.at ?? 0;
+  const appeared = new Set(events().filter((e) => e.type === 'face_appeared').map((e) => e.track));
+  const gone = new Set(events().filter((e) => e.type === 'face_gone' && e.at <= offlineAt).map((e) => e.track));
+  t.deepEqual([...gone].sort(), [...appeared].sort(), 'every face ends with face_gone before offline');
+});
+
+const haveFfmpeg = (() => {
+  try {
+    return fs.readdirSync('/usr/bin').includes('ffmpeg');
+  } catch {
+    return false;
+  }
+})();
+const streamTest = missing.length > 0 || !haveFfmpeg ? test.serial.skip : test.serial;
+if (missing.length === 0 && !haveFfmpeg) console.log('deploy-daemon stall test skipped: ffmpeg not installed');
+
+function serveMjpeg(port: number): ChildProcess {
+  // ffmpeg as a network camera: an MJPEG-over-HTTP stream paced in real time.
+  return spawn('ffmpeg', ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', DEMO, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], {
+    stdio: 'ignore',
+  });
+}
+
+/** run.ts feeds the watchdog only while a frame was processed in the last 15 s. */
+const PROGRESS_WINDOW_MS = 15_000;
+
+streamTest('a stalled camera stream stops the watchdog pings; a recovered one resumes them', async (t) => {
+  const notify = await notifySocket(t);
+  const port = await freePort();
+  const servers: ChildProcess[] = [];
+  t.teardown(() => {
+    for (const s of servers) s.kill('SIGKILL');
+  });
+  servers.push(serveMjpeg(port));
+  await new Promise((r) => setTimeout(r, 500));
+
+  const d = runDaemon(t, notify.path, 1_000_000, [
+    '--source', `http://127.0.0.1:${port}/cam.mjpg`,
+    '--source-stall-timeout-s', '3', '--source-reopen-min-s', '0.2', '--source-reopen-max-s', '1',
+    '--no-mqtt-enabled',
+  ]);
+  const context = (): string => `notify: ${JSON.stringify(notify.notes.slice(-8))}\nstderr: ${d.stderr().slice(-2000)}`;
+  const pings = (): Note[] => notify.notes.filter((n) => n.text === 'WATCHDOG=1');
+  await until(() => notify.notes.some((n) => n.text.startsWith('READY=1')), 60_000, 'READY=1', context);
+  await until(() => pings().length >= 3, 10_000, 'watchdog pings while frames flow', context);
+
+  // The camera hangs: the process is stopped, its connection stays open and silent.
+  const stalledAt = Date.now();
+  servers[0]?.kill('SIGSTOP');
+  await until(() => Date.now() - (pings().at(-1)?.at ?? 0) > 2500, PROGRESS_WINDOW_MS + 10_000, 'the pings to stop', context);
+  const lastPing = pings().at(-1)?.at ?? 0;
+  t.log(`last ping ${lastPing - stalledAt} ms after the stall`);
+  t.true(lastPing - stalledAt <= PROGRESS_WINDOW_MS + 1500, `pings went on ${lastPing - stalledAt} ms after the stall`);
+  t.regex(d.stderr(), /not making progress; watchdog pings withheld/);
+  t.is(d.child.exitCode, null, 'the daemon itself keeps running (systemd decides)');
+
+  // The camera comes back (a new server on the same address): frames, then pings again.
+  servers[0]?.kill('SIGKILL');
+  servers.push(serveMjpeg(port));
+  const resumedFrom = pings().length;
+  await until(() => pings().length >= resumedFrom + 2, 30_000, 'pings to resume', context);
+  t.regex(d.stderr(), /making progress again; watchdog pings resumed/);
+
+  const sentAt = Date.now();
+  d.child.kill('SIGTERM');
+  const exit = await d.exited;
+  t.is(exit.code, 0, context());
+  t.true(exit.at - sentAt < 2000, `exit took ${exit.at - sentAt} ms`);
+});
