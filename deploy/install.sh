@@ -26,6 +26,7 @@ ROOT=""
 SKIP_DEPS=0
 SKIP_BUILD=0
 START=1
+START_FAILED=0
 EXAMPLE="$SRC/config/emotiond.example.json"
 
 die() {
@@ -288,15 +289,25 @@ elif [ -d /run/systemd/system ]; then
   systemctl -q enable emotiond.service
   did "enabled emotiond.service"
   if [ "$START" -eq 1 ]; then
-    systemctl restart emotiond.service
-    did "(re)started emotiond.service"
+    # Type=notify: this waits for READY (model loaded, first frame, MQTT; at most system.ready_timeout_s).
+    echo "  starting emotiond.service (waits until the daemon reports ready)..."
+    if systemctl restart emotiond.service; then
+      did "(re)started emotiond.service: $(systemctl show --property=StatusText --value emotiond.service)"
+    else
+      START_FAILED=1
+      warn "emotiond.service did not start; see: journalctl -u emotiond -n 50 --no-pager"
+    fi
   fi
   # Running per-camera instances pick up the new program too.
-  systemctl try-restart 'emotiond@*.service' || true
+  systemctl try-restart 'emotiond@*.service' || warn "some emotiond@ instances did not restart (systemctl list-units 'emotiond@*')"
 else
   warn "systemd is not running here: units installed but not enabled or started"
 fi
 
+if [ "$START_FAILED" -eq 1 ]; then
+  echo "emotiond install: installed, but the service failed to start (fix the config: emotiond check-config)" >&2
+  exit 1
+fi
 echo "emotiond install: done"
 if [ -z "$ROOT" ]; then
   cat <<EOF
