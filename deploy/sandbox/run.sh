@@ -110,6 +110,9 @@ GROUPS_="${GROUPS_// /,}"
 export STATE_DIR WORK FAMILIES GROUPS_ SERVICE_UID
 SHARE_LIST="$(printf '%s\n' "${SHARES[@]+"${SHARES[@]}"}")"
 export SHARE_LIST
+# The state directory is a mount point inside; do not leave an empty one behind on the host.
+CREATED_STATE_DIR=0
+[ -e "$STATE_DIR" ] || CREATED_STATE_DIR=1
 status=0
 # shellcheck disable=SC2016 # expanded by the inner shell
 unshare -m --propagation private bash -c '
@@ -138,4 +141,5 @@ unshare -m --propagation private bash -c '
     unshare --user --map-user="$SERVICE_UID" --map-group="$SERVICE_UID" \
     python3 "$WORK/seccomp-exec.py" "$WORK/allowed" "$FAMILIES" -- "$@"
 ' sandbox env -i HOME=/ PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 "${UNIT_ENV[@]}" "${EXTRA_ENV[@]+"${EXTRA_ENV[@]}"}" "$@" || status=$?
+[ "$CREATED_STATE_DIR" -eq 0 ] || rmdir "$STATE_DIR" 2>/dev/null || true
 exit "$status"
