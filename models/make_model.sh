@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Reproduce the emotiond model: data -> train (fixed seed) -> evaluate -> fp32 ONNX -> int8 QDQ ONNX -> reports.
+#   models/make_model.sh [--data DIR]            full recipe (~50 min on 2 CPU cores)
+#   models/make_model.sh --smoke OUTDIR [--data DIR]   tiny model, a few steps (< 2 min), exported to OUTDIR
+# DIR holds the public formats: fer2013.csv [+ fer2013new.csv] [+ CK+48/] [+ CK+/]. Without --data the recipe
+# uses models/data/, exporting it from ../shared/data (export_public.py) when it is missing.
+# Env overrides: PYTHON (default /usr/bin/python3), EPOCHS, STREAM_STEPS, THREADS.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+PY="${PYTHON:-/usr/bin/python3}"
+DATA=""
+SMOKE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data) DATA="${2:?--data needs a directory}"; shift 2 ;;
+    --smoke) SMOKE="${2:?--smoke needs an output directory}"; shift 2 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "make_model.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+die() { echo "make_model.sh: ERROR: $*" >&2; exit 1; }
+
+command -v "$PY" >/dev/null || die "python not found at $PY (Debian: apt-get install python3 python3-torch python3-onnx python3-numpy python3-matplotlib)"
+"$PY" -c "import torch, onnx, numpy, matplotlib" 2>/dev/null \
+  || die "$PY lacks torch/onnx/numpy/matplotlib (Debian: apt-get install python3-torch python3-onnx python3-numpy python3-matplotlib)"
+"$PY" -c "import cv2" 2>/dev/null || echo "make_model.sh: note: python3-opencv missing: CK+ full-sequence evaluation is skipped"
+
+if [ -z "$DATA" ]; then
+  DATA="$HERE/data"
+  if [ ! -f "$DATA/fer2013.csv" ]; then
+    EXPORT="${EMOTIOND_SHARED_DATA:-$REPO/../shared/data}/export_public.py"
+    [ -f "$EXPORT" ] || die "no data: $DATA/fer2013.csv is missing and $EXPORT not found; pass --data DIR (a folder with fer2013.csv [+ fer2013new.csv, CK+48/, CK+/])"
+    echo "== exporting public-format data to $DATA"
+    "$PY" "$EXPORT" "$DATA"
+  fi
+fi
+[ -d "$DATA" ] || die "data directory '$DATA' does not exist"
+[ -f "$DATA/fer2013.csv" ] || die "missing $DATA/fer2013.csv (Kaggle FER2013 CSV: emotion,pixels,Usage)"
+[ -f "$DATA/fer2013new.csv" ] || echo "make_model.sh: note: $DATA/fer2013new.csv (FER+) missing: training without FER+ soft labels"
+[ -d "$DATA/CK+48" ] || echo "make_model.sh: note: $DATA/CK+48/ missing: training on FER2013 only"
+
+if [ -n "$SMOKE" ]; then
+  OUT="$(mkdir -p "$SMOKE" && cd "$SMOKE" && pwd)"
+  WORK="$OUT/work"; REPORTS="$OUT/reports"
+  FP32="$OUT/emotion-cnn-lstm.fp32.onnx"; INT8="$OUT/emotion-cnn-lstm.int8.onnx"
+  TRAIN_ARGS=(--epochs 1 --limit 1200 --stream-steps 6 --stream-batch 8)
+  EVAL_ARGS=(--limit 1200 --streams 40); QUANT_ARGS=(--limit 1200 --n 256)
+else
+  WORK="$HERE/work/full"; REPORTS="$HERE/reports"
+  FP32="$HERE/emotion-cnn-lstm.fp32.onnx"; INT8="$HERE/emotion-cnn-lstm.int8.onnx"
+  TRAIN_ARGS=(--epochs "${EPOCHS:-20}" --stream-steps "${STREAM_STEPS:-300}")
+  EVAL_ARGS=(); QUANT_ARGS=()
+fi
+mkdir -p "$WORK" "$REPORTS"
+T0=$(date +%s)
+echo "== train ($WORK/train.log)"
+"$PY" "$HERE/train.py" --data "$DATA" --work "$WORK" --threads "${THREADS:-2}" "${TRAIN_ARGS[@]}"
+echo "== evaluate (python, fp32)"
+"$PY" "$HERE/evaluate.py" --data "$DATA" --work "$WORK" --reports "$REPORTS" "${EVAL_ARGS[@]}"
+echo "== export fp32 ONNX -> $FP32"
+"$PY" "$HERE/export_onnx.py" --model "$WORK/model.pt" --out "$FP32"
+echo "== quantize int8 QDQ -> $INT8"
+"$PY" "$HERE/quantize.py" --model "$WORK/model.pt" --fp32 "$FP32" --out "$INT8" --data "$DATA" "${QUANT_ARGS[@]}"
+"$PY" "$HERE/onnx_info.py" "$FP32" "$INT8" --json "$REPORTS/onnx_info.json" > /dev/null
+if command -v node >/dev/null && [ -d "$REPO/node_modules/onnxruntime-node" ]; then
+  echo "== onnxruntime-node check"
+  node "$HERE/check_ort.cjs" "$WORK" "$FP32" "$INT8" | tee "$REPORTS/ort_check.json"
+  "$PY" "$HERE/onnx_info.py" "$WORK"/*.ort-optimized.onnx --json "$REPORTS/ort_optimized_ops.json" > /dev/null || true
+else
+  echo "make_model.sh: note: node or node_modules/onnxruntime-node missing: skipping the ORT check"
+fi
+echo "== done in $(( $(date +%s) - T0 )) s: $FP32 $INT8 (reports in $REPORTS)"
