@@ -40,10 +40,10 @@ async function ferSection(opts: EvalOptions, model: EmotionModel, set: FerSet): 
   if (opts.compare) {
     const other = await loadModel(opts.compare);
     try {
+      out.compare_model = describeModelFile(other.path, other.info);
       const res = await evalFer(other, set);
       out.fer2013_compare = withoutPredictions(res);
       out.fp32_vs_int8 = compareFer(main, res);
-      out.compare_model = describeModelFile(other.path, other.info);
       log(`  compare ${opts.compare}: accuracy ${(res.accuracy * 100).toFixed(2)} %`);
     } finally {
       await other.release();
@@ -56,6 +56,7 @@ async function main(opts: EvalOptions): Promise<void> {
   const started = Date.now();
   const dataDir = resolveDataDir(opts.data, log);
   const model = await loadModel(opts.model);
+  const modelFile = describeModelFile(model.path, model.info); // hashed now: the file may be replaced later
   const set = await loadFerSet(path.join(dataDir, 'fer2013.csv'), opts.limit);
   let report: EvalReport;
   let released = false;
@@ -75,7 +76,7 @@ async function main(opts: EvalOptions): Promise<void> {
       quick: opts.quick,
       options: { ...opts },
       environment: environment(),
-      model: describeModelFile(model.path, model.info),
+      model: modelFile,
       data: { dir: dataDir, fer_csv: set.file, ckplus: path.join(dataDir, 'CK+'), notes: NOTES },
       ...fer,
       ckplus: ck,
