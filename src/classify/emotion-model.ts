@@ -70,6 +70,7 @@ export class EmotionModel {
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
+        enableCpuMemArena: false,
       });
     } catch (err) {
       throw new EmotiondError('EMD_MODEL_LOAD', `${path}: ${(err as Error).message}`);
