@@ -122,3 +122,15 @@ test('publisher: with queue_file, undelivered events survive a restart and are t
   await second.stop();
   t.false(fs.existsSync(file), 'the file is gone once everything was delivered');
 });
+
+test('outbox: a released event waits again in its place', (t) => {
+  const box = new Outbox({ max: 10, logger: captureLogger().logger });
+  for (let i = 0; i < 5; i++) box.push(String(i));
+  const sent = box.take(3);
+  box.release(sent[1]!);
+  box.release(sent[0]!);
+  t.deepEqual(box.snapshot(), ['2', '0', '1', '3', '4'], 'snapshot: in flight first, then waiting');
+  t.deepEqual(box.take(10).map((x) => x.payload), ['0', '1', '3', '4']);
+  box.release(sent[0]!);
+  t.is(box.length, 5, 'nothing lost or doubled');
+});

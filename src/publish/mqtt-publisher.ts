@@ -303,14 +303,24 @@ export class MqttPublisher implements EventSink {
   /** Hand waiting events to the client while connected, at most WINDOW unacknowledged, in order. */
   private pump(): void {
     if (!this.online || !this.client) return;
+    const qos = this.deps.config.mqtt.qos;
+    if (qos === 0) {
+      // At most once by definition: handed over is done (what sits in a dropped socket is lost).
+      for (const item of this.outbox.take(this.outbox.pendingCount)) {
+        this.client.publish(this.topics.events, item.payload, { qos, retain: false });
+        this.outbox.ack(item);
+      }
+      return;
+    }
     const room = Math.min(WINDOW, this.deps.config.mqtt.queue_max) - this.outbox.inflightCount;
     if (room <= 0) return;
-    const qos = this.deps.config.mqtt.qos;
     for (const item of this.outbox.take(room)) {
       this.client.publish(this.topics.events, item.payload, { qos, retain: false }, (err) => {
         if (err) {
-          // The client gave the message up (it is ending): keep it for the queue file / next start.
-          this.log.debug({ err }, 'event not acknowledged');
+          // Unacknowledged QoS 1/2 publishes stay with the client across reconnects; it fails them only when
+          // it ends (then they go to the queue file) or cannot send them at all (then they wait again).
+          this.log.debug({ err: err.message }, 'event not acknowledged');
+          if (!this.stopping) this.outbox.release(item);
           return;
         }
         this.outbox.ack(item);
@@ -334,7 +344,8 @@ export class MqttPublisher implements EventSink {
     const dt = discoveryTopicsFor(this.deps.config.mqtt.discovery_prefix, this.deps.config.device.id);
     if (this.deps.config.mqtt.discovery) subs.push(dt.haStatus);
     client.subscribe(subs, { qos: 1 }, (err) => {
-      if (err && !this.stopping) this.log.warn({ err }, 'subscribe failed');
+      // A link that dropped before the SUBACK subscribes again on the next connect.
+      if (err && !this.stopping && this.online) this.log.warn({ err: err.message }, 'subscribe failed');
     });
     this.send(this.topics.availability, availabilityPayload('online'), { qos: 1, retain: true });
     if (this.deps.config.mqtt.discovery) this.publishDiscovery();

@@ -105,6 +105,17 @@ export class Outbox {
     }
   }
 
+  /** The client gave the event up without sending it: it waits again, in its place. */
+  release(item: OutboxItem): void {
+    if (!this.inflight.delete(item.seq)) return;
+    const waiting = this.pending.slice(this.head);
+    let at = 0;
+    while (at < waiting.length && waiting[at]!.seq < item.seq) at += 1;
+    waiting.splice(at, 0, item);
+    this.pending = waiting;
+    this.head = 0;
+  }
+
   /** Every unacknowledged payload, oldest first. */
   snapshot(): string[] {
     const inflight = [...this.inflight.values()].sort((a, b) => a.seq - b.seq);
