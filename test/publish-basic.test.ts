@@ -284,3 +284,16 @@ test('embedded broker: MQTT over WebSocket, and stop() closes every client socke
   t.is(again.port, broker.port);
   await again.stop();
 });
+
+test('mqtt.embedded: the publisher connects to the embedded broker with MQTT 3.1.1 whatever the url and protocol say', async (t) => {
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  let protocol = 0;
+  broker.aedes.on('client', (client) => (protocol = client.version));
+  const config = testConfig('mqtt://unreachable.invalid:1', { embedded: true, embedded_host: '0.0.0.0', embedded_port: broker.port, protocol_version: 5 });
+  const pub = new MqttPublisher({ config, logger: captureLogger().logger, version: '1', reconnect: FAST });
+  t.teardown(() => pub.stop());
+  await pub.start();
+  await pub.whenConnected();
+  t.is(protocol, 4);
+});
