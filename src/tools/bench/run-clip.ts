@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Daemon, type Part } from '../../app/daemon.js';
 import { buildMqttParts } from '../../app/mqtt-parts.js';
 import { loadConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../system/logger.js';
 import { STAGES, type Stage } from '../../system/stats.js';
 import type { CameraState, EmotionEvent, EventSink, FaceState, RoomSummary } from '../../types.js';
@@ -78,6 +79,11 @@ function emptyConfig(): string {
   emptyConfigFile = path.join(dir, 'config.json');
   fs.writeFileSync(emptyConfigFile, '{}\n');
   return emptyConfigFile;
+}
+
+/** The daemon's configuration from its defaults plus these settings: no config file, no environment. */
+export function configWith(flags: Record<string, string | boolean> = {}): Config {
+  return loadConfig({ file: emptyConfig(), env: {}, flags }).config;
 }
 
 /** The settings a clip run uses: every frame of the file, no MQTT unless asked, quiet logs. */

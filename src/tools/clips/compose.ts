@@ -115,6 +115,24 @@ export function subjectsInTurnClip(dataDir: string, cacheDir: string): ComposedC
   });
 }
 
+/** A photo held still for `frames` frames, scaled to fit 640x480 (e.g. the face-free dogs.jpg). */
+export function stillClip(photo: string, name: string, frames: number, cacheDir: string): ComposedClip {
+  const recipe = `still/v1: ${path.basename(photo)} ${fs.statSync(photo).size} bytes, fit 640x480, ${frames} frames`;
+  return cached(cacheDir, name, recipe, (file) => {
+    const img = cv.imread(photo, cv.IMREAD_GRAYSCALE);
+    if (img.empty) throw new Error(`cannot read ${photo}`);
+    const k = Math.min(WIDTH / img.cols, HEIGHT / img.rows);
+    const w = Math.round(img.cols * k);
+    const h = Math.round(img.rows * k);
+    const fitted = img.resize(h, w, 0, 0, cv.INTER_AREA);
+    const at = new cv.Rect(Math.floor((WIDTH - w) / 2), Math.floor((HEIGHT - h) / 2), w, h);
+    writeClip(file, frames, (_i, canvas) => fitted.copyTo(canvas.getRegion(at)));
+    img.release();
+    fitted.release();
+    return { width: WIDTH, height: HEIGHT, fps: FPS, frames, faces: [] };
+  });
+}
+
 type Made = Omit<ComposedClip, 'name' | 'path' | 'recipe'>;
 
 /** Return the cached clip when its manifest has this recipe; otherwise compose it (atomically). */

@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fromRoot } from '../../system/paths.js';
-import { subjectsInTurnClip, threeFaceClip } from './compose.js';
-import { readFacetestClips, sharedDataDir } from './data.js';
+import { stillClip, subjectsInTurnClip, threeFaceClip, type ComposedClip, type ComposedFace } from './compose.js';
+import { negativePhoto, readFacetestClips, sharedDataDir } from './data.js';
 
 export interface ReferenceClip {
   /** Short name: the file name without its extension. */
@@ -12,6 +12,8 @@ export interface ReferenceClip {
   path: string;
   /** Faces that are visible for at least a second, each of which should become exactly one track. */
   faces: number;
+  /** Where and when each face is, for composed clips. */
+  layout?: ComposedFace[];
 }
 
 /** Where composed clips are cached (git-ignored). */
@@ -24,19 +26,26 @@ function named(p: string, faces: number): ReferenceClip {
   return { name: path.basename(p, path.extname(p)), path: p, faces };
 }
 
+function composed(c: ComposedClip): ReferenceClip {
+  return { name: c.name, path: c.path, faces: c.faces.length, layout: c.faces };
+}
+
 /** The facetest clips (one real face each). */
 export function facetestClips(dataDir: string): ReferenceClip[] {
   return readFacetestClips(dataDir).map((c) => named(c.avi, 1));
 }
 
 export function threeFaces(dataDir: string, cacheDir = CLIP_CACHE_DIR): ReferenceClip {
-  const c = threeFaceClip(dataDir, cacheDir);
-  return named(c.path, c.faces.length);
+  return composed(threeFaceClip(dataDir, cacheDir));
 }
 
 export function subjectsInTurn(dataDir: string, cacheDir = CLIP_CACHE_DIR): ReferenceClip {
-  const c = subjectsInTurnClip(dataDir, cacheDir);
-  return named(c.path, c.faces.length);
+  return composed(subjectsInTurnClip(dataDir, cacheDir));
+}
+
+/** The face-free photo (dogs.jpg) held for 1.5 s. */
+export function faceFree(dataDir: string, cacheDir = CLIP_CACHE_DIR): ReferenceClip {
+  return composed(stillClip(negativePhoto(dataDir), 'dogs-still-640x480', 45, cacheDir));
 }
 
 export interface BenchClips {

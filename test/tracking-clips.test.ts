@@ -1,0 +1,94 @@
+// The whole daemon (OpenCV capture, Haar detector, tracker, the ONNX model, the event gate; MQTT off)
+// over real clips, every frame: each face present for a second or more becomes exactly one track, with
+// face_appeared first and face_gone last, and a face-free picture never becomes a track.
+import test, { type ExecutionContext } from 'ava';
+import type { EmotionEvent } from '../src/types.js';
+import { runClip, tracksSeen, type ClipRun } from '../src/tools/bench/run-clip.js';
+import { RECOMMENDED } from '../src/tools/bench/recommended.js';
+import { resolveModel } from '../src/tools/bench/model.js';
+import { missingDataMessage, sharedDataDir } from '../src/tools/clips/data.js';
+import { faceFree, facetestClips, subjectsInTurn, threeFaces, type ReferenceClip } from '../src/tools/clips/reference.js';
+
+const dataDir = sharedDataDir();
+let model: { path: string; note?: string } | undefined;
+let modelProblem = '';
+try {
+  model = resolveModel(process.env.EMOTIOND_TEST_MODEL);
+} catch (err) {
+  modelProblem = (err as Error).message;
+}
+const skipWhy = !dataDir ? missingDataMessage() : !model ? modelProblem : '';
+if (skipWhy) console.log(`tracking-clips: skipping: ${skipWhy}`);
+const clipTest = skipWhy ? test.skip : test.serial;
+
+async function run(t: ExecutionContext, clip: ReferenceClip): Promise<ClipRun> {
+  if (model?.note) t.log(model.note);
+  t.log(`settings beyond the defaults: ${JSON.stringify(RECOMMENDED)}`);
+  const r = await runClip({ clip: clip.path, model: (model as { path: string }).path, threads: 1, settings: { ...RECOMMENDED } });
+  t.log(`${clip.name}: ${r.frames} frames in ${(r.wallMs / 1000).toFixed(1)} s; events: ${r.sink.events.map((e) => `${e.type}#${e.track}`).join(' ')}`);
+  return r;
+}
+
+/** Per track: one face_appeared, first; one face_gone, last; changes only in between. */
+function checkOrder(t: ExecutionContext, events: readonly EmotionEvent[]): void {
+  const byTrack = new Map<number, EmotionEvent[]>();
+  for (const e of events) byTrack.set(e.track, [...(byTrack.get(e.track) ?? []), e]);
+  for (const [track, list] of byTrack) {
+    const types = list.map((e) => e.type);
+    t.is(types[0], 'face_appeared', `track ${track} starts with face_appeared: ${types.join(' ')}`);
+    t.is(types[types.length - 1], 'face_gone', `track ${track} ends with face_gone: ${types.join(' ')}`);
+    t.is(types.filter((x) => x === 'face_appeared').length, 1, `track ${track}: one face_appeared`);
+    t.is(types.filter((x) => x === 'face_gone').length, 1, `track ${track}: one face_gone`);
+    const times = list.map((e) => Date.parse(e.time));
+    t.deepEqual(times, [...times].sort((a, b) => a - b), `track ${track}: event times never go back`);
+  }
+}
+
+/** Exactly one track per face, each ended, in a valid order. */
+function checkOneTrackPerFace(t: ExecutionContext, clip: ReferenceClip, r: ClipRun): number[] {
+  const ids = tracksSeen(r.sink.events);
+  t.is(r.framesBad, 0);
+  t.is(ids.length, clip.faces, `${clip.faces} face(s), tracks ${ids.join(', ')}`);
+  const gone = r.sink.events.filter((e) => e.type === 'face_gone').map((e) => e.track);
+  t.deepEqual([...gone].sort((a, b) => a - b), [...ids].sort((a, b) => a - b), 'face_gone for every track');
+  checkOrder(t, r.sink.events);
+  return ids;
+}
+
+const clips: ReferenceClip[] = dataDir ? facetestClips(dataDir) : [];
+for (const clip of clips) {
+  clipTest(`${clip.name}: the one face is one track, appeared then gone`, async (t) => {
+    checkOneTrackPerFace(t, clip, await run(t, clip));
+  });
+}
+
+clipTest('three faces side by side (composed CK+ clip): three tracks, one on each face', async (t) => {
+  const clip = threeFaces(dataDir as string);
+  const r = await run(t, clip);
+  const ids = checkOneTrackPerFace(t, clip, r);
+  // Each track's first box lies on a different face of the layout.
+  const regions = (clip.layout ?? []).map((f) => f.region);
+  const owners = ids.map((id) => {
+    const e = r.sink.events.find((x) => x.type === 'face_appeared' && x.track === id) as EmotionEvent;
+    const cx = e.box.x + e.box.width / 2;
+    const cy = e.box.y + e.box.height / 2;
+    return regions.findIndex(([x, y, w, h]) => cx >= x && cx < x + w && cy >= y && cy < y + h);
+  });
+  t.deepEqual([...owners].sort(), [0, 1, 2], `tracks on regions ${owners.join(', ')}`);
+});
+
+clipTest('every CK+ subject in turn (composed clip): one track each, each gone before the next appears', async (t) => {
+  const clip = subjectsInTurn(dataDir as string);
+  const r = await run(t, clip);
+  const ids = checkOneTrackPerFace(t, clip, r);
+  const at = (type: EmotionEvent['type'], id: number): number => Date.parse((r.sink.events.find((e) => e.type === type && e.track === id) as EmotionEvent).time);
+  for (let i = 1; i < ids.length; i++) t.true(at('face_gone', ids[i - 1] as number) <= at('face_appeared', ids[i] as number), `track ${ids[i - 1]} is gone before ${ids[i]} appears`);
+});
+
+clipTest('the face-free photo (dogs.jpg held 1.5 s): no track is confirmed', async (t) => {
+  const clip = faceFree(dataDir as string);
+  const r = await run(t, clip);
+  t.true(r.frames >= 40, `${r.frames} frames processed`);
+  t.deepEqual(r.sink.events, []);
+  t.is(r.facesClassified, 0);
+});
