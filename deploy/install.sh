@@ -236,8 +236,9 @@ mkdir -p "$ROOT/usr/local/bin"
 cat >"$ROOT/usr/local/bin/emotiond.new.$$" <<EOF
 #!/bin/sh
 # emotiond command line (installed by deploy/install.sh): emotiond run | devices | --help
-# onnxruntime-node ships Microsoft telemetry; keep it off here as in the service.
+# As in the service: no onnxruntime telemetry; OpenCV bindings usable from any working directory.
 export ORT_DISABLE_TELEMETRY=1
+export OPENCV4NODEJS_DISABLE_AUTOBUILD=1
 exec "$NODE" "$PREFIX/dist/src/cli/main.js" "\$@"
 EOF
 chmod 0755 "$ROOT/usr/local/bin/emotiond.new.$$"

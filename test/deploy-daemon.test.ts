@@ -172,7 +172,7 @@ streamTest('a stalled camera stream stops the watchdog pings; a recovered one re
   await until(() => Date.now() - (pings().at(-1)?.at ?? 0) > 2500, PROGRESS_WINDOW_MS + 10_000, 'the pings to stop', context);
   const lastPing = pings().at(-1)?.at ?? 0;
   t.log(`last ping ${lastPing - stalledAt} ms after the stall`);
-  t.true(lastPing - stalledAt <= PROGRESS_WINDOW_MS + 1500, `pings went on ${lastPing - stalledAt} ms after the stall`);
+  t.true(lastPing - stalledAt <= PROGRESS_WINDOW_MS + 3000, `pings went on ${lastPing - stalledAt} ms after the stall`);
   t.regex(d.stderr(), /not making progress; watchdog pings withheld/);
   t.is(d.child.exitCode, null, 'the daemon itself keeps running (systemd decides)');
 
