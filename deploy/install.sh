@@ -116,7 +116,7 @@ if [ "$SKIP_DEPS" -eq 0 ] && [ -z "$ROOT" ]; then
   PKGS=(build-essential python3 pkg-config ca-certificates v4l-utils)
   if [ "$JETSON" -eq 1 ]; then
     # JetPack installs its own OpenCV (with CUDA) under /usr; Debian's libopencv-dev would conflict.
-    [ -d /usr/include/opencv4 ] || die "Jetson without JetPack's OpenCV (/usr/include/opencv4): install nvidia-opencv-dev"
+    [ -d /usr/include/opencv4 ] || die "Jetson without JetPack's OpenCV headers in /usr/include/opencv4: sudo apt install nvidia-opencv"
   else
     PKGS+=(libopencv-dev opencv-data)
   fi
