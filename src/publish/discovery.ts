@@ -132,3 +132,8 @@ export async function removeDiscovery(deps: RemoveDiscoveryDeps): Promise<number
     await client.endAsync(!client.connected).catch(() => undefined);
   }
 }
+
+/** HA's birth message on `<prefix>/status`: exactly "online" (surrounding white space allowed). */
+export function isHaBirth(payload: Buffer): boolean {
+  return payload.length < 64 && payload.toString('utf8').trim() === 'online';
+}

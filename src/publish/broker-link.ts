@@ -1,0 +1,139 @@
+// One MQTT connection that keeps itself up: connects in the background, retries with back-off (also after a
+// refused CONNECT such as a bad password), remembers the last error and logs a repeated one only once.
+import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
+import { EmotiondError } from '../errors.js';
+import type { Logger } from '../system/logger.js';
+import { safeUrl, type ConnectionSettings } from './connection.js';
+
+export interface BrokerLinkDeps {
+  settings: ConnectionSettings;
+  logger: Logger;
+  /** Reconnect delay: starts at minMs, doubles up to maxMs, back to minMs after a connect (default 1 s → 10 s). */
+  reconnect?: { minMs: number; maxMs: number };
+  onConnect: () => void;
+  onClose: () => void;
+  onMessage: (topic: string, payload: Buffer, correlationData?: Buffer) => void;
+}
+
+export class BrokerLink {
+  /** True between CONNACK and the connection's close. */
+  online = false;
+  /** Successful connections so far. */
+  connects = 0;
+  /** The last connection error (refused, TLS, auth, ...); cleared by a successful connect. */
+  lastError: EmotiondError | undefined;
+  private client: MqttClient | undefined;
+  private ending = false;
+  private reconnectMs: number;
+  private lastErrorText = '';
+
+  constructor(private readonly deps: BrokerLinkDeps) {
+    this.reconnectMs = deps.reconnect?.minMs ?? 1000;
+  }
+
+  get reconnects(): number {
+    return Math.max(0, this.connects - 1);
+  }
+
+  get isV5(): boolean {
+    return this.deps.settings.options.protocolVersion === 5;
+  }
+
+  /** Starts connecting and returns; throws EMD_MQTT only when the client cannot be created (bad URL). */
+  start(): void {
+    if (this.client) return;
+    const { url, options } = this.deps.settings;
+    try {
+      this.client = mqtt.connect(url, { ...options, reconnectPeriod: this.reconnectMs });
+    } catch (err) {
+      throw new EmotiondError('EMD_MQTT', `cannot connect to ${safeUrl(url)}: ${(err as Error).message}`, { cause: err });
+    }
+    const client = this.client;
+    client.on('connect', () => this.connected());
+    client.on('close', () => this.closed());
+    client.on('error', (err) => this.failed(err));
+    client.on('message', (topic, payload, packet) => this.deps.onMessage(topic, payload, packet.properties?.correlationData));
+  }
+
+  /** Publishes when online and returns true; returns false (and sends nothing) when offline. */
+  publish(topic: string, payload: string, opts: IClientPublishOptions, done?: (err?: Error) => void): boolean {
+    if (!this.client || !this.online) return false;
+    this.client.publish(topic, payload, opts, (err) => done?.(err));
+    return true;
+  }
+
+  subscribe(topics: string[]): void {
+    this.client?.subscribe(topics, { qos: 1 }, (err) => {
+      // A link that dropped before the SUBACK subscribes again on its next connect.
+      if (err && this.online && !this.ending) this.deps.logger.warn({ err: err.message }, 'subscribe failed');
+    });
+  }
+
+  /**
+   * Ends the connection by `deadline` (ms since the epoch): publishes `last` first when online (a clean
+   * stop's availability offline), then DISCONNECT; a link that is down or slow is just dropped.
+   */
+  async end(deadline: number, last?: { topic: string; payload: string }): Promise<void> {
+    const client = this.client;
+    this.ending = true;
+    if (!client) return;
+    if (this.online && last) {
+      await withTimeout(client.publishAsync(last.topic, last.payload, { qos: 1, retain: true }), deadline - Date.now()).catch(() => undefined);
+    }
+    const clean = await withTimeout(client.endAsync(!this.online), Math.max(100, deadline - Date.now())).then(
+      () => true,
+      () => false,
+    );
+    if (!clean) await client.endAsync(true).catch(() => undefined);
+    client.removeAllListeners();
+    // A late socket error of the ended client must not become an unhandled 'error' event.
+    client.on('error', () => undefined);
+    this.online = false;
+  }
+
+  private connected(): void {
+    this.connects += 1;
+    this.online = true;
+    this.lastError = undefined;
+    this.lastErrorText = '';
+    this.reconnectMs = this.deps.reconnect?.minMs ?? 1000;
+    if (this.client) this.client.options.reconnectPeriod = this.reconnectMs;
+    this.deps.onConnect();
+  }
+
+  private closed(): void {
+    const was = this.online;
+    this.online = false;
+    if (this.client && !this.ending) {
+      // Back off: each failed attempt waits twice as long as the one before, up to maxMs.
+      this.client.options.reconnectPeriod = this.reconnectMs;
+      this.reconnectMs = Math.min(this.reconnectMs * 2, this.deps.reconnect?.maxMs ?? 10_000);
+    }
+    if (was && !this.ending) this.deps.onClose();
+  }
+
+  private failed(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    const text = `${code ?? ''} ${err.message}`;
+    this.lastError = new EmotiondError('EMD_MQTT', err.message, { cause: err });
+    if (text !== this.lastErrorText) this.deps.logger.warn({ err: { message: err.message, code } }, 'MQTT connection error; retrying');
+    else this.deps.logger.debug({ code }, 'MQTT connection error; retrying');
+    this.lastErrorText = text;
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timeout')), Math.max(0, ms));
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
