@@ -8,6 +8,7 @@ import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
 import { topicsFor } from '../src/publish/topics.js';
 import { EmotiondError } from '../src/errors.js';
 import { passwordPath } from '../src/publish/connection.js';
+import { HostHealth } from '../src/publish/payloads.js';
 import {
   assertSchema,
   captureLogger,
@@ -296,4 +297,15 @@ test('mqtt.embedded: the publisher connects to the embedded broker with MQTT 3.1
   await pub.start();
   await pub.whenConnected();
   t.is(protocol, 4);
+});
+
+test('host health: temperature from a thermal zone file (millidegrees), null without one', (t) => {
+  const dir = tmpDir();
+  const zone = path.join(dir, 'temp');
+  fs.writeFileSync(zone, '48312\n');
+  t.is(new HostHealth(zone).temperatureC(), 48.3);
+  t.is(new HostHealth(path.join(dir, 'absent')).temperatureC(), null);
+  const snap = new HostHealth(zone).snapshot();
+  t.is(snap['temperature_c'], 48.3);
+  t.true((snap['rss_mb'] as number) > 0);
 });

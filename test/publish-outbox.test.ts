@@ -48,7 +48,7 @@ test('outbox: the queue file is written atomically, loaded (bad lines skipped, b
   const log = captureLogger();
   const a = new Outbox({ max: 100, file, logger: log.logger, persistDelayMs: 20 });
   for (let i = 0; i < 10; i++) a.push(JSON.stringify({ n: i }));
-  await waitUntil(() => fs.existsSync(file), 2000, 'queue file');
+  await waitUntil(() => fs.existsSync(file), 5000, 'queue file');
   await a.persist();
   t.deepEqual(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { n: number }).n), range(0, 10));
   t.deepEqual(fs.readdirSync(path.dirname(file)), ['queue.jsonl'], 'no temp file left behind');
@@ -133,4 +133,16 @@ test('outbox: a released event waits again in its place', (t) => {
   t.deepEqual(box.take(10).map((x) => x.payload), ['0', '1', '3', '4']);
   box.release(sent[0]!);
   t.is(box.length, 5, 'nothing lost or doubled');
+});
+
+test('outbox: events pushed before load() come after the older ones from the file', (t) => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'q.jsonl');
+  fs.writeFileSync(file, '"old1"\n"old2"\n');
+  const box = new Outbox({ max: 3, file, logger: captureLogger().logger });
+  box.push('"new1"', false);
+  box.push('"new2"', false);
+  t.is(box.load(), 2);
+  t.deepEqual(box.snapshot(), ['"old2"', '"new1"', '"new2"'], 'in age order, the oldest dropped past max');
+  t.is(box.dropped, 1);
 });

@@ -18,8 +18,6 @@ export interface ConnectionDeps {
   topics: Topics;
   /** Where `$CREDENTIALS_DIRECTORY` is read from (default: process.env). */
   env?: NodeJS.ProcessEnv;
-  /** Milliseconds between reconnect attempts (default 2000). */
-  reconnectMs?: number;
   /** Suffix for a second client of the same device (remove-discovery) so it does not kick the daemon off. */
   clientIdSuffix?: string;
 }
@@ -67,7 +65,7 @@ export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
     clientId: clientId(deps.config) + (deps.clientIdSuffix ?? ''),
     keepalive: m.keepalive_s,
     clean: true,
-    reconnectPeriod: deps.reconnectMs ?? 2000,
+    reconnectPeriod: 1000,
     connectTimeout: 10_000,
     // Our own outbox queues events while offline; retained state is re-published on connect.
     queueQoSZero: false,
@@ -78,8 +76,9 @@ export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
     will: { topic: deps.topics.availability, payload: Buffer.from(availabilityPayload('offline')), qos: 1, retain: true },
   };
   if (protocolVersion === 5) {
-    // Keep no session on the broker: the outbox owns delivery.
-    options.properties = { sessionExpiryInterval: 0 };
+    // Keep no session on the broker (the outbox owns delivery), and ask it not to send us huge packets:
+    // inbound commands are capped far below this anyway.
+    options.properties = { sessionExpiryInterval: 0, maximumPacketSize: 1024 * 1024 };
   }
   if (m.username !== '') options.username = m.username;
   if (m.password_file !== '') {

@@ -60,6 +60,10 @@ export class Outbox {
     }
     let loaded = 0;
     let bad = 0;
+    // The file's events are older than any pushed before load(): they go first (nothing is in flight yet).
+    const newer = this.pending.slice(this.head).map((i) => i.payload);
+    this.pending = [];
+    this.head = 0;
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
       try {
@@ -71,6 +75,7 @@ export class Outbox {
       this.push(line, false);
       loaded += 1;
     }
+    for (const payload of newer) this.push(payload, false);
     if (bad > 0) this.deps.logger.warn({ file, bad }, 'queue file had lines that are not JSON; skipped');
     if (loaded > 0) this.deps.logger.info({ file, loaded, kept: this.length }, 'loaded undelivered events from the queue file');
     return loaded;
