@@ -131,6 +131,7 @@ test('Last Will: a dropped connection shows offline; online again after the reco
   await sub.waitFor(() => sub.json(topics.availability).length === 3, 5000, 'offline then online');
   t.deepEqual(sub.json(topics.availability), [{ state: 'online' }, { state: 'offline' }, { state: 'online' }]);
   t.is(connects, 2);
+  for (const m of sub.messages) assertSchema(t, m, topics.root);
   t.is(pub.health().reconnects, 1);
   await pub.stop();
   await sub.end();
@@ -162,6 +163,7 @@ test('faces are published at most once per face_interval_s, the latest state is 
   t.is(xs[0], 1);
   t.is(xs.at(-1), 20, 'the trailing state is sent when the interval is up');
   t.is(sub.json(topics.face(2)).length, 1);
+  for (const m of sub.messages) assertSchema(t, m, topics.root);
   pub.faceCleared('testcam', 1);
   await sub.waitFor((m) => m.some((x) => x.topic === topics.face(1) && x.payload.length === 0));
   const late = await subscribe(broker.url, [topics.facesFilter]);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { Outbox } from '../src/publish/outbox.js';
 import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { captureLogger, eventIds, gate, makeEvent, sleep, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
+import { assertSchema, captureLogger, eventIds, gate, makeEvent, sleep, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
 
 const FAST = { minMs: 100, maxMs: 200 };
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
@@ -86,6 +86,7 @@ test('publisher: queue_max bounds the outage queue; the newest are delivered in 
   await sub.waitFor(() => eventIds(sub).length >= 50, 5000, '50 events');
   await sleep(100);
   t.deepEqual(eventIds(sub), range(70, 120));
+  for (const m of sub.messages) assertSchema(t, m, 'emotiond/testcam');
   t.like(pub.health(), { queue_length: 0, queue_dropped: 70, delivered: 50 });
   const stats = sub.json('emotiond/testcam/stats').at(-1) as { mqtt: { queue_dropped: number } };
   t.is(stats.mqtt.queue_dropped, 70);
@@ -119,6 +120,7 @@ test('publisher: with queue_file, undelivered events survive a restart and are t
   await sub.waitFor(() => eventIds(sub).length >= 41, 5000, '41 events');
   await sleep(100);
   t.deepEqual(eventIds(sub), range(0, 41));
+  for (const m of sub.messages) assertSchema(t, m, 'emotiond/testcam');
   await second.stop();
   t.false(fs.existsSync(file), 'the file is gone once everything was delivered');
 });
