@@ -311,3 +311,15 @@ test('host health: temperature from a thermal zone file (millidegrees), null wit
   t.is(snap['temperature_c'], 48.3);
   t.true((snap['rss_mb'] as number) > 0);
 });
+
+test('a broker without MQTT 5 refuses protocol_version 5: the publisher falls back to 3.1.1 and connects', async (t) => {
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  const log = captureLogger();
+  const pub = new MqttPublisher({ config: testConfig(broker.url, { protocol_version: 5 }), logger: log.logger, version: '1', reconnect: FAST });
+  t.teardown(() => pub.stop());
+  await pub.start();
+  await pub.whenConnected();
+  t.true(pub.connected);
+  t.is(log.count('warn', 'the broker does not speak MQTT 5; using MQTT 3.1.1'), 1);
+});

@@ -36,7 +36,7 @@ export class BrokerLink {
   }
 
   get isV5(): boolean {
-    return this.deps.settings.options.protocolVersion === 5;
+    return (this.client?.options.protocolVersion ?? this.deps.settings.options.protocolVersion) === 5;
   }
 
   /** Starts connecting and returns; throws EMD_MQTT only when the client cannot be created (bad URL). */
@@ -114,6 +114,13 @@ export class BrokerLink {
 
   private failed(err: Error): void {
     const code = (err as NodeJS.ErrnoException).code;
+    const options = this.client?.options;
+    // A broker without MQTT 5 (aedes, mosquitto 1.x) refuses the CONNECT: fall back to 3.1.1 for good.
+    if (options?.protocolVersion === 5 && ((code as unknown) === 1 || (code as unknown) === 132)) {
+      options.protocolVersion = 4;
+      delete options.properties;
+      this.deps.logger.warn('the broker does not speak MQTT 5; using MQTT 3.1.1');
+    }
     const text = `${code ?? ''} ${err.message}`;
     this.lastError = new EmotiondError('EMD_MQTT', err.message, { cause: err });
     if (text !== this.lastErrorText) this.deps.logger.warn({ err: { message: err.message, code } }, 'MQTT connection error; retrying');

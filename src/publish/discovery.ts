@@ -2,7 +2,7 @@
 // (`<prefix>/<component>/<node_id>/<object_id>/config`, full key names, `availability` list with
 // value_template, `device` and `origin` {name, sw_version, support_url} blocks; works from HA 2023.8 on).
 // Configs are retained; HA's birth message on `<prefix>/status` ("online") makes us publish them again.
-import mqtt from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Config } from '../config/schema.js';
 import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
@@ -108,29 +108,51 @@ export async function removeDiscovery(deps: RemoveDiscoveryDeps): Promise<number
   delete options.will;
   options.reconnectPeriod = 0;
   options.connectTimeout = deps.timeoutMs ?? 10_000;
-  const client = mqtt.connect(url, options);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no connection within ${options.connectTimeout} ms`)), options.connectTimeout);
-      client.once('connect', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      client.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+  const client = await connectOnce(url, options).catch(async (err: unknown) => {
+    // A broker without MQTT 5 refuses the CONNECT: try 3.1.1 once, as the daemon does.
+    const rc = (err as { code?: unknown }).code;
+    if (options.protocolVersion !== 5 || (rc !== 1 && rc !== 132)) throw wrap(url, err);
+    delete options.properties;
+    return connectOnce(url, { ...options, protocolVersion: 4 }).catch((e: unknown) => {
+      throw wrap(url, e);
     });
+  });
+  try {
     const messages = discoveryMessages({ config: deps.config, topics, version: '' });
     await Promise.all(messages.map((m) => client.publishAsync(m.topic, '', { qos: 1, retain: true })));
     log.info({ url: safeUrl(url), removed: messages.length }, 'removed Home Assistant discovery configs');
     return messages.length;
   } catch (err) {
-    throw new EmotiondError('EMD_MQTT', `remove-discovery via ${safeUrl(url)}: ${(err as Error).message}`, { cause: err });
+    throw wrap(url, err);
   } finally {
-    // A polite DISCONNECT when connected; just drop the socket otherwise.
-    await client.endAsync(!client.connected).catch(() => undefined);
+    await client.endAsync().catch(() => undefined);
   }
+}
+
+function wrap(url: string, err: unknown): EmotiondError {
+  return new EmotiondError('EMD_MQTT', `remove-discovery via ${safeUrl(url)}: ${(err as Error).message}`, { cause: err });
+}
+
+/** Connects or rejects (refused, unreachable, or no CONNACK within connectTimeout); never retries. */
+function connectOnce(url: string, options: IClientOptions): Promise<MqttClient> {
+  const client = mqtt.connect(url, options);
+  return new Promise<MqttClient>((resolve, reject) => {
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      client.removeAllListeners('connect');
+      client.on('error', () => undefined);
+      client.end(true);
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new Error(`no connection within ${options.connectTimeout ?? 0} ms`)), options.connectTimeout ?? 10_000);
+    client.once('connect', () => {
+      clearTimeout(timer);
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      resolve(client);
+    });
+    client.once('error', fail);
+  });
 }
 
 /** HA's birth message on `<prefix>/status`: exactly "online" (surrounding white space allowed). */
