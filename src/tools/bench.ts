@@ -11,6 +11,7 @@ import { fromRoot } from '../system/paths.js';
 import { benchClips, type ReferenceClip } from './clips/reference.js';
 import { checkTargets, dominantStage, table, type ClipReport, type TargetCheck } from './bench/report.js';
 import { resolveModel } from './bench/model.js';
+import { RECOMMENDED } from './bench/recommended.js';
 import { workerCommand, type Runtime } from './bench/runtime.js';
 import type { WorkerReply, WorkerRequest } from './bench/worker.js';
 
@@ -21,6 +22,7 @@ const USAGE = `usage: npm run bench -- [options]
   --threads N        ONNX Runtime intra-op threads (default 1)
   --cv-threads N     OpenCV worker threads (default: OpenCV's, one per core)
   --set KEY=VALUE    any daemon setting, e.g. --set detector.detect_width=240 (repeatable)
+  --recommended      apply the settings of src/tools/bench/recommended.ts (before any --set)
   --mqtt             publish through the daemon's MQTT publisher to an aedes broker inside the bench
   --runtime R        dist (compile to reports/bench/dist and run with plain node, as deployed; default) or tsx
   --out FILE         JSON report (default reports/bench/bench.json)`;
@@ -54,6 +56,7 @@ function parseOptions(argv: string[]): Options | null {
       threads: { type: 'string' },
       'cv-threads': { type: 'string' },
       set: { type: 'string', multiple: true },
+      recommended: { type: 'boolean' },
       mqtt: { type: 'boolean' },
       runtime: { type: 'string' },
       out: { type: 'string' },
@@ -62,7 +65,7 @@ function parseOptions(argv: string[]): Options | null {
     strict: true,
   });
   if (values.help) return null;
-  const settings: Record<string, string> = {};
+  const settings: Record<string, string> = values.recommended ? { ...RECOMMENDED } : {};
   for (const kv of values.set ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new Error(`--set wants KEY=VALUE, got "${kv}"`);
