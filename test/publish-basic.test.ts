@@ -323,3 +323,26 @@ test('a broker without MQTT 5 refuses protocol_version 5: the publisher falls ba
   t.true(pub.connected);
   t.is(log.count('warn', 'the broker does not speak MQTT 5; using MQTT 3.1.1'), 1);
 });
+
+test('faces left retained by an earlier run are cleared after connecting; our own are kept', async (t) => {
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  const topics = topicsFor('emotiond', 'testcam');
+  const other = await subscribe(broker.url, ['nothing']);
+  t.teardown(() => other.end());
+  await other.client.publishAsync(topics.face(97), JSON.stringify(makeFace(97, 1)), { qos: 1, retain: true });
+  await other.client.publishAsync(topics.face(98), JSON.stringify(makeFace(98, 1)), { qos: 1, retain: true });
+  const pub = new MqttPublisher({ config: testConfig(broker.url), logger: captureLogger().logger, version: '1', reconnect: FAST });
+  t.teardown(() => pub.stop());
+  // Track 98 is alive in this run too (published while still offline): it must survive the sweep.
+  pub.face(makeFace(98, 5));
+  await pub.start();
+  await pub.whenConnected();
+  await sleep(300);
+  const late = await subscribe(broker.url, [topics.facesFilter]);
+  t.teardown(() => late.end());
+  await late.waitFor((m) => m.length >= 1);
+  await sleep(100);
+  t.deepEqual(late.messages.map((m) => m.topic), [topics.face(98)]);
+  t.is((late.json(topics.face(98))[0] as { box: { x: number } }).box.x, 5, 'the state of this run, not the stale one');
+});

@@ -12,7 +12,7 @@ export interface BrokerLinkDeps {
   reconnect?: { minMs: number; maxMs: number };
   onConnect: () => void;
   onClose: () => void;
-  onMessage: (topic: string, payload: Buffer, correlationData?: Buffer) => void;
+  onMessage: (topic: string, payload: Buffer, meta: { retain: boolean; correlationData?: Buffer }) => void;
 }
 
 export class BrokerLink {
@@ -52,7 +52,7 @@ export class BrokerLink {
     client.on('connect', () => this.connected());
     client.on('close', () => this.closed());
     client.on('error', (err) => this.failed(err));
-    client.on('message', (topic, payload, packet) => this.deps.onMessage(topic, payload, packet.properties?.correlationData));
+    client.on('message', (topic, payload, packet) => this.deps.onMessage(topic, payload, { retain: packet.retain, correlationData: packet.properties?.correlationData }));
   }
 
   /** Publishes when online and returns true; returns false (and sends nothing) when offline. */
@@ -60,6 +60,10 @@ export class BrokerLink {
     if (!this.client || !this.online) return false;
     this.client.publish(topic, payload, opts, (err) => done?.(err));
     return true;
+  }
+
+  unsubscribe(topics: string[]): void {
+    if (this.online) this.client?.unsubscribe(topics, () => undefined);
   }
 
   subscribe(topics: string[]): void {

@@ -37,6 +37,8 @@ export interface MqttPublisherDeps {
 
 /** Events sent but not yet acknowledged at any time; keeps order while using the link well. */
 const WINDOW = 64;
+/** How long after a connect retained faces of an earlier run are looked for. */
+const SWEEP_MS = 2000;
 
 export class MqttPublisher implements EventSink {
   readonly topics: Topics;
@@ -54,6 +56,7 @@ export class MqttPublisher implements EventSink {
   private link: BrokerLink | undefined;
   private stopping = false;
   private statsTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: MqttPublisherDeps) {
     const { mqtt: m, device } = deps.config;
@@ -148,7 +151,7 @@ export class MqttPublisher implements EventSink {
       reconnect: this.deps.reconnect,
       onConnect: () => this.onConnected(),
       onClose: () => this.log.warn({ queued: this.outbox.length }, 'disconnected from MQTT broker; queueing events'),
-      onMessage: (topic, payload, correlationData) => this.onMessage(topic, payload, correlationData),
+      onMessage: (topic, payload, meta) => this.onMessage(topic, payload, meta),
     });
     link.start();
     this.link = link;
@@ -166,6 +169,7 @@ export class MqttPublisher implements EventSink {
     if (this.stopping) return;
     this.stopping = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.state.stop();
     const deadline = this.now() + timeoutMs;
     if (this.link) {
@@ -249,6 +253,7 @@ export class MqttPublisher implements EventSink {
     const subscriptions = [...this.commands.subscriptions];
     if (m.discovery) subscriptions.push(discoveryTopicsFor(m.discovery_prefix, this.deps.config.device.id).haStatus);
     this.link?.subscribe(subscriptions);
+    this.sweepStaleFaces();
     this.send(this.topics.availability, availabilityPayload('online'), { qos: 1, retain: true });
     if (m.discovery) this.publishDiscovery();
     this.state.resend();
@@ -281,7 +286,26 @@ export class MqttPublisher implements EventSink {
     this.log.debug({ configs: messages.length }, 'published Home Assistant discovery');
   }
 
-  private onMessage(topic: string, payload: Buffer, correlationData?: Buffer): void {
+  /**
+   * Faces left retained by a run that crashed would show forever: listen to `faces/+` for a moment after
+   * connecting and clear every retained face this run does not hold.
+   */
+  private sweepStaleFaces(): void {
+    this.link?.subscribe([this.topics.facesFilter]);
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = setTimeout(() => this.link?.unsubscribe([this.topics.facesFilter]), SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  private onMessage(topic: string, payload: Buffer, meta: { retain: boolean; correlationData?: Buffer }): void {
+    if (topic.startsWith(`${this.topics.root}/faces/`)) {
+      if (meta.retain && payload.length > 0 && !this.state.holds(topic)) {
+        this.log.info({ topic }, 'clearing a face left retained by an earlier run');
+        this.state.set(topic, '');
+      }
+      return;
+    }
+    const correlationData = meta.correlationData;
     const m = this.deps.config.mqtt;
     if (m.discovery && topic === discoveryTopicsFor(m.discovery_prefix, this.deps.config.device.id).haStatus) {
       if (isHaBirth(payload)) {

@@ -30,6 +30,11 @@ export class RetainedState {
     return this.latest.size;
   }
 
+  /** Whether this run has state for the topic (a retained message on it that we did not send is stale). */
+  holds(topic: string): boolean {
+    return this.latest.has(topic);
+  }
+
   set(topic: string, payload: string): void {
     this.latest.set(topic, payload);
     this.deps.send(topic, payload, () => {
