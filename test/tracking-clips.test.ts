@@ -2,7 +2,7 @@
 // over real clips, every frame: each face present for a second or more becomes exactly one track, with
 // face_appeared first and face_gone last, and a face-free picture never becomes a track.
 import test, { type ExecutionContext } from 'ava';
-import type { EmotionEvent } from '../src/types.js';
+import type { Box, EmotionEvent } from '../src/types.js';
 import { runClip, tracksSeen, type ClipRun } from '../src/tools/bench/run-clip.js';
 import { RECOMMENDED } from '../src/tools/bench/recommended.js';
 import { resolveModel } from '../src/tools/bench/model.js';
@@ -68,13 +68,19 @@ clipTest('three faces side by side (composed CK+ clip): three tracks, one on eac
   const ids = checkOneTrackPerFace(t, clip, r);
   // Each track's first box lies on a different face of the layout.
   const regions = (clip.layout ?? []).map((f) => f.region);
-  const owners = ids.map((id) => {
-    const e = r.sink.events.find((x) => x.type === 'face_appeared' && x.track === id) as EmotionEvent;
-    const cx = e.box.x + e.box.width / 2;
-    const cy = e.box.y + e.box.height / 2;
+  const regionOf = (b: Box): number => {
+    const cx = b.x + b.width / 2;
+    const cy = b.y + b.height / 2;
     return regions.findIndex(([x, y, w, h]) => cx >= x && cx < x + w && cy >= y && cy < y + h);
-  });
+  };
+  const owners = ids.map((id) => regionOf((r.sink.events.find((x) => x.type === 'face_appeared' && x.track === id) as EmotionEvent).box));
   t.deepEqual([...owners].sort(), [0, 1, 2], `tracks on regions ${owners.join(', ')}`);
+  // No id switch: every per-frame state of a track stays on the face it appeared on.
+  ids.forEach((id, i) => {
+    const states = r.sink.faces.filter((f) => f.track === id);
+    t.true(states.length > 200, `track ${id} classified on ${states.length} frames`);
+    t.deepEqual([...new Set(states.map((f) => regionOf(f.box)))], [owners[i]], `track ${id} stays on one face`);
+  });
 });
 
 clipTest('every CK+ subject in turn (composed clip): one track each, each gone before the next appears', async (t) => {
