@@ -99,9 +99,10 @@ case "$ARCH" in
 esac
 
 NODE="$(command -v node || true)"
-[ -n "$NODE" ] || die "Node.js 20 or newer is required (Debian/Ubuntu: https://github.com/nodesource/distributions)"
-NODE_MAJOR="$("$NODE" -p 'process.versions.node.split(".")[0]')"
-[ "$NODE_MAJOR" -ge 20 ] || die "Node.js 20 or newer is required, found $("$NODE" --version) at $NODE"
+[ -n "$NODE" ] || die "Node.js 20.10 or newer is required (Debian/Ubuntu: https://github.com/nodesource/distributions)"
+# 20.10: JSON import attributes, used for the payload schemas.
+"$NODE" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' \
+  || die "Node.js 20.10 or newer is required, found $("$NODE" --version) at $NODE"
 case "$NODE" in
   /home/* | /root/*) die "node is under a home directory ($NODE, nvm?), which the service cannot see (ProtectHome=yes); install Node.js system-wide" ;;
 esac

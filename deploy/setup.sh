@@ -21,9 +21,9 @@ done
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  echo "setup.sh: Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none))." >&2
+# JSON import attributes (`with { type: 'json' }`) need Node 20.10.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' 2>/dev/null; then
+  echo "setup.sh: Node.js 20.10 or newer is needed (found: $(node --version 2>/dev/null || echo none))." >&2
   echo "  Debian 13 / Ubuntu 24.04: apt install nodejs npm; otherwise install Node 20 LTS first." >&2
   exit 1
 fi
