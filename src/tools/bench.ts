@@ -153,7 +153,7 @@ async function main(): Promise<number> {
     console.log(`${done.report.fps} frames/s, ${done.report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
   }
 
-  console.log(`\nper-stage ms are median/p95; cpu/frame in ms; OpenCV threads ${cvThreads}\n`);
+  console.log(`\nper-stage ms are median/p95; cpu/frame in ms; cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`);
   console.log(table(reports));
   const loadNow = os.loadavg()[0] ?? 0;
   if (loadNow > os.cpus().length) {

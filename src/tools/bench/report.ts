@@ -136,7 +136,7 @@ function mp(s: StageSummary): string {
 
 /** The per-clip table (stage columns are median/p95 ms). */
 export function table(reports: ClipReport[]): string {
-  const head = ['clip', 'size', 'frames', 'fps', 'frame', 'capture', 'detect', 'track', 'classify', 'events', 'publish', 'ms/face', 'cpu/frame', 'rss MB', 'faces', 'tracks'];
+  const head = ['clip', 'size', 'frames', 'fps', 'frame', 'capture', 'detect', 'track', 'classify', 'events', 'publish', 'ms/face', 'cpu/frame', 'cores', 'rss MB', 'faces', 'tracks'];
   const rows = reports.map((r) => [
     r.clip,
     `${r.width}x${r.height}`,
@@ -151,6 +151,7 @@ export function table(reports: ClipReport[]): string {
     mp(r.stage_ms.publish),
     r.ms_per_face === null ? '-' : r.ms_per_face.toFixed(2),
     r.cpu_ms_per_frame.toFixed(1),
+    r.cpu_cores_used.toFixed(2),
     `${r.peak_rss_mb.toFixed(0)}`,
     String(r.faces_classified),
     String(r.tracks_seen),
