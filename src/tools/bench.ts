@@ -25,7 +25,9 @@ const USAGE = `usage: npm run bench -- [options]
   --recommended      apply the settings of src/tools/bench/recommended.ts (before any --set)
   --mqtt             publish through the daemon's MQTT publisher to an aedes broker inside the bench
   --runtime R        dist (compile to reports/bench/dist and run with plain node, as deployed; default) or tsx
-  --out FILE         JSON report (default reports/bench/bench.json)`;
+  --out FILE         JSON report (default reports/bench/bench.json)
+On a machine busy with other work, wall-clock figures drop with the CPU share the bench gets (the cores
+column); as root, \`chrt -r 10 node --import tsx src/tools/bench.ts ...\` measures as on an idle machine.`;
 
 interface Options {
   clips: string[];
