@@ -19,6 +19,8 @@ export class CollectingSink implements EventSink {
   readonly faces: FaceState[] = [];
   readonly cleared: number[] = [];
   readonly cameras: CameraState[] = [];
+  /** Called with every camera state (the runner stops on 'offline': a file that cannot be read). */
+  onCamera?: (c: CameraState) => void;
 
   event(e: EmotionEvent): void {
     this.events.push(e);
@@ -34,6 +36,7 @@ export class CollectingSink implements EventSink {
   }
   camera(c: CameraState): void {
     this.cameras.push(c);
+    this.onCamera?.(c);
   }
 }
 
@@ -120,19 +123,27 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
     samples[stage].push(ms);
     time(stage, ms);
   };
+  // The capture loop retries a source that fails for ever (right for a camera): a clip that cannot be
+  // read must end the run instead.
+  const failed = new Promise<never>((_resolve, reject) => {
+    sink.onCamera = (c) => {
+      if (c.state === 'offline') reject(new Error(`${opts.clip}: ${c.error ?? 'source offline'}`));
+    };
+  });
   let rssPeakBytes = process.memoryUsage.rss();
   const sampler = setInterval(() => {
     rssPeakBytes = Math.max(rssPeakBytes, process.memoryUsage.rss());
   }, 50);
-
-  await daemon.start();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
+  let cpu0 = process.cpuUsage();
+  let t0 = performance.now();
   try {
-    await daemon.sourceEnded;
+    await daemon.start();
+    cpu0 = process.cpuUsage();
+    t0 = performance.now();
+    await Promise.race([daemon.sourceEnded, failed]);
   } finally {
-    await daemon.stop();
     clearInterval(sampler);
+    await daemon.stop();
   }
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
