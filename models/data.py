@@ -145,7 +145,7 @@ def haar_crops(frames, min_frac=0.15):
     return np.stack(crops)
 
 
-def read_ck_sequences(data_dir, subjects=CK_EVAL_SUBJECTS):
+def read_ck_sequences(data_dir, subjects=CK_EVAL_SUBJECTS, max_seqs=None):
     """CK+ layout: CK+/cohn-kanade-images/SXXX/YYY/*.png + CK+/Emotion/SXXX/YYY/*_emotion.txt.
     Returns labelled sequences (only `subjects`) with Haar crops of every frame (needs python3-opencv)."""
     root = os.path.join(data_dir, "CK+")
@@ -157,6 +157,8 @@ def read_ck_sequences(data_dir, subjects=CK_EVAL_SUBJECTS):
         subj, seq = emo.split(os.sep)[-3:-1]
         if subjects and subj not in subjects:
             continue
+        if max_seqs is not None and len(out) >= max_seqs:
+            break
         code = int(round(float(open(emo).read().split()[0])))
         ours = CK_CODE_TO_OURS.get(code, -1)
         if ours < 0:

@@ -144,6 +144,7 @@ def main():
     ap.add_argument("--reports", required=True)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--streams", type=int, default=600, help="steady streams for the flip-rate check")
+    ap.add_argument("--ck-max", type=int, default=None, help="evaluate at most this many CK+ sequences (smoke)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     os.makedirs(a.reports, exist_ok=True)
@@ -155,7 +156,7 @@ def main():
     ev = {}
     ev["publictest_fp32_step1"], x = eval_publictest(step, te, a.reports)
     ev["steady_streams_fp32"] = eval_streams(step, te, n=min(a.streams, len(te["y"])))
-    ev["ckplus_heldout_fp32"] = eval_ck(step, data.read_ck_sequences(a.data), a.reports)
+    ev["ckplus_heldout_fp32"] = eval_ck(step, data.read_ck_sequences(a.data, max_seqs=a.ck_max), a.reports)
     x.numpy().astype("<f4").tofile(os.path.join(a.work, "publictest.f32"))
     te["y"].astype(np.uint8).tofile(os.path.join(a.work, "publictest.labels.u8"))
     report["evaluation_python"] = ev

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce the emotiond model: data -> train (fixed seed) -> evaluate -> fp32 ONNX -> int8 QDQ ONNX -> reports.
-#   models/make_model.sh [--data DIR]            full recipe (~50 min on 2 CPU cores)
+#   models/make_model.sh [--data DIR]            full recipe (~45-60 min on 2 shared CPU cores)
 #   models/make_model.sh --smoke OUTDIR [--data DIR]   tiny model, a few steps (< 2 min), exported to OUTDIR
 # DIR holds the public formats: fer2013.csv [+ fer2013new.csv] [+ CK+48/] [+ CK+/]. Without --data the recipe
 # uses models/data/, exporting it from ../shared/data (export_public.py) when it is missing.
-# Env overrides: PYTHON (default /usr/bin/python3), EPOCHS, STREAM_STEPS, THREADS.
+# Env overrides: PYTHON (default /usr/bin/python3), EPOCHS (20), EXTRA_EPOCHS (12), STREAM_STEPS (500), THREADS (2).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -44,12 +44,12 @@ if [ -n "$SMOKE" ]; then
   OUT="$(mkdir -p "$SMOKE" && cd "$SMOKE" && pwd)"
   WORK="$OUT/work"; REPORTS="$OUT/reports"
   FP32="$OUT/emotion-cnn-lstm.fp32.onnx"; INT8="$OUT/emotion-cnn-lstm.int8.onnx"
-  TRAIN_ARGS=(--epochs 1 --limit 1200 --stream-steps 6 --stream-batch 8)
-  EVAL_ARGS=(--limit 1200 --streams 40); QUANT_ARGS=(--limit 1200 --n 256)
+  TRAIN_ARGS=(--epochs 1 --extra-epochs 0 --limit 800 --ck-repeat 1 --stream-steps 6 --stream-batch 8)
+  EVAL_ARGS=(--limit 800 --streams 40 --ck-max 3); QUANT_ARGS=(--limit 800 --n 128)
 else
   WORK="$HERE/work/full"; REPORTS="$HERE/reports"
   FP32="$HERE/emotion-cnn-lstm.fp32.onnx"; INT8="$HERE/emotion-cnn-lstm.int8.onnx"
-  TRAIN_ARGS=(--epochs "${EPOCHS:-20}" --stream-steps "${STREAM_STEPS:-300}")
+  TRAIN_ARGS=(--epochs "${EPOCHS:-20}" --extra-epochs "${EXTRA_EPOCHS:-12}" --stream-steps "${STREAM_STEPS:-500}")
   EVAL_ARGS=(); QUANT_ARGS=()
 fi
 mkdir -p "$WORK" "$REPORTS"

@@ -109,7 +109,7 @@ class ThreadPicker:
         self.n += 1
 
 
-def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3):
+def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3, ep_offset=0):  # noqa: C901
     X, T = sets["x"], sets["t"]
     zoom_lo, zoom_hi = torch.full((len(X),), 0.85), torch.full((len(X),), 1.2)
     if "ck_x" in sets:  # CK+48 crops are tighter than Haar boxes: mostly zoom out
@@ -141,13 +141,13 @@ def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3):
             tot += loss.item() * len(idx)
             correct += (logits.argmax(1) == T[idx].argmax(1)).sum().item()
             seen += len(idx)
-        rec = {"stage": 1, "epoch": ep + 1, "train_loss": tot / seen, "train_acc": correct / seen,
+        rec = {"stage": 1, "epoch": ep_offset + ep + 1, "train_loss": tot / seen, "train_acc": correct / seen,
                "seconds": time.time() - t0, "lr": opt.param_groups[0]["lr"], "threads": tp.cur}
         if "test_x" in sets:
             rec["test_loss"], rec["test_acc"] = eval_still(model, sets["test_x"], sets["test_y"])
         hist.append(rec)
         log("stage1 ep %d/%d loss %.4f acc %.4f | PublicTest loss %.4f acc %.4f | %.0fs" % (
-            ep + 1, epochs, rec["train_loss"], rec["train_acc"], rec.get("test_loss", float("nan")),
+            ep_offset + ep + 1, ep_offset + epochs, rec["train_loss"], rec["train_acc"], rec.get("test_loss", float("nan")),
             rec.get("test_acc", float("nan")), rec["seconds"]), logf)
 
 
@@ -235,11 +235,15 @@ def main():
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--stream-steps", type=int, default=300)
-    ap.add_argument("--stream-len", type=int, default=16)
-    ap.add_argument("--stream-batch", type=int, default=24)
+    ap.add_argument("--extra-epochs", type=int, default=12, help="stage 1b: warm-restart epochs")
+    ap.add_argument("--extra-lr", type=float, default=1e-3)
+    ap.add_argument("--stream-steps", type=int, default=500)
+    ap.add_argument("--smooth", type=float, default=10.0, help="weight of the frame-to-frame softmax change penalty")
+    ap.add_argument("--stream-len", type=int, default=20)
+    ap.add_argument("--stream-batch", type=int, default=20)
     ap.add_argument("--limit", type=int, default=None, help="read only the first ROWS csv rows (smoke)")
     ap.add_argument("--threads", type=int, default=2, help="at most this many threads")
+    ap.add_argument("--ck-repeat", type=int, default=3, help="CK+48 crops are repeated this often per epoch")
     ap.add_argument("--resume-stage1", action="store_true", help="reuse WORK/stage1.pt if present")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -261,11 +265,26 @@ def main():
         hist, g = st["hist"], torch.Generator().manual_seed(SEED + 1)
         log("resumed stage 1 from " + s1, logf)
     else:
-        stage1(model, sets, a.epochs, a.batch, a.lr, g, logf, hist, ThreadPicker(a.threads))
+        stage1(model, sets, a.epochs, a.batch, a.lr, g, logf, hist, ThreadPicker(a.threads), a.ck_repeat)
         torch.save({"model": model.state_dict(), "hist": hist}, s1)
         g = torch.Generator().manual_seed(SEED + 1)
+    s1b = os.path.join(a.work, "stage1b.pt")
+    if a.extra_epochs > 0:  # second cosine cycle (warm restart) of stage 1 at a lower peak LR
+        if a.resume_stage1 and os.path.isfile(s1b):
+            st = torch.load(s1b)
+            model.load_state_dict(st["model"])
+            hist = st["hist"]
+            log("resumed stage 1b from " + s1b, logf)
+        else:
+            g1b = torch.Generator().manual_seed(SEED + 2)
+            torch.manual_seed(SEED + 2)
+            stage1(model, sets, a.extra_epochs, a.batch, a.extra_lr, g1b, logf, hist, ThreadPicker(a.threads),
+                   a.ck_repeat, ep_offset=a.epochs)
+            torch.save({"model": model.state_dict(), "hist": hist}, s1b)
+        g = torch.Generator().manual_seed(SEED + 1)
     t2 = time.time()
-    stage2(model, sets, a.stream_steps, a.stream_batch, a.stream_len, 3e-3, g, logf, hist, ThreadPicker(a.threads, 50))
+    stage2(model, sets, a.stream_steps, a.stream_batch, a.stream_len, 3e-3, g, logf, hist, ThreadPicker(a.threads, 50),
+           a.smooth)
     t3 = time.time()
     torch.save(model.state_dict(), os.path.join(a.work, "model.pt"))
     n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("still_head"))
