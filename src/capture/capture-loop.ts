@@ -70,6 +70,7 @@ export class CaptureLoop {
           events.ended();
           return;
         }
+        if (this.stopped) return; // a stop, not a stream that ended: nothing to reopen or report
         logger.warn({ source: describeSource(settings.uri) }, 'stream ended; reopening');
         events.offline('stream ended');
       } catch (err) {
