@@ -68,7 +68,7 @@ export class Daemon implements DaemonControl {
 
   constructor(private readonly deps: DaemonDeps) {
     this.log = deps.logger.child({ module: 'daemon' });
-    this.fan = new FanOutSink(this.log);
+    this.fan = new FanOutSink(this.log, this.stats);
     for (const s of deps.sinks ?? []) this.fan.add(s);
   }
 

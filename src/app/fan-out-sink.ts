@@ -1,11 +1,16 @@
 // Sends events to every sink (stdout, MQTT, tests); a failing sink is logged and never stops the others.
 import type { CameraState, EmotionEvent, EventSink, FaceState, RoomSummary } from '../types.js';
 import type { Logger } from '../system/logger.js';
+import type { PipelineStats } from '../system/stats.js';
 
 export class FanOutSink implements EventSink {
   private readonly sinks: EventSink[] = [];
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    /** Where the time spent in sinks is added up (the 'publish' stage). */
+    private readonly stats?: PipelineStats,
+  ) {}
 
   add(sink: EventSink): void {
     this.sinks.push(sink);
@@ -32,6 +37,7 @@ export class FanOutSink implements EventSink {
   }
 
   private each(what: string, fn: (s: EventSink) => void): void {
+    const t0 = performance.now();
     for (const s of this.sinks) {
       try {
         fn(s);
@@ -39,5 +45,6 @@ export class FanOutSink implements EventSink {
         this.logger.error({ err, what }, 'event sink failed');
       }
     }
+    this.stats?.addPublish(performance.now() - t0);
   }
 }

@@ -157,7 +157,7 @@ export const schema: convict.Schema<Config> = {
       format: nonEmpty,
       default: 'haar',
     },
-    scale_factor: { doc: 'detectMultiScale scale step between pyramid levels.', format: range(1.01, 2), default: 1.1 },
+    scale_factor: { doc: 'detectMultiScale scale step between pyramid levels (smaller finds more faces and costs more).', format: range(1.01, 2), default: 1.2 },
     min_neighbors: { doc: 'detectMultiScale neighbours a box needs; higher means fewer false faces.', format: range(0, 50, true), default: 5 },
     min_size: { doc: 'Smallest face, as a fraction of the shorter frame side.', format: range(0.01, 1), default: 0.08 },
     max_size: { doc: 'Largest face, as a fraction of the shorter frame side.', format: range(0.05, 1), default: 1 },

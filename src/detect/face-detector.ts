@@ -10,6 +10,9 @@ import { iou } from '../track/geometry.js';
 
 export type DetectorSettings = Config['detector'];
 
+/** Face width the track-window search works at (the window is shrunk to it; never below 1.5 cascade windows). */
+const TRACK_FACE_PX = 48;
+
 export interface DetectResult {
   detections: Detection[];
   /** Which band of face sizes the full-frame search covered on this frame (0 = the smallest faces; -1 = all). */
@@ -24,7 +27,9 @@ export function sizeBands(windowPx: number, minPx: number, maxPx: number, scaleF
   const levels: number[] = [];
   for (let s = windowPx; s <= maxPx; s *= scaleFactor) if (s >= minPx) levels.push(s);
   if (levels.length === 0 || n <= 1) return [{ min: minPx, max: maxPx }];
-  const cost = levels.map((s) => 1 / (s * s));
+  // Positions scanned at a level ~ 1/size^2; OpenCV steps 2 px at small scales and 1 px once the window
+  // is more than twice the cascade's, which makes those levels four times as dear.
+  const cost = levels.map((s) => (s > 2 * windowPx ? 4 : 1) / (s * s));
   const total = cost.reduce((a, b) => a + b, 0);
   const bands: Array<{ min: number; max: number }> = [];
   let acc = 0;
@@ -101,7 +106,8 @@ export class FaceDetector {
     return res.objects.map((r, i) => ({ box: { x: r.x, y: r.y, width: r.width, height: r.height }, score: res.numDetections[i] ?? 0 }));
   }
 
-  /** Search a window around one track; returns at most the one box that best continues it. */
+  /** Search a window around one track; returns at most the one box that best continues it. The window
+   * is first shrunk so that the face is about TRACK_FACE_PX wide: a large face costs what a small one does. */
   private searchAround(img: cv.Mat, track: Box): Detection[] {
     const side = Math.max(track.width, track.height);
     const m = this.settings.roi_margin * side;
@@ -109,17 +115,20 @@ export class FaceDetector {
     const y0 = Math.max(0, Math.floor(track.y - m));
     const x1 = Math.min(img.cols, Math.ceil(track.x + track.width + m));
     const y1 = Math.min(img.rows, Math.ceil(track.y + track.height + m));
-    if (x1 - x0 < 24 || y1 - y0 < 24) return [];
-    const limits = this.sizes(Math.min(img.rows, img.cols));
-    const minPx = Math.max(limits.min, Math.floor(side * 0.7));
-    const maxPx = Math.min(limits.max, Math.ceil(side * 1.4), x1 - x0, y1 - y0);
+    const k = Math.min(1, Math.max(TRACK_FACE_PX, this.window * 1.5) / side);
+    const w = Math.round((x1 - x0) * k);
+    const h = Math.round((y1 - y0) * k);
+    const minPx = Math.max(this.window, Math.floor(side * k * 0.7));
+    const maxPx = Math.min(Math.ceil(side * k * 1.4), w, h);
     if (maxPx < minPx) return [];
     const region = cvCall('crop search window', () => img.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0)));
+    const shrunk = k < 1 ? cvCall('shrink search window', () => region.resize(h, w, 0, 0, cv.INTER_AREA)) : region;
     try {
-      const found = this.run(region, minPx, maxPx).map((d) => ({ ...d, box: { ...d.box, x: d.box.x + x0, y: d.box.y + y0 } }));
+      const found = this.run(shrunk, minPx, maxPx).map((d) => ({ ...d, box: { x: x0 + d.box.x / k, y: y0 + d.box.y / k, width: d.box.width / k, height: d.box.height / k } }));
       found.sort((a, b) => iou(b.box, track) - iou(a.box, track));
       return found.slice(0, 1);
     } finally {
+      if (shrunk !== region) shrunk.release();
       region.release();
     }
   }

@@ -59,7 +59,9 @@ export class FramePipeline {
       stats.time('detect', t2 - t1 + (t1 - t0));
       stats.time('track', t3 - t2);
       stats.time('classify', t4 - t3);
-      stats.time('events', performance.now() - t4);
+      const published = stats.takePublishMs();
+      stats.time('publish', published);
+      stats.time('events', Math.max(0, performance.now() - t4 - published));
     } finally {
       if (gray && gray !== frame.mat) gray.release();
       frame.mat.release();

@@ -64,8 +64,26 @@ export class PipelineStats {
   private readonly startedMs = Date.now();
   private readonly recent: number[] = [];
 
+  /** Time spent in event sinks since the last frame was accounted (see takePublishMs). */
+  private publishMs = 0;
+
+  addPublish(ms: number): void {
+    this.publishMs += ms;
+  }
+
+  /** The sink time gathered since the last call: the frame's 'publish' stage. */
+  takePublishMs(): number {
+    const ms = this.publishMs;
+    this.publishMs = 0;
+    return ms;
+  }
+
+  /** Sees every timing sample (the benchmark keeps them all; the windows keep the last 512). */
+  onSample?: (stage: Stage, ms: number) => void;
+
   time(stage: Stage, ms: number): void {
     this.timings.get(stage)?.add(ms);
+    this.onSample?.(stage, ms);
   }
 
   processed(nowMs = Date.now()): void {

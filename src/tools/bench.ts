@@ -91,7 +91,10 @@ function parseOptions(argv: string[]): Options | null {
 /** Run one clip in a child process and wait for its report. */
 function benchInChild(command: { script: string; execArgv: string[] }, req: WorkerRequest): Promise<{ report: ClipReport; cvThreads: number }> {
   return new Promise((resolve, reject) => {
-    const child = fork(command.script, [JSON.stringify(req)], { execArgv: command.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The daemon's process settings from deploy/emotiond.service, so that RSS is measured as deployed.
+    const execArgv = [...command.execArgv, '--max-semi-space-size=1'];
+    const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+    const child = fork(command.script, [JSON.stringify(req)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let reply: WorkerReply | undefined;
     child.on('message', (m) => {
       reply = m as WorkerReply;

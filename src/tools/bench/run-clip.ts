@@ -10,35 +10,8 @@ import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../system/logger.js';
 import { STAGES, type Stage } from '../../system/stats.js';
-import type { CameraState, EmotionEvent, EventSink, FaceState, RoomSummary } from '../../types.js';
-
-/** Keeps everything the daemon emits, in order. */
-export class CollectingSink implements EventSink {
-  readonly events: EmotionEvent[] = [];
-  readonly rooms: RoomSummary[] = [];
-  readonly faces: FaceState[] = [];
-  readonly cleared: number[] = [];
-  readonly cameras: CameraState[] = [];
-  /** Called with every camera state (the runner stops on 'offline': a file that cannot be read). */
-  onCamera?: (c: CameraState) => void;
-
-  event(e: EmotionEvent): void {
-    this.events.push(e);
-  }
-  room(s: RoomSummary): void {
-    this.rooms.push(s);
-  }
-  face(f: FaceState): void {
-    this.faces.push(f);
-  }
-  faceCleared(_device: string, track: number): void {
-    this.cleared.push(track);
-  }
-  camera(c: CameraState): void {
-    this.cameras.push(c);
-    this.onCamera?.(c);
-  }
-}
+import { MemorySink } from '../../publish/memory-sink.js';
+import type { EmotionEvent } from '../../types.js';
 
 export interface ClipRunOptions {
   /** Video file. */
@@ -56,7 +29,7 @@ export interface ClipRunOptions {
 
 export interface ClipRun {
   clip: string;
-  sink: CollectingSink;
+  sink: MemorySink;
   frames: number;
   framesBad: number;
   facesClassified: number;
@@ -112,16 +85,14 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
   const loaded = loadConfig({ file: emptyConfig(), env: {}, flags: clipSettings(opts) });
   const { config } = loaded;
   const logger = createLogger({ level: config.log.level, pretty: 'no' });
-  const sink = new CollectingSink();
+  const sink = new MemorySink();
   const parts: Part[] = [];
   const daemon = new Daemon({ config, logger, redactedConfig: loaded.redacted, sinks: [sink], parts });
   parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
 
   const samples = Object.fromEntries(STAGES.map((s) => [s, [] as number[]])) as Record<Stage, number[]>;
-  const time = daemon.stats.time.bind(daemon.stats);
-  daemon.stats.time = (stage: Stage, ms: number): void => {
+  daemon.stats.onSample = (stage: Stage, ms: number): void => {
     samples[stage].push(ms);
-    time(stage, ms);
   };
   // The capture loop retries a source that fails for ever (right for a camera): a clip that cannot be
   // read must end the run instead.
