@@ -27,9 +27,9 @@ def load_model(path):
 
 def set_metadata(m, quantization, trained=None):
     meta = {
-        "emotiond.classes": json.dumps(CLASSES),
+        "emotiond.classes": json.dumps(CLASSES, separators=(",", ":")),
         "emotiond.hidden": str(HIDDEN),
-        "emotiond.preprocess": json.dumps(PREPROCESS),
+        "emotiond.preprocess": json.dumps(PREPROCESS, separators=(",", ":")),
         "emotiond.version": VERSION,
         "emotiond.trained": trained or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "emotiond.quantization": quantization,

@@ -199,7 +199,8 @@ def quantize(fp32_path, out_path, step, calib_u8):
     nodes = b.new_nodes + list(model.graph.node)
     del model.graph.node[:]
     model.graph.node.extend(toposort(nodes, [i.name for i in model.graph.input] + [i.name for i in keep]))
-    set_metadata(model, "int8-qdq-per-channel")
+    trained = next((p.value for p in model.metadata_props if p.key == "emotiond.trained"), None)
+    set_metadata(model, "int8-qdq-per-channel", trained)  # same training timestamp as the fp32 export
     onnx.checker.check_model(model)
     onnx.save(model, out_path)
     return model
