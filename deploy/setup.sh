@@ -56,6 +56,7 @@ if [ ! -f node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node ] || [
 fi
 
 say "Copying the face cascades from OpenCV's data into cascades/"
+mkdir -p cascades
 for f in haarcascades/haarcascade_frontalface_default.xml lbpcascades/lbpcascade_frontalface_improved.xml; do
   for d in /usr/share/opencv4 /usr/share/opencv /usr/local/share/opencv4; do
     if [ -f "$d/$f" ]; then cp -f "$d/$f" cascades/; break; fi
