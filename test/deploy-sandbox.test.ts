@@ -17,6 +17,8 @@ const MODEL = process.env.EMOTIOND_TEST_MODEL ? path.resolve(process.env.EMOTION
 
 function why(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (mount and user namespaces)';
+  // The unit's PrivateTmp replaces /tmp: a checkout under it is invisible inside the sandbox.
+  if (SRC === '/tmp' || SRC.startsWith(`${os.tmpdir()}/`) || SRC.startsWith('/tmp/')) return `the checkout ${SRC} is under /tmp, which the sandbox replaces`;
   for (const tool of ['unshare', 'setpriv', 'python3', 'systemd-analyze']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} not found`;
   }
