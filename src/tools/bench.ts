@@ -93,7 +93,7 @@ function benchInChild(command: { script: string; execArgv: string[] }, req: Work
   return new Promise((resolve, reject) => {
     // The daemon's process settings from deploy/emotiond.service, so that RSS is measured as deployed.
     const execArgv = [...command.execArgv, '--max-semi-space-size=1'];
-    const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+    const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1' };
     const child = fork(command.script, [JSON.stringify(req)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let reply: WorkerReply | undefined;
     child.on('message', (m) => {
