@@ -54,6 +54,7 @@ export class FaceDetector {
   /** The cascade's training window: the smallest face it can find. */
   private readonly window: number;
   private frames = 0;
+  private cachedBands?: { side: number; min: number; max: number; bands: Array<{ min: number; max: number }> };
 
   constructor(
     private readonly settings: DetectorSettings,
@@ -74,8 +75,7 @@ export class FaceDetector {
     const small = scale < 1 ? cvCall('downscale frame', () => gray.resize(Math.round(gray.rows * scale), s.detect_width, 0, 0, cv.INTER_AREA)) : gray;
     const eq = s.equalize ? cvCall('equalise frame', () => small.equalizeHist()) : small;
     try {
-      const { min, max } = this.sizes(Math.min(eq.rows, eq.cols));
-      const bands = sizeBands(this.window, min, max, s.scale_factor, s.full_every);
+      const { min, max, bands } = this.bandsFor(Math.min(eq.rows, eq.cols));
       // The first frame gets the whole pyramid at once, so that faces present at start are found at once.
       const band = this.frames === 0 ? -1 : this.frames % bands.length;
       this.frames += 1;
@@ -87,6 +87,15 @@ export class FaceDetector {
       if (eq !== small) eq.release();
       if (small !== gray) small.release();
     }
+  }
+
+  /** The size bands depend only on the frame size: computed once per size, not per frame. */
+  private bandsFor(side: number): { min: number; max: number; bands: Array<{ min: number; max: number }> } {
+    if (this.cachedBands?.side !== side) {
+      const { min, max } = this.sizes(side);
+      this.cachedBands = { side, min, max, bands: sizeBands(this.window, min, max, this.settings.scale_factor, this.settings.full_every) };
+    }
+    return this.cachedBands;
   }
 
   private sizes(side: number): { min: number; max: number } {
