@@ -4,7 +4,8 @@
 #   models/make_model.sh --smoke OUTDIR [--data DIR]   tiny model, a few steps (< 2 min), exported to OUTDIR
 # DIR holds the public formats: fer2013.csv [+ fer2013new.csv] [+ CK+48/] [+ CK+/]. Without --data the recipe
 # uses models/data/, exporting it from ../shared/data (export_public.py) when it is missing.
-# Env overrides: PYTHON (default /usr/bin/python3), EPOCHS (20), EXTRA_EPOCHS (12), STREAM_STEPS (500), THREADS (2).
+# Env overrides: PYTHON (default /usr/bin/python3), EPOCHS (20), EXTRA_EPOCHS (12), STREAM_STEPS (500), THREADS (2),
+#   LR (stage-1 peak, 2e-3), SMOOTH (stage-2 smoothing weight, 10), INIT_ONNX (continue from an fp32 export).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -49,7 +50,13 @@ if [ -n "$SMOKE" ]; then
 else
   WORK="$HERE/work/full"; REPORTS="$HERE/reports"
   FP32="$HERE/emotion-cnn-lstm.fp32.onnx"; INT8="$HERE/emotion-cnn-lstm.int8.onnx"
-  TRAIN_ARGS=(--epochs "${EPOCHS:-20}" --extra-epochs "${EXTRA_EPOCHS:-12}" --stream-steps "${STREAM_STEPS:-500}")
+  TRAIN_ARGS=(--epochs "${EPOCHS:-20}" --extra-epochs "${EXTRA_EPOCHS:-12}" --stream-steps "${STREAM_STEPS:-500}"
+              --lr "${LR:-2e-3}" --smooth "${SMOOTH:-10}")
+  if [ -n "${INIT_ONNX:-}" ]; then
+    [ -f "$INIT_ONNX" ] || die "INIT_ONNX=$INIT_ONNX: no such file"
+    mkdir -p "$WORK" && cp -f "$INIT_ONNX" "$WORK/init.fp32.onnx"  # the export below may overwrite INIT_ONNX
+    TRAIN_ARGS+=(--init-onnx "$WORK/init.fp32.onnx")
+  fi
   EVAL_ARGS=(); QUANT_ARGS=()
 fi
 mkdir -p "$WORK" "$REPORTS"

@@ -11,7 +11,8 @@ CONVS = [(1, 32, 5, 2, False), (32, 32, 3, 1, True), (32, 64, 3, 1, False), (64,
 
 
 class Encoder(nn.Module):
-    """48x48 face -> 128-d embedding. ~21.7 M multiply-adds."""
+    """48x48 face -> 128-d embedding. ~21.7 M multiply-adds per image (the exported graph runs it on the face
+    and its mirror image)."""
 
     def __init__(self, convs=CONVS, emb=EMB, dropout=0.3):
         super().__init__()
@@ -28,11 +29,20 @@ class Encoder(nn.Module):
     def features(self, x):
         return self.pool(self.trunk(x)).flatten(1)
 
+    def features_flip(self, x):
+        """Mean of the pooled features of the face and its mirror image (what the exported graph computes)."""
+        return mirror_mean(self.pool(self.trunk(torch.cat([x, x.flip(3)]))).flatten(1))
+
     def embed(self, f):
         return torch.relu(self.fc(self.drop(f)))
 
     def forward(self, x):
         return self.embed(self.features(x))
+
+
+def mirror_mean(f):
+    """[2B, C] features of (faces, mirrored faces) -> [B, C] mean of each pair (export-friendly reshape)."""
+    return f.reshape(2, -1, f.shape[1]).mean(0)
 
 
 class LSTMStep(nn.Module):
@@ -111,9 +121,13 @@ class FusedEncoder(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = enc.fc
+        self.register_buffer("mirror", torch.arange(47, -1, -1), persistent=False)
 
     def forward(self, x):
-        return torch.relu(self.fc(self.pool(self.trunk(x)).flatten(1)))
+        """The trunk runs once on [faces; mirrored faces] (one batch of 2B); features are averaged per pair.
+        The mirror is a Gather with a constant index (opset 13 has no flip op)."""
+        x2 = torch.cat([x, x.index_select(3, self.mirror)])
+        return torch.relu(self.fc(mirror_mean(self.pool(self.trunk(x2)).flatten(1))))
 
 
 def deploy_step(model):
@@ -128,4 +142,4 @@ def count_macs(hidden=HIDDEN, convs=CONVS, emb=EMB):
         macs += side * side * cout * cin * k * k
         if pool:
             side //= 2
-    return macs + convs[-1][1] * emb + 4 * hidden * (emb + hidden) + hidden * len(CLASSES)
+    return 2 * macs + convs[-1][1] * emb + 4 * hidden * (emb + hidden) + hidden * len(CLASSES)  # face + mirror

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import augment  # noqa: E402
 import data  # noqa: E402
+import warm_start  # noqa: E402
 from common import CLASSES, HIDDEN, SEED, preprocess_u8, save_json, seed_everything  # noqa: E402
 from net import EmotionNet, count_macs  # noqa: E402
 
@@ -78,7 +79,7 @@ def eval_step1(model, x, y, bs=512):
     model.eval()
     out = []
     for i in range(0, len(x), bs):
-        e = model.enc(x[i:i + bs].contiguous(memory_format=torch.channels_last))
+        e = model.enc.embed(model.enc.features_flip(x[i:i + bs].contiguous(memory_format=torch.channels_last)))
         out.append(model.run_sequence(e.unsqueeze(1))[:, 0])
     logits = torch.cat(out)
     model.train()
@@ -204,7 +205,7 @@ def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0):
         frames, tg, w, zl, zh, steady = sample_streams(sets, S, T, g)
         x = augment.stream_batch(frames, g, zl, zh).reshape(S * T, 1, 48, 48)
         with torch.no_grad():
-            f = model.enc.features(x.contiguous(memory_format=torch.channels_last))
+            f = model.enc.features_flip(x.contiguous(memory_format=torch.channels_last))
         logits = model.run_sequence(model.enc.embed(f).view(S, T, -1))
         loss = soft_ce(logits.reshape(S * T, NC), tg.reshape(S * T, NC), w.reshape(-1))
         p = torch.softmax(logits, -1)
@@ -245,6 +246,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="at most this many threads")
     ap.add_argument("--ck-repeat", type=int, default=3, help="CK+48 crops are repeated this often per epoch")
     ap.add_argument("--resume-stage1", action="store_true", help="reuse WORK/stage1.pt if present")
+    ap.add_argument("--init-onnx", default=None,
+                    help="continue from an exported fp32 graph (warm_start.py) instead of random weights")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     seed_everything(SEED)
@@ -255,7 +258,12 @@ def main():
     sets = load_sets(a.data, a.limit)
     log("data: %d FER2013 Training stills, %d CK+48 train sequences, %d PublicTest" % (
         len(sets["x"]), len(sets["ck"]), len(sets.get("test_y", []))), logf)
-    model = EmotionNet(HIDDEN).to(memory_format=torch.channels_last)
+    model = EmotionNet(HIDDEN)
+    if a.init_onnx:
+        model = warm_start.load_from_onnx(a.init_onnx, HIDDEN, preprocess_u8(sets["x"][:4096].numpy()))
+        loss = warm_start.fit_still_head(model, preprocess_u8(sets["x"].numpy()), sets["t"])
+        log("warm start from %s (still head refitted, loss %.4f)" % (a.init_onnx, loss), logf)
+    model = model.to(memory_format=torch.channels_last)
     hist = []
     t1 = time.time()
     s1 = os.path.join(a.work, "stage1.pt")
