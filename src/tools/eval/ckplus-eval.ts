@@ -5,8 +5,9 @@ import { EmotiondError, asError } from '../../errors.js';
 import { preprocessFace } from '../../classify/preprocess.js';
 import type { EmotionModel } from '../../classify/emotion-model.js';
 import { FaceDetector, type DetectorSettings } from '../../detect/face-detector.js';
+import { FaceTracker, type TrackerSettings } from '../../track/face-tracker.js';
 import { area, iou } from '../../track/geometry.js';
-import { EMOTIONS, type Box, type Emotion, type RecurrentState } from '../../types.js';
+import { EMOTIONS, type Box, type Detection, type Emotion, type RecurrentState } from '../../types.js';
 import type { CkSequence } from './ckplus.js';
 import { argmax, mean, percentile, settleFrame } from './metrics.js';
 
@@ -37,12 +38,12 @@ export interface SequenceResult {
   settle_fraction: number | null;
 }
 
-function pick(dets: Box[], last: Box | undefined): Box | undefined {
+function pick(dets: Detection[], last: Box | undefined): Detection | undefined {
   if (dets.length === 0) return undefined;
-  const byArea = [...dets].sort((a, b) => area(b) - area(a));
+  const byArea = [...dets].sort((a, b) => area(b.box) - area(a.box));
   if (!last) return byArea[0];
-  const best = [...dets].sort((a, b) => iou(b, last) - iou(a, last))[0] as Box;
-  return iou(best, last) > 0 ? best : byArea[0];
+  const best = [...dets].sort((a, b) => iou(b.box, last) - iou(a.box, last))[0] as Detection;
+  return iou(best.box, last) > 0 ? best : byArea[0];
 }
 
 function readGray(file: string): cv.Mat {
@@ -56,28 +57,39 @@ function readGray(file: string): cv.Mat {
   return mat;
 }
 
-/** Boxes per frame: the detection continuing the face, else the last detected box (the first one for leading misses). */
-function detectAll(frames: cv.Mat[], detector: FaceDetector): { boxes: Array<Box | undefined>; detected: number } {
+/** CK+ frames are a video at about 30 fps. */
+const FRAME_MS = 33;
+
+/**
+ * Boxes per frame as the daemon crops them: the detection continuing the face goes through the daemon's
+ * FaceTracker, whose track box (smoothed, square) is what the classifier sees. A frame without a detection
+ * keeps the track's box; leading misses take the first box.
+ */
+function detectAll(frames: cv.Mat[], detector: FaceDetector, tracking: TrackerSettings): { boxes: Array<Box | undefined>; detected: number } {
+  const tracker = new FaceTracker(tracking);
   const boxes: Array<Box | undefined> = [];
   let last: Box | undefined;
   let detected = 0;
-  for (const gray of frames) {
-    const found = pick(detector.detect(gray, last ? [last] : []).detections.map((d) => d.box), last);
+  for (let i = 0; i < frames.length; i++) {
+    const found = pick(detector.detect(frames[i] as cv.Mat, last ? [last] : []).detections, last);
     if (found) detected++;
-    last = found ?? last;
-    boxes.push(found ?? last);
+    const now = i * FRAME_MS;
+    tracker.update(found ? [found] : [], now);
+    const track = tracker.tracks.find((t) => t.lastSeenMs === now) ?? tracker.tracks.find((t) => last !== undefined && t.box === last);
+    last = track?.box ?? last;
+    boxes.push(last);
   }
   const first = boxes.find((b) => b !== undefined);
   return { boxes: boxes.map((b) => b ?? first), detected };
 }
 
-export async function evalSequence(model: EmotionModel, seq: CkSequence, settings: DetectorSettings, cascade: string): Promise<SequenceResult> {
+export async function evalSequence(model: EmotionModel, seq: CkSequence, settings: DetectorSettings, tracking: TrackerSettings, cascade: string): Promise<SequenceResult> {
   const frames: cv.Mat[] = [];
   const labels: number[] = [];
   let apexConfidence = 0;
   try {
     for (const f of seq.frames) frames.push(readGray(f));
-    const { boxes, detected } = detectAll(frames, new FaceDetector(settings, cascade));
+    const { boxes, detected } = detectAll(frames, new FaceDetector(settings, cascade), tracking);
     const spec = model.info.preprocess;
     const input = new Float32Array(spec.size * spec.size);
     let state: RecurrentState | undefined;

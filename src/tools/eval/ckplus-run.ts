@@ -1,5 +1,5 @@
 // Section 2 driver: read the CK+ layout, pick the sequences, run each through the daemon's detector
-// (default detector settings, as `loadConfig` gives them) and the model with carried state.
+// and tracker (default settings, as `loadConfig` gives them) and the model with carried state.
 import type { EmotionModel } from '../../classify/emotion-model.js';
 import { loadConfig } from '../../config/load.js';
 import { resolveCascade } from '../../detect/cascade-file.js';
@@ -29,7 +29,7 @@ export async function runCkPlus(model: EmotionModel, root: string, limit: number
   const cascade = resolveCascade(settings.cascade);
   log(`CK+: ${chosen.length} of ${index.sequences.length} sequences (${chosen.reduce((s, q) => s + q.frames.length, 0)} frames)`);
   const sequences: SequenceResult[] = [];
-  for (const seq of chosen) sequences.push(await evalSequence(model, seq, settings, cascade));
+  for (const seq of chosen) sequences.push(await evalSequence(model, seq, settings, loaded.config.tracker, cascade));
   const summary = summarizeCk(sequences);
   log(`  apex accuracy ${(summary.apex_accuracy * 100).toFixed(1)} %`);
   return {
