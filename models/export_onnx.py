@@ -44,8 +44,8 @@ def set_metadata(m, quantization, trained=None):
     return m
 
 
-def export(model, out, trained=None):
-    step = deploy_step(model)
+def export(model, out, trained=None, mirror=False):
+    step = deploy_step(model, mirror)
     face = torch.randn(2, 1, 48, 48)
     h = torch.zeros(2, HIDDEN)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
@@ -68,8 +68,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--mirror", action="store_true", help="two-view graph: mean features of the face and its mirror")
     a = ap.parse_args()
-    export(load_model(a.model), a.out)
+    export(load_model(a.model), a.out, mirror=a.mirror)
     print("wrote %s (%d bytes)" % (a.out, os.path.getsize(a.out)))
 
 

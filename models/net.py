@@ -105,8 +105,9 @@ class StreamingStep(nn.Module):
 class FusedEncoder(nn.Module):
     """Inference encoder with BatchNorm folded into conv weights/biases."""
 
-    def __init__(self, enc):
+    def __init__(self, enc, mirror=False):
         super().__init__()
+        self.use_mirror = mirror
         layers, mods = [], list(enc.trunk)
         for i, m in enumerate(mods):
             if isinstance(m, nn.Conv2d):
@@ -124,22 +125,24 @@ class FusedEncoder(nn.Module):
         self.register_buffer("mirror", torch.arange(47, -1, -1), persistent=False)
 
     def forward(self, x):
-        """The trunk runs once on [faces; mirrored faces] (one batch of 2B); features are averaged per pair.
-        The mirror is a Gather with a constant index (opset 13 has no flip op)."""
+        """mirror=True: the trunk runs once on [faces; mirrored faces] (one batch of 2B) and the features are
+        averaged per pair (the mirror is a Gather with a constant index: opset 13 has no flip op)."""
+        if not self.use_mirror:
+            return torch.relu(self.fc(self.pool(self.trunk(x)).flatten(1)))
         x2 = torch.cat([x, x.index_select(3, self.mirror)])
         return torch.relu(self.fc(mirror_mean(self.pool(self.trunk(x2)).flatten(1))))
 
 
-def deploy_step(model):
+def deploy_step(model, mirror=False):
     model = model.eval()
-    return StreamingStep(FusedEncoder(model.enc).eval(), model.lstm, model.head).eval()
+    return StreamingStep(FusedEncoder(model.enc, mirror).eval(), model.lstm, model.head).eval()
 
 
-def count_macs(hidden=HIDDEN, convs=CONVS, emb=EMB):
+def count_macs(hidden=HIDDEN, convs=CONVS, emb=EMB, mirror=False):
     side, macs = 48, 0
     for cin, cout, k, s, pool in convs:
         side //= s
         macs += side * side * cout * cin * k * k
         if pool:
             side //= 2
-    return 2 * macs + convs[-1][1] * emb + 4 * hidden * (emb + hidden) + hidden * len(CLASSES)  # face + mirror
+    return (2 if mirror else 1) * macs + convs[-1][1] * emb + 4 * hidden * (emb + hidden) + hidden * len(CLASSES)

@@ -235,11 +235,12 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--n", type=int, default=1024, help="calibration images (Training split)")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--mirror", action="store_true", help="the fp32 graph was exported with --mirror")
     a = ap.parse_args()
     torch.set_num_threads(2)
     tr = data.read_fer2013(a.data, limit=a.limit)["Training"]["x"]
     idx = np.random.default_rng(SEED).permutation(len(tr))[:a.n]
-    step = deploy_step(load_model(a.model))
+    step = deploy_step(load_model(a.model), a.mirror)
     quantize(a.fp32, a.out, step, torch.from_numpy(tr[idx]))
     print("wrote %s (%d bytes)" % (a.out, os.path.getsize(a.out)))
 

@@ -17,6 +17,7 @@ interface Report {
   ckplus: { summary: { n_sequences: number }; sequences: Array<{ trace: string; frames: number }> };
   stability: { n_streams: number; with_state: { flips_per_100: { mean: number } }; without_state: object };
   speed: { batch1: { n: number; median: number }; batch4: object };
+  fp32_vs_int8: { n: number; accuracy_diff_points: number; label_agreement: number } | null;
   model: { sha256: string; bytes: number };
   environment: { cpu: string; onnxruntime: string };
   targets: Array<{ status: string }>;
@@ -55,6 +56,16 @@ test('npm run eval -- --quick on the real model writes a complete report', async
   t.true(report.speed.batch1.median > 0);
   t.regex(report.model.sha256, /^[0-9a-f]{64}$/);
   t.is(report.targets.length, 5);
+  // The int8 file must compute what the fp32 export computes on *this* CPU: int8 kernels differ between
+  // x86 with and without VNNI and ARM (8-bit weights overflow int16 on AVX2 and cost ~5 points there).
+  const fp32 = path.join(root, 'models', 'emotion-cnn-lstm.fp32.onnx');
+  if (process.env.EMOTIOND_EVAL_MODEL === undefined && fs.existsSync(fp32)) {
+    const c = report.fp32_vs_int8;
+    t.truthy(c, 'report compares int8 with the fp32 export');
+    t.log(`int8 - fp32 on ${report.environment.cpu}: ${c!.accuracy_diff_points.toFixed(2)} points, label agreement ${(c!.label_agreement * 100).toFixed(1)} %`);
+    t.true(Math.abs(c!.accuracy_diff_points) <= 2.5, `int8 - fp32 = ${c!.accuracy_diff_points} points`);
+    t.true(c!.label_agreement >= 0.93, `int8/fp32 label agreement ${c!.label_agreement}`);
+  }
 });
 
 test('npm run eval with a missing data folder fails with EMD_DATASET naming the missing file', async (t) => {
