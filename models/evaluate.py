@@ -5,6 +5,7 @@
   sequence from zero state; first-frame Neutral accuracy
 Usage: evaluate.py --data DIR --work WORK --reports DIR"""
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -156,10 +157,9 @@ def main():
     ev = {}
     ev["publictest_fp32_step1"], x = eval_publictest(step, te, a.reports)
     ev["steady_streams_fp32"] = eval_streams(step, te, n=min(a.streams, len(te["y"])))
-    try:
-        import cv2  # noqa: F401  (Haar crops of the CK+ full frames)
+    if importlib.util.find_spec("cv2") is not None:  # Haar crops of the CK+ full frames
         ev["ckplus_heldout_fp32"] = eval_ck(step, data.read_ck_sequences(a.data, max_seqs=a.ck_max), a.reports)
-    except ImportError:
+    else:
         print("evaluate.py: python3-opencv missing: CK+ full-sequence evaluation skipped", file=sys.stderr)
         ev["ckplus_heldout_fp32"] = None
     x.numpy().astype("<f4").tofile(os.path.join(a.work, "publictest.f32"))

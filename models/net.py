@@ -11,8 +11,7 @@ CONVS = [(1, 32, 5, 2, False), (32, 32, 3, 1, True), (32, 64, 3, 1, False), (64,
 
 
 class Encoder(nn.Module):
-    """48x48 face -> 128-d embedding. ~21.7 M multiply-adds per image (the exported graph runs it on the face
-    and its mirror image)."""
+    """48x48 face -> 128-d embedding. ~21.7 M multiply-adds per image (twice that for two views)."""
 
     def __init__(self, convs=CONVS, emb=EMB, dropout=0.3):
         super().__init__()
@@ -30,8 +29,8 @@ class Encoder(nn.Module):
         return self.pool(self.trunk(x)).flatten(1)
 
     def features_flip(self, x):
-        """Mean of the pooled features of the face and its mirror image (what the exported graph computes)."""
-        return mirror_mean(self.pool(self.trunk(torch.cat([x, x.flip(3)]))).flatten(1))
+        """Mean of the pooled features of the face and its mirror image (stage 2; the MIRROR=1 export)."""
+        return two_view_features(self.features, x)
 
     def embed(self, f):
         return torch.relu(self.fc(self.drop(f)))
@@ -40,8 +39,13 @@ class Encoder(nn.Module):
         return self.embed(self.features(x))
 
 
-def mirror_mean(f):
-    """[2B, C] features of (faces, mirrored faces) -> [B, C] mean of each pair (export-friendly reshape)."""
+# Column order of a mirrored 48x48 face: a constant index, so the export is a Gather (opset 13 has no flip op).
+MIRROR_INDEX = torch.arange(47, -1, -1)
+
+
+def two_view_features(features, x):
+    """features() of [faces; mirrored faces] in one batch of 2B, averaged per pair -> [B, C]."""
+    f = features(torch.cat([x, x.index_select(3, MIRROR_INDEX)]))
     return f.reshape(2, -1, f.shape[1]).mean(0)
 
 
@@ -122,15 +126,13 @@ class FusedEncoder(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = enc.fc
-        self.register_buffer("mirror", torch.arange(47, -1, -1), persistent=False)
+
+    def features(self, x):
+        return self.pool(self.trunk(x)).flatten(1)
 
     def forward(self, x):
-        """mirror=True: the trunk runs once on [faces; mirrored faces] (one batch of 2B) and the features are
-        averaged per pair (the mirror is a Gather with a constant index: opset 13 has no flip op)."""
-        if not self.use_mirror:
-            return torch.relu(self.fc(self.pool(self.trunk(x)).flatten(1)))
-        x2 = torch.cat([x, x.index_select(3, self.mirror)])
-        return torch.relu(self.fc(mirror_mean(self.pool(self.trunk(x2)).flatten(1))))
+        f = two_view_features(self.features, x) if self.use_mirror else self.features(x)
+        return torch.relu(self.fc(f))
 
 
 def deploy_step(model, mirror=False):
@@ -138,11 +140,11 @@ def deploy_step(model, mirror=False):
     return StreamingStep(FusedEncoder(model.enc, mirror).eval(), model.lstm, model.head).eval()
 
 
-def count_macs(hidden=HIDDEN, convs=CONVS, emb=EMB, mirror=False):
+def count_macs(hidden=HIDDEN, convs=CONVS, emb=EMB):
     side, macs = 48, 0
     for cin, cout, k, s, pool in convs:
         side //= s
         macs += side * side * cout * cin * k * k
         if pool:
             side //= 2
-    return (2 if mirror else 1) * macs + convs[-1][1] * emb + 4 * hidden * (emb + hidden) + hidden * len(CLASSES)
+    return macs + convs[-1][1] * emb + 4 * hidden * (emb + hidden) + hidden * len(CLASSES)

@@ -260,8 +260,9 @@ def main():
         len(sets["x"]), len(sets["ck"]), len(sets.get("test_y", []))), logf)
     model = EmotionNet(HIDDEN)
     if a.init_onnx:
-        model = warm_start.load_from_onnx(a.init_onnx, HIDDEN, preprocess_u8(sets["x"][:4096].numpy()))
-        loss = warm_start.fit_still_head(model, preprocess_u8(sets["x"].numpy()), sets["t"])
+        stills = preprocess_u8(sets["x"].numpy())
+        model = warm_start.load_from_onnx(a.init_onnx, HIDDEN, stills[:4096])
+        loss = warm_start.fit_still_head(model, stills, sets["t"])
         log("warm start from %s (still head refitted, loss %.4f)" % (a.init_onnx, loss), logf)
     model = model.to(memory_format=torch.channels_last)
     hist = []

@@ -33,10 +33,10 @@ def load_from_onnx(path, hidden, calib_x, bs=512):
     w = _inits(path)
     model = EmotionNet(hidden).eval()
     layers = _named_tensors(w, model)
+    # identity BatchNorms that add the folded bias back (beta = b): each layer sees the exported input
     for conv, bn, cw, cb in layers:
         conv.weight.copy_(cw)
-        bn.weight.fill_(1.0), bn.bias.zero_(), bn.running_mean.zero_(), bn.running_var.fill_(1.0 - bn.eps)
-    # with identity BatchNorms (and the folded biases added back below), measure W x per layer
+        bn.weight.fill_(1.0), bn.bias.copy_(cb), bn.running_mean.zero_(), bn.running_var.fill_(1.0 - bn.eps)
     sums = {id(c): [0.0, 0.0, 0] for c, _, _, _ in layers}
 
     def hook(mod, inp, out):
@@ -44,8 +44,6 @@ def load_from_onnx(path, hidden, calib_x, bs=512):
         s[0] = s[0] + out.sum((0, 2, 3))
         s[1] = s[1] + (out ** 2).sum((0, 2, 3))
         s[2] += out.numel() // out.shape[1]
-    for conv, bn, cw, cb in layers:  # bias via the BN beta so that each layer sees the exported input
-        bn.bias.copy_(cb)
     hooks = [c.register_forward_hook(hook) for c, _, _, _ in layers]
     for i in range(0, len(calib_x), bs):
         model.enc.features(calib_x[i:i + bs])

@@ -75,8 +75,7 @@ function detectAll(frames: cv.Mat[], detector: FaceDetector, tracking: TrackerSe
     if (found) detected++;
     const now = i * FRAME_MS;
     tracker.update(found ? [found] : [], now);
-    const track = tracker.tracks.find((t) => t.lastSeenMs === now) ?? tracker.tracks.find((t) => last !== undefined && t.box === last);
-    last = track?.box ?? last;
+    if (found) last = tracker.tracks.find((t) => t.lastSeenMs === now)?.box ?? found.box;
     boxes.push(last);
   }
   const first = boxes.find((b) => b !== undefined);
