@@ -70,6 +70,7 @@ const bad: Array<[string, Record<string, string>, RegExp]> = [
   ['bad log level', { EMOTIOND_LOG_LEVEL: 'loud' }, /log\.level = "loud"/],
   ['bad fourcc', { EMOTIOND_SOURCE_FOURCC: 'MJPEG' }, /source\.fourcc/],
   ['inconsistent back-off', { EMOTIOND_SOURCE_REOPEN_MIN_S: '10', EMOTIOND_SOURCE_REOPEN_MAX_S: '2' }, /reopen_max_s = 2.*must not be below/],
+  ['inconsistent MQTT back-off', { EMOTIOND_MQTT_RECONNECT_MIN_S: '5', EMOTIOND_MQTT_RECONNECT_MAX_S: '2' }, /mqtt\.reconnect_max_s = 2 \(from env EMOTIOND_MQTT_RECONNECT_MAX_S\).*must not be below mqtt\.reconnect_min_s/],
   ['inconsistent face sizes', { EMOTIOND_DETECTOR_MIN_SIZE: '0.5', EMOTIOND_DETECTOR_MAX_SIZE: '0.2' }, /max_size = 0\.2.*must not be below/],
 ];
 for (const [name, env, re] of bad) {

@@ -23,7 +23,8 @@ export function buildMqttParts(deps: MqttPartsDeps): Array<Part | SinkPart> {
     const broker = new EmbeddedBroker({ host: config.mqtt.embedded_host, port: config.mqtt.embedded_port, wsPort: config.mqtt.embedded_ws_port, logger });
     parts.push({ name: 'embedded broker', start: () => broker.start(), stop: () => broker.stop() });
   }
-  const publisher = new MqttPublisher({ config, logger, version: deps.version, control: deps.control });
+  const reconnect = { minMs: config.mqtt.reconnect_min_s * 1000, maxMs: config.mqtt.reconnect_max_s * 1000 };
+  const publisher = new MqttPublisher({ config, logger, version: deps.version, control: deps.control, reconnect });
   publisher.onConnect(deps.onReady);
   parts.push({ name: 'mqtt publisher', sink: publisher, start: () => publisher.start(), stop: () => publisher.stop(), isReady: () => publisher.connected });
   return parts;

@@ -195,11 +195,13 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     throw new EmotiondError('EMD_CONFIG_INVALID', `\n${explain(err as Error, origin, values)}`);
   }
   const config = conf.getProperties();
-  if (config.source.reopen_max_s < config.source.reopen_min_s) {
-    throw new EmotiondError('EMD_CONFIG_INVALID', `\nsource.reopen_max_s = ${config.source.reopen_max_s} (from ${origin.get('source.reopen_max_s') ?? 'default'}): must not be below source.reopen_min_s (${config.source.reopen_min_s})`);
-  }
-  if (config.detector.max_size < config.detector.min_size) {
-    throw new EmotiondError('EMD_CONFIG_INVALID', `\ndetector.max_size = ${config.detector.max_size} (from ${origin.get('detector.max_size') ?? 'default'}): must not be below detector.min_size (${config.detector.min_size})`);
+  const ordered: Array<[string, number, string, number]> = [
+    ['source.reopen_max_s', config.source.reopen_max_s, 'source.reopen_min_s', config.source.reopen_min_s],
+    ['detector.max_size', config.detector.max_size, 'detector.min_size', config.detector.min_size],
+    ['mqtt.reconnect_max_s', config.mqtt.reconnect_max_s, 'mqtt.reconnect_min_s', config.mqtt.reconnect_min_s],
+  ];
+  for (const [maxKey, max, minKey, min] of ordered) {
+    if (max < min) throw new EmotiondError('EMD_CONFIG_INVALID', `\n${maxKey} = ${max} (from ${origin.get(maxKey) ?? 'default'}): must not be below ${minKey} (${min})`);
   }
   return { config, file, origin, redacted: () => redact(config) };
 }

@@ -54,6 +54,8 @@ export interface Config {
     protocol_version: 4 | 5;
     qos: 0 | 1 | 2;
     keepalive_s: number;
+    reconnect_min_s: number;
+    reconnect_max_s: number;
     username: string;
     password_file: string;
     ca_file: string;
@@ -192,6 +194,8 @@ export const schema: convict.Schema<Config> = {
     protocol_version: { doc: 'MQTT protocol version: 4 (3.1.1) or 5.', format: [4, 5], default: 5 },
     qos: { doc: 'QoS of events.', format: [0, 1, 2], default: 1 },
     keepalive_s: { doc: 'Keepalive interval.', format: range(0, 65535, true), default: 30 },
+    reconnect_min_s: { doc: 'First delay before reconnecting to a broker that went away (reset after each connect).', format: range(0.1, 600), default: 1 },
+    reconnect_max_s: { doc: 'Longest delay between reconnect attempts (the delay doubles up to this).', format: range(0.1, 3600), default: 10 },
     username: { doc: 'Username (empty = none).', format: String, default: '' },
     password_file: {
       doc: 'File holding the password; a bare name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential).',

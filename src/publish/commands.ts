@@ -2,12 +2,15 @@
 // Payloads are untrusted bytes: size-capped, strict UTF-8, JSON, then schema-checked. A bad payload gets a
 // warn line (and, for a request, an error response); nothing here throws.
 import type { Logger } from '../system/logger.js';
+import { LogBudget } from '../system/log-budget.js';
 import type { DaemonControl } from '../types.js';
 import { REQUEST_NAMES, type RequestName, type Topics } from './topics.js';
 import { responsePayload, type ResponseBody } from './payloads.js';
 import type { PayloadValidator } from './validate.js';
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
+/** Rejected payloads logged per minute; the rest are only counted (stats `rejected_commands`). */
+export const REJECT_LOG_BURST = 10;
 
 export interface CommandDeps {
   topics: Topics;
@@ -22,6 +25,8 @@ export interface CommandDeps {
   /** The pause state changed: publish it. */
   pausedChanged: (paused: boolean) => void;
   maxBytes?: number;
+  /** Clock for the reject-log budget (tests). */
+  now?: () => number;
 }
 
 type Decoded = { ok: true; value: unknown } | { ok: false; error: string };
@@ -34,7 +39,11 @@ export class CommandHandler {
   /** Inbound payloads refused (bad bytes, bad JSON, schema, unknown request). */
   rejected = 0;
 
-  constructor(private readonly deps: CommandDeps) {}
+  private readonly rejectLog: LogBudget;
+
+  constructor(private readonly deps: CommandDeps) {
+    this.rejectLog = new LogBudget({ burst: REJECT_LOG_BURST, windowMs: 60_000, now: deps.now });
+  }
 
   /** Topics to subscribe to. */
   get subscriptions(): string[] {
@@ -136,7 +145,11 @@ export class CommandHandler {
 
   private reject(topic: string, bytes: number, error: string): void {
     this.rejected += 1;
-    this.deps.logger.warn({ topic, bytes, error }, 'rejected MQTT command payload');
+    const d = this.rejectLog.take();
+    if (!d.log) return;
+    const held = d.suppressed > 0 ? { suppressed: d.suppressed } : {};
+    this.deps.logger.warn({ topic, bytes, error, ...held }, 'rejected MQTT command payload');
+    if (d.last) this.deps.logger.warn({ per_minute: REJECT_LOG_BURST }, 'more rejected MQTT command payloads this minute are counted, not logged');
   }
 }
 

@@ -91,6 +91,7 @@ export class MqttPublisher implements EventSink {
       respond: (topic, payload, correlationData) =>
         this.send(topic, payload, { qos: 1, retain: false, ...(correlationData && this.link?.isV5 ? { properties: { correlationData } } : {}) }),
       pausedChanged: (paused) => this.state.set(this.topics.paused, pausedPayload(paused)),
+      now: this.now,
     });
     this.firstConnect = new Promise<void>((r) => (this.resolveFirstConnect = r));
   }
