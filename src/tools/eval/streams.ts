@@ -2,15 +2,37 @@
 // seeded camera jitter (shift, scale, brightness, sensor noise) with OpenCV's warpAffine; each frame then
 // goes through the daemon's cropFace at the face's fixed box. The model runs the same frames twice: with
 // the carried LSTM state (what the daemon does) and from the zero state every frame (raw per-frame CNN).
+// A third row feeds the carried-state scores through the daemon's own hysteresis (events.margin, hold_s
+// defaults) at GATE_FPS: the label its events report.
 import cv from '../../system/opencv.js';
 import { cvCall } from '../../errors.js';
 import { cropFace, normalizeInto } from '../../classify/preprocess.js';
 import type { EmotionModel } from '../../classify/emotion-model.js';
-import type { RecurrentState } from '../../types.js';
+import { EMOTIONS, zeroScores, type EmotionScores, type RecurrentState, type TrackedFace } from '../../types.js';
+import { applyHysteresis, type HysteresisSettings } from '../../events/hysteresis.js';
+import { schema } from '../../config/schema.js';
 import { argmax, countFlips, summarize, type Summary } from './metrics.js';
 import { grayMat } from './stills.js';
 
 export const JITTER = { shift_px: 2, scale: 0.04, brightness: 0.05, noise_sigma: 3, pad_px: 16 } as const;
+/** Frame rate assumed for the hysteresis row: a modest camera; at higher rates hold_s spans more frames. */
+export const GATE_FPS = 15;
+
+/** The daemon's default hysteresis settings, read from the config schema (not restated here). */
+export function defaultHysteresis(): HysteresisSettings {
+  const ev = schema.events as unknown as Record<'margin' | 'hold_s', { default: number }>;
+  return { margin: ev.margin.default, hold_s: ev.hold_s.default };
+}
+
+/** Committed label (class index) per frame after the daemon's hysteresis, for one stream's scores. */
+export function gatedLabels(scores: readonly EmotionScores[], settings: HysteresisSettings, fps = GATE_FPS): number[] {
+  const track: TrackedFace = { id: 1, box: { x: 0, y: 0, width: 1, height: 1 }, status: 'confirmed', hits: 1, votes: [], misses: 0, firstSeenMs: 0, lastSeenMs: 0, timeIn: zeroScores() };
+  return scores.map((sc, t) => {
+    track.scores = sc;
+    applyHysteresis(track, (t * 1000) / fps, settings);
+    return EMOTIONS.indexOf(track.committed ?? EMOTIONS[0]);
+  });
+}
 
 /** mulberry32: small, seeded, reproducible. */
 export function rng(seed: number): () => number {
@@ -114,6 +136,9 @@ export interface StreamResult {
   jitter: typeof JITTER & { note: string };
   with_state: StreamModeResult;
   without_state: StreamModeResult;
+  /** The carried-state scores after the daemon's hysteresis at `gate.fps`. */
+  after_gate: StreamModeResult;
+  gate: HysteresisSettings & { fps: number };
 }
 
 function modeResult(traces: number[][], truth: number[], frames: number): StreamModeResult {
@@ -140,6 +165,8 @@ export async function evalStreams(
   const picked = sampleIndices(images.length, opts.count, opts.seed);
   const withState: number[][] = [];
   const without: number[][] = [];
+  const gated: number[][] = [];
+  const gate = { ...defaultHysteresis(), fps: GATE_FPS };
   const batch = opts.batch ?? 32;
   for (let start = 0; start < picked.length; start += batch) {
     const ids = picked.slice(start, start + batch);
@@ -148,6 +175,7 @@ export async function evalStreams(
     let states: Array<RecurrentState | undefined> = streams.map(() => undefined);
     const traceS = streams.map(() => [] as number[]);
     const traceZ = streams.map(() => [] as number[]);
+    const scoresS = streams.map(() => [] as EmotionScores[]);
     try {
       for (let t = 0; t < opts.frames; t++) {
         const input = new Float32Array(2 * b * per);
@@ -158,12 +186,14 @@ export async function evalStreams(
         const out = await model.step(input, [...states, ...streams.map(() => undefined)]);
         states = out.states.slice(0, b);
         out.scores.forEach((sc, i) => (i < b ? traceS[i] : traceZ[i - b])!.push(argmax(sc)));
+        out.scores.slice(0, b).forEach((sc, i) => scoresS[i]!.push(sc));
       }
     } finally {
       for (const s of streams) s.release();
     }
     withState.push(...traceS);
     without.push(...traceZ);
+    gated.push(...scoresS.map((sc) => gatedLabels(sc, gate, gate.fps)));
   }
   const truth = picked.map((id) => labels[id] as number);
   return {
@@ -173,5 +203,7 @@ export async function evalStreams(
     jitter: { ...JITTER, note: 'each frame independently: shift uniform ±shift_px (at the 48-px face scale), scale 1±scale about the canvas centre, gain 1±brightness, Gaussian noise σ=noise_sigma gray levels; canvas = face padded by pad_px (reflected); crop = the fixed face box' },
     with_state: modeResult(withState, truth, opts.frames),
     without_state: modeResult(without, truth, opts.frames),
+    after_gate: modeResult(gated, truth, opts.frames),
+    gate,
   };
 }

@@ -100,7 +100,10 @@ function stability(r: EvalReport): string[] {
     ...table(['Model use', 'Flips/100 mean', 'median', 'p95', 'max', 'Streams ≤ 1 flip', 'Frame accuracy'], [
       flipsRow('With carried LSTM state (daemon)', s.with_state.flips_per_100, s.with_state.share_le1_flip, s.with_state.frame_accuracy),
       flipsRow('Zero state every frame (raw CNN)', s.without_state.flips_per_100, s.without_state.share_le1_flip, s.without_state.frame_accuracy),
+      flipsRow(`Carried state + daemon hysteresis (margin ${s.gate.margin}, hold ${s.gate.hold_s} s, at ${s.gate.fps} fps)`, s.after_gate.flips_per_100, s.after_gate.share_le1_flip, s.after_gate.frame_accuracy),
     ]),
+    '',
+    'The target is on the first row (the model). The last row is what published events would show: a label change there is an `emotion_changed` event.',
     '',
   ];
 }
