@@ -185,9 +185,25 @@ def sample_streams(sets, S, T, g, p_switch=0.3, p_ck=0.15):
     return frames, tg, w, zoom_lo, zoom_hi, steady
 
 
-def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0):
+def consistency(logits, steady, margin, start=0):
+    """Hinge on the log-probability lead of each steady stream's own majority class (detached) over the
+    runner-up, at frames >= start: pushes near-ties apart so that jitter cannot flip the label. The first
+    `start` frames are left free, so the LSTM can gather evidence before it commits."""
+    whole = steady.min(1).values > 0  # streams with no switch
+    if not whole.any():
+        return logits.sum() * 0
+    logp = torch.log_softmax(logits[whole][:, start:], -1)
+    with torch.no_grad():
+        maj = logp.exp().mean(1).argmax(-1)
+    own = logp.gather(-1, maj.view(-1, 1, 1).expand(-1, logp.shape[1], 1)).squeeze(-1)
+    other = logp.scatter(-1, maj.view(-1, 1, 1).expand(-1, logp.shape[1], 1), float("-inf")).max(-1).values
+    return torch.relu(margin - (own - other)).mean()
+
+
+def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=0.0, margin=1.0, consist_from=0):
     """Loss = soft CE at every step (weights from sample_streams) + smooth * mean squared change of the
-    softmax between consecutive frames of the same source image (steady segments only)."""
+    softmax between consecutive frames of the same source image (steady segments only) [+ consist *
+    the margin hinge of consistency()]."""
     torch.manual_seed(SEED + 1)  # same stage-2 randomness whether stage 1 was just run or resumed
     for p in model.enc.trunk.parameters():
         p.requires_grad_(False)
@@ -211,6 +227,8 @@ def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0):
         p = torch.softmax(logits, -1)
         jump = ((p[:, 1:] - p[:, :-1]) ** 2).sum(-1)
         loss = loss + smooth * (jump * steady).sum() / steady.sum().clamp(min=1)
+        if consist > 0:
+            loss = loss + consist * consistency(logits, steady, margin, consist_from)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -240,6 +258,10 @@ def main():
     ap.add_argument("--extra-lr", type=float, default=1e-3)
     ap.add_argument("--stream-steps", type=int, default=500)
     ap.add_argument("--smooth", type=float, default=10.0, help="weight of the frame-to-frame softmax change penalty")
+    ap.add_argument("--consist", type=float, default=0.0,
+                    help="weight of the steady-stream margin hinge (0 = off)")
+    ap.add_argument("--consist-margin", type=float, default=1.0, help="log-probability lead the hinge asks for")
+    ap.add_argument("--consist-from", type=int, default=0, help="first stream frame the hinge applies to")
     ap.add_argument("--stream-len", type=int, default=20)
     ap.add_argument("--stream-batch", type=int, default=20)
     ap.add_argument("--limit", type=int, default=None, help="read only the first ROWS csv rows (smoke)")
@@ -293,7 +315,7 @@ def main():
         g = torch.Generator().manual_seed(SEED + 1)
     t2 = time.time()
     stage2(model, sets, a.stream_steps, a.stream_batch, a.stream_len, 3e-3, g, logf, hist, ThreadPicker(a.threads, 50),
-           a.smooth)
+           a.smooth, a.consist, a.consist_margin, a.consist_from)
     t3 = time.time()
     torch.save(model.state_dict(), os.path.join(a.work, "model.pt"))
     n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("still_head"))

@@ -127,7 +127,11 @@ export interface StreamModeResult {
   share_le1_flip: number;
   /** Share of all stream frames labelled with the image's true class. */
   frame_accuracy: number;
+  /** The same over frame ranges [from, to) of the stream: how accuracy evolves as state builds up. */
+  accuracy_by_frames: Array<{ from: number; to: number; accuracy: number }>;
 }
+
+const FRAME_RANGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [1, 5], [5, 20], [20, 50], [50, 100]];
 
 export interface StreamResult {
   n_streams: number;
@@ -143,12 +147,17 @@ export interface StreamResult {
 
 function modeResult(traces: number[][], truth: number[], frames: number): StreamModeResult {
   const flips = traces.map((t) => (countFlips(t) * 100) / Math.max(1, frames));
-  let hits = 0;
-  traces.forEach((t, i) => t.forEach((k) => (hits += k === truth[i] ? 1 : 0)));
+  const accuracyIn = (from: number, to: number): number => {
+    let hits = 0;
+    let n = 0;
+    traces.forEach((t, i) => t.slice(from, to).forEach((k) => ((hits += k === truth[i] ? 1 : 0), (n += 1))));
+    return hits / Math.max(1, n);
+  };
   return {
     flips_per_100: summarize(flips),
     share_le1_flip: flips.filter((f) => f <= 1).length / Math.max(1, flips.length),
-    frame_accuracy: hits / Math.max(1, traces.length * frames),
+    frame_accuracy: accuracyIn(0, frames),
+    accuracy_by_frames: FRAME_RANGES.filter(([from]) => from < frames).map(([from, to]) => ({ from, to: Math.min(to, frames), accuracy: accuracyIn(from, to) })),
   };
 }
 

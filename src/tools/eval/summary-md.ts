@@ -1,6 +1,7 @@
 // Markdown summary of an evaluation report (also printed to stdout by `npm run eval`).
 import type { EvalReport } from './report.js';
 import type { Summary } from './metrics.js';
+import type { StreamModeResult } from './streams.js';
 
 const pct = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${(x * 100).toFixed(d)} %`);
 const num = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
@@ -88,6 +89,10 @@ function flipsRow(name: string, f: Summary, le1: number, acc: number): Array<str
   return [name, num(f.mean), num(f.median, 1), num(f.p95, 1), num(f.max, 0), pct(le1), pct(acc)];
 }
 
+function byFrames(m: StreamModeResult): string {
+  return m.accuracy_by_frames.map((r) => `${r.to - r.from === 1 ? `frame ${r.to}` : `frames ${r.from + 1}–${r.to}`} ${pct(r.accuracy)}`).join(', ');
+}
+
 function stability(r: EvalReport): string[] {
   const s = r.stability;
   if (!s) return [];
@@ -104,6 +109,8 @@ function stability(r: EvalReport): string[] {
     ]),
     '',
     'The target is on the first row (the model). The last row is what published events would show: a label change there is an `emotion_changed` event.',
+    '',
+    `Frame accuracy by position in the stream, with carried state: ${byFrames(s.with_state)}; zero state: ${byFrames(s.without_state)}.`,
     '',
   ];
 }
