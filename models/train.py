@@ -200,7 +200,7 @@ def consistency(logits, steady, margin, start=0):
     return torch.relu(margin - (own - other)).mean()
 
 
-def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=0.0, margin=1.0, consist_from=0):
+def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=0.0, margin=1.0, consist_from=0, smooth_from=0):
     """Loss = soft CE at every step (weights from sample_streams) + smooth * mean squared change of the
     softmax between consecutive frames of the same source image (steady segments only) [+ consist *
     the margin hinge of consistency()]."""
@@ -226,7 +226,9 @@ def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=
         loss = soft_ce(logits.reshape(S * T, NC), tg.reshape(S * T, NC), w.reshape(-1))
         p = torch.softmax(logits, -1)
         jump = ((p[:, 1:] - p[:, :-1]) ** 2).sum(-1)
-        loss = loss + smooth * (jump * steady).sum() / steady.sum().clamp(min=1)
+        steady_s = steady.clone()
+        steady_s[:, :smooth_from] = 0  # the first frames may move freely while evidence is gathered
+        loss = loss + smooth * (jump * steady_s).sum() / steady_s.sum().clamp(min=1)
         if consist > 0:
             loss = loss + consist * consistency(logits, steady, margin, consist_from)
         opt.zero_grad(set_to_none=True)
@@ -258,6 +260,8 @@ def main():
     ap.add_argument("--extra-lr", type=float, default=1e-3)
     ap.add_argument("--stream-steps", type=int, default=500)
     ap.add_argument("--smooth", type=float, default=10.0, help="weight of the frame-to-frame softmax change penalty")
+    ap.add_argument("--smooth-from", type=int, default=0,
+                    help="the smoothing penalty applies from this frame pair on (earlier frames move freely)")
     ap.add_argument("--consist", type=float, default=0.0,
                     help="weight of the steady-stream margin hinge (0 = off)")
     ap.add_argument("--consist-margin", type=float, default=1.0, help="log-probability lead the hinge asks for")
@@ -315,7 +319,7 @@ def main():
         g = torch.Generator().manual_seed(SEED + 1)
     t2 = time.time()
     stage2(model, sets, a.stream_steps, a.stream_batch, a.stream_len, 3e-3, g, logf, hist, ThreadPicker(a.threads, 50),
-           a.smooth, a.consist, a.consist_margin, a.consist_from)
+           a.smooth, a.consist, a.consist_margin, a.consist_from, a.smooth_from)
     t3 = time.time()
     torch.save(model.state_dict(), os.path.join(a.work, "model.pt"))
     n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("still_head"))
