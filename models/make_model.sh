@@ -7,7 +7,8 @@
 # DIR holds the public formats: fer2013.csv [+ fer2013new.csv] [+ CK+48/] [+ CK+/]. Without --data the recipe
 # uses models/data/, exporting it from ../shared/data (export_public.py) when it is missing.
 # Env overrides: PYTHON (default /usr/bin/python3), EPOCHS (20), EXTRA_EPOCHS (12), STREAM_STEPS (500), THREADS (2),
-#   LR (stage-1 peak, 2e-3), SMOOTH (stage-2 smoothing weight, 10), INIT_ONNX (continue from an fp32 export),
+#   LR (stage-1 peak, 2e-3), SMOOTH (stage-2 smoothing weight, 10), SMOOTH_FROM (first stream frame pair it
+#   applies to, 0), INIT_ONNX (continue from an fp32 export),
 #   MIRROR=1 (export the two-view graph: mean features of the face and its mirror; +0.8 points, 2x CNN time),
 #   CONSIST / CONSIST_FROM (stage-2 steady-stream margin hinge: weight, 0 = off, and first frame it applies to).
 set -euo pipefail
@@ -32,11 +33,11 @@ if [ -n "$RELEASE" ]; then
   [ -z "$SMOKE" ] || die "--release and --smoke exclude each other"
   DATA_ARGS=(); [ -z "$DATA" ] || DATA_ARGS=(--data "$DATA")
   # Run A: from random weights (stage 1: 40 + 16 epochs; stage 2: 500 stream steps, smoothing 10).
-  EPOCHS=40 EXTRA_EPOCHS=16 LR=2e-3 SMOOTH=10 CONSIST=0 STREAM_STEPS=500 INIT_ONNX="" "$0" "${DATA_ARGS[@]}"
+  EPOCHS=40 EXTRA_EPOCHS=16 LR=2e-3 SMOOTH=10 SMOOTH_FROM=0 CONSIST=0 STREAM_STEPS=500 INIT_ONNX="" "$0" "${DATA_ARGS[@]}"
   rm -rf "$HERE/work/release-a" && mv "$HERE/work/full" "$HERE/work/release-a"
   # Run B: continue from run A's fp32 export (stage 1: one more 50-epoch cosine cycle at peak LR 1e-3;
-  # stage 2 from the new CNN with smoothing 60). Its outputs are the shipped files.
-  exec env EPOCHS=50 EXTRA_EPOCHS=0 LR=1e-3 SMOOTH=60 STREAM_STEPS=500 INIT_ONNX="$HERE/emotion-cnn-lstm.fp32.onnx" \
+  # stage 2 from the new CNN with smoothing 250 from the 7th frame on). Its outputs are the shipped files.
+  exec env EPOCHS=50 EXTRA_EPOCHS=0 LR=1e-3 SMOOTH=250 SMOOTH_FROM=6 CONSIST=0 STREAM_STEPS=500 INIT_ONNX="$HERE/emotion-cnn-lstm.fp32.onnx" \
     "$0" "${DATA_ARGS[@]}"
 fi
 
@@ -63,13 +64,14 @@ if [ -n "$SMOKE" ]; then
   OUT="$(mkdir -p "$SMOKE" && cd "$SMOKE" && pwd)"
   WORK="$OUT/work"; REPORTS="$OUT/reports"
   FP32="$OUT/emotion-cnn-lstm.fp32.onnx"; INT8="$OUT/emotion-cnn-lstm.int8.onnx"
-  TRAIN_ARGS=(--epochs 1 --extra-epochs 0 --limit 800 --ck-repeat 1 --stream-steps 6 --stream-batch 8 --consist 1 --consist-from 6)
+  TRAIN_ARGS=(--epochs 1 --extra-epochs 0 --limit 800 --ck-repeat 1 --stream-steps 6 --stream-batch 8 --smooth-from 2 --consist 1 --consist-from 6)
   EVAL_ARGS=(--limit 800 --streams 40 --ck-max 3); QUANT_ARGS=(--limit 800 --n 128)
 else
   WORK="$HERE/work/full"; REPORTS="$HERE/reports"
   FP32="$HERE/emotion-cnn-lstm.fp32.onnx"; INT8="$HERE/emotion-cnn-lstm.int8.onnx"
   TRAIN_ARGS=(--epochs "${EPOCHS:-20}" --extra-epochs "${EXTRA_EPOCHS:-12}" --stream-steps "${STREAM_STEPS:-500}"
-              --lr "${LR:-2e-3}" --smooth "${SMOOTH:-10}" --consist "${CONSIST:-0}" --consist-from "${CONSIST_FROM:-6}")
+              --lr "${LR:-2e-3}" --smooth "${SMOOTH:-10}" --smooth-from "${SMOOTH_FROM:-0}"
+              --consist "${CONSIST:-0}" --consist-from "${CONSIST_FROM:-6}")
   if [ -n "${INIT_ONNX:-}" ]; then
     [ -f "$INIT_ONNX" ] || die "INIT_ONNX=$INIT_ONNX: no such file"
     mkdir -p "$WORK" && cp -f "$INIT_ONNX" "$WORK/init.fp32.onnx"  # the export below may overwrite INIT_ONNX
