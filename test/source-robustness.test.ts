@@ -66,6 +66,9 @@ test('a source that cannot be opened is retried with back-off and reported offli
   if (!Object.keys(modelFlag()).length) return t.log('model missing: skipped'), t.pass();
   await daemon.start();
   await until(() => daemon.stats.sourceReopens >= 4, 5000, 'four reopen attempts');
+  t.is(daemon.stats.framesProcessed, 0);
+  t.true(daemon.stats.alive(Date.now(), 15_000), 'waiting to reopen counts as alive for the watchdog');
+  t.false(daemon.stats.alive(Date.now() + 16_000, 15_000), 'but only while the retries go on');
   await daemon.stop();
   t.true(sink.cameras.length >= 4);
   t.true(sink.cameras.every((c) => c.state === 'offline' && /nonexistent\/clip\.avi/.test(c.error ?? '')), JSON.stringify(sink.cameras[0]));

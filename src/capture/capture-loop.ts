@@ -81,6 +81,7 @@ export class CaptureLoop {
         source?.close();
       }
       if (this.stopped) return;
+      stats.sourceRetryUntilMs = Date.now() + delayS * 1000;
       await sleep(delayS * 1000, undefined, { signal: this.abort.signal }).catch(() => undefined);
       delayS = Math.min(delayS * 2, settings.reopen_max_s);
     }

@@ -10,7 +10,8 @@ import type { EventSink } from '../types.js';
 
 /** How often STATUS= tells systemd the frame rate and faces. */
 const STATUS_INTERVAL_MS = 5000;
-/** The watchdog is fed only while a frame was processed this recently (a hung camera read stops it). */
+/** The watchdog is fed only while a frame was processed this recently, or the source is being reopened
+ * after a failure (PipelineStats.alive): a hung camera read or a stuck event loop stops it. */
 const PROGRESS_WINDOW_MS = 15000;
 
 export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks: EventSink[] = []): Promise<number> {
@@ -66,7 +67,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
     notify.close();
     return 1;
   }
-  notify.startWatchdog(() => Date.now() - daemon.stats.lastProgressMs < PROGRESS_WINDOW_MS || daemon.isPaused());
+  notify.startWatchdog(() => daemon.stats.alive(Date.now(), PROGRESS_WINDOW_MS) || daemon.isPaused());
   log.info({ device: config.device.id, source: config.source.uri }, 'running');
   // A signal or the end of a file source (no loop) stops the daemon; both resolve to the exit code.
   void daemon.sourceEnded.then(() => stop('source ended'));

@@ -60,6 +60,8 @@ export class PipelineStats {
   activeTracks = 0;
   /** Wall time of the last processed frame (ms since epoch); the watchdog checks it for progress. */
   lastProgressMs = 0;
+  /** End of the capture loop's latest deliberate reopen back-off (ms since epoch; 0 = none yet). */
+  sourceRetryUntilMs = 0;
   private readonly timings = new Map<Stage, TimingWindow>(STAGES.map((s) => [s, new TimingWindow()]));
   private readonly startedMs = Date.now();
   private readonly recent: number[] = [];
@@ -84,6 +86,15 @@ export class PipelineStats {
   time(stage: Stage, ms: number): void {
     this.timings.get(stage)?.add(ms);
     this.onSample?.(stage, ms);
+  }
+
+  /**
+   * Liveness for the systemd watchdog: a frame was processed within `windowMs`, or the capture loop is
+   * waiting to reopen a failed source (an unplugged camera) or left that wait less than `windowMs` ago.
+   * A hung read or a blocked event loop satisfies neither.
+   */
+  alive(nowMs: number, windowMs: number): boolean {
+    return nowMs - this.lastProgressMs < windowMs || nowMs < this.sourceRetryUntilMs + windowMs;
   }
 
   processed(nowMs = Date.now()): void {
