@@ -161,6 +161,7 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
   ]);
   const context = (): string => `notify: ${JSON.stringify(notify.notes.slice(-8))}\nstderr: ${d.stderr().slice(-2000)}`;
   const pings = (): Note[] => notify.notes.filter((n) => n.text === 'WATCHDOG=1');
+  const logged = (re: RegExp): number => (d.stderr().match(re) ?? []).length;
   await until(() => notify.notes.some((n) => n.text.startsWith('READY=1')), 60_000, 'READY=1', context);
   await until(() => pings().length >= 3, 10_000, 'watchdog pings while frames flow', context);
 
@@ -169,7 +170,7 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
   const stalledAt = Date.now();
   servers[0]?.kill('SIGSTOP');
   await until(() => /no frame for 3 s/.test(d.stderr()), 10_000, 'the stall to be detected', context);
-  await until(() => (d.stderr().match(/source failed; reopening after delay/g) ?? []).length >= 3, 15_000, 'reopen attempts', context);
+  await until(() => logged(/source failed; reopening after delay/g) >= 3, 15_000, 'reopen attempts', context);
   const during = pings().filter((n) => n.at > stalledAt);
   const gaps = during.map((n, i) => n.at - (i === 0 ? stalledAt : (during[i - 1] as Note).at));
   t.log(`${during.length} pings during the outage, longest gap ${Math.max(...gaps)} ms`);
@@ -183,8 +184,8 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
   // The camera comes back (a new server on the same address): frames flow again.
   servers[0]?.kill('SIGKILL');
   servers.push(serveMjpeg(port));
-  const framesBefore = (d.stderr().match(/source opened/g) ?? []).length;
-  await until(() => (d.stderr().match(/source opened/g) ?? []).length > framesBefore, 30_000, 'the source to reopen', context);
+  const opensBefore = logged(/source opened/g);
+  await until(() => logged(/source opened/g) > opensBefore, 30_000, 'the source to reopen', context);
   // STATUS said 0 fps during the outage, so a non-zero rate reported after the reopen comes from new frames.
   const reopenedAt = Date.now();
   await until(() => notify.notes.some((n) => n.at > reopenedAt && fps(n) > 0), 30_000, 'frames to flow again', context);

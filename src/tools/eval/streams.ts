@@ -10,7 +10,7 @@ import { cropFace, normalizeInto } from '../../classify/preprocess.js';
 import type { EmotionModel } from '../../classify/emotion-model.js';
 import { EMOTIONS, zeroScores, type EmotionScores, type RecurrentState, type TrackedFace } from '../../types.js';
 import { applyHysteresis, type HysteresisSettings } from '../../events/hysteresis.js';
-import { schema } from '../../config/schema.js';
+import { settings } from '../../config/load.js';
 import { argmax, countFlips, summarize, type Summary } from './metrics.js';
 import { grayMat } from './stills.js';
 
@@ -20,8 +20,8 @@ export const GATE_FPS = 15;
 
 /** The daemon's default hysteresis settings, read from the config schema (not restated here). */
 export function defaultHysteresis(): HysteresisSettings {
-  const ev = schema.events as unknown as Record<'margin' | 'hold_s', { default: number }>;
-  return { margin: ev.margin.default, hold_s: ev.hold_s.default };
+  const dflt = (key: string): number => settings().find((s) => s.key === key)?.default as number;
+  return { margin: dflt('events.margin'), hold_s: dflt('events.hold_s') };
 }
 
 /** Committed label (class index) per frame after the daemon's hysteresis, for one stream's scores. */
@@ -182,9 +182,8 @@ export async function evalStreams(
     const streams = ids.map((id) => new JitteredStream(images[id] as Uint8Array, side, rng(opts.seed * 100003 + id)));
     const b = streams.length;
     let states: Array<RecurrentState | undefined> = streams.map(() => undefined);
-    const traceS = streams.map(() => [] as number[]);
-    const traceZ = streams.map(() => [] as number[]);
     const scoresS = streams.map(() => [] as EmotionScores[]);
+    const traceZ = streams.map(() => [] as number[]);
     try {
       for (let t = 0; t < opts.frames; t++) {
         const input = new Float32Array(2 * b * per);
@@ -194,13 +193,12 @@ export async function evalStreams(
         });
         const out = await model.step(input, [...states, ...streams.map(() => undefined)]);
         states = out.states.slice(0, b);
-        out.scores.forEach((sc, i) => (i < b ? traceS[i] : traceZ[i - b])!.push(argmax(sc)));
-        out.scores.slice(0, b).forEach((sc, i) => scoresS[i]!.push(sc));
+        out.scores.forEach((sc, i) => (i < b ? scoresS[i]!.push(sc) : traceZ[i - b]!.push(argmax(sc))));
       }
     } finally {
       for (const s of streams) s.release();
     }
-    withState.push(...traceS);
+    withState.push(...scoresS.map((sc) => sc.map(argmax)));
     without.push(...traceZ);
     gated.push(...scoresS.map((sc) => gatedLabels(sc, gate, gate.fps)));
   }
