@@ -4,6 +4,10 @@ import cv from '../src/system/opencv.js';
 import { FaceDetector, cascadeWindow, sizeBands, suppress } from '../src/detect/face-detector.js';
 import { resolveCascade } from '../src/detect/cascade-file.js';
 import { loadConfig } from '../src/config/load.js';
+import { missingDataMessage, sharedDataDir } from '../src/tools/clips/data.js';
+import { threeFaces } from '../src/tools/clips/reference.js';
+import { iou } from '../src/track/geometry.js';
+import type { Box } from '../src/types.js';
 
 const ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
 const detector = loadConfig({ env: {} }).config.detector;
@@ -49,4 +53,42 @@ test('suppression keeps one box per face: the best voted, and drops a box inside
     { box: { x: 300, y: 0, width: 100, height: 100 }, score: 9 },
   ]);
   t.deepEqual(kept.map((k) => [k.box.x, k.score]), [[5, 50], [300, 9]]);
+});
+
+/** Frame `index` of a video, gray. */
+function grayFrame(file: string, index: number): cv.Mat {
+  const cap = new cv.VideoCapture(file);
+  try {
+    cap.set(cv.CAP_PROP_POS_FRAMES, index);
+    const frame = cap.read();
+    if (frame.empty) throw new Error(`${file}: no frame ${index}`);
+    return frame.bgrToGray();
+  } finally {
+    cap.release();
+  }
+}
+
+test('tracked faces are masked out of the band search, and an untracked face beside them is still found once per face', (t) => {
+  const dataDir = sharedDataDir();
+  if (!dataDir) return t.log(`skipped: ${missingDataMessage()}`), t.pass();
+  const clip = threeFaces(dataDir);
+  const gray = grayFrame(clip.path, 100);
+  try {
+    const faces = new FaceDetector(detector, resolveCascade('haar')).detect(gray, []).detections;
+    t.is(faces.length, 3, `whole pyramid, no tracks: ${JSON.stringify(faces)}`);
+    const [a, b, c] = [...faces].sort((p, q) => p.box.x - q.box.x).map((f) => f.box) as [Box, Box, Box];
+    // Two faces tracked, the third new: over one cycle of bands the third must turn up (band search on the
+    // masked frame) and the tracked two must come back from their track windows, never twice.
+    const d = new FaceDetector(detector, resolveCascade('haar'));
+    let newFaceSeen = 0;
+    for (let i = 0; i < detector.full_every + 1; i++) {
+      const { detections } = d.detect(gray, [a, b]);
+      for (const tracked of [a, b]) t.is(detections.filter((x) => iou(x.box, tracked) > 0.5).length, 1, `frame ${i}: ${JSON.stringify(detections)}`);
+      t.true(detections.length <= 3, `frame ${i}: ${JSON.stringify(detections)}`);
+      if (detections.some((x) => iou(x.box, c) > 0.5)) newFaceSeen++;
+    }
+    t.true(newFaceSeen >= 1, `the untracked face at ${JSON.stringify(c)} was never found`);
+  } finally {
+    gray.release();
+  }
 });
