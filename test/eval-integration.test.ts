@@ -16,6 +16,7 @@ interface Report {
   fer2013: { n: number; accuracy: number; macro_f1: number; confusion: { matrix: number[][] } };
   ckplus: { summary: { n_sequences: number }; sequences: Array<{ trace: string; frames: number }> };
   stability: { n_streams: number; with_state: { flips_per_100: { mean: number } }; without_state: object };
+  switches: { n_streams: number; with_state: { final_accuracy: number; latency_frames: { n: number; median: number } }; after_gate: { latency_frames: { n: number; median: number } } };
   speed: { batch1: { n: number; median: number }; batch4: object };
   fp32_vs_int8: { n: number; accuracy_diff_points: number; label_agreement: number } | null;
   model: { sha256: string; bytes: number };
@@ -43,7 +44,7 @@ test('npm run eval -- --quick on the real model writes a complete report', async
   t.regex(stdout, /## Targets/);
   const report = JSON.parse(fs.readFileSync(path.join(out, 'eval-report.json'), 'utf8')) as Report;
   t.true(fs.readFileSync(path.join(out, 'eval-summary.md'), 'utf8').includes('## 1. FER2013 PublicTest'));
-  for (const key of ['model', 'environment', 'data', 'fer2013', 'fp32_vs_int8', 'ckplus', 'stability', 'speed', 'targets']) t.true(key in report, `report has ${key}`);
+  for (const key of ['model', 'environment', 'data', 'fer2013', 'fp32_vs_int8', 'ckplus', 'stability', 'switches', 'speed', 'targets']) t.true(key in report, `report has ${key}`);
   t.is(report.fer2013.n, 300);
   t.true(report.fer2013.accuracy > 0 && report.fer2013.accuracy <= 1);
   t.true(report.fer2013.accuracy > 0.3, `FER accuracy ${report.fer2013.accuracy} is well above chance`);
@@ -52,6 +53,10 @@ test('npm run eval -- --quick on the real model writes a complete report', async
   t.true(report.ckplus.sequences.every((s) => s.trace.length === s.frames && s.frames > 0));
   t.is(report.stability.n_streams, 20);
   t.true(Number.isFinite(report.stability.with_state.flips_per_100.mean));
+  t.is(report.switches.n_streams, 20);
+  t.true(report.switches.with_state.latency_frames.n > 0, 'some switch streams were timed');
+  // The daemon's hysteresis holds a new label for hold_s before committing it: it can only follow later.
+  t.true(report.switches.after_gate.latency_frames.median >= report.switches.with_state.latency_frames.median, JSON.stringify(report.switches));
   t.is(report.speed.batch1.n, 300);
   t.true(report.speed.batch1.median > 0);
   t.regex(report.model.sha256, /^[0-9a-f]{64}$/);

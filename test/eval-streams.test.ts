@@ -3,6 +3,7 @@ import { JitteredStream, defaultHysteresis, gatedLabels, rng, sampleIndices } fr
 import { countFlips } from '../src/tools/eval/metrics.js';
 import { EMOTIONS, zeroScores, type Emotion, type EmotionScores } from '../src/types.js';
 import { cropStill } from '../src/tools/eval/stills.js';
+import { switchPairs } from '../src/tools/eval/switches.js';
 
 const face = (): Uint8Array => {
   const px = new Uint8Array(48 * 48);
@@ -64,4 +65,17 @@ test('the hysteresis row uses the daemon defaults: a near tie never flips, a cle
   t.is(countFlips(h), 1);
   // Happy leads from frame 10 (0.667 s at 15 fps); 0.5 s later is frame 17.5, so frame 18 commits.
   t.is(h.indexOf(EMOTIONS.indexOf('Happy')), 18);
+});
+
+test('switch pairs are seeded, in range, and always change the label', (t) => {
+  const labels = Array.from({ length: 500 }, (_, i) => (i * 7) % 6);
+  const pairs = switchPairs(labels, 100, 42);
+  t.deepEqual(pairs, switchPairs(labels, 100, 42));
+  t.notDeepEqual(pairs, switchPairs(labels, 100, 43));
+  t.is(pairs.length, 100);
+  for (const [a, b] of pairs) {
+    t.true(a >= 0 && a < 500 && b >= 0 && b < 500);
+    t.not(labels[a], labels[b]);
+  }
+  t.is(new Set(pairs.map(([a]) => a)).size, 100, 'first images are distinct');
 });

@@ -11,6 +11,7 @@ import { FER_SIDE } from './eval/fer-csv.js';
 import { describeModelFile, withoutPredictions, writeReport, type EvalReport } from './eval/report.js';
 import { runCkPlus } from './eval/ckplus-run.js';
 import { evalStreams } from './eval/streams.js';
+import { evalSwitches, SWITCH_FRAMES } from './eval/switches.js';
 import { measureSpeed } from './eval/speed.js';
 import { checkTargets } from './eval/targets.js';
 import { environment, NOTES } from './eval/environment.js';
@@ -65,6 +66,8 @@ async function main(opts: EvalOptions): Promise<void> {
     const ck = await runCkPlus(model, path.join(dataDir, 'CK+'), opts.ckSequences, log);
     log(`steady streams: ${Math.min(opts.streams, set.images.length)} x ${opts.streamFrames} frames`);
     const stability = await evalStreams(model, set.images, set.labels, FER_SIDE, { count: opts.streams, frames: opts.streamFrames, seed: opts.seed });
+    log(`expression changes: ${Math.min(opts.streams, set.images.length)} x ${SWITCH_FRAMES.before}+${SWITCH_FRAMES.after} frames`);
+    const switches = await evalSwitches(model, set.images, set.labels, FER_SIDE, { count: opts.streams, seed: opts.seed });
     await model.release();
     released = true;
     log(`speed: ${opts.speedSteps} steps, 1 thread`);
@@ -81,6 +84,7 @@ async function main(opts: EvalOptions): Promise<void> {
       ...fer,
       ckplus: ck,
       stability,
+      switches,
       speed,
       targets: checkTargets({
         ferAccuracy: fer.fer2013?.accuracy ?? 0,

@@ -7,6 +7,7 @@ import type { CkSection } from './ckplus-run.js';
 import type { CompareResult, FerResult } from './fer-eval.js';
 import type { SpeedResult } from './speed.js';
 import type { StreamResult } from './streams.js';
+import type { SwitchResult } from './switches.js';
 import type { TargetCheck } from './targets.js';
 import { summaryMarkdown } from './summary-md.js';
 
@@ -35,6 +36,7 @@ export interface EvalReport {
   fp32_vs_int8: CompareResult | null;
   ckplus: CkSection | null;
   stability: StreamResult | null;
+  switches: SwitchResult | null;
   speed: SpeedResult | null;
   targets: TargetCheck[];
 }

@@ -2,6 +2,7 @@
 import type { EvalReport } from './report.js';
 import type { Summary } from './metrics.js';
 import type { StreamModeResult } from './streams.js';
+import type { SwitchModeResult } from './switches.js';
 
 const pct = (x: number | null | undefined, d = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${(x * 100).toFixed(d)} %`);
 const num = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
@@ -115,6 +116,28 @@ function stability(r: EvalReport): string[] {
   ];
 }
 
+function switches(r: EvalReport): string[] {
+  const s = r.switches;
+  if (!s) return [];
+  const row = (name: string, m: SwitchModeResult): Array<string | number> => {
+    const l = m.latency_frames;
+    return [name, pct(m.final_accuracy), l.n, num(l.median, 1), num(l.mean, 1), num(l.p95, 1), `${num(l.median / s.gate.fps, 2)} s`];
+  };
+  return [
+    '## 3b. Expression changes',
+    '',
+    `${s.n_streams} seeded pairs of PublicTest images with different labels (seed ${s.seed}): ${s.frames.before} jittered frames of the first, then ${s.frames.after} of the second, state carried across the switch.`,
+    '',
+    ...table(['Model use', 'Last frame right', 'Pairs timed', 'Frames to follow: median', 'mean', 'p95', `median at ${s.gate.fps} fps`], [
+      row('With carried LSTM state (daemon)', s.with_state),
+      row(`Carried state + daemon hysteresis (margin ${s.gate.margin}, hold ${s.gate.hold_s} s)`, s.after_gate),
+    ]),
+    '',
+    `Frames to follow: after the switch, until the label is the second image's class and keeps it to the end; timed on the pairs right just before the switch and on the last frame. For reference, the second images from the zero state are right on ${pct(s.second_image_zero_state_accuracy)} of their frames.`,
+    '',
+  ];
+}
+
 function speed(r: EvalReport): string[] {
   const s = r.speed;
   if (!s) return [];
@@ -134,5 +157,5 @@ function speed(r: EvalReport): string[] {
 
 export function summaryMarkdown(r: EvalReport): string {
   const notes = ['## Notes', '', ...r.data.notes.map((n) => `* ${n}`), ''];
-  return [...header(r), ...targets(r), ...fer(r), ...ck(r), ...stability(r), ...speed(r), ...notes].join('\n');
+  return [...header(r), ...targets(r), ...fer(r), ...ck(r), ...stability(r), ...switches(r), ...speed(r), ...notes].join('\n');
 }
