@@ -89,7 +89,7 @@ export class FaceTracker {
   }
 
   private spawn(d: Detection, nowMs: number): TrackedFace {
-    return { id: this.nextId++, box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, timeIn: zeroScores() };
+    return newTrack(this.nextId++, d, nowMs);
   }
 
   private expire(nowMs: number): TrackedFace[] {
@@ -126,4 +126,10 @@ function squareBlend(from: Box, to: Box): Box {
   const b = blend(from, to, BOX_SMOOTHING);
   const side = (b.width + b.height) / 2;
   return { x: b.x + (b.width - side) / 2, y: b.y + (b.height - side) / 2, width: side, height: side };
+}
+
+/** A new tentative track on its first detection (also what tools that drive the event gate on their own
+ * score streams start from). */
+export function newTrack(id: number, d: Detection, nowMs: number): TrackedFace {
+  return { id, box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, timeIn: zeroScores() };
 }

@@ -8,9 +8,10 @@ import cv from '../../system/opencv.js';
 import { cvCall } from '../../errors.js';
 import { cropFace, normalizeInto } from '../../classify/preprocess.js';
 import type { EmotionModel } from '../../classify/emotion-model.js';
-import { EMOTIONS, zeroScores, type EmotionScores, type RecurrentState, type TrackedFace } from '../../types.js';
+import { EMOTIONS, type EmotionScores, type RecurrentState, type TrackedFace } from '../../types.js';
 import { applyHysteresis, type HysteresisSettings } from '../../events/hysteresis.js';
 import { settings } from '../../config/load.js';
+import { newTrack } from '../../track/face-tracker.js';
 import { argmax, countFlips, summarize, type Summary } from './metrics.js';
 import { grayMat } from './stills.js';
 
@@ -26,7 +27,7 @@ export function defaultHysteresis(): HysteresisSettings {
 
 /** Committed label (class index) per frame after the daemon's hysteresis, for one stream's scores. */
 export function gatedLabels(scores: readonly EmotionScores[], settings: HysteresisSettings, fps = GATE_FPS): number[] {
-  const track: TrackedFace = { id: 1, box: { x: 0, y: 0, width: 1, height: 1 }, status: 'confirmed', hits: 1, votes: [], misses: 0, firstSeenMs: 0, lastSeenMs: 0, timeIn: zeroScores() };
+  const track: TrackedFace = { ...newTrack(1, { box: { x: 0, y: 0, width: 1, height: 1 }, score: 0 }, 0), status: 'confirmed' };
   return scores.map((sc, t) => {
     track.scores = sc;
     applyHysteresis(track, (t * 1000) / fps, settings);
