@@ -1,5 +1,5 @@
 import test from 'ava';
-import { accuracy, agreement, argmax, confusion, countFlips, macroF1, perClass, percentile, settleFrame, summarize } from '../src/tools/eval/metrics.js';
+import { accuracy, agreement, argmax, confusion, countFlips, macroF1, perClass, percentile, settleFrame, summarize, wilson } from '../src/tools/eval/metrics.js';
 import { spread } from '../src/tools/eval/ckplus-run.js';
 import { checkTargets } from '../src/tools/eval/targets.js';
 
@@ -76,4 +76,14 @@ test('targets are judged honestly, n/a without an fp32 model', (t) => {
   t.deepEqual(checkTargets({ ...base, diffPoints: -0.4 }).map((c) => c.status), ['PASS', 'PASS', 'PASS', 'PASS', 'PASS']);
   t.deepEqual(checkTargets({ ...base, ferAccuracy: 0.69, diffPoints: -1.2, flipsMean: 1.01, msPerFace: 1.5, ckApexAccuracy: 0.9 }).map((c) => c.status), ['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL']);
   t.is(checkTargets(base)[1]?.status, 'n/a');
+});
+
+test('Wilson 95 % interval matches published values and stays inside [0, 1]', (t) => {
+  // statsmodels proportion_confint(17, 22, method="wilson") = (0.5656, 0.8988)
+  const [lo, hi] = wilson(17, 22);
+  t.is(lo.toFixed(4), '0.5656');
+  t.is(hi.toFixed(4), '0.8988');
+  t.deepEqual(wilson(0, 10).map((x) => x.toFixed(4)), ['0.0000', '0.2775']);
+  t.deepEqual(wilson(10, 10).map((x) => x.toFixed(4)), ['0.7225', '1.0000']);
+  t.deepEqual(wilson(0, 0), [0, 1]);
 });

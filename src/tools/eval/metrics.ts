@@ -124,3 +124,14 @@ export function summarize(values: readonly number[]): Summary {
     max: values.length ? Math.max(...values) : Number.NaN,
   };
 }
+
+/** Wilson score interval (95 %, z = 1.96) for `k` successes in `n` trials: how far a rate measured on a
+ * small set (22 CK+ sequences) can be from the true one. [0, 1] for n = 0. */
+export function wilson(k: number, n: number, z = 1.96): [number, number] {
+  if (n <= 0) return [0, 1];
+  const p = k / n;
+  const d = 1 + (z * z) / n;
+  const c = (p + (z * z) / (2 * n)) / d;
+  const h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return [Math.max(0, c - h), Math.min(1, c + h)];
+}

@@ -1,6 +1,6 @@
 // Markdown summary of an evaluation report (also printed to stdout by `npm run eval`).
 import type { EvalReport } from './report.js';
-import type { Summary } from './metrics.js';
+import { wilson, type Summary } from './metrics.js';
 import type { StreamModeResult } from './streams.js';
 import type { SwitchModeResult } from './switches.js';
 
@@ -38,7 +38,7 @@ function fer(r: EvalReport): string[] {
   const out = [
     `## 1. FER2013 PublicTest (six classes, one step from the zero state)`,
     '',
-    `N = ${f.n} (Disgust rows dropped: ${f.dropped_disgust}); accuracy **${pct(f.accuracy)}**, macro-F1 **${num(f.macro_f1, 3)}**, mean top-1 probability ${num(f.mean_confidence, 3)}`,
+    `N = ${f.n} (Disgust rows dropped: ${f.dropped_disgust}); accuracy **${pct(f.accuracy)}** (95 % interval ${interval(f.accuracy, f.n)}), macro-F1 **${num(f.macro_f1, 3)}**, mean top-1 probability ${num(f.mean_confidence, 3)}`,
     '',
     ...table(['Class', 'Precision', 'Recall', 'F1', 'Support'], classes.map((c) => {
       const s = f.per_class[c];
@@ -59,6 +59,12 @@ function fer(r: EvalReport): string[] {
   return out;
 }
 
+/** The 95 % Wilson interval of a rate measured on n items, as "a–b %". */
+function interval(rate: number, n: number): string {
+  const [lo, hi] = wilson(Math.round(rate * n), n);
+  return `${(lo * 100).toFixed(1)}–${(hi * 100).toFixed(1)} %`;
+}
+
 function ck(r: EvalReport): string[] {
   const c = r.ckplus;
   if (!c) return [];
@@ -71,7 +77,7 @@ function ck(r: EvalReport): string[] {
     `${s.n_sequences} sequences, ${s.n_frames} frames; ${held}; ${dropped} labelled sequences dropped (contempt/disgust). Face found on ${pct(s.detection_rate)} of frames (others reuse the last box).`,
     '',
     ...table(['Measure', 'Value'], [
-      ['Apex accuracy (last frame)', `**${pct(s.apex_accuracy)}**`],
+      ['Apex accuracy (last frame)', `**${pct(s.apex_accuracy)}** (95 % interval ${interval(s.apex_accuracy, s.n_sequences)}: one sequence is ${pct(1 / Math.max(1, s.n_sequences))})`],
       ['Neutral on frame 1', pct(s.neutral_first_frame_accuracy)],
       ['Frames after onset until the right label stays (median / mean)', `${num(s.settle.median_frames, 1)} / ${num(s.settle.mean_frames, 1)} (of ${s.settle.n_settled} correct sequences)`],
       ['Same, as a fraction of the sequence length (median / mean)', `${pct(s.settle.median_fraction)} / ${pct(s.settle.mean_fraction)}`],
