@@ -12,7 +12,7 @@ SCALE = 1.0 / 255.0
 EPS = 1e-6
 HIDDEN = 64
 SEED = 20261124
-VERSION = "1.2.0"
+VERSION = "1.3.0"
 
 # CK+ subjects with full frame sequences: the CK+ evaluation set, never used for training.
 CK_EVAL_SUBJECTS = ("S052", "S055", "S074", "S106", "S113", "S130", "S132")

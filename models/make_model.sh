@@ -10,7 +10,9 @@
 #   LR (stage-1 peak, 2e-3), SMOOTH (stage-2 smoothing weight, 10), SMOOTH_FROM (first stream frame pair it
 #   applies to, 0), INIT_ONNX (continue from an fp32 export),
 #   MIRROR=1 (export the two-view graph: mean features of the face and its mirror; +0.8 points, 2x CNN time),
-#   CONSIST / CONSIST_FROM (stage-2 steady-stream margin hinge: weight, 0 = off, and first frame it applies to).
+#   CONSIST / CONSIST_FROM (stage-2 steady-stream margin hinge: weight, 0 = off, and first frame it applies to),
+#   SWITCH_P / SWITCH_FREE / STREAM_LEN (stage-2 streams: share that switch to another face (0.3), frame pairs
+#   after a switch left free of the smoothing penalty (2), frames per stream (20)).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -33,12 +35,14 @@ if [ -n "$RELEASE" ]; then
   [ -z "$SMOKE" ] || die "--release and --smoke exclude each other"
   DATA_ARGS=(); [ -z "$DATA" ] || DATA_ARGS=(--data "$DATA")
   # Run A: from random weights (stage 1: 40 + 16 epochs; stage 2: 500 stream steps, smoothing 10).
-  EPOCHS=40 EXTRA_EPOCHS=16 LR=2e-3 SMOOTH=10 SMOOTH_FROM=0 CONSIST=0 STREAM_STEPS=500 INIT_ONNX="" "$0" "${DATA_ARGS[@]}"
+  EPOCHS=40 EXTRA_EPOCHS=16 LR=2e-3 SMOOTH=10 SMOOTH_FROM=0 CONSIST=0 STREAM_STEPS=500 INIT_ONNX="" \
+    SWITCH_P=0.3 SWITCH_FREE=2 STREAM_LEN=20 "$0" "${DATA_ARGS[@]}"
   rm -rf "$HERE/work/release-a" && mv "$HERE/work/full" "$HERE/work/release-a"
   # Run B: continue from run A's fp32 export (stage 1: one more 50-epoch cosine cycle at peak LR 1e-3;
-  # stage 2 from the new CNN with smoothing 250 from the 7th frame on). Its outputs are the shipped files.
+  # stage 2 from the new CNN on 30-frame streams, half of which switch to another face, with smoothing 250
+  # on frame pairs from the 7th frame on and from the 7th frame after a switch). Its outputs are the shipped files.
   exec env EPOCHS=50 EXTRA_EPOCHS=0 LR=1e-3 SMOOTH=250 SMOOTH_FROM=6 CONSIST=0 STREAM_STEPS=500 INIT_ONNX="$HERE/emotion-cnn-lstm.fp32.onnx" \
-    "$0" "${DATA_ARGS[@]}"
+    SWITCH_P=0.5 SWITCH_FREE=6 STREAM_LEN=30 "$0" "${DATA_ARGS[@]}"
 fi
 
 command -v "$PY" >/dev/null || die "python not found at $PY (Debian: apt-get install python3 python3-torch python3-onnx python3-numpy python3-matplotlib)"
@@ -71,7 +75,8 @@ else
   FP32="$HERE/emotion-cnn-lstm.fp32.onnx"; INT8="$HERE/emotion-cnn-lstm.int8.onnx"
   TRAIN_ARGS=(--epochs "${EPOCHS:-20}" --extra-epochs "${EXTRA_EPOCHS:-12}" --stream-steps "${STREAM_STEPS:-500}"
               --lr "${LR:-2e-3}" --smooth "${SMOOTH:-10}" --smooth-from "${SMOOTH_FROM:-0}"
-              --consist "${CONSIST:-0}" --consist-from "${CONSIST_FROM:-6}")
+              --consist "${CONSIST:-0}" --consist-from "${CONSIST_FROM:-6}"
+              --switch-p "${SWITCH_P:-0.3}" --switch-free "${SWITCH_FREE:-2}" --stream-len "${STREAM_LEN:-20}")
   if [ -n "${INIT_ONNX:-}" ]; then
     [ -f "$INIT_ONNX" ] || die "INIT_ONNX=$INIT_ONNX: no such file"
     mkdir -p "$WORK" && cp -f "$INIT_ONNX" "$WORK/init.fp32.onnx"  # the export below may overwrite INIT_ONNX

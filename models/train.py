@@ -152,8 +152,10 @@ def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3, ep_offse
             rec.get("test_acc", float("nan")), rec["seconds"]), logf)
 
 
-def sample_streams(sets, S, T, g, p_switch=0.3, p_ck=0.15):
-    """Frame sources [S,T,48,48], targets [S,T,6], loss weights [S,T]."""
+def sample_streams(sets, S, T, g, p_switch=0.3, p_ck=0.15, switch_free=2):
+    """Frame sources [S,T,48,48], targets [S,T,6], loss weights [S,T], and which frame pairs are steady
+    (same source image, and more than `switch_free` frames after a switch: the smoothing penalty leaves the
+    frames right after a change free, as it leaves the first frames of a stream)."""
     X, Tt, Y = sets["x"], sets["t"], sets["y"]
     n = len(X)
     a = torch.randint(0, n, (S,), generator=g)
@@ -181,7 +183,7 @@ def sample_streams(sets, S, T, g, p_switch=0.3, p_ck=0.15):
             j = torch.sort(torch.randint(0, len(seq["frames"]), (T,), generator=g)).values
             frames[s] = torch.from_numpy(seq["frames"][j.numpy()])
             tg[s] = torch.from_numpy(np.eye(NC, dtype=np.float32)[seq["y"]] * 0.95 + 0.05 / NC)
-    steady = ((after[:, 1:] < 0) | (after[:, 1:] > 2) | ~switch.view(S, 1)).float()  # [S,T-1] pairs
+    steady = ((after[:, 1:] < 0) | (after[:, 1:] > switch_free) | ~switch.view(S, 1)).float()  # [S,T-1] pairs
     return frames, tg, w, zoom_lo, zoom_hi, steady
 
 
@@ -200,7 +202,8 @@ def consistency(logits, steady, margin, start=0):
     return torch.relu(margin - (own - other)).mean()
 
 
-def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=0.0, margin=1.0, consist_from=0, smooth_from=0):
+def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=0.0, margin=1.0, consist_from=0, smooth_from=0,
+           switch_p=0.3, switch_free=2):
     """Loss = soft CE at every step (weights from sample_streams) + smooth * mean squared change of the
     softmax between consecutive frames of the same source image (steady segments only) [+ consist *
     the margin hinge of consistency()]."""
@@ -218,7 +221,7 @@ def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=
     every = max(1, steps // 10)
     for step in range(steps):
         tp.before()
-        frames, tg, w, zl, zh, steady = sample_streams(sets, S, T, g)
+        frames, tg, w, zl, zh, steady = sample_streams(sets, S, T, g, p_switch=switch_p, switch_free=switch_free)
         x = augment.stream_batch(frames, g, zl, zh).reshape(S * T, 1, 48, 48)
         with torch.no_grad():
             f = model.enc.features_flip(x.contiguous(memory_format=torch.channels_last))
@@ -265,7 +268,10 @@ def main():
     ap.add_argument("--consist", type=float, default=0.0,
                     help="weight of the steady-stream margin hinge (0 = off)")
     ap.add_argument("--consist-margin", type=float, default=1.0, help="log-probability lead the hinge asks for")
-    ap.add_argument("--consist-from", type=int, default=0, help="first stream frame the hinge applies to")
+    ap.add_argument("--consist-from", type=int, default=6, help="first stream frame the hinge applies to")
+    ap.add_argument("--switch-p", type=float, default=0.3, help="share of stage-2 streams that switch to another face")
+    ap.add_argument("--switch-free", type=int, default=2,
+                    help="frame pairs after a switch that the smoothing penalty leaves free")
     ap.add_argument("--stream-len", type=int, default=20)
     ap.add_argument("--stream-batch", type=int, default=20)
     ap.add_argument("--limit", type=int, default=None, help="read only the first ROWS csv rows (smoke)")
@@ -319,7 +325,7 @@ def main():
         g = torch.Generator().manual_seed(SEED + 1)
     t2 = time.time()
     stage2(model, sets, a.stream_steps, a.stream_batch, a.stream_len, 3e-3, g, logf, hist, ThreadPicker(a.threads, 50),
-           a.smooth, a.consist, a.consist_margin, a.consist_from, a.smooth_from)
+           a.smooth, a.consist, a.consist_margin, a.consist_from, a.smooth_from, a.switch_p, a.switch_free)
     t3 = time.time()
     torch.save(model.state_dict(), os.path.join(a.work, "model.pt"))
     n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("still_head"))
