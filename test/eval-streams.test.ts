@@ -78,4 +78,5 @@ test('switch pairs are seeded, in range, and always change the label', (t) => {
     t.not(labels[a], labels[b]);
   }
   t.is(new Set(pairs.map(([a]) => a)).size, 100, 'first images are distinct');
+  t.deepEqual(switchPairs([3, 3, 3], 2, 42), [], 'one label only: no pair (and no endless search for one)');
 });

@@ -32,8 +32,9 @@ export interface SwitchResult {
   gate: HysteresisSettings & { fps: number };
 }
 
-/** Seeded pairs (first image, second image with another label). */
+/** Seeded pairs (first image, second image with another label); none when every image has the same label. */
 export function switchPairs(labels: readonly number[], count: number, seed: number): Array<[number, number]> {
+  if (new Set(labels).size < 2) return [];
   const r = rng(seed ^ 0x5eed);
   return sampleIndices(labels.length, count, seed + 1).map((a) => {
     for (;;) {
