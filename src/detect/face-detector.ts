@@ -83,7 +83,7 @@ export class FaceDetector {
       this.frames += 1;
       const range = band < 0 ? { min, max } : (bands[band] as { min: number; max: number });
       const tracked = tracks.flatMap((t) => this.searchAround(eq, scaleBox(t, scale)));
-      const found = [...this.searchBand(eq, range, tracked), ...tracked];
+      const found = [...this.searchBand(eq, eq !== gray, range, tracked), ...tracked];
       const detections = suppress(found).map((d) => ({ box: scaleBox(d.box, 1 / scale), score: d.score }));
       return { detections, band };
     } finally {
@@ -95,18 +95,20 @@ export class FaceDetector {
   /** The full-frame search of one size band. Faces the track searches just found are painted flat grey
    * first: they are already detected, and a face is where a cascade is dearest (most windows there pass
    * many stages), so on the three-face bench clip this halves the cost of the band (24.7 -> 11.3 ms for
-   * the whole pyramid). Only boxes found in this frame are masked, so a face that moved away is not hidden. */
-  private searchBand(eq: cv.Mat, range: { min: number; max: number }, tracked: readonly Detection[]): Detection[] {
+   * the whole pyramid). Only boxes found in this frame are masked, so a face that moved away is not hidden.
+   * `own` = `eq` is this frame's scratch image (downscaled or equalised here), painted in place; otherwise
+   * it is the caller's frame, which the classifier still crops, and a copy is painted. */
+  private searchBand(eq: cv.Mat, own: boolean, range: { min: number; max: number }, tracked: readonly Detection[]): Detection[] {
     if (tracked.length === 0) return this.run(eq, range.min, range.max);
-    const masked = cvCall('copy frame for the band search', () => eq.copy());
+    const masked = own ? eq : cvCall('copy frame for the band search', () => eq.copy());
     try {
       for (const { box } of tracked) {
         const rect = clipRect(box, masked.cols, masked.rows);
-        if (rect) cvCall('mask tracked face', () => masked.drawRectangle(rect, new cv.Vec3(MASK_GREY, MASK_GREY, MASK_GREY), -1));
+        if (rect) cvCall('mask tracked face', () => masked.drawRectangle(rect, MASK_GREY, -1));
       }
       return this.run(masked, range.min, range.max);
     } finally {
-      masked.release();
+      if (masked !== eq) masked.release();
     }
   }
 
@@ -173,7 +175,7 @@ export function cascadeWindow(file: string): number {
 }
 
 /** The grey that tracked faces are painted with before the band search (mid-grey of an equalised frame). */
-const MASK_GREY = 128;
+const MASK_GREY = new cv.Vec3(128, 128, 128);
 
 /** The integer rectangle of a box inside a w x h image, or undefined when nothing of it is inside. */
 function clipRect(b: Box, w: number, h: number): cv.Rect | undefined {

@@ -25,6 +25,11 @@ export function defaultHysteresis(): HysteresisSettings {
   return { margin: dflt('events.margin'), hold_s: dflt('events.hold_s') };
 }
 
+/** The hysteresis the eval's gated rows use: the daemon defaults at GATE_FPS. */
+export function defaultGate(): HysteresisSettings & { fps: number } {
+  return { ...defaultHysteresis(), fps: GATE_FPS };
+}
+
 /** Committed label (class index) per frame after the daemon's hysteresis, for one stream's scores. */
 export function gatedLabels(scores: readonly EmotionScores[], settings: HysteresisSettings, fps = GATE_FPS): number[] {
   const track: TrackedFace = { ...newTrack(1, { box: { x: 0, y: 0, width: 1, height: 1 }, score: 0 }, 0), status: 'confirmed' };
@@ -162,6 +167,39 @@ function modeResult(traces: number[][], truth: number[], frames: number): Stream
   };
 }
 
+/**
+ * Step `b` streams through the model together for `frames` frames, the LSTM state carried per stream; the
+ * crop of stream i at frame t comes from `crop(i, t)`. On frames where `zeroToo(t)`, the same crops also go
+ * through the model from the zero state in the same call (the memory-less reference), given to `onZero`.
+ * Returns each stream's carried-state scores per frame.
+ */
+export async function stepStreams(
+  model: EmotionModel,
+  b: number,
+  frames: number,
+  crop: (i: number, t: number) => Uint8Array,
+  zeroToo: (t: number) => boolean,
+  onZero: (i: number, scores: EmotionScores) => void,
+): Promise<EmotionScores[][]> {
+  const spec = model.info.preprocess;
+  const per = spec.size * spec.size;
+  const fresh = (): Array<RecurrentState | undefined> => Array.from({ length: b }, () => undefined);
+  let states = fresh();
+  const scores = Array.from({ length: b }, () => [] as EmotionScores[]);
+  for (let t = 0; t < frames; t++) {
+    const zero = zeroToo(t);
+    const input = new Float32Array((zero ? 2 : 1) * b * per);
+    for (let i = 0; i < b; i++) {
+      normalizeInto(crop(i, t), spec, input, i * per);
+      if (zero) input.copyWithin((b + i) * per, i * per, (i + 1) * per);
+    }
+    const out = await model.step(input, zero ? [...states, ...fresh()] : states);
+    states = out.states.slice(0, b);
+    out.scores.forEach((sc, i) => (i < b ? scores[i]!.push(sc) : onZero(i - b, sc)));
+  }
+  return scores;
+}
+
 /** Steady streams for `count` seeded images of `images`; `batch` streams share each model call. */
 export async function evalStreams(
   model: EmotionModel,
@@ -170,32 +208,20 @@ export async function evalStreams(
   side: number,
   opts: { count: number; frames: number; seed: number; batch?: number },
 ): Promise<StreamResult> {
-  const spec = model.info.preprocess;
-  const per = spec.size * spec.size;
+  const size = model.info.preprocess.size;
   const picked = sampleIndices(images.length, opts.count, opts.seed);
   const withState: number[][] = [];
   const without: number[][] = [];
   const gated: number[][] = [];
-  const gate = { ...defaultHysteresis(), fps: GATE_FPS };
+  const gate = defaultGate();
   const batch = opts.batch ?? 32;
   for (let start = 0; start < picked.length; start += batch) {
     const ids = picked.slice(start, start + batch);
     const streams = ids.map((id) => new JitteredStream(images[id] as Uint8Array, side, rng(opts.seed * 100003 + id)));
-    const b = streams.length;
-    let states: Array<RecurrentState | undefined> = streams.map(() => undefined);
-    const scoresS = streams.map(() => [] as EmotionScores[]);
     const traceZ = streams.map(() => [] as number[]);
+    let scoresS: EmotionScores[][];
     try {
-      for (let t = 0; t < opts.frames; t++) {
-        const input = new Float32Array(2 * b * per);
-        streams.forEach((s, i) => {
-          normalizeInto(s.nextCrop(spec.size), spec, input, i * per);
-          input.copyWithin((b + i) * per, i * per, (i + 1) * per);
-        });
-        const out = await model.step(input, [...states, ...streams.map(() => undefined)]);
-        states = out.states.slice(0, b);
-        out.scores.forEach((sc, i) => (i < b ? scoresS[i]!.push(sc) : traceZ[i - b]!.push(argmax(sc))));
-      }
+      scoresS = await stepStreams(model, streams.length, opts.frames, (i) => (streams[i] as JitteredStream).nextCrop(size), () => true, (i, sc) => traceZ[i]!.push(argmax(sc)));
     } finally {
       for (const s of streams) s.release();
     }

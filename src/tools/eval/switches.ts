@@ -4,12 +4,11 @@
 // Measured: how many frames after the switch the label takes the new image's class and keeps it, for the
 // model and after the daemon's hysteresis, and how often it gets there at all (a state that clings to the
 // first face would show here, not in the steady streams).
-import { normalizeInto } from '../../classify/preprocess.js';
 import type { EmotionModel } from '../../classify/emotion-model.js';
-import type { EmotionScores, RecurrentState } from '../../types.js';
+import type { EmotionScores } from '../../types.js';
 import type { HysteresisSettings } from '../../events/hysteresis.js';
 import { argmax, settleFrame, summarize, type Summary } from './metrics.js';
-import { GATE_FPS, JitteredStream, defaultHysteresis, gatedLabels, rng, sampleIndices } from './streams.js';
+import { JitteredStream, defaultGate, gatedLabels, rng, sampleIndices, stepStreams } from './streams.js';
 
 export const SWITCH_FRAMES = { before: 30, after: 60 } as const;
 
@@ -58,8 +57,8 @@ function modeResult(traces: number[][], pairs: Array<[number, number]>, labels: 
   return { final_accuracy: right / Math.max(1, traces.length), latency_frames: summarize(latencies) };
 }
 
-/** Run `count` switch streams; `batch` streams share each model call (the second half of each call is the
- * second image from the zero state, for the memory-less reference). */
+/** Run `count` switch streams; `batch` streams share each model call (after the switch, the call also runs
+ * the second images from the zero state, for the memory-less reference). */
 export async function evalSwitches(
   model: EmotionModel,
   images: readonly Uint8Array[],
@@ -67,37 +66,25 @@ export async function evalSwitches(
   side: number,
   opts: { count: number; seed: number; batch?: number },
 ): Promise<SwitchResult> {
-  const spec = model.info.preprocess;
-  const per = spec.size * spec.size;
+  const size = model.info.preprocess.size;
   const pairs = switchPairs(labels, Math.min(opts.count, images.length), opts.seed);
-  const gate = { ...defaultHysteresis(), fps: GATE_FPS };
+  const gate = defaultGate();
   const withState: number[][] = [];
   const gated: number[][] = [];
   let zeroRight = 0;
   const batch = opts.batch ?? 32;
-  const total = SWITCH_FRAMES.before + SWITCH_FRAMES.after;
+  const switched = (t: number): boolean => t >= SWITCH_FRAMES.before;
   for (let start = 0; start < pairs.length; start += batch) {
     const chunk = pairs.slice(start, start + batch);
-    const b = chunk.length;
     const first = chunk.map(([a], i) => new JitteredStream(images[a] as Uint8Array, side, rng(opts.seed * 7919 + start + i)));
     const second = chunk.map(([, s], i) => new JitteredStream(images[s] as Uint8Array, side, rng(opts.seed * 7907 + start + i)));
-    let states: Array<RecurrentState | undefined> = chunk.map(() => undefined);
-    const scores = chunk.map(() => [] as EmotionScores[]);
+    let scores: EmotionScores[][];
     try {
-      for (let t = 0; t < total; t++) {
-        const switched = t >= SWITCH_FRAMES.before;
-        const input = new Float32Array((switched ? 2 : 1) * b * per);
-        chunk.forEach((_, i) => {
-          normalizeInto(((switched ? second : first)[i] as JitteredStream).nextCrop(spec.size), spec, input, i * per);
-          if (switched) input.copyWithin((b + i) * per, i * per, (i + 1) * per);
-        });
-        const out = await model.step(input, switched ? [...states, ...chunk.map(() => undefined)] : states);
-        states = out.states.slice(0, b);
-        out.scores.forEach((sc, i) => {
-          if (i < b) scores[i]!.push(sc);
-          else if (argmax(sc) === labels[(chunk[i - b] as [number, number])[1]]) zeroRight++;
-        });
-      }
+      const crop = (i: number, t: number): Uint8Array => ((switched(t) ? second : first)[i] as JitteredStream).nextCrop(size);
+      const onZero = (i: number, sc: EmotionScores): void => {
+        if (argmax(sc) === labels[(chunk[i] as [number, number])[1]]) zeroRight++;
+      };
+      scores = await stepStreams(model, chunk.length, SWITCH_FRAMES.before + SWITCH_FRAMES.after, crop, switched, onZero);
     } finally {
       for (const s of [...first, ...second]) s.release();
     }
