@@ -325,7 +325,8 @@ def main():
         g = torch.Generator().manual_seed(SEED + 1)
     t2 = time.time()
     stage2(model, sets, a.stream_steps, a.stream_batch, a.stream_len, 3e-3, g, logf, hist, ThreadPicker(a.threads, 50),
-           a.smooth, a.consist, a.consist_margin, a.consist_from, a.smooth_from, a.switch_p, a.switch_free)
+           smooth=a.smooth, consist=a.consist, margin=a.consist_margin, consist_from=a.consist_from,
+           smooth_from=a.smooth_from, switch_p=a.switch_p, switch_free=a.switch_free)
     t3 = time.time()
     torch.save(model.state_dict(), os.path.join(a.work, "model.pt"))
     n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("still_head"))
