@@ -70,9 +70,9 @@ class LSTMStep(nn.Module):
 
 
 class EmotionNet(nn.Module):
-    def __init__(self, hidden=HIDDEN):
+    def __init__(self, hidden=HIDDEN, convs=CONVS):
         super().__init__()
-        self.enc = Encoder()
+        self.enc = Encoder(convs)
         self.still_head = nn.Linear(EMB, len(CLASSES))   # stage-1 auxiliary head (not exported)
         self.lstm = LSTMStep(EMB, hidden)
         self.head = nn.Linear(hidden, len(CLASSES))

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
 
-from net import EmotionNet
+from net import CONVS, EmotionNet
 
 
 def _inits(path):
@@ -28,10 +28,10 @@ def _named_tensors(w, model):
 
 
 @torch.no_grad()
-def load_from_onnx(path, hidden, calib_x, bs=512):
-    """calib_x: preprocessed stills [N,1,48,48] for the BatchNorm statistics."""
+def load_from_onnx(path, hidden, calib_x, bs=512, convs=CONVS):
+    """calib_x: preprocessed stills [N,1,48,48] for the BatchNorm statistics; convs: the trunk the export has."""
     w = _inits(path)
-    model = EmotionNet(hidden).eval()
+    model = EmotionNet(hidden, convs).eval()
     layers = _named_tensors(w, model)
     # identity BatchNorms that add the folded bias back (beta = b): each layer sees the exported input
     for conv, bn, cw, cb in layers:
