@@ -1,5 +1,5 @@
-"""Stage-1 exploration (how the 1.4 recipe was chosen; not part of the release recipe): trains the CNN + still
-head with one config and logs the still-head PublicTest accuracy per epoch, with train.py's own pieces (targets,
+"""Stage-1 exploration (settings compared on a borrowed GPU; not part of the release recipe): trains the CNN +
+still head with one config and logs the still-head PublicTest accuracy per epoch, with train.py's own pieces (targets,
 augment.still_batch, cosine, eval_still) and bf16 autocast on a GPU. The data travels as one packed file:
   explore_stage1.py pack DATA_DIR PACKED.pkl.xz            (from the public formats; ~55 MB, ~2.5 min)
   explore_stage1.py run NAME --packed PACKED --out DIR [--device cuda] [--deadline S] [--init-onnx RUN_A.onnx]
@@ -26,7 +26,7 @@ from common import HIDDEN, preprocess_u8  # noqa: E402
 
 C6 = [(1, 32, 5, 2, False), (32, 32, 3, 1, True), (32, 64, 3, 1, False), (64, 64, 3, 1, True),
       (64, 128, 3, 1, False), (128, 128, 3, 1, False)]  # models 1.0-1.3
-C7 = C6[:-1] + [(128, 128, 3, 1, True), (128, 256, 3, 1, False)]  # model 1.4 (net.CONVS)
+C7 = C6[:-1] + [(128, 128, 3, 1, True), (128, 256, 3, 1, False)]  # the 7-conv candidate of 2026-11-30
 C8 = C7 + [(256, 256, 3, 1, False)]
 C7W = C6[:-1] + [(128, 128, 3, 1, True), (128, 320, 3, 1, False)]
 CW = C6[:4] + [(64, 192, 3, 1, False), (192, 192, 3, 1, False)]

@@ -110,7 +110,7 @@ class ThreadPicker:
         self.n += 1
 
 
-def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3, ep_offset=0):  # noqa: C901
+def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3, ep_offset=0, wd=0.05, aug=1.0):  # noqa: C901
     X, T = sets["x"], sets["t"]
     zoom_lo, zoom_hi = torch.full((len(X),), 0.85), torch.full((len(X),), 1.2)
     if "ck_x" in sets:  # CK+48 crops are tighter than Haar boxes: mostly zoom out
@@ -121,7 +121,7 @@ def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3, ep_offse
         zoom_lo = torch.cat([zoom_lo, torch.full((n,), 0.68)])
         zoom_hi = torch.cat([zoom_hi, torch.full((n,), 1.0)])
     params = [p for n, p in model.named_parameters() if not n.startswith(("lstm", "head"))]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     steps = epochs * (len(X) // bs)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine(s, steps, min(500, steps // 10 + 1)))
     model.train()
@@ -131,7 +131,7 @@ def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3, ep_offse
         for b in range(len(X) // bs):
             tp.before()
             idx = perm[b * bs:(b + 1) * bs]
-            x = augment.still_batch(X[idx], g, zoom_lo=zoom_lo[idx], zoom_hi=zoom_hi[idx])
+            x = augment.still_batch(X[idx], g, strength=aug, zoom_lo=zoom_lo[idx], zoom_hi=zoom_hi[idx])
             logits = model.still_logits(x.contiguous(memory_format=torch.channels_last))
             loss = soft_ce(logits, T[idx])
             opt.zero_grad(set_to_none=True)
@@ -203,7 +203,7 @@ def consistency(logits, steady, margin, start=0):
 
 
 def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=0.0, margin=1.0, consist_from=0, smooth_from=0,
-           switch_p=0.3, switch_free=2):
+           switch_p=0.3, switch_free=2, views=2):
     """Loss = soft CE at every step (weights from sample_streams) + smooth * mean squared change of the
     softmax between consecutive frames of the same source image (steady segments only) [+ consist *
     the margin hinge of consistency()]."""
@@ -224,7 +224,8 @@ def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=
         frames, tg, w, zl, zh, steady = sample_streams(sets, S, T, g, p_switch=switch_p, switch_free=switch_free)
         x = augment.stream_batch(frames, g, zl, zh).reshape(S * T, 1, 48, 48)
         with torch.no_grad():
-            f = model.enc.features_flip(x.contiguous(memory_format=torch.channels_last))
+            xc = x.contiguous(memory_format=torch.channels_last)
+            f = model.enc.features_flip(xc) if views == 2 else model.enc.features(xc)
         logits = model.run_sequence(model.enc.embed(f).view(S, T, -1))
         loss = soft_ce(logits.reshape(S * T, NC), tg.reshape(S * T, NC), w.reshape(-1))
         p = torch.softmax(logits, -1)
@@ -259,6 +260,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--wd", type=float, default=0.05, help="stage-1 AdamW weight decay")
+    ap.add_argument("--aug", type=float, default=1.0, help="stage-1 augmentation strength (augment.still_batch)")
+    ap.add_argument("--dropout", type=float, default=0.3, help="stage-1 dropout before the embedding layer")
     ap.add_argument("--extra-epochs", type=int, default=12, help="stage 1b: warm-restart epochs")
     ap.add_argument("--extra-lr", type=float, default=1e-3)
     ap.add_argument("--stream-steps", type=int, default=500)
@@ -273,6 +277,8 @@ def main():
     ap.add_argument("--switch-free", type=int, default=2,
                     help="frame pairs after a switch that the smoothing penalty leaves free")
     ap.add_argument("--stream-len", type=int, default=20)
+    ap.add_argument("--stage2-views", type=int, choices=[1, 2], default=2,
+                    help="stage-2 LSTM input: mean features of the face and its mirror (2) or the face alone (1)")
     ap.add_argument("--stream-batch", type=int, default=20)
     ap.add_argument("--limit", type=int, default=None, help="read only the first ROWS csv rows (smoke)")
     ap.add_argument("--threads", type=int, default=2, help="at most this many threads")
@@ -296,6 +302,7 @@ def main():
         model = warm_start.load_from_onnx(a.init_onnx, HIDDEN, stills[:4096])
         loss = warm_start.fit_still_head(model, stills, sets["t"])
         log("warm start from %s (still head refitted, loss %.4f)" % (a.init_onnx, loss), logf)
+    model.enc.drop.p = a.dropout
     model = model.to(memory_format=torch.channels_last)
     hist = []
     t1 = time.time()
@@ -306,7 +313,8 @@ def main():
         hist, g = st["hist"], torch.Generator().manual_seed(SEED + 1)
         log("resumed stage 1 from " + s1, logf)
     else:
-        stage1(model, sets, a.epochs, a.batch, a.lr, g, logf, hist, ThreadPicker(a.threads), a.ck_repeat)
+        stage1(model, sets, a.epochs, a.batch, a.lr, g, logf, hist, ThreadPicker(a.threads), a.ck_repeat,
+               wd=a.wd, aug=a.aug)
         torch.save({"model": model.state_dict(), "hist": hist}, s1)
         g = torch.Generator().manual_seed(SEED + 1)
     s1b = os.path.join(a.work, "stage1b.pt")
@@ -320,13 +328,13 @@ def main():
             g1b = torch.Generator().manual_seed(SEED + 2)
             torch.manual_seed(SEED + 2)
             stage1(model, sets, a.extra_epochs, a.batch, a.extra_lr, g1b, logf, hist, ThreadPicker(a.threads),
-                   a.ck_repeat, ep_offset=a.epochs)
+                   a.ck_repeat, ep_offset=a.epochs, wd=a.wd, aug=a.aug)
             torch.save({"model": model.state_dict(), "hist": hist}, s1b)
         g = torch.Generator().manual_seed(SEED + 1)
     t2 = time.time()
     stage2(model, sets, a.stream_steps, a.stream_batch, a.stream_len, 3e-3, g, logf, hist, ThreadPicker(a.threads, 50),
            smooth=a.smooth, consist=a.consist, margin=a.consist_margin, consist_from=a.consist_from,
-           smooth_from=a.smooth_from, switch_p=a.switch_p, switch_free=a.switch_free)
+           smooth_from=a.smooth_from, switch_p=a.switch_p, switch_free=a.switch_free, views=a.stage2_views)
     t3 = time.time()
     torch.save(model.state_dict(), os.path.join(a.work, "model.pt"))
     n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("still_head"))
