@@ -12,7 +12,6 @@ import pickle
 import sys
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,11 +55,77 @@ CONFIGS = {
 
 def pack(data_dir, out):
     fer = data.read_fer2013(data_dir)
-    d = {k: {kk: np.asarray(vv) for kk, vv in fer[k].items()} for k in ("Training", "PublicTest")}
-    d["ck"] = data.read_ck48(data_dir)
+    d = {"Training": fer["Training"], "PublicTest": fer["PublicTest"], "ck": data.read_ck48(data_dir)}
     with lzma.open(out, "wb", preset=9) as f:
         pickle.dump(d, f, protocol=4)
     print("%s: %d bytes" % (out, os.path.getsize(out)))
+
+
+def load_packed(path, limit=None):
+    """train.build_sets() on a pack() file; `limit` keeps the first rows of each FER2013 split (smoke)."""
+    with lzma.open(path, "rb") as f:
+        d = pickle.load(f)
+    fer = {k: {kk: v[:limit] for kk, v in d[k].items()} for k in ("Training", "PublicTest")}
+    return train.build_sets(fer, d["ck"])
+
+
+def build_model(cfg, sets, init_onnx):
+    if cfg["init"] != "A":
+        return net.EmotionNet(HIDDEN, ARCHS[cfg["convs"]])
+    if cfg["convs"] != "C6":
+        raise SystemExit("init A needs the C6 trunk")
+    stills = preprocess_u8(sets["x"].numpy())
+    model = warm_start.load_from_onnx(init_onnx, HIDDEN, stills[:4096], convs=C6)
+    warm_start.fit_still_head(model, stills, sets["t"])
+    return model
+
+
+class Schedule:
+    """train.cosine over `epochs` x `nb` steps; shorten() ends it earlier (the --deadline)."""
+
+    def __init__(self, opt, epochs, nb):
+        self.nb, self.epochs, warm = nb, epochs, min(500, epochs * nb // 10 + 1)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: train.cosine(s, self.epochs * nb, warm))
+
+    def shorten(self, epochs):
+        self.epochs = epochs
+
+
+def fit(model, sets, cfg, dev, deadline, say):
+    """The stage-1 loop of train.stage1 on `dev` (bf16 autocast on a GPU); returns the epochs run."""
+    X, T, zl, zh = (v.to(dev) for v in train.stage1_pool(sets, 3))
+    tx, ty = sets["test_x"].to(dev), sets["test_y"].to(dev)
+    g = torch.Generator(device=dev).manual_seed(cfg["seed"])
+    params = [p for n, p in model.named_parameters() if not n.startswith(("lstm", "head"))]
+    opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["wd"], **({"fused": True} if dev.type == "cuda" else {}))
+    bs = 128
+    nb = len(X) // bs
+    sched = Schedule(opt, cfg["epochs"], nb)
+    t0, ep = time.time(), 0
+    while ep < sched.epochs:
+        model.train()
+        perm = torch.randperm(len(X), generator=g, device=dev)
+        tot = torch.zeros((), device=dev)
+        for b in range(nb):
+            idx = perm[b * bs:(b + 1) * bs]
+            x = augment.still_batch(X[idx], g, strength=cfg["aug"], zoom_lo=zl[idx], zoom_hi=zh[idx])
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                logits = model.still_logits(x.contiguous(memory_format=torch.channels_last))
+            loss = train.soft_ce(logits.float(), T[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.sched.step()
+            tot += loss.detach()
+        tl, ta = train.eval_still(model, tx, ty)
+        ep += 1
+        if ep in (2, 5, 10) and deadline:  # shrink the schedule (never grow it) to end before the deadline
+            fit_eps = ep + int((deadline - (time.time() - T_START)) / ((time.time() - t0) / ep))
+            if fit_eps < sched.epochs:
+                sched.shorten(max(ep + 1, fit_eps))
+                say("schedule shortened to %d epochs" % sched.epochs)
+        say("ep %d loss %.4f test %.4f acc %.4f t %.0f" % (ep, tot.item() / nb, tl, ta, time.time() - t0))
+    return ep, ta, tx, ty
 
 
 def main():
@@ -78,9 +143,7 @@ def main():
     a = ap.parse_args()
     if a.cmd == "pack":
         return pack(a.name, a.packed)
-    cfg = dict(CONFIGS[a.name])
-    if a.epochs:
-        cfg["epochs"] = a.epochs
+    cfg = dict(CONFIGS[a.name], **({"epochs": a.epochs} if a.epochs else {}))
     torch.set_num_threads(2)
     torch.manual_seed(cfg["seed"])
     log = open(os.path.join(a.out, a.name + ".log"), "w")
@@ -88,83 +151,23 @@ def main():
     def say(s):
         log.write(s + "\n"), log.flush()
     say("cfg " + json.dumps(cfg))
-    with lzma.open(a.packed_in, "rb") as f:
-        d = pickle.load(f)
-    tr, te, ck = d["Training"], d["PublicTest"], d["ck"]
-    if a.limit:
-        tr = {k: v[:a.limit] for k, v in tr.items()}
-        te = {k: v[:a.limit] for k, v in te.items()}
-    t = train.targets(tr["y"], tr["soft"], tr["has_soft"])
-    cx = np.concatenate([s["frames"] for s in ck]); cy = np.concatenate([[s["y"]] * len(s["frames"]) for s in ck])
-    ct = train.targets(cy, np.zeros((len(cy), 6), np.float32), np.zeros(len(cy), bool))
-    convs = ARCHS[cfg["convs"]]
-    if cfg["init"] == "A":
-        model = warm_start.load_from_onnx(a.init_onnx, HIDDEN, preprocess_u8(tr["x"][:4096]), convs=C6)
-        warm_start.fit_still_head(model, preprocess_u8(tr["x"]), t)
-    else:
-        model = net.EmotionNet(HIDDEN)
-        model.enc = net.Encoder(convs)
-    if cfg["init"] == "A" and cfg["convs"] != "C6":
-        raise SystemExit("init A needs the C6 trunk")
+    sets = load_packed(a.packed_in, a.limit)
+    model = build_model(cfg, sets, a.init_onnx)
     model.enc.drop.p = cfg["drop"]
     dev = torch.device(a.device)
     model = model.to(dev).to(memory_format=torch.channels_last)
-    if hasattr(torch, "set_default_device"):
+    if hasattr(torch, "set_default_device"):  # augment.py makes its random tensors with the default device
         torch.set_default_device(dev)
-    net.MIRROR_INDEX = net.MIRROR_INDEX.to(dev)
-    g = torch.Generator(device=dev).manual_seed(cfg["seed"])
-    X = torch.cat([torch.from_numpy(tr["x"])] + [torch.from_numpy(cx)] * 3).to(dev)
-    T = torch.cat([t] + [ct] * 3).to(dev)
-    n_ck = len(cx) * 3
-    zl = torch.cat([torch.full((len(tr["x"]),), 0.85), torch.full((n_ck,), 0.68)])
-    zh = torch.cat([torch.full((len(tr["x"]),), 1.2), torch.full((n_ck,), 1.0)])
-    tx, ty = preprocess_u8(te["x"]).to(dev), torch.from_numpy(te["y"]).to(dev)
-    params = [p for n, p in model.named_parameters() if not n.startswith(("lstm", "head"))]
-    opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["wd"], **({"fused": True} if dev.type == "cuda" else {}))
-    bs = 128
-    nb = len(X) // bs
-    steps = [cfg["epochs"] * nb]
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: train.cosine(s, steps[0], min(500, cfg["epochs"] * nb // 10 + 1)))
     say("params %d macs %.2fM" % (sum(p.numel() for n, p in model.named_parameters() if not n.startswith("still")),
-                                  net.count_macs(convs=convs) / 1e6))
+                                  net.count_macs(convs=ARCHS[cfg["convs"]]) / 1e6))
     t0 = time.time()
-    best = 0
-    ep_total = cfg["epochs"]
-    ep = 0
-    while ep < ep_total:
-        model.train()
-        perm = torch.randperm(len(X), generator=g, device=dev)
-        tot = torch.zeros(())
-        for b in range(len(X) // bs):
-            idx = perm[b * bs:(b + 1) * bs]
-            x = augment.still_batch(X[idx], g, strength=cfg["aug"], zoom_lo=zl[idx], zoom_hi=zh[idx])
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                logits = model.still_logits(x.contiguous(memory_format=torch.channels_last))
-            loss = train.soft_ce(logits.float(), T[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += loss.detach()
-        tl, ta = train.eval_still(model, tx, ty)
-        best = max(best, ta)
-        el = time.time() - t0
-        if ep in (1, 4, 9) and a.deadline:  # shrink the schedule (never grow it) to end before the deadline
-            fit = ep + 1 + int((a.deadline - (time.time() - T_START)) / (el / (ep + 1)))
-            if fit < ep_total:
-                ep_total = max(ep + 2, fit)
-                steps[0] = ep_total * nb
-                say("schedule shortened to %d epochs" % ep_total)
-        ep += 1
-        say("ep %d loss %.4f test %.4f acc %.4f t %.0f" % (ep, tot.item() / (len(X) // bs), tl, ta, time.time() - t0))
+    ep, acc, tx, ty = fit(model, sets, cfg, dev, a.deadline, say)
     model.eval()
-    with torch.no_grad():
-        lg = torch.cat([model.still_logits(tx[i:i + 512]) for i in range(0, len(tx), 512)])
-        lf = torch.cat([model.still_logits(tx[i:i + 512].flip(3)) for i in range(0, len(tx), 512)])
-    tta = ((lg.softmax(1) + lf.softmax(1)).argmax(1) == ty).float().mean().item()
-    res = dict(name=a.name, cfg=cfg, epochs_run=ep, final=ta, best=best, tta=tta, seconds=time.time() - t0)
-    say("RESULT " + json.dumps(res))
-    torch.save(model.state_dict(), os.path.join("/tmp", a.name + ".pt"))
+    with torch.no_grad():  # mirror test-time augmentation, for reference
+        p = sum(torch.cat([model.still_logits(v[i:i + 512]) for i in range(0, len(v), 512)]).softmax(1)
+                for v in (tx, tx.flip(3)))
+    tta = (p.argmax(1) == ty).float().mean().item()
+    say("RESULT " + json.dumps(dict(name=a.name, cfg=cfg, epochs_run=ep, final=acc, tta=tta, seconds=time.time() - t0)))
 
 
 if __name__ == "__main__":

@@ -38,9 +38,12 @@ def targets(y, soft, has_soft, alpha=0.25, smooth=0.05):
 
 
 def load_sets(data_dir, limit=None):
-    fer = data.read_fer2013(data_dir, limit=limit)
+    return build_sets(data.read_fer2013(data_dir, limit=limit), data.read_ck48(data_dir))
+
+
+def build_sets(fer, ck):
+    """Training tensors from read_fer2013()'s splits and read_ck48()'s sequences."""
     tr, te = fer["Training"], fer.get("PublicTest")
-    ck = data.read_ck48(data_dir)
     sets = {"x": torch.from_numpy(tr["x"]), "y": torch.from_numpy(tr["y"]),
             "t": targets(tr["y"], tr["soft"], tr["has_soft"]), "ck": ck}
     if ck:
@@ -110,16 +113,21 @@ class ThreadPicker:
         self.n += 1
 
 
-def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3, ep_offset=0, wd=0.05, aug=1.0):  # noqa: C901
+def stage1_pool(sets, ck_repeat):
+    """Stage-1 stills: FER2013 Training, then the CK+48 crops `ck_repeat` times, with their zoom ranges."""
     X, T = sets["x"], sets["t"]
     zoom_lo, zoom_hi = torch.full((len(X),), 0.85), torch.full((len(X),), 1.2)
     if "ck_x" in sets:  # CK+48 crops are tighter than Haar boxes: mostly zoom out
-        r = ck_repeat
-        X = torch.cat([X] + [sets["ck_x"]] * r)
-        T = torch.cat([T] + [sets["ck_t"]] * r)
-        n = len(sets["ck_x"]) * r
+        n = len(sets["ck_x"]) * ck_repeat
+        X = torch.cat([X] + [sets["ck_x"]] * ck_repeat)
+        T = torch.cat([T] + [sets["ck_t"]] * ck_repeat)
         zoom_lo = torch.cat([zoom_lo, torch.full((n,), 0.68)])
         zoom_hi = torch.cat([zoom_hi, torch.full((n,), 1.0)])
+    return X, T, zoom_lo, zoom_hi
+
+
+def stage1(model, sets, epochs, bs, lr, g, logf, hist, tp, ck_repeat=3, ep_offset=0, wd=0.05, aug=1.0):  # noqa: C901
+    X, T, zoom_lo, zoom_hi = stage1_pool(sets, ck_repeat)
     params = [p for n, p in model.named_parameters() if not n.startswith(("lstm", "head"))]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     steps = epochs * (len(X) // bs)

@@ -57,11 +57,11 @@ test('the hysteresis row uses the daemon defaults: a near tie never flips, a cle
   t.deepEqual(gate, { margin: 0.15, hold_s: 0.5 });
   const tie = Array.from({ length: 30 }, (_, i) => (i % 2 ? scores('Happy', 0.45, 'Neutral', 0.4) : scores('Neutral', 0.45, 'Happy', 0.4)));
   t.is(countFlips(tie.map(argmax)), 29, 'argmax flips every frame');
-  const g = gatedLabels(tie, gate, 15);
+  const g = gatedLabels(tie, { ...gate, fps: 15 });
   t.is(countFlips(g), 0);
   t.is(g[0], EMOTIONS.indexOf('Neutral'), 'the first frame commits at once');
   const change = [...Array.from({ length: 10 }, () => scores('Sad', 0.7, 'Happy', 0.2)), ...Array.from({ length: 20 }, () => scores('Happy', 0.7, 'Sad', 0.2))];
-  const h = gatedLabels(change, gate, 15);
+  const h = gatedLabels(change, { ...gate, fps: 15 });
   t.is(countFlips(h), 1);
   // Happy leads from frame 10 (0.667 s at 15 fps); 0.5 s later is frame 17.5, so frame 18 commits.
   t.is(h.indexOf(EMOTIONS.indexOf('Happy')), 18);

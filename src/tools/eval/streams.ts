@@ -25,17 +25,20 @@ export function defaultHysteresis(): HysteresisSettings {
   return { margin: dflt('events.margin'), hold_s: dflt('events.hold_s') };
 }
 
+/** Hysteresis settings and the frame rate the frames are taken to arrive at. */
+export type Gate = HysteresisSettings & { fps: number };
+
 /** The hysteresis the eval's gated rows use: the daemon defaults at GATE_FPS. */
-export function defaultGate(): HysteresisSettings & { fps: number } {
+export function defaultGate(): Gate {
   return { ...defaultHysteresis(), fps: GATE_FPS };
 }
 
 /** Committed label (class index) per frame after the daemon's hysteresis, for one stream's scores. */
-export function gatedLabels(scores: readonly EmotionScores[], settings: HysteresisSettings, fps = GATE_FPS): number[] {
+export function gatedLabels(scores: readonly EmotionScores[], gate: Gate): number[] {
   const track: TrackedFace = { ...newTrack(1, { box: { x: 0, y: 0, width: 1, height: 1 }, score: 0 }, 0), status: 'confirmed' };
   return scores.map((sc, t) => {
     track.scores = sc;
-    applyHysteresis(track, (t * 1000) / fps, settings);
+    applyHysteresis(track, (t * 1000) / gate.fps, gate);
     return EMOTIONS.indexOf(track.committed ?? EMOTIONS[0]);
   });
 }
@@ -227,7 +230,7 @@ export async function evalStreams(
     }
     withState.push(...scoresS.map((sc) => sc.map(argmax)));
     without.push(...traceZ);
-    gated.push(...scoresS.map((sc) => gatedLabels(sc, gate, gate.fps)));
+    gated.push(...scoresS.map((sc) => gatedLabels(sc, gate)));
   }
   const truth = picked.map((id) => labels[id] as number);
   return {

@@ -89,7 +89,7 @@ export async function evalSwitches(
       for (const s of [...first, ...second]) s.release();
     }
     withState.push(...scores.map((sc) => sc.map(argmax)));
-    gated.push(...scores.map((sc) => gatedLabels(sc, gate, gate.fps)));
+    gated.push(...scores.map((sc) => gatedLabels(sc, gate)));
   }
   return {
     n_streams: pairs.length,
