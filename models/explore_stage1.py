@@ -3,6 +3,8 @@ still head with one config and logs the still-head PublicTest accuracy per epoch
 augment.still_batch, cosine, eval_still) and bf16 autocast on a GPU. The data travels as one packed file:
   explore_stage1.py pack DATA_DIR PACKED.pkl.xz            (from the public formats; ~55 MB, ~2.5 min)
   explore_stage1.py run NAME --packed PACKED --out DIR [--device cuda] [--deadline S] [--init-onnx RUN_A.onnx]
+  explore_stage1.py ensemble ARCH:STAGE1.pt [ARCH:STAGE1.pt ...] --packed PACKED   (still-head PublicTest accuracy of
+      each trunk and of the mean of their softmaxes, with and without the mirror view; CPU, ~1 min)
 Results of 2026-11-30 (16 runs on an H200): reports/stage1_exploration.json; the table is in MODEL_CARD.md."""
 import argparse
 import json
@@ -128,11 +130,40 @@ def fit(model, sets, cfg, dev, deadline, say):
     return ep, ta, tx, ty
 
 
+@torch.no_grad()
+def still_probs(model, x, bs=512):
+    """Softmax of the still head for x and for its mirror image."""
+    model.eval()
+    return [torch.cat([model.still_logits(v[i:i + bs]) for i in range(0, len(v), bs)]).softmax(1)
+            for v in (x, x.flip(3))]
+
+
+def ensemble(specs, packed, limit):
+    """How far averaging trained trunks gets (an upper bound for distilling them into one model of this size)."""
+    for spec in specs:
+        arch, _, path = spec.partition(":")
+        if arch not in ARCHS or not os.path.isfile(path):
+            raise SystemExit("ensemble: %r is not ARCH:STAGE1.pt with ARCH in %s and an existing file" % (spec, ", ".join(ARCHS)))
+    sets = load_packed(packed, limit)
+    x, y = sets["test_x"], sets["test_y"]
+    acc = lambda p: round(100 * (p.argmax(1) == y).float().mean().item(), 2)  # noqa: E731
+    probs = []
+    for spec in specs:
+        arch, path = spec.split(":", 1)
+        model = net.EmotionNet(HIDDEN, ARCHS[arch])
+        st = torch.load(path, map_location="cpu")
+        model.load_state_dict(st.get("model", st))
+        probs.append(still_probs(model, x))
+        print(json.dumps(dict(trunk=spec, one_view=acc(probs[-1][0]), mirror=acc(sum(probs[-1])))))
+    print(json.dumps(dict(trunks=len(specs), one_view=acc(sum(p[0] for p in probs)),
+                          mirror=acc(sum(p[0] + p[1] for p in probs)), n=len(y))))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run", "pack"])
-    ap.add_argument("name", help="run: a config name; pack: the data directory")
-    ap.add_argument("packed", nargs="?", help="pack: the output file")
+    ap.add_argument("cmd", choices=["run", "pack", "ensemble"])
+    ap.add_argument("name", help="run: a config name; pack: the data directory; ensemble: ARCH:STAGE1.pt")
+    ap.add_argument("packed", nargs="*", help="pack: the output file; ensemble: more ARCH:STAGE1.pt")
     ap.add_argument("--packed", dest="packed_in", default="stage1-data.pkl.xz")
     ap.add_argument("--init-onnx", default=None, help="the run-A fp32 export, for the configs with init A")
     ap.add_argument("--device", default="cuda")
@@ -142,7 +173,12 @@ def main():
     ap.add_argument("--deadline", type=float, default=None, help="seconds after start by which to finish")
     a = ap.parse_args()
     if a.cmd == "pack":
-        return pack(a.name, a.packed)
+        if len(a.packed) != 1:
+            ap.error("pack DATA_DIR OUT: one output file")
+        return pack(a.name, a.packed[0])
+    if a.cmd == "ensemble":
+        torch.set_num_threads(2)
+        return ensemble([a.name] + a.packed, a.packed_in, a.limit)
     cfg = dict(CONFIGS[a.name], **({"epochs": a.epochs} if a.epochs else {}))
     torch.set_num_threads(2)
     torch.manual_seed(cfg["seed"])
