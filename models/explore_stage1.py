@@ -198,10 +198,7 @@ def main():
                                   net.count_macs(convs=ARCHS[cfg["convs"]]) / 1e6))
     t0 = time.time()
     ep, acc, tx, ty = fit(model, sets, cfg, dev, a.deadline, say)
-    model.eval()
-    with torch.no_grad():  # mirror test-time augmentation, for reference
-        p = sum(torch.cat([model.still_logits(v[i:i + 512]) for i in range(0, len(v), 512)]).softmax(1)
-                for v in (tx, tx.flip(3)))
+    p = sum(still_probs(model, tx))  # mirror test-time augmentation, for reference
     tta = (p.argmax(1) == ty).float().mean().item()
     say("RESULT " + json.dumps(dict(name=a.name, cfg=cfg, epochs_run=ep, final=acc, tta=tta, seconds=time.time() - t0)))
 
