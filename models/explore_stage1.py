@@ -25,8 +25,7 @@ import train  # noqa: E402
 import warm_start  # noqa: E402
 from common import HIDDEN, preprocess_u8  # noqa: E402
 
-C6 = [(1, 32, 5, 2, False), (32, 32, 3, 1, True), (32, 64, 3, 1, False), (64, 64, 3, 1, True),
-      (64, 128, 3, 1, False), (128, 128, 3, 1, False)]  # models 1.0-1.3
+C6 = net.CONVS  # the shipped trunk (models 1.0-1.3)
 C7 = C6[:-1] + [(128, 128, 3, 1, True), (128, 256, 3, 1, False)]  # the 7-conv candidate of 2026-11-30
 C8 = C7 + [(256, 256, 3, 1, False)]
 C7W = C6[:-1] + [(128, 128, 3, 1, True), (128, 320, 3, 1, False)]
@@ -130,6 +129,10 @@ def fit(model, sets, cfg, dev, deadline, say):
     return ep, ta, tx, ty
 
 
+def accuracy(scores, y):
+    return (scores.argmax(1) == y).float().mean().item()
+
+
 @torch.no_grad()
 def still_probs(model, x, bs=512):
     """Softmax of the still head for x and for its mirror image."""
@@ -140,16 +143,15 @@ def still_probs(model, x, bs=512):
 
 def ensemble(specs, packed, limit):
     """How far averaging trained trunks gets (an upper bound for distilling them into one model of this size)."""
-    for spec in specs:
-        arch, _, path = spec.partition(":")
+    trunks = [spec.partition(":")[::2] for spec in specs]
+    for spec, (arch, path) in zip(specs, trunks):
         if arch not in ARCHS or not os.path.isfile(path):
             raise SystemExit("ensemble: %r is not ARCH:STAGE1.pt with ARCH in %s and an existing file" % (spec, ", ".join(ARCHS)))
     sets = load_packed(packed, limit)
     x, y = sets["test_x"], sets["test_y"]
-    acc = lambda p: round(100 * (p.argmax(1) == y).float().mean().item(), 2)  # noqa: E731
+    acc = lambda p: round(100 * accuracy(p, y), 2)  # noqa: E731
     probs = []
-    for spec in specs:
-        arch, path = spec.split(":", 1)
+    for spec, (arch, path) in zip(specs, trunks):
         model = net.EmotionNet(HIDDEN, ARCHS[arch])
         st = torch.load(path, map_location="cpu")
         model.load_state_dict(st.get("model", st))
@@ -198,8 +200,7 @@ def main():
                                   net.count_macs(convs=ARCHS[cfg["convs"]]) / 1e6))
     t0 = time.time()
     ep, acc, tx, ty = fit(model, sets, cfg, dev, a.deadline, say)
-    p = sum(still_probs(model, tx))  # mirror test-time augmentation, for reference
-    tta = (p.argmax(1) == ty).float().mean().item()
+    tta = accuracy(sum(still_probs(model, tx)), ty)  # mirror test-time augmentation, for reference
     say("RESULT " + json.dumps(dict(name=a.name, cfg=cfg, epochs_run=ep, final=acc, tta=tta, seconds=time.time() - t0)))
 
 

@@ -76,13 +76,19 @@ def eval_still(model, x, y, bs=512):
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
+def stage2_features(model, x, views):
+    """The LSTM's input features: mean of the face's and its mirror image's (views 2) or the face's own (1)."""
+    xc = x.contiguous(memory_format=torch.channels_last)
+    return model.enc.features_flip(xc) if views == 2 else model.enc.features(xc)
+
+
 @torch.no_grad()
-def eval_step1(model, x, y, bs=512):
+def eval_step1(model, x, y, views=2, bs=512):
     """PublicTest accuracy of the streaming path: one step from zero state (what the daemon does first)."""
     model.eval()
     out = []
     for i in range(0, len(x), bs):
-        e = model.enc.embed(model.enc.features_flip(x[i:i + bs].contiguous(memory_format=torch.channels_last)))
+        e = model.enc.embed(stage2_features(model, x[i:i + bs], views))
         out.append(model.run_sequence(e.unsqueeze(1))[:, 0])
     logits = torch.cat(out)
     model.train()
@@ -232,8 +238,7 @@ def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=
         frames, tg, w, zl, zh, steady = sample_streams(sets, S, T, g, p_switch=switch_p, switch_free=switch_free)
         x = augment.stream_batch(frames, g, zl, zh).reshape(S * T, 1, 48, 48)
         with torch.no_grad():
-            xc = x.contiguous(memory_format=torch.channels_last)
-            f = model.enc.features_flip(xc) if views == 2 else model.enc.features(xc)
+            f = stage2_features(model, x, views)
         logits = model.run_sequence(model.enc.embed(f).view(S, T, -1))
         loss = soft_ce(logits.reshape(S * T, NC), tg.reshape(S * T, NC), w.reshape(-1))
         p = torch.softmax(logits, -1)
@@ -253,7 +258,7 @@ def stage2(model, sets, steps, S, T, lr, g, logf, hist, tp, smooth=3.0, consist=
         if (step + 1) % every == 0 or step + 1 == steps:
             rec = {"stage": 2, "step": step + 1, "train_loss": tot / every, "seconds": time.time() - t0}
             if "test_x" in sets:
-                rec["test_loss"], rec["test_acc"] = eval_step1(model, sets["test_x"], sets["test_y"])
+                rec["test_loss"], rec["test_acc"] = eval_step1(model, sets["test_x"], sets["test_y"], views)
             hist.append(rec)
             log("stage2 step %d/%d loss %.4f | PublicTest step-1 loss %.4f acc %.4f | %.0fs" % (
                 step + 1, steps, rec["train_loss"], rec.get("test_loss", float("nan")),
