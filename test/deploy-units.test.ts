@@ -76,8 +76,8 @@ for (const unit of UNITS) {
 test('emotiond@.service: one config, state directory and state_dir per instance', (t) => {
   const d = directives(path.join(DEPLOY, 'emotiond@.service'));
   t.regex(d.get('ExecStart')?.[0] ?? '', /--config \/etc\/emotiond\/%i\.json$/);
-  t.deepEqual(d.get('StateDirectory'), ['emotiond/%i']);
-  t.true(d.get('Environment')?.includes('EMOTIOND_SYSTEM_STATE_DIR=%S/emotiond/%i'));
+  t.deepEqual(d.get('StateDirectory'), ['emotiond-%i']);
+  t.true(d.get('Environment')?.includes('EMOTIOND_SYSTEM_STATE_DIR=%S/emotiond-%i'));
 });
 
 analyze('an instance of the template (emotiond@cam1) verifies and scores the same', (t) => {
@@ -91,4 +91,67 @@ analyze('an instance of the template (emotiond@cam1) verifies and scores the sam
   const s = run(['security', '--offline=yes', '--no-pager', instance]);
   const score = Number(/Overall exposure level for emotiond@cam1\.service: (\d+(?:\.\d+)?)/.exec(s.out)?.[1]);
   t.true(score <= MAX_EXPOSURE, s.out);
+});
+
+/** Key=value lines of one [Section] of a unit, by key. */
+function section(file: string, name: string): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  let current = '';
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const head = /^\[(\w+)\]$/.exec(line);
+    if (head?.[1]) current = head[1];
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line);
+    if (current !== name || !m?.[1]) continue;
+    map.set(m[1], [...(map.get(m[1]) ?? []), m[2] ?? '']);
+  }
+  return map;
+}
+
+/** systemd time span ("90", "30s", "5min", "1h") in seconds. */
+function seconds(span: string | undefined): number {
+  const m = /^(\d+)\s*(s|sec|min|m|h)?$/.exec(span ?? '');
+  if (!m) return Number.NaN;
+  return Number(m[1]) * ({ min: 60, m: 60, h: 3600 }[m[2] ?? ''] ?? 1);
+}
+
+for (const unit of UNITS) {
+  test(`${unit}: a failure that repeats reaches the start limit instead of restarting forever`, (t) => {
+    const unitSec = section(path.join(DEPLOY, unit), 'Unit');
+    const service = section(path.join(DEPLOY, unit), 'Service');
+    // systemd's defaults (10 s, 5 starts) are never reached by a restart every RestartSec=5.
+    const interval = seconds(unitSec.get('StartLimitIntervalSec')?.at(-1) ?? '10');
+    const burst = Number(unitSec.get('StartLimitBurst')?.at(-1) ?? '5');
+    const restartSec = seconds(service.get('RestartSec')?.at(-1));
+    const watchdog = seconds(service.get('WatchdogSec')?.at(-1));
+    const stop = seconds(service.get('TimeoutStopSec')?.at(-1));
+    t.false(service.has('StartLimitIntervalSec'), 'StartLimit*= belong in [Unit]');
+    t.true(burst >= 3, 'a crash or two is worth a restart');
+    // A crash loop and a watchdog loop (ping missed, stop timed out, restart) both hit the limit.
+    t.true(burst * restartSec < interval, `${burst} x RestartSec=${restartSec} s must fit in StartLimitIntervalSec=${interval} s`);
+    t.true(burst * (restartSec + watchdog + stop) <= interval, `${burst} watchdog restarts must fit in ${interval} s`);
+  });
+
+  test(`${unit}: /proc/cpuinfo stays visible (onnxruntime's cpuinfo prints errors and loses the CPU model without it)`, (t) => {
+    t.not(section(path.join(DEPLOY, unit), 'Service').get('ProcSubset')?.at(-1), 'pid');
+  });
+}
+
+test('emotiond@.service and emotiond.service: no shared state directory, and a dynamic user of its own per instance', (t) => {
+  const single = section(path.join(DEPLOY, 'emotiond.service'), 'Service');
+  const template = section(path.join(DEPLOY, 'emotiond@.service'), 'Service');
+  const instance = (v: string | undefined, name: string): string => (v ?? '').replaceAll('%i', name);
+  const singleState = single.get('StateDirectory')?.at(-1) ?? '';
+  const states = ['cam1', 'cam2'].map((n) => instance(template.get('StateDirectory')?.at(-1), n));
+  // DynamicUser= makes each state directory a link into /var/lib/private: one must not be inside another.
+  for (const s of states) {
+    t.false(s.startsWith(`${singleState}/`) || singleState.startsWith(`${s}/`), `${s} vs ${singleState}`);
+    t.true(template.get('Environment')?.includes(`EMOTIOND_SYSTEM_STATE_DIR=%S/${template.get('StateDirectory')?.at(-1)}`));
+  }
+  t.not(states[0], states[1]);
+  // Without User= every instance gets the user named after the unit prefix ("emotiond"): one uid for all.
+  t.is(template.get('DynamicUser')?.at(-1), 'yes');
+  const users = ['cam1', 'cam2'].map((n) => instance(template.get('User')?.at(-1), n));
+  t.regex(users[0] ?? '', /^[A-Za-z_][A-Za-z0-9_-]*$/);
+  t.not(users[0], users[1]);
+  t.false(users.includes(single.get('User')?.at(-1) ?? 'emotiond'));
 });

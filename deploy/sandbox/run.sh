@@ -5,9 +5,10 @@
 #
 # Taken from the unit file:  SystemCallFilter= (expanded with systemd-analyze, refused calls fail with
 #   EPERM as with SystemCallErrorNumber=EPERM), RestrictAddressFamilies=, SupplementaryGroups=,
-#   Environment=, the state directory (EMOTIOND_SYSTEM_STATE_DIR) as the only writable place.
-# Fixed: ProtectSystem=strict (read-only /), PrivateTmp=yes, ProtectProc=invisible + ProcSubset=pid
-#   (a procfs mounted with hidepid=invisible,subset=pid), NoNewPrivileges=yes, no capabilities,
+#   Environment=, the state directory (EMOTIOND_SYSTEM_STATE_DIR) as the only writable place,
+#   ProcSubset=pid (a procfs mounted with subset=pid).
+# Fixed: ProtectSystem=strict (read-only /), PrivateTmp=yes, ProtectProc=invisible (a procfs mounted
+#   with hidepid=invisible), NoNewPrivileges=yes, no capabilities,
 #   PrivateUsers=yes (a user namespace mapping only the service uid), a uid from DynamicUser's range.
 # Not emulated: DevicePolicy=/DeviceAllow=, ProtectKernel*/Clock/Hostname, RestrictNamespaces=,
 #   LoadCredential=, PrivateIPC=, MemoryDenyWriteExecute (off in the unit anyway).
@@ -79,6 +80,7 @@ comm -23 "$WORK/allow.sorted" "$WORK/deny.sorted" >"$WORK/allowed"
 FAMILIES=""
 GROUPS_=""
 STATE_DIR=/var/lib/emotiond
+PROC_OPTS=hidepid=invisible # ProtectProc=invisible; ProcSubset=pid adds subset=pid
 UNIT_ENV=()
 while IFS= read -r line; do
   case "$line" in
@@ -93,6 +95,7 @@ while IFS= read -r line; do
       done
       ;;
     SupplementaryGroups=*) GROUPS_="${line#*=}" ;;
+    ProcSubset=pid) PROC_OPTS=hidepid=invisible,subset=pid ;;
     Environment=*)
       value="${line#Environment=}"
       value="${value//%S//var/lib}"
@@ -106,8 +109,8 @@ done <"$UNIT"
 GROUPS_="${GROUPS_// /,}"
 
 # Inside a private mount namespace: state dir (tmpfs), read-only /, private /tmp (with the shares bound
-# back in), a pid-only procfs. Then drop to the service uid in a user namespace and load the filter.
-export STATE_DIR WORK FAMILIES GROUPS_ SERVICE_UID
+# back in), the unit's procfs. Then drop to the service uid in a user namespace and load the filter.
+export STATE_DIR WORK FAMILIES GROUPS_ SERVICE_UID PROC_OPTS
 SHARE_LIST="$(printf '%s\n' "${SHARES[@]+"${SHARES[@]}"}")"
 export SHARE_LIST
 # The state directory is a mount point inside; do not leave an empty one behind on the host.
@@ -134,7 +137,7 @@ unshare -m --propagation private bash -c '
     mount --bind "$WORK/share$n" "$d"
     n=$((n + 1))
   done <<<"$SHARE_LIST"
-  mount -t proc -o hidepid=invisible,subset=pid proc /proc
+  mount -t proc -o "$PROC_OPTS" proc /proc
   mount -o remount,bind,ro /
   exec setpriv --reuid="$SERVICE_UID" --regid="$SERVICE_UID" ${GROUPS_:+--groups="$GROUPS_"} --no-new-privs \
     --inh-caps=-all --bounding-set=-all \
