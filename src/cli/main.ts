@@ -2,7 +2,7 @@
 // emotiond command line: run, check-config, devices, remove-discovery, --version.
 import { EmotiondError } from '../errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { createLogger, type Logger } from '../system/logger.js';
+import { atPriority, createLogger, type Logger } from '../system/logger.js';
 import { readVersion } from '../system/paths.js';
 import { parseArgs, usage, type ParsedArgs } from './args.js';
 import { runDaemon } from './run.js';
@@ -12,7 +12,7 @@ export const EXIT_CONFIG = 78;
 
 function fail(err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`emotiond: ${message}\n`);
+  process.stderr.write(atPriority(3, `emotiond: ${message}\n`));
   process.exit(err instanceof EmotiondError && err.code.startsWith('EMD_CONFIG') ? EXIT_CONFIG : 1);
 }
 
