@@ -217,6 +217,13 @@ printf 'emotiond %s installed %s from %s\n' \
   "$("$NODE" -p 'require(process.argv[1]).version' "$SRC/package.json")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$SRC" \
   >"$STAGE/.emotiond-install"
 chmod -R u=rwX,go=rX "$STAGE"
+# A clone belongs to the user who made it; this code runs as the service and, through the wrapper, as root.
+# -h: a link is changed itself, never what it points to.
+if [ "$(id -u)" -eq 0 ]; then
+  chown -R -h 0:0 "$STAGE"
+else
+  warn "not root: the staged files keep their owner ($(id -un)); chown -R root: them before use"
+fi
 
 if [ -e "$DEST" ]; then
   [ -f "$DEST/.emotiond-install" ] || die "$DEST exists and was not installed by this script; choose another --prefix"
@@ -270,6 +277,10 @@ fi
 # --- systemd units ---------------------------------------------------------------------------------
 
 UNITDIR="$ROOT/etc/systemd/system"
+# Units already there: an update. Then the admin's choice stays (emotiond.service, or emotiond@NAME
+# instances instead of it): nothing disabled is enabled or started again.
+UPDATE=0
+[ ! -e "$UNITDIR/emotiond.service" ] || UPDATE=1
 mkdir -p "$UNITDIR"
 for unit in emotiond.service emotiond@.service; do
   sed -e "s#/opt/emotiond#$PREFIX#g" -e "s#/usr/bin/node #$NODE #g" "$SRC/deploy/$unit" >"$UNITDIR/$unit.new.$$"
@@ -278,8 +289,43 @@ for unit in emotiond.service emotiond@.service; do
 done
 did "installed /etc/systemd/system/emotiond.service and emotiond@.service"
 
+# Instances are enabled as links named emotiond@NAME.service in some *.wants directory.
+enabled_instances() {
+  local link
+  for link in "$UNITDIR"/*.wants/emotiond@*.service; do
+    [ -L "$link" ] && basename "$link"
+  done
+  return 0
+}
+
+# Before 0.2 an instance kept its state in /var/lib/emotiond/NAME (DynamicUser: a link to
+# /var/lib/private/emotiond/NAME), a directory emotiond.service's link cannot take: move it to emotiond-NAME.
+old_instance_state() { [ -d "$ROOT/var/lib/emotiond" ] && [ ! -L "$ROOT/var/lib/emotiond" ]; }
+migrate_instance_state() {
+  local lib="$ROOT/var/lib" d name
+  for d in "$lib/private/emotiond"/*/; do
+    [ -d "$d" ] || continue
+    name="$(basename "$d")"
+    if [ -e "$lib/private/emotiond-$name" ] || [ -e "$lib/emotiond-$name" ]; then
+      warn "both $lib/private/emotiond/$name and emotiond-$name exist: kept the old one where it is"
+      continue
+    fi
+    mv "$d" "$lib/private/emotiond-$name"
+    rm -f "$lib/emotiond/$name"
+    did "moved the state of emotiond@$name to /var/lib/emotiond-$name"
+  done
+  if rmdir "$lib/emotiond" 2>/dev/null; then
+    rmdir "$lib/private/emotiond" 2>/dev/null || true
+  else
+    warn "/var/lib/emotiond is still a directory (not empty): emotiond.service cannot start until it is moved away"
+  fi
+}
+
 if [ -n "$ROOT" ]; then
-  if command -v systemctl >/dev/null; then
+  ! old_instance_state || migrate_instance_state
+  if [ "$UPDATE" -eq 1 ]; then
+    did "kept which units are enabled (update)"
+  elif command -v systemctl >/dev/null; then
     if systemctl --root="$ROOT" -q enable emotiond.service 2>/dev/null; then
       did "enabled emotiond.service in $ROOT"
     else
@@ -288,20 +334,46 @@ if [ -n "$ROOT" ]; then
   fi
 elif [ -d /run/systemd/system ]; then
   systemctl daemon-reload
-  systemctl -q enable emotiond.service
-  did "enabled emotiond.service"
-  if [ "$START" -eq 1 ]; then
-    # Type=notify: this waits for READY (model loaded, first frame, MQTT; at most system.ready_timeout_s).
-    echo "  starting emotiond.service (waits until the daemon reports ready)..."
-    if systemctl restart emotiond.service; then
-      did "(re)started emotiond.service: $(systemctl show --property=StatusText --value emotiond.service)"
+  if [ "$UPDATE" -eq 0 ]; then
+    systemctl -q enable emotiond.service
+    did "enabled emotiond.service"
+  fi
+  # The new program goes to what is enabled or running, and only there.
+  UNITS=()
+  if systemctl -q is-enabled emotiond.service 2>/dev/null || systemctl -q is-active emotiond.service; then
+    UNITS+=(emotiond.service)
+  fi
+  mapfile -t RUNNING < <(systemctl list-units --plain --no-legend --state=active 'emotiond@*.service' | awk '{ print $1 }')
+  mapfile -t INSTANCES < <({ enabled_instances; printf '%s\n' "${RUNNING[@]}"; } | grep . | sort -u)
+  UNITS+=("${INSTANCES[@]}")
+  if old_instance_state; then
+    if [ "$START" -eq 1 ] || [ "${#RUNNING[@]}" -eq 0 ]; then
+      # Stopped while their state moves; restarted below with the rest.
+      [ "${#RUNNING[@]}" -eq 0 ] || systemctl stop "${RUNNING[@]}"
+      migrate_instance_state
     else
-      START_FAILED=1
-      warn "emotiond.service did not start; see: journalctl -u emotiond -n 50 --no-pager"
+      warn "instances keep their state in /var/lib/emotiond/NAME until install.sh runs without --no-start"
     fi
   fi
-  # Running per-camera instances pick up the new program too.
-  systemctl try-restart 'emotiond@*.service' || warn "some emotiond@ instances did not restart (systemctl list-units 'emotiond@*')"
+  if [ "$START" -eq 0 ]; then
+    [ "${#UNITS[@]}" -eq 0 ] || did "not restarted (--no-start): ${UNITS[*]}"
+  elif [ "${#UNITS[@]}" -eq 0 ]; then
+    did "no emotiond unit is enabled or running: none started"
+  else
+    # A start limit hit before the update would refuse the restart; the new program deserves a try.
+    systemctl reset-failed "${UNITS[@]}" 2>/dev/null || true
+    # Type=notify: this waits for READY (model loaded, first frame, MQTT; at most system.ready_timeout_s).
+    echo "  (re)starting ${UNITS[*]} (waits until the daemons report ready)..."
+    systemctl restart "${UNITS[@]}" || true
+    for unit in "${UNITS[@]}"; do
+      if systemctl -q is-active "$unit"; then
+        did "(re)started $unit: $(systemctl show --property=StatusText --value "$unit")"
+      else
+        START_FAILED=1
+        warn "$unit did not start; see: journalctl -u $unit -n 50 --no-pager"
+      fi
+    done
+  fi
 else
   warn "systemd is not running here: units installed but not enabled or started"
 fi

@@ -9,7 +9,7 @@ Usage: sudo deploy/uninstall.sh [options]
 
   --prefix DIR   where the program was installed (default /opt/emotiond)
   --root DIR     remove a staged installation under DIR (no systemctl stop)
-  --purge        also remove /etc/emotiond and the state (/var/lib/emotiond)
+  --purge        also remove /etc/emotiond and the state (/var/lib/emotiond, /var/lib/emotiond-NAME)
   -h, --help     this text
 EOF
 }
@@ -113,15 +113,19 @@ if [ -d "$DEST" ]; then
 fi
 
 if [ "$PURGE" -eq 1 ]; then
-  # DynamicUser= keeps the real state under /var/lib/private and links /var/lib/emotiond to it.
-  for p in /etc/emotiond /var/lib/emotiond /var/lib/private/emotiond; do
-    if [ -e "$ROOT$p" ] || [ -L "$ROOT$p" ]; then
-      rm -rf "$ROOT$p"
-      did "removed $p"
+  # DynamicUser= keeps the real state under /var/lib/private and links /var/lib/emotiond (emotiond-NAME
+  # for the instance NAME) to it.
+  for p in "$ROOT/etc/emotiond" "$ROOT/var/lib/emotiond" "$ROOT/var/lib/private/emotiond" \
+    "$ROOT"/var/lib/emotiond-* "$ROOT"/var/lib/private/emotiond-*; do
+    if [ -e "$p" ] || [ -L "$p" ]; then
+      rm -rf "$p"
+      did "removed ${p#"$ROOT"}"
     fi
   done
 else
   [ ! -d "$ROOT/etc/emotiond" ] || did "kept /etc/emotiond (config, credentials); --purge removes it"
-  [ ! -e "$ROOT/var/lib/emotiond" ] || did "kept /var/lib/emotiond (state); --purge removes it"
+  for p in "$ROOT/var/lib/emotiond" "$ROOT"/var/lib/emotiond-*; do
+    [ ! -e "$p" ] || did "kept ${p#"$ROOT"} (state); --purge removes it"
+  done
 fi
 echo "emotiond uninstall: done"

@@ -150,6 +150,75 @@ withBuild('a second run keeps an edited config and the password, and replaces th
   );
 });
 
+/** A copy of the checkout's installable parts, owned by another user, as after `git clone` by that user. */
+function foreignCheckout(uid: number): string {
+  const dir = path.join(tmp, `checkout-${uid}`);
+  fs.mkdirSync(path.join(dir, 'deploy'), { recursive: true });
+  for (const p of ['dist', 'node_modules', 'package.json', 'package-lock.json', 'models', 'cascades', 'config']) {
+    if (fs.existsSync(path.join(SRC, p))) fs.cpSync(path.join(SRC, p), path.join(dir, p), { recursive: true, verbatimSymlinks: true });
+  }
+  for (const f of ['install.sh', 'README-ops.md', 'emotiond.service', 'emotiond@.service']) fs.copyFileSync(path.join(SRC, 'deploy', f), path.join(dir, 'deploy', f));
+  // 0664/0775 as with a umask of 002 (a user's own group): group-writable files must not stay so.
+  const r = spawnSync('sh', ['-c', `chown -R ${uid}:${uid} "$1" && chmod -R g+w "$1"`, 'sh', dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return dir;
+}
+
+/** Every entry under `dir` (symlinks themselves, not followed) that is not root's or is group/other-writable. */
+function notRootOnly(dir: string): string[] {
+  const bad: string[] = [];
+  const walk = (p: string): void => {
+    const st = fs.lstatSync(p);
+    if (st.uid !== 0 || st.gid !== 0) bad.push(`${p} owned by ${st.uid}:${st.gid}`);
+    else if (!st.isSymbolicLink() && (st.mode & 0o022) !== 0) bad.push(`${p} mode ${(st.mode & 0o7777).toString(8)}`);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+  };
+  walk(dir);
+  return bad;
+}
+
+const asRoot = noBuild === undefined && process.getuid?.() === 0 ? test.serial : test.serial.skip;
+if (noBuild === undefined && process.getuid?.() !== 0) console.log('install from a checkout of another user skipped: needs root (chown)');
+asRoot('installed from a checkout owned by another user, the program belongs to root and nobody else can write it', (t) => {
+  const checkout = foreignCheckout(1000);
+  const root = path.join(tmp, 'root-foreign');
+  const r = spawnSync('bash', [path.join(checkout, 'deploy/install.sh'), '--root', root, '--skip-deps', '--skip-build', '--no-start'], { encoding: 'utf8', timeout: 120_000 });
+  t.is(r.status, 0, `${r.stdout}${r.stderr}`);
+  t.true(fs.existsSync(path.join(root, 'opt/emotiond/dist/src/cli/main.js')));
+  // The code runs as the service and, through /usr/local/bin/emotiond, as root: user 1000 must not edit it.
+  const bad = [...notRootOnly(path.join(root, 'opt/emotiond')), ...notRootOnly(path.join(root, 'usr/local/bin/emotiond')), ...notRootOnly(path.join(root, 'etc/systemd/system'))];
+  t.deepEqual(bad.slice(0, 20), [], `${bad.length} entries`);
+});
+
+withBuild('an update keeps the units the admin chose: instances stay, a disabled emotiond.service is not enabled again', (t) => {
+  const root = path.join(tmp, 'root-switch');
+  const args = ['--root', root, '--skip-deps', '--skip-build', '--no-start', '--config-example', EXAMPLE];
+  const first = sh('install.sh', args);
+  t.is(first.status, 0, first.out);
+  const wants = path.join(root, 'etc/systemd/system/multi-user.target.wants');
+  if (!isLink(path.join(wants, 'emotiond.service'))) {
+    t.log('systemctl --root did not enable emotiond.service here (no systemctl): only the instance link is checked');
+  }
+  // README "Several cameras": systemctl disable emotiond; systemctl enable emotiond@cam1
+  fs.rmSync(path.join(wants, 'emotiond.service'), { force: true });
+  fs.mkdirSync(wants, { recursive: true });
+  fs.symlinkSync('/etc/systemd/system/emotiond@.service', path.join(wants, 'emotiond@cam1.service'));
+  // Its state where the previous template put it (StateDirectory=emotiond/cam1 under DynamicUser=).
+  fs.mkdirSync(path.join(root, 'var/lib/private/emotiond/cam1'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'var/lib/private/emotiond/cam1/queue.jsonl'), '{"queued":1}\n');
+  fs.mkdirSync(path.join(root, 'var/lib/emotiond'));
+  fs.symlinkSync('../private/emotiond/cam1', path.join(root, 'var/lib/emotiond/cam1'));
+  const update = sh('install.sh', args);
+  t.is(update.status, 0, update.out);
+  t.false(isLink(path.join(wants, 'emotiond.service')), update.out);
+  t.true(isLink(path.join(wants, 'emotiond@cam1.service')));
+  // Moved to the new place; /var/lib/emotiond is free for emotiond.service's link again.
+  t.is(fs.readFileSync(path.join(root, 'var/lib/private/emotiond-cam1/queue.jsonl'), 'utf8'), '{"queued":1}\n');
+  t.false(fs.existsSync(path.join(root, 'var/lib/emotiond')) || isLink(path.join(root, 'var/lib/emotiond')), update.out);
+  t.false(fs.existsSync(path.join(root, 'var/lib/private/emotiond')));
+  t.regex(update.out, /moved the state of emotiond@cam1 to \/var\/lib\/emotiond-cam1/);
+});
+
 test.serial('install.sh refuses a shared --prefix and unknown options', (t) => {
   for (const args of [['--prefix', '/usr'], ['--prefix', 'relative/dir'], ['--bogus']]) {
     const r = sh('install.sh', ['--root', path.join(tmp, 'refused'), ...args]);
@@ -162,6 +231,8 @@ withBuild('uninstall.sh removes everything but config and state; --purge removes
   fs.mkdirSync(at('var/lib/private/emotiond'), { recursive: true });
   fs.writeFileSync(at('var/lib/private/emotiond/queue.jsonl'), '');
   fs.symlinkSync('private/emotiond', at('var/lib/emotiond'));
+  fs.mkdirSync(at('var/lib/private/emotiond-cam1'), { recursive: true });
+  fs.symlinkSync('private/emotiond-cam1', at('var/lib/emotiond-cam1'));
   fs.mkdirSync(at('etc/systemd/system/multi-user.target.wants'), { recursive: true });
   fs.symlinkSync('/etc/systemd/system/emotiond@.service', at('etc/systemd/system/multi-user.target.wants/emotiond@cam1.service'));
 
@@ -187,7 +258,7 @@ withBuild('uninstall.sh removes everything but config and state; --purge removes
 
   const purge = sh('uninstall.sh', ['--root', ROOT, '--purge']);
   t.is(purge.status, 0, purge.out);
-  for (const gone of ['etc/emotiond', 'var/lib/emotiond', 'var/lib/private/emotiond']) {
+  for (const gone of ['etc/emotiond', 'var/lib/emotiond', 'var/lib/private/emotiond', 'var/lib/emotiond-cam1', 'var/lib/private/emotiond-cam1']) {
     t.false(fs.existsSync(at(gone)) || isLink(at(gone)), `${gone} should be gone`);
   }
 });
