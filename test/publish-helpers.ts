@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { ExecutionContext } from 'ava';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
@@ -13,6 +13,10 @@ import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
 import { kindOfTopic, payloadValidator } from '../src/publish/validate.js';
 import type { DaemonControl, EmotionEvent, FaceState, RoomSummary, CameraState } from '../src/types.js';
 import { zeroScores } from '../src/types.js';
+import { connectClient } from './helpers/mqtt-client.js';
+import { sleep, waitUntil } from './helpers/wait.js';
+
+export { connectClient, sleep, waitUntil };
 
 export type PublisherConfig = Pick<Config, 'mqtt' | 'device' | 'system'>;
 
@@ -95,29 +99,13 @@ export class Subscriber {
   }
 }
 
-/** A real MQTT client subscribed to `topics` (QoS 1) before it resolves. */
+/** A real MQTT client subscribed to `topics` (QoS 1) before it resolves; rejects within seconds, naming
+ * host:port, when the broker cannot be reached. */
 export async function subscribe(url: string, topics: string[], opts: IClientOptions = {}): Promise<Subscriber> {
-  const client = mqtt.connect(url, { reconnectPeriod: 100, clientId: `sub_${Math.random().toString(16).slice(2)}`, ...opts });
-  client.on('error', () => undefined);
+  const client = await connectClient(url, { clientId: `sub_${Math.random().toString(16).slice(2)}`, ...opts });
   const sub = new Subscriber(client);
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    setTimeout(() => reject(new Error('subscriber did not connect')), 5000);
-  });
   await client.subscribeAsync(topics, { qos: 1 });
   return sub;
-}
-
-export async function waitUntil(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export function fakeControl(health: Record<string, unknown> = {}): DaemonControl & { paused: boolean; resets: number } {

@@ -4,18 +4,12 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/system/logger.js';
 import { MemorySink } from '../../src/publish/memory-sink.js';
 
+export { waitUntil as until } from './wait.js';
+
 export function makeDaemon(flags: Record<string, string | boolean>, extra: Partial<DaemonDeps> = {}): { daemon: Daemon; sink: MemorySink } {
   const loaded = loadConfig({ env: {}, flags: { 'mqtt.enabled': false, 'log.level': 'error', 'log.pretty': 'no', ...flags } });
   const sink = new MemorySink();
   const logger = createLogger({ level: loaded.config.log.level, pretty: 'no' });
   const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], ...extra });
   return { daemon, sink };
-}
-
-export async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

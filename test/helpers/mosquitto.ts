@@ -1,15 +1,21 @@
 // Debian mosquitto as a child process with a generated config (MQTT 5, TLS with a test CA made by openssl).
-// Tests that need it skip when /usr/sbin/mosquitto (or openssl) is absent.
+// Tests that need it skip when /usr/sbin/mosquitto (or openssl, or setpriv) is absent. A broker never
+// outlives the process that started it: it runs under `setpriv --pdeathsig SIGKILL`, so the kernel kills it
+// even when ava kills the worker (timeout, SIGKILL) and no exit hook runs; and its config lives under
+// $EMOTIOND_TEST_RUN_DIR when set, where .ci/run looks for leftovers.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 export const MOSQUITTO = process.env['MOSQUITTO_BIN'] ?? '/usr/sbin/mosquitto';
+const SETPRIV = '/usr/bin/setpriv';
 
 export function mosquittoMissing(): string | undefined {
   if (!fs.existsSync(MOSQUITTO)) return `mosquitto not found at ${MOSQUITTO} (apt-get install mosquitto, or set MOSQUITTO_BIN)`;
+  if (!fs.existsSync(SETPRIV)) return `${SETPRIV} not found (util-linux)`;
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
   } catch {
@@ -46,16 +52,7 @@ export function makeTestPki(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotion
   return { dir, caCert: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key') };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.js';
 
 export interface Listener {
   port: number;
@@ -63,14 +60,25 @@ export interface Listener {
   tls?: { pki: TestPki; requireClientCert: boolean };
 }
 
+/** Where the test brokers' config folders go: the run's own folder when .ci/run set one. */
+function brokerDirBase(): string {
+  return process.env['EMOTIOND_TEST_RUN_DIR'] || os.tmpdir();
+}
+
 export class Mosquitto {
   private child: ChildProcess | undefined;
   readonly log: string[] = [];
+  private readonly readyTimeoutMs: number;
 
-  constructor(readonly listeners: Listener[]) {}
+  constructor(
+    readonly listeners: Listener[],
+    opts: { readyTimeoutMs?: number } = {},
+  ) {
+    this.readyTimeoutMs = opts.readyTimeoutMs ?? 5000;
+  }
 
   async start(): Promise<void> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-mosq-'));
+    const dir = fs.mkdtempSync(path.join(brokerDirBase(), 'emotiond-mosq-'));
     const lines = ['per_listener_settings false', 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice'];
     // Running as root, mosquitto would switch to the "mosquitto" user and lose access to the temp files.
     if (process.getuid?.() === 0) lines.push('user root');
@@ -82,14 +90,25 @@ export class Mosquitto {
     }
     const conf = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(conf, lines.join('\n') + '\n');
-    const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', '--', MOSQUITTO, '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => this.log.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => this.log.push(d.toString()));
-    const end = Date.now() + 5000;
+    try {
+      await this.waitListening(child);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Every listener accepts connections, or an error naming the one that does not, within readyTimeoutMs. */
+  private async waitListening(child: ChildProcess): Promise<void> {
+    const end = Date.now() + this.readyTimeoutMs;
     for (const l of this.listeners) {
       while (!(await canConnect(l.port))) {
-        if (child.exitCode !== null || Date.now() > end) throw new Error(`mosquitto did not start: ${this.log.join('')}`);
+        const why = child.exitCode !== null ? `exited with ${child.exitCode}` : Date.now() >= end ? `not within ${this.readyTimeoutMs} ms` : '';
+        if (why) throw new Error(`mosquitto did not listen on 127.0.0.1:${l.port} (${why}): ${this.log.join('').trim()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -98,7 +117,7 @@ export class Mosquitto {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
       child.once('exit', () => {
@@ -119,4 +138,25 @@ function canConnect(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** A process running test/helpers/hold-mosquitto.ts, once its broker listens: for tests of broker clean-up. */
+export async function startHolder(env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
+  const script = fileURLToPath(new URL('./hold-mosquitto.ts', import.meta.url));
+  const holder = spawn(process.execPath, ['--import=tsx', script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${script} did not start its broker within 20 s`)), 20_000);
+      holder.stdout?.on('data', (d: Buffer) => {
+        if (!d.toString().includes('started')) return;
+        clearTimeout(timer);
+        resolve();
+      });
+      holder.once('exit', (code) => reject(new Error(`${script} exited (${code}) before its broker started`)));
+    });
+  } catch (err) {
+    holder.kill('SIGKILL');
+    throw err;
+  }
+  return holder;
 }
