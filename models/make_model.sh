@@ -5,7 +5,7 @@
 #                                                continues from its export (see MODEL_CARD.md, ~3 h on 2 cores)
 #   models/make_model.sh --smoke OUTDIR [--data DIR]   tiny model, a few steps (< 2 min), exported to OUTDIR
 # DIR holds the public formats: fer2013.csv [+ fer2013new.csv] [+ CK+48/] [+ CK+/]. Without --data the recipe
-# uses models/data/, exporting it from ../shared/data (export_public.py) when it is missing.
+# uses models/data/, exporting it from $EMOTIOND_DATA_DIR, else ../shared/data (export_public.py), when it is missing.
 # Env overrides: PYTHON (default /usr/bin/python3), EPOCHS (20), EXTRA_EPOCHS (12), STREAM_STEPS (500), THREADS (2),
 #   LR (stage-1 peak, 2e-3), SMOOTH (stage-2 smoothing weight, 10), SMOOTH_FROM (first stream frame pair it
 #   applies to, 0), INIT_ONNX (continue from an fp32 export),
@@ -53,7 +53,7 @@ command -v "$PY" >/dev/null || die "python not found at $PY (Debian: apt-get ins
 if [ -z "$DATA" ]; then
   DATA="$HERE/data"
   if [ ! -f "$DATA/fer2013.csv" ]; then
-    EXPORT="${EMOTIOND_SHARED_DATA:-$REPO/../shared/data}/export_public.py"
+    EXPORT="${EMOTIOND_DATA_DIR:-$REPO/../shared/data}/export_public.py"
     [ -f "$EXPORT" ] || die "no data: $DATA/fer2013.csv is missing and $EXPORT not found; pass --data DIR (a folder with fer2013.csv [+ fer2013new.csv, CK+48/, CK+/])"
     echo "== exporting public-format data to $DATA"
     "$PY" "$EXPORT" "$DATA"

@@ -2,7 +2,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import mqtt from 'mqtt';
 import { Daemon } from '../src/app/daemon.js';
 import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
@@ -11,7 +10,9 @@ import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
 import { kindOfTopic, payloadValidator } from '../src/publish/validate.js';
 import { EMOTIONS, type EmotionEvent } from '../src/types.js';
 import { projectRoot } from '../src/system/paths.js';
-import { sharedDataPath, shippedModel } from './helpers/shared-data.js';
+import { dataFile, missingModel, testModel } from './helpers/shared-data.js';
+import { connectClient } from './helpers/mqtt-client.js';
+import { firstMissing, testUnless } from './helpers/skip.js';
 import { until } from './helpers/daemon-harness.js';
 
 interface Received {
@@ -21,24 +22,25 @@ interface Received {
 }
 
 function pickClip(): string | null {
-  return sharedDataPath('facetest', 'clips', 'clip1.avi') ?? (fs.existsSync(path.join(projectRoot(), 'deploy/demo/demo-faces.avi')) ? path.join(projectRoot(), 'deploy/demo/demo-faces.avi') : null);
+  return dataFile('facetest/clips/clip1.avi') ?? (fs.existsSync(path.join(projectRoot(), 'deploy/demo/demo-faces.avi')) ? path.join(projectRoot(), 'deploy/demo/demo-faces.avi') : null);
 }
 
-test('daemon on a clip publishes valid, ordered events and state to the broker', async (t) => {
-  const model = shippedModel() ?? process.env.EMOTIOND_TEST_MODEL;
-  const clip = pickClip();
-  if (!model || !clip) return t.log('model or clip missing (no ../shared/data and no demo clip): skipped'), t.pass();
+const model = testModel();
+const clip = pickClip();
+const noRun = firstMissing(missingModel(), !clip && 'no clip: neither facetest/clips/clip1.avi in the shared data nor deploy/demo/demo-faces.avi');
+
+testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to the broker', async (t) => {
   const logger = createLogger({ level: 'warn', pretty: 'no' });
   const broker = new EmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, logger });
   await broker.start();
   const received: Received[] = [];
-  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 4, clientId: 'test-sub' });
+  const sub = await connectClient(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 4, clientId: 'test-sub' });
   sub.on('message', (topic, payload, packet) => received.push({ topic, payload: payload.toString(), retain: packet.retain }));
   await sub.subscribeAsync(['emotiond/#', 'homeassistant/#'], { qos: 1 });
 
   const loaded = loadConfig({
     env: {},
-    flags: { 'source.uri': clip, 'source.pace': 'none', 'classifier.model': model, 'device.id': 'itest', 'mqtt.url': `mqtt://127.0.0.1:${broker.port}`, 'mqtt.protocol_version': '4', 'events.room_interval_s': '1', 'mqtt.face_interval_s': '0.2' },
+    flags: { 'source.uri': clip as string, 'source.pace': 'none', 'classifier.model': model as string, 'device.id': 'itest', 'mqtt.url': `mqtt://127.0.0.1:${broker.port}`, 'mqtt.protocol_version': '4', 'events.room_interval_s': '1', 'mqtt.face_interval_s': '0.2' },
   });
   const parts: ReturnType<typeof buildMqttParts> = [];
   const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });

@@ -1,10 +1,11 @@
-import fs from 'node:fs';
 import test from 'ava';
 import cv from '../src/system/opencv.js';
 import { FaceDetector, cascadeWindow, sizeBands, suppress } from '../src/detect/face-detector.js';
 import { resolveCascade } from '../src/detect/cascade-file.js';
 import { loadConfig } from '../src/config/load.js';
 import { missingDataMessage, sharedDataDir } from '../src/tools/clips/data.js';
+import { missingFile } from './helpers/shared-data.js';
+import { testUnless } from './helpers/skip.js';
 import { threeFaces } from '../src/tools/clips/reference.js';
 import { iou } from '../src/track/geometry.js';
 import type { Box } from '../src/types.js';
@@ -31,8 +32,7 @@ test('a missing cascade names every place it looked', (t) => {
 });
 
 for (const kind of ['haar', 'lbp']) {
-  test(`${kind} cascade finds the one face of astronaut.png (Debian python3-skimage), boxes in frame coordinates`, (t) => {
-    if (!fs.existsSync(ASTRONAUT)) return t.log(`${ASTRONAUT} missing (python3-skimage): skipped`), t.pass();
+  testUnless(missingFile(ASTRONAUT, 'python3-skimage'))(`${kind} cascade finds the one face of astronaut.png (Debian python3-skimage), boxes in frame coordinates`, (t) => {
     const d = new FaceDetector(detector, resolveCascade(kind));
     const gray = cv.imread(ASTRONAUT, cv.IMREAD_GRAYSCALE);
     const { detections } = d.detect(gray, []);
@@ -68,10 +68,10 @@ function grayFrame(file: string, index: number): cv.Mat {
   }
 }
 
-test('tracked faces are masked out of the band search, and an untracked face beside them is still found once per face', (t) => {
-  const dataDir = sharedDataDir();
-  if (!dataDir) return t.log(`skipped: ${missingDataMessage()}`), t.pass();
-  const clip = threeFaces(dataDir);
+const dataDir = sharedDataDir();
+
+testUnless(dataDir ? undefined : missingDataMessage())('tracked faces are masked out of the band search, and an untracked face beside them is still found once per face', (t) => {
+  const clip = threeFaces(dataDir as string);
   const gray = grayFrame(clip.path, 100);
   try {
     const faces = new FaceDetector(detector, resolveCascade('haar')).detect(gray, []).detections;

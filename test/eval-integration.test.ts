@@ -1,5 +1,5 @@
-// Runs the real `npm run eval -- --quick` on the real model and data. Skipped (with a log line) when the
-// shipped model or ../shared/data is absent. EMOTIOND_EVAL_MODEL=path evaluates another ONNX file.
+// Runs the real `npm run eval -- --quick` on the real model and data. Skipped (saying why) when the shipped
+// model or the shared data is absent. EMOTIOND_EVAL_MODEL=path evaluates another ONNX file.
 import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,10 +7,11 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { missingData, missingFile } from './helpers/shared-data.js';
+import { firstMissing, testUnless } from './helpers/skip.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const model = process.env.EMOTIOND_EVAL_MODEL ?? path.join(root, 'models', 'emotion-cnn-lstm.int8.onnx');
-const shared = path.resolve(root, '..', 'shared', 'data', 'export_public.py');
 
 interface Report {
   fer2013: { n: number; accuracy: number; macro_f1: number; confusion: { matrix: number[][] } };
@@ -24,17 +25,9 @@ interface Report {
   targets: Array<{ status: string }>;
 }
 
-test('npm run eval -- --quick on the real model writes a complete report', async (t) => {
-  if (!fs.existsSync(model)) {
-    t.log(`SKIPPED: model ${model} not found (set EMOTIOND_EVAL_MODEL to evaluate another file)`);
-    t.pass();
-    return;
-  }
-  if (!fs.existsSync(shared)) {
-    t.log(`SKIPPED: ${shared} not found (no evaluation data)`);
-    t.pass();
-    return;
-  }
+const cannotEvaluate = firstMissing(missingFile(model, 'set EMOTIOND_EVAL_MODEL to evaluate another file'), missingData(['export_public.py']));
+
+testUnless(cannotEvaluate)('npm run eval -- --quick on the real model writes a complete report', async (t) => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-eval-out-'));
   t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
   const started = Date.now();
@@ -80,6 +73,15 @@ test('npm run eval with a missing data folder fails with EMD_DATASET naming the 
   t.is(e.code, 1);
   t.regex(e.stderr ?? '', /\[EMD_DATASET\]/);
   t.true((e.stderr ?? '').includes(path.join(missing, 'fer2013.csv')), e.stderr);
+});
+
+test('npm run eval without --data reads the shared data where EMOTIOND_DATA_DIR points', async (t) => {
+  const missing = path.join(os.tmpdir(), `emotiond-no-shared-data-${process.pid}`);
+  const env = { ...process.env, EMOTIOND_DATA_DIR: missing };
+  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'src/tools/eval-model.ts', '--quick', '--model', model], { cwd: root, env, timeout: 60_000 }));
+  const e = err as Error & { code?: number; stderr?: string };
+  t.is(e.code, 1, e.stderr);
+  t.true((e.stderr ?? '').includes(path.join(missing, 'export_public.py')), e.stderr);
 });
 
 test('npm run eval rejects a bad flag with usage and exit code 2', async (t) => {

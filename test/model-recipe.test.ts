@@ -8,16 +8,15 @@ import test from 'ava';
 import { EmotionModel } from '../src/classify/emotion-model.js';
 import { EMOTIONS } from '../src/types.js';
 import { projectRoot } from '../src/system/paths.js';
-import { MISSING_DATA, sharedDataPath } from './helpers/shared-data.js';
+import { missingData } from './helpers/shared-data.js';
+import { firstMissing, testUnless } from './helpers/skip.js';
 
-function torchMissing(): string | null {
+function torchMissing(): string | undefined {
   const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, onnx'], { encoding: 'utf8' });
-  return r.status === 0 ? null : 'python3-torch / python3-onnx not installed (deploy/setup.sh --test installs them): skipped';
+  return r.status === 0 ? undefined : 'python3-torch / python3-onnx not installed (deploy/setup.sh --test installs them)';
 }
 
-test('models/make_model.sh --smoke trains, exports and quantizes a model the daemon can run', async (t) => {
-  const why = torchMissing() ?? (sharedDataPath('fer2013', 'train.u8') ? null : MISSING_DATA);
-  if (why) return t.log(why), t.pass();
+testUnless(firstMissing(missingData(['fer2013/train.u8']), torchMissing()))('models/make_model.sh --smoke trains, exports and quantizes a model the daemon can run', async (t) => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-smoke-'));
   const r = spawnSync('bash', [path.join(projectRoot(), 'models', 'make_model.sh'), '--smoke', out], { encoding: 'utf8', timeout: 170_000 });
   t.is(r.status, 0, `make_model.sh --smoke failed:\n${(r.stdout + r.stderr).slice(-2000)}`);

@@ -7,7 +7,8 @@ import test from 'ava';
 import cv from '../src/system/opencv.js';
 import { cropFace, normalizeInto, parsePreprocessSpec, type PreprocessSpec } from '../src/classify/preprocess.js';
 import { modelInfo } from '../src/classify/emotion-model.js';
-import { MISSING_DATA, sharedDataPath, shippedModel } from './helpers/shared-data.js';
+import { dataFile, missingData, missingFile, missingShippedModel, shippedModel } from './helpers/shared-data.js';
+import { firstMissing, testUnless } from './helpers/skip.js';
 import { projectRoot } from '../src/system/paths.js';
 
 const PY = '/usr/bin/python3';
@@ -18,11 +19,11 @@ function specOfShippedModel(): PreprocessSpec | null {
   return m ? modelInfo(fs.readFileSync(m), m).preprocess : null;
 }
 
-test('normalisation matches the training code (python models/preprocess_check.py) on FER2013 images', (t) => {
-  const fer = sharedDataPath('fer2013', 'publictest.u8');
-  const spec = specOfShippedModel();
-  if (!fer || !spec) return t.log(!fer ? MISSING_DATA : 'shipped model not found: skipped'), t.pass();
-  if (!fs.existsSync(PY)) return t.log(`${PY} not found: skipped`), t.pass();
+const FER = 'fer2013/publictest.u8';
+
+testUnless(firstMissing(missingData([FER]), missingShippedModel(), missingFile(PY)))('normalisation matches the training code (python models/preprocess_check.py) on FER2013 images', (t) => {
+  const fer = dataFile(FER) as string;
+  const spec = specOfShippedModel() as PreprocessSpec;
   const pixels = fs.readFileSync(fer).subarray(0, N * 2304);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parity-'));
   fs.writeFileSync(path.join(dir, 'in.u8'), pixels);
@@ -36,10 +37,12 @@ test('normalisation matches the training code (python models/preprocess_check.py
   t.true(maxDiff < 1e-4, `max |ts - python| = ${maxDiff}`);
 });
 
-test('face crops match the 48x48 Haar crops the training data was made with (cv2 INTER_AREA)', (t) => {
-  const index = sharedDataPath('ckplus', 'fullframe.json');
-  const crops = sharedDataPath('ckplus', 'seq48.u8');
-  if (!index || !crops) return t.log(MISSING_DATA), t.pass();
+const CK_INDEX = 'ckplus/fullframe.json';
+const CK_CROPS = 'ckplus/seq48.u8';
+
+testUnless(missingData([CK_INDEX, CK_CROPS]))('face crops match the 48x48 Haar crops the training data was made with (cv2 INTER_AREA)', (t) => {
+  const index = dataFile(CK_INDEX) as string;
+  const crops = dataFile(CK_CROPS) as string;
   const meta = JSON.parse(fs.readFileSync(index, 'utf8')) as { sequences: Array<{ files: string[]; boxes: number[][]; offset: number }> };
   const all = fs.readFileSync(crops);
   let compared = 0;

@@ -1,22 +1,21 @@
 // Bad frames and failing sources never stop the daemon: they are counted, logged and retried.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import test from 'ava';
 import cv from '../src/system/opencv.js';
 import type { FrameSource } from '../src/capture/opencv-source.js';
 import { sourceKind } from '../src/capture/opencv-source.js';
 import { makeDaemon, until } from './helpers/daemon-harness.js';
-import { shippedModel } from './helpers/shared-data.js';
+import { missingFile, missingModel, testModel } from './helpers/shared-data.js';
+import { freePort } from './helpers/ports.js';
+import { firstMissing, testUnless } from './helpers/skip.js';
 import { projectRoot } from '../src/system/paths.js';
 
 const DEMO = path.join(projectRoot(), 'deploy', 'demo', 'demo-faces.avi');
 const ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
 
 function modelFlag(): Record<string, string> {
-  const m = shippedModel() ?? process.env.EMOTIOND_TEST_MODEL;
+  const m = testModel();
   return m ? { 'classifier.model': m } : {};
 }
 
@@ -30,8 +29,7 @@ test('source kinds are recognised', (t) => {
   t.is(sourceKind('clips/room.mp4'), 'file');
 });
 
-test('bad frames are skipped and counted; good frames around them are processed', async (t) => {
-  if (!Object.keys(modelFlag()).length || !fs.existsSync(ASTRONAUT)) return t.log('model or astronaut.png missing: skipped'), t.pass();
+testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage')))('bad frames are skipped and counted; good frames around them are processed', async (t) => {
   const photo = cv.imread(ASTRONAUT);
   const script: Array<() => cv.Mat> = [];
   for (let i = 0; i < 40; i++) {
@@ -61,9 +59,8 @@ test('bad frames are skipped and counted; good frames around them are processed'
   t.deepEqual(sink.events.map((e) => e.type), ['face_appeared', 'face_gone']);
 });
 
-test('a source that cannot be opened is retried with back-off and reported offline', async (t) => {
+testUnless(missingModel())('a source that cannot be opened is retried with back-off and reported offline', async (t) => {
   const { daemon, sink } = makeDaemon({ ...modelFlag(), 'source.uri': '/nonexistent/clip.avi', 'source.reopen_min_s': '0.05', 'source.reopen_max_s': '0.2' });
-  if (!Object.keys(modelFlag()).length) return t.log('model missing: skipped'), t.pass();
   await daemon.start();
   await until(() => daemon.stats.sourceReopens >= 4, 5000, 'four reopen attempts');
   t.is(daemon.stats.framesProcessed, 0);
@@ -74,22 +71,12 @@ test('a source that cannot be opened is retried with back-off and reported offli
   t.true(sink.cameras.every((c) => c.state === 'offline' && /nonexistent\/clip\.avi/.test(c.error ?? '')), JSON.stringify(sink.cameras[0]));
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function serveMjpeg(port: number): ChildProcess {
   // -listen 1: ffmpeg is the HTTP server; -re paces the clip in real time like a camera.
   return spawn('ffmpeg', ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', DEMO, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
 }
 
-test('an MJPEG-over-HTTP stream that is killed and restarted is reopened', async (t) => {
-  if (!Object.keys(modelFlag()).length || !fs.existsSync(DEMO)) return t.log('model or demo clip missing (run deploy/make-demo-clip.sh): skipped'), t.pass();
+testUnless(firstMissing(missingModel(), missingFile(DEMO, 'run deploy/make-demo-clip.sh')))('an MJPEG-over-HTTP stream that is killed and restarted is reopened', async (t) => {
   const port = await freePort();
   let server = serveMjpeg(port);
   await new Promise((r) => setTimeout(r, 500));

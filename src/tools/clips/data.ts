@@ -1,5 +1,6 @@
 // Where the project's reference data lives (../shared/data beside the checkout) and what its indexes say.
-// Tools and tests that need it ask `sharedDataDir()` and skip, saying why, when it is absent.
+// The one locator of that data: tools and tests ask `dataRoot()`/`missingData()` and skip, saying why, when
+// it is absent.
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../system/paths.js';
@@ -34,17 +35,39 @@ export interface FacetestClip {
   frames: number;
 }
 
-/** The shared data directory ($EMOTIOND_DATA_DIR, else ../shared/data beside the checkout), if present. */
+/** The one environment variable that moves the shared data, for tests, bench, clips and eval alike. */
+export const DATA_DIR_ENV = 'EMOTIOND_DATA_DIR';
+
+/** Where the shared data is expected ($EMOTIOND_DATA_DIR, else ../shared/data beside the checkout), present or not. */
+export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const set = env[DATA_DIR_ENV];
+  return set ? path.resolve(set) : path.resolve(projectRoot(), '..', 'shared', 'data');
+}
+
+/** Why work that needs these files (relative to the data root) cannot run, or undefined when all are there. */
+export function missingData(files: readonly string[], env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const root = dataRoot(env);
+  const absent = files.filter((f) => !fs.existsSync(path.join(root, f)));
+  if (absent.length === 0) return undefined;
+  return `shared data not found: ${absent.join(', ')} missing in ${root} (set ${DATA_DIR_ENV} to the data folder)`;
+}
+
+/** A file or folder of the shared data, or undefined when it is not there. */
+export function dataFile(rel: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return missingData([rel], env) ? undefined : path.join(dataRoot(env), rel);
+}
+
+/** The indexes the clip tools read. */
+const INDEXES = ['facetest/index.json', 'ckplus/fullframe.json'];
+
+/** The shared data directory, if its indexes are there. */
 export function sharedDataDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dir = env.EMOTIOND_DATA_DIR ?? path.resolve(projectRoot(), '..', 'shared', 'data');
-  const complete = ['facetest/index.json', 'ckplus/fullframe.json'].every((f) => fs.existsSync(path.join(dir, f)));
-  return complete ? dir : undefined;
+  return missingData(INDEXES, env) ? undefined : dataRoot(env);
 }
 
 /** Why data-dependent work is skipped, for logs and test output. */
 export function missingDataMessage(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.EMOTIOND_DATA_DIR ?? path.resolve(projectRoot(), '..', 'shared', 'data');
-  return `reference data not found at ${dir} (needs facetest/index.json and ckplus/fullframe.json; set EMOTIOND_DATA_DIR to override)`;
+  return missingData(INDEXES, env) ?? `shared data found at ${dataRoot(env)}`;
 }
 
 function readJson<T>(file: string): T {

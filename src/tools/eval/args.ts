@@ -6,7 +6,7 @@ import { fromRoot } from '../../system/paths.js';
 export const USAGE = `usage: npm run eval -- [--model FILE] [--compare FILE|none] [--data DIR] [--out DIR] [--limit N] [--quick]
   --model    ONNX model to evaluate (default models/emotion-cnn-lstm.int8.onnx)
   --compare  second model for the accuracy comparison (default models/emotion-cnn-lstm.fp32.onnx if it exists; "none" = skip)
-  --data     folder with fer2013.csv and CK+/{cohn-kanade-images,Emotion} (default: ../shared/data exported once)
+  --data     folder with fer2013.csv and CK+/{cohn-kanade-images,Emotion} (default: $EMOTIOND_DATA_DIR or ../shared/data, exported once)
   --out      report folder (default reports/eval)
   --limit    at most N FER2013 PublicTest images
   --quick    small subset: 300 PublicTest images, 4 CK+ sequences, 20 streams, 300 speed steps`;

@@ -1,18 +1,15 @@
-// Where the evaluation data comes from: --data DIR (public formats), else the project's shared data
-// exported once into the public formats (models/data/ when the model engineer already exported it there,
-// else a cache folder under the system temp dir).
+// Where the evaluation data comes from: --data DIR (public formats), else the project's shared data (located
+// by clips/data.ts dataRoot(): $EMOTIOND_DATA_DIR, else ../shared/data) exported once into the public formats
+// (models/data/ when the model engineer already exported it there, else a cache folder under the system temp dir).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { EmotiondError } from '../../errors.js';
 import { projectRoot } from '../../system/paths.js';
+import { dataRoot } from '../clips/data.js';
 
 export const PYTHON = '/usr/bin/python3';
-
-export function sharedDataDir(): string {
-  return path.resolve(projectRoot(), '..', 'shared', 'data');
-}
 
 /** Check that `dir` holds the public files the evaluation reads; throws naming the first missing one. */
 export function checkDataDir(dir: string): void {
@@ -51,14 +48,14 @@ export function isCompleteExport(dir: string, shared: string): boolean {
   }
 }
 
-/** Resolve the data folder: `given`, or a complete export of ../shared/data (made here when none exists). */
+/** Resolve the data folder: `given`, or a complete export of the shared data (dataRoot(); made here when none exists). */
 export function resolveDataDir(given: string | undefined, log: (msg: string) => void): string {
   if (given) {
     const dir = path.resolve(given);
     checkDataDir(dir);
     return dir;
   }
-  const shared = sharedDataDir();
+  const shared = dataRoot();
   const exporter = path.join(shared, 'export_public.py');
   if (!fs.existsSync(exporter)) {
     throw new EmotiondError('EMD_DATASET', `${exporter}: not found, and no --data DIR given (pass a folder with fer2013.csv and CK+/)`);
