@@ -2,6 +2,8 @@
 // steady rate, comes back on the same port, and a QoS 1 subscriber gets every event exactly once, in order.
 // The outage lasts EMOTIOND_OUTAGE_S seconds (default 5); `EMOTIOND_OUTAGE_S=60 npx ava test/publish-outage.test.ts`
 // runs the issue's full 60 s target.
+import fs from 'node:fs';
+import path from 'node:path';
 import test from 'ava';
 import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
 import { topicsFor } from '../src/publish/topics.js';
@@ -20,7 +22,10 @@ test(`broker outage of ${OUTAGE_S} s while events flow: 0 lost, 0 duplicated, in
   const sub = await subscribe(broker.url, [topics.events], { clientId: subId, reconnectPeriod: 100 });
   t.teardown(() => sub.end());
   const log = captureLogger();
-  const pub = new MqttPublisher({ config: testConfig(broker.url), logger: log.logger, version: '1', reconnect: { minMs: 100, maxMs: 400 } });
+  // With a queue file: the append log takes the outage's events and its acknowledgements as they come back.
+  const config = testConfig(broker.url, { queue_file: 'outbox.jsonl' });
+  const queueFile = path.join(config.system.state_dir, 'outbox.jsonl');
+  const pub = new MqttPublisher({ config, logger: log.logger, version: '1', reconnect: { minMs: 100, maxMs: 400 } });
   t.teardown(() => pub.stop());
   await pub.start();
   await pub.whenConnected();
@@ -46,6 +51,7 @@ test(`broker outage of ${OUTAGE_S} s while events flow: 0 lost, 0 duplicated, in
   await waitUntil(() => !pub.connected, 2000, 'publisher notices');
   await sleep(OUTAGE_S * 1000);
   const queuedDuringOutage = pub.health().queue_length;
+  await waitUntil(() => fs.existsSync(queueFile), 3000, 'the queue file');
   t.true(queuedDuringOutage >= OUTAGE_S * RATE_HZ * 0.5, `queued ${queuedDuringOutage} during the outage`);
   t.is(pub.health().queue_dropped, 0);
 
@@ -78,6 +84,9 @@ test(`broker outage of ${OUTAGE_S} s while events flow: 0 lost, 0 duplicated, in
   await late.waitFor((m) => m.length === 2, 3000, 'retained availability and room');
   t.deepEqual(late.json(topics.availability), [{ state: 'online' }]);
   t.is((late.json(topics.room)[0] as { faces: number }).faces, 2);
+  await pub.stop();
+  t.false(fs.existsSync(queueFile), 'everything delivered: no queue file left');
+  t.is(log.count('warn', 'queue file cannot be written'), 0);
   t.log(`outage ${outageMs} ms, ${total} events, ${queuedDuringOutage} queued during the outage`);
 });
 

@@ -148,3 +148,108 @@ test('outbox: events pushed before load() come after the older ones from the fil
   t.deepEqual(box.snapshot(), ['"old2"', '"new1"', '"new2"'], 'in age order, the oldest dropped past max');
   t.is(box.dropped, 1);
 });
+
+// ---- the queue file as an append log (acks and drops recorded as small markers, compacted now and then) ----
+
+const nOf = (lines: string[]): number[] => lines.map((l) => (JSON.parse(l) as { n: number }).n);
+const ev = (n: number): string => JSON.stringify({ n });
+const eventIdsOf = (lines: string[]): number[] => lines.map((l) => Number((JSON.parse(l) as { id: string }).id.split('-').at(-1)));
+
+test('outbox file: after a crash (no close) a new run loads exactly the unacknowledged events, in order', async (t) => {
+  const file = path.join(tmpDir(), 'q.jsonl');
+  const log = captureLogger();
+  const a = new Outbox({ max: 100, file, logger: log.logger, persistDelayMs: 60_000 });
+  a.load();
+  for (let i = 0; i < 10; i++) a.push(ev(i));
+  await a.persist();
+  const sent = a.take(5);
+  for (const i of [0, 1, 3]) a.ack(sent[i]!); // acknowledged out of order: 2 and 4 are still in flight
+  await a.persist();
+  for (let i = 10; i < 15; i++) a.push(ev(i));
+  await a.persist();
+  // No close(): the process died here.
+  const b = new Outbox({ max: 100, file, logger: log.logger, persistDelayMs: 60_000 });
+  t.is(b.load(), 12);
+  t.deepEqual(nOf(b.snapshot()), [2, 4, ...range(5, 15)]);
+  t.is(log.count('warn'), 0, JSON.stringify(log.lines.filter((l) => l['level'] === 40)));
+});
+
+test('outbox file: waiting events dropped behind in-flight ones stay dropped after a restart', async (t) => {
+  const file = path.join(tmpDir(), 'q.jsonl');
+  const a = new Outbox({ max: 5, file, logger: captureLogger().logger, persistDelayMs: 60_000 });
+  for (let i = 0; i < 5; i++) a.push(ev(i));
+  await a.persist();
+  a.take(2);
+  for (let i = 5; i < 8; i++) a.push(ev(i)); // full: 2, 3 and 4 are dropped (0 and 1 are in flight)
+  t.is(a.dropped, 3);
+  await a.persist();
+  const b = new Outbox({ max: 5, file, logger: captureLogger().logger });
+  t.is(b.load(), 5);
+  t.deepEqual(nOf(b.snapshot()), [0, 1, 5, 6, 7]);
+});
+
+test('outbox file: a torn last line (power cut mid-write) is skipped with a warning naming the file; later writes start on a clean line', async (t) => {
+  const file = path.join(tmpDir(), 'q.jsonl');
+  const a = new Outbox({ max: 100, file, logger: captureLogger().logger, persistDelayMs: 60_000 });
+  for (let i = 0; i < 5; i++) a.push(ev(i));
+  await a.persist();
+  fs.appendFileSync(file, '{"n":5,"device":"tes');
+  const log = captureLogger();
+  const b = new Outbox({ max: 100, file, logger: log.logger, persistDelayMs: 60_000 });
+  t.is(b.load(), 5);
+  const warning = log.lines.find((l) => l['level'] === 40);
+  t.is(warning?.['file'], file);
+  t.regex(String(warning?.['msg']), /last line/);
+  b.push(ev(6));
+  await b.persist();
+  const c = new Outbox({ max: 100, file, logger: captureLogger().logger });
+  t.is(c.load(), 6);
+  t.deepEqual(nOf(c.snapshot()), [0, 1, 2, 3, 4, 6]);
+});
+
+test('outbox file: compaction keeps the file near the size of what is queued through a long overflowing outage', async (t) => {
+  const file = path.join(tmpDir(), 'q.jsonl');
+  const a = new Outbox({ max: 500, file, logger: captureLogger().logger, persistDelayMs: 60_000 });
+  a.load();
+  for (let i = 0; i < 3; i++) a.push(JSON.stringify(makeEvent(i)));
+  a.take(3); // in flight when the link went down: they stay at the front while newer ones are dropped
+  let largest = 0;
+  for (let i = 3; i < 5000; i++) {
+    a.push(JSON.stringify(makeEvent(i)));
+    if (i % 20 === 19) {
+      await a.persist();
+      largest = Math.max(largest, fs.statSync(file).size);
+    }
+  }
+  await a.persist();
+  const live = a.snapshot().reduce((sum, p) => sum + Buffer.byteLength(p) + 1, 0);
+  t.log(`largest file ${largest} B for ${live} B queued`);
+  t.true(largest < 2 * live + 16 * 1024, `file grew to ${largest} B for ${live} B queued`);
+  const b = new Outbox({ max: 500, file, logger: captureLogger().logger });
+  t.is(b.load(), 500);
+  t.deepEqual(b.snapshot(), a.snapshot());
+  t.deepEqual(eventIdsOf(b.snapshot()).slice(0, 4), [0, 1, 2, 4503]);
+});
+
+test('outbox file: events acknowledged before the flush are never written', async (t) => {
+  const file = path.join(tmpDir(), 'q.jsonl');
+  const a = new Outbox({ max: 100, file, logger: captureLogger().logger, persistDelayMs: 60_000 });
+  a.load();
+  for (let i = 0; i < 10; i++) a.push(ev(i));
+  for (const item of a.take(10)) a.ack(item);
+  await a.persist();
+  t.false(fs.existsSync(file));
+  await a.close();
+  t.false(fs.existsSync(file));
+});
+
+test('outbox file: a clean close compacts the log to the queued events only', async (t) => {
+  const file = path.join(tmpDir(), 'q.jsonl');
+  const a = new Outbox({ max: 100, file, logger: captureLogger().logger, persistDelayMs: 60_000 });
+  a.load();
+  for (let i = 0; i < 10; i++) a.push(ev(i));
+  await a.persist();
+  for (const item of a.take(6)) a.ack(item);
+  await a.close();
+  t.deepEqual(nOf(fs.readFileSync(file, 'utf8').trim().split('\n')), range(6, 10), 'one line per queued event, nothing else');
+});

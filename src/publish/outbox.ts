@@ -1,14 +1,15 @@
 // The event outbox: events wait here until the broker acknowledged them, in order, bounded.
 // Past `max` the oldest waiting event is dropped and counted. With a file, what is left survives a restart:
-// the file holds one event payload per line and is replaced atomically (write a temp file, fsync, rename).
-import fs from 'node:fs';
-import path from 'node:path';
+// changes are flushed to an append-only log (queue-file.ts) at most once per persistDelayMs.
 import type { Logger } from '../system/logger.js';
+import { QueueFile, type FileEntry } from './queue-file.js';
 
 export interface OutboxItem {
   readonly seq: number;
   readonly payload: string;
 }
+
+interface Entry extends OutboxItem, FileEntry {}
 
 export interface OutboxDeps {
   max: number;
@@ -20,19 +21,21 @@ export interface OutboxDeps {
 }
 
 export class Outbox {
-  private pending: OutboxItem[] = [];
+  private pending: Entry[] = [];
   private head = 0;
-  private readonly inflight = new Map<number, OutboxItem>();
+  private readonly inflight = new Map<number, Entry>();
   private nextSeq = 1;
   private persistTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
-  private dirty = false;
+  private readonly queueFile: QueueFile | undefined;
   /** Events dropped because the queue was full. */
   dropped = 0;
   /** Events the broker acknowledged. */
   delivered = 0;
 
-  constructor(private readonly deps: OutboxDeps) {}
+  constructor(private readonly deps: OutboxDeps) {
+    this.queueFile = deps.file === undefined ? undefined : new QueueFile({ file: deps.file, logger: deps.logger });
+  }
 
   /** Events not yet acknowledged (waiting plus in flight). */
   get length(): number {
@@ -47,38 +50,24 @@ export class Outbox {
     return this.inflight.size;
   }
 
-  /** Read the queue file left by a previous run (missing file = empty). Lines that are not JSON are skipped. */
+  /**
+   * Read the queue file left by a previous run (missing file = empty; lines that are not JSON and a torn last
+   * line are skipped with a warning). Call before the first flush; the file is rewritten clean soon after.
+   */
   load(): number {
-    const file = this.deps.file;
-    if (file === undefined) return 0;
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.logger.warn({ err, file }, 'queue file cannot be read; starting empty');
-      return 0;
-    }
-    let loaded = 0;
-    let bad = 0;
+    if (this.queueFile === undefined) return 0;
+    const payloads = this.queueFile.read();
     // The file's events are older than any pushed before load(): they go first (nothing is in flight yet).
     const newer = this.pending.slice(this.head).map((i) => i.payload);
     this.pending = [];
     this.head = 0;
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        JSON.parse(line);
-      } catch {
-        bad += 1;
-        continue;
-      }
-      this.push(line, false);
-      loaded += 1;
-    }
+    for (const payload of payloads) this.push(payload, false);
     for (const payload of newer) this.push(payload, false);
-    if (bad > 0) this.deps.logger.warn({ file, bad }, 'queue file had lines that are not JSON; skipped');
-    if (loaded > 0) this.deps.logger.info({ file, loaded, kept: this.length }, 'loaded undelivered events from the queue file');
-    return loaded;
+    if (payloads.length > 0) {
+      this.deps.logger.info({ file: this.deps.file, loaded: payloads.length, kept: this.length }, 'loaded undelivered events from the queue file');
+      this.schedulePersist();
+    }
+    return payloads.length;
   }
 
   /** Queue one event payload; drops the oldest waiting event when full. */
@@ -88,7 +77,7 @@ export class Outbox {
       this.dropped += 1;
       this.compact();
     }
-    this.pending.push({ seq: this.nextSeq++, payload });
+    this.pending.push({ seq: this.nextSeq++, payload, line: -1, size: 0 });
     if (persist) this.schedulePersist();
   }
 
@@ -104,78 +93,71 @@ export class Outbox {
 
   /** The broker acknowledged the event. */
   ack(item: OutboxItem): void {
-    if (this.inflight.delete(item.seq)) {
+    const entry = this.inflight.get(item.seq);
+    if (entry && this.inflight.delete(item.seq)) {
       this.delivered += 1;
-      this.schedulePersist();
+      if (entry.line >= 0) this.schedulePersist();
     }
   }
 
   /** The client gave the event up without sending it: it waits again, in its place. */
   release(item: OutboxItem): void {
-    if (!this.inflight.delete(item.seq)) return;
+    const entry = this.inflight.get(item.seq);
+    if (!entry || !this.inflight.delete(item.seq)) return;
     const waiting = this.pending.slice(this.head);
     let at = 0;
     while (at < waiting.length && waiting[at]!.seq < item.seq) at += 1;
-    waiting.splice(at, 0, item);
+    waiting.splice(at, 0, entry);
     this.pending = waiting;
     this.head = 0;
   }
 
   /** Every unacknowledged payload, oldest first. */
   snapshot(): string[] {
-    const inflight = [...this.inflight.values()].sort((a, b) => a.seq - b.seq);
-    return [...inflight, ...this.pending.slice(this.head)].map((i) => i.payload);
+    return this.live().map((i) => i.payload);
   }
 
-  /** Write the file now (no-op without a file); resolves when written. */
+  /** Every unacknowledged entry: in flight first (sent first after a restart), then waiting. */
+  private live(): Entry[] {
+    const inflight = [...this.inflight.values()].sort((a, b) => a.seq - b.seq);
+    return [...inflight, ...this.pending.slice(this.head)];
+  }
+
+  /** Flush to the file now (no-op without a file); resolves when written. */
   async persist(): Promise<void> {
     if (this.persistTimer) clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
-    this.dirty = true;
-    this.writing = this.writing.then(() => this.writeFile());
+    return this.flush();
+  }
+
+  /** Stop the timer, write what is left and compact the file to the queued events only. */
+  async close(): Promise<void> {
+    await this.persist();
+    const file = this.queueFile;
+    if (file === undefined) return;
+    this.writing = this.writing.then(async () => {
+      const live = this.live();
+      if (file.hasDead(live.length)) await file.compact(live);
+      await file.close();
+    });
     return this.writing;
   }
 
-  /** Stop the timer and write what is left. */
-  async close(): Promise<void> {
-    await this.persist();
+  private flush(): Promise<void> {
+    const file = this.queueFile;
+    if (file === undefined) return this.writing;
+    // Serialised: the entries are read when this write starts, so changes made meanwhile go in the next one.
+    this.writing = this.writing.then(() => file.sync(this.live()));
+    return this.writing;
   }
 
   private schedulePersist(): void {
-    if (this.deps.file === undefined) return;
-    this.dirty = true;
-    if (this.persistTimer) return;
+    if (this.queueFile === undefined || this.persistTimer) return;
     this.persistTimer = setTimeout(() => {
       this.persistTimer = undefined;
-      this.writing = this.writing.then(() => this.writeFile());
+      void this.flush();
     }, this.deps.persistDelayMs ?? 1000);
     this.persistTimer.unref();
-  }
-
-  private async writeFile(): Promise<void> {
-    const file = this.deps.file;
-    if (file === undefined || !this.dirty) return;
-    this.dirty = false;
-    const lines = this.snapshot();
-    try {
-      if (lines.length === 0) {
-        await fs.promises.rm(file, { force: true });
-        return;
-      }
-      await fs.promises.mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.tmp-${process.pid}`;
-      const handle = await fs.promises.open(tmp, 'w', 0o600);
-      try {
-        await handle.writeFile(lines.join('\n') + '\n', 'utf8');
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      await fs.promises.rename(tmp, file);
-    } catch (err) {
-      this.dirty = true;
-      this.deps.logger.warn({ err, file }, 'queue file cannot be written');
-    }
   }
 
   /** Drop consumed slots once they are most of the array, so a long outage does not keep dead entries. */
