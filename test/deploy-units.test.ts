@@ -122,13 +122,11 @@ for (const unit of UNITS) {
     const interval = seconds(unitSec.get('StartLimitIntervalSec')?.at(-1) ?? '10');
     const burst = Number(unitSec.get('StartLimitBurst')?.at(-1) ?? '5');
     const restartSec = seconds(service.get('RestartSec')?.at(-1));
-    const watchdog = seconds(service.get('WatchdogSec')?.at(-1));
-    const stop = seconds(service.get('TimeoutStopSec')?.at(-1));
     t.false(service.has('StartLimitIntervalSec'), 'StartLimit*= belong in [Unit]');
-    t.true(burst >= 3, 'a crash or two is worth a restart');
-    // A crash loop and a watchdog loop (ping missed, stop timed out, restart) both hit the limit.
-    t.true(burst * restartSec < interval, `${burst} x RestartSec=${restartSec} s must fit in StartLimitIntervalSec=${interval} s`);
-    t.true(burst * (restartSec + watchdog + stop) <= interval, `${burst} watchdog restarts must fit in ${interval} s`);
+    // Starts by hand count too (systemctl restart while editing the config): a few must not hit the limit.
+    t.true(burst >= 8, `StartLimitBurst=${burst}`);
+    // A daemon that fails within 25 s of each start (model load and first frames on a Pi) reaches it.
+    t.true(burst * (restartSec + 25) <= interval, `${burst} x (RestartSec=${restartSec} s + 25 s) must fit in StartLimitIntervalSec=${interval} s`);
   });
 
   test(`${unit}: /proc/cpuinfo stays visible (onnxruntime's cpuinfo prints errors and loses the CPU model without it)`, (t) => {
