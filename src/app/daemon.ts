@@ -65,6 +65,8 @@ export class Daemon implements DaemonControl {
   private endedResolve!: () => void;
   /** Resolves when a file source without `loop` has been processed to its end. */
   readonly sourceEnded = new Promise<void>((r) => (this.endedResolve = r));
+  /** The camera state last published (retained on MQTT): a stop leaves it offline. */
+  private lastCamera?: CameraState;
 
   constructor(private readonly deps: DaemonDeps) {
     this.log = deps.logger.child({ module: 'daemon' });
@@ -108,10 +110,10 @@ export class Daemon implements DaemonControl {
       events: {
         online: (p) => {
           this.firstFrame = true;
-          this.fan.camera(this.cameraState('online', p.width, p.height, p.fps, null));
+          this.publishCamera(this.cameraState('online', p.width, p.height, p.fps, null));
           this.maybeReady();
         },
-        offline: (error) => this.fan.camera(this.cameraState('offline', null, null, null, error)),
+        offline: (error) => this.publishCamera(this.cameraState('offline', null, null, null, error)),
         ended: () => this.slot.end(),
       },
       open: this.deps.openSource,
@@ -132,6 +134,8 @@ export class Daemon implements DaemonControl {
       }
     };
     await guard('capture', () => this.capture?.stop());
+    // Before the sinks stop: the retained camera state must not say online once nothing reads the camera.
+    if (this.capture && this.lastCamera?.state !== 'offline') this.publishCamera(this.cameraState('offline', null, null, null, null));
     this.slot.close();
     await guard('pipeline', () => this.loop);
     await guard('final events', () => this.finish());
@@ -183,6 +187,11 @@ export class Daemon implements DaemonControl {
   /** Parts call this when they become ready (MQTT connected). */
   partReady(): void {
     this.maybeReady();
+  }
+
+  private publishCamera(state: CameraState): void {
+    this.lastCamera = state;
+    this.fan.camera(state);
   }
 
   private cameraState(state: 'online' | 'offline', width: number | null, height: number | null, fps: number | null, error: string | null): CameraState {
