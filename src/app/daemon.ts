@@ -65,6 +65,9 @@ export class Daemon implements DaemonControl {
   private endedResolve!: () => void;
   /** Resolves when a file source without `loop` has been processed to its end. */
   readonly sourceEnded = new Promise<void>((r) => (this.endedResolve = r));
+  private failedResolve!: (reason: string) => void;
+  /** Resolves with the reason when the capture loop gave up on the source: stop, and exit non-zero for a restart. */
+  readonly sourceFailed = new Promise<string>((r) => (this.failedResolve = r));
   /** The camera state last published (retained on MQTT): a stop leaves it offline. */
   private lastCamera?: CameraState;
 
@@ -115,6 +118,10 @@ export class Daemon implements DaemonControl {
         },
         offline: (error) => this.publishCamera(this.cameraState('offline', null, null, null, error)),
         ended: () => this.slot.end(),
+        failed: (reason) => {
+          this.publishCamera(this.cameraState('offline', null, null, null, reason));
+          this.failedResolve(reason);
+        },
       },
       open: this.deps.openSource,
     });

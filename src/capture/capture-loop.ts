@@ -1,5 +1,7 @@
 // Reads frames into the latest-frame slot. A source that fails to open, fails to read, ends (streams)
 // or stalls is reopened with back-off (reopen_min_s doubling to reopen_max_s); the rest keeps running.
+// A stalled read cannot be cancelled (it blocks inside OpenCV on a worker thread), only abandoned: after
+// max_stuck_reads of them still blocked, or give_up_s without a frame, reopening is given up (`failed`).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type cv from '../system/opencv.js';
 import type { Config } from '../config/schema.js';
@@ -14,6 +16,8 @@ export interface CaptureEvents {
   offline(error: string): void;
   /** A file without `loop` reached its end; nothing more will come. */
   ended(): void;
+  /** Reopening cannot help in this process any more (reads stuck for good, or no frame for give_up_s). */
+  failed(reason: string): void;
 }
 
 export interface CaptureDeps {
@@ -56,6 +60,7 @@ export class CaptureLoop {
     const { settings, logger, stats, events } = this.deps;
     let delayS = settings.reopen_min_s;
     let opened = false;
+    let lastFrameMs = Date.now();
     while (!this.stopped) {
       if (opened) stats.sourceReopens += 1;
       opened = true;
@@ -64,6 +69,7 @@ export class CaptureLoop {
         source = (this.deps.open ?? OpenCvSource.open)(settings);
         logger.info({ source: describeSource(settings.uri), kind: source.kind, ...source.props }, 'source opened');
         const finished = await this.pump(source, () => {
+          lastFrameMs = Date.now();
           if (delayS !== settings.reopen_min_s) delayS = settings.reopen_min_s;
         });
         if (finished) {
@@ -81,10 +87,30 @@ export class CaptureLoop {
         source?.close();
       }
       if (this.stopped) return;
+      const hopeless = this.giveUpReason(lastFrameMs);
+      if (hopeless !== undefined) return this.giveUp(hopeless);
       stats.sourceRetryUntilMs = Date.now() + delayS * 1000;
       await sleep(delayS * 1000, undefined, { signal: this.abort.signal }).catch(() => undefined);
       delayS = Math.min(delayS * 2, settings.reopen_max_s);
     }
+  }
+
+  /** Why reopening the source cannot help any more, or undefined while it may. */
+  private giveUpReason(lastFrameMs: number): string | undefined {
+    const { max_stuck_reads, give_up_s, stall_timeout_s } = this.deps.settings;
+    const stuck = this.deps.stats.stuckReads;
+    if (stuck >= max_stuck_reads) {
+      return `${stuck} reads from the source are stuck (no frame within ${stall_timeout_s} s, never returned; source.max_stuck_reads is ${max_stuck_reads})`;
+    }
+    if (give_up_s > 0 && Date.now() - lastFrameMs >= give_up_s * 1000) return `no frame for ${give_up_s} s while reopening the source (source.give_up_s)`;
+    return undefined;
+  }
+
+  private giveUp(reason: string): void {
+    const { settings, logger, stats, events } = this.deps;
+    stats.sourceFailed = true;
+    logger.fatal({ code: 'EMD_SOURCE_READ', source: describeSource(settings.uri), error: reason }, 'giving up on the source; a restart of the service may recover it');
+    events.failed(reason);
   }
 
   /** Read until the source ends or fails. Returns true when a file ended for good. */
@@ -149,8 +175,12 @@ export class CaptureLoop {
       const mat = await Promise.race([read, stall]);
       return mat ?? null;
     } catch (err) {
-      // The abandoned read may still deliver a frame later: release it then.
-      read.then((m) => m?.release()).catch(() => undefined);
+      if (err instanceof StallError) {
+        // Abandoned, not cancelled: it holds its thread until it returns, and a frame it brings is released.
+        const { stats } = this.deps;
+        stats.stuckReads += 1;
+        read.then((m) => m?.release(), () => undefined).finally(() => (stats.stuckReads -= 1));
+      }
       throw err;
     } finally {
       timer.abort();

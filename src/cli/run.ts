@@ -13,6 +13,9 @@ const STATUS_INTERVAL_MS = 5000;
 /** The watchdog is fed only while a frame was processed this recently, or the source is being reopened
  * after a failure (PipelineStats.alive): a hung camera read or a stuck event loop stops it. */
 const PROGRESS_WINDOW_MS = 15000;
+/** Exit status when the frame source cannot be recovered in this process (sysexits EX_IOERR): not 0, so
+ * that Restart=on-failure restarts the service. */
+const EXIT_SOURCE_FAILED = 74;
 
 export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks: EventSink[] = []): Promise<number> {
   const { config } = loaded;
@@ -36,14 +39,15 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
   let exited!: (code: number) => void;
   const exitCode = new Promise<number>((resolve) => (exited = resolve));
   let stopping: Promise<void> | null = null;
-  const stop = (why: string): Promise<void> => {
+  const stop = (why: string, code = 0): Promise<void> => {
     stopping ??= (async () => {
       log.info({ why }, 'stopping');
       notify.stopping(`stopping: ${why}`);
       clearInterval(statusTimer);
       await daemon.stop();
       notify.close();
-      exited(0);
+      if (daemon.stats.stuckReads > 0) endPastStuckReads(log, daemon.stats.stuckReads, code);
+      exited(code);
     })();
     return stopping;
   };
@@ -71,7 +75,19 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
   log.info({ device: config.device.id, source: config.source.uri }, 'running');
   // A signal or the end of a file source (no loop) stops the daemon; both resolve to the exit code.
   void daemon.sourceEnded.then(() => stop('source ended'));
+  void daemon.sourceFailed.then((reason) => stop(`source given up: ${reason}`, EXIT_SOURCE_FAILED));
   return exitCode;
+}
+
+/**
+ * Node joins its worker threads at exit, and a source read stuck in OpenCV holds one for good, so a normal
+ * exit would hang (until systemd's stop timeout). Everything is stopped and written by now: end at once.
+ * Killed by SIGKILL counts as a failure for Restart=on-failure, so systemd restarts the service.
+ */
+function endPastStuckReads(log: Logger, stuckReads: number, code: number): never {
+  log.warn({ stuck_reads: stuckReads, exit_code: code }, 'source reads are still stuck, so a normal exit would wait for them for ever: ending the process with SIGKILL');
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable: SIGKILL did not end the process');
 }
 
 function statusLine(d: Daemon): string {

@@ -16,6 +16,8 @@ export interface Config {
     reopen_min_s: number;
     reopen_max_s: number;
     stall_timeout_s: number;
+    max_stuck_reads: number;
+    give_up_s: number;
   };
   detector: {
     cascade: string;
@@ -152,6 +154,16 @@ export const schema: convict.Schema<Config> = {
     reopen_min_s: { doc: 'First delay before reopening a source that failed or stopped.', format: range(0.01, 600), default: 1 },
     reopen_max_s: { doc: 'Longest delay between reopen attempts (the delay doubles up to this).', format: range(0.01, 3600), default: 30 },
     stall_timeout_s: { doc: 'Reopen the source when no frame arrived for this long.', format: range(0.5, 3600), default: 10 },
+    max_stuck_reads: {
+      doc: 'Stalled reads that never return (a wedged GStreamer pipeline: they cannot be cancelled, and each holds one of the 4 libuv worker threads) before the daemon gives up on the source, stops and ends for systemd to restart it.',
+      format: range(1, 3, true),
+      default: 2,
+    },
+    give_up_s: {
+      doc: 'Give up on the source (stop and end, for systemd to restart the service) when it delivered no frame for this long while it was being reopened; until then a failed or unplugged camera is retried in place. 0 = retry for ever.',
+      format: range(0, 604800),
+      default: 3600,
+    },
   },
   detector: {
     cascade: {

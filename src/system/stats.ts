@@ -62,6 +62,11 @@ export class PipelineStats {
   lastProgressMs = 0;
   /** End of the capture loop's latest deliberate reopen back-off (ms since epoch; 0 = none yet). */
   sourceRetryUntilMs = 0;
+  /** The capture loop gave up on the source (reads stuck for good, or source.give_up_s without a frame). */
+  sourceFailed = false;
+  /** Source reads abandoned after the stall timeout that have not returned: each holds a libuv worker thread,
+   * and Node joins those threads at exit, so while one is stuck the process cannot exit normally. */
+  stuckReads = 0;
   private readonly timings = new Map<Stage, TimingWindow>(STAGES.map((s) => [s, new TimingWindow()]));
   private readonly startedMs = Date.now();
   private readonly recent: number[] = [];
@@ -91,9 +96,10 @@ export class PipelineStats {
   /**
    * Liveness for the systemd watchdog: a frame was processed within `windowMs`, or the capture loop is
    * waiting to reopen a failed source (an unplugged camera) or left that wait less than `windowMs` ago.
-   * A hung read or a blocked event loop satisfies neither.
+   * A hung read or a blocked event loop satisfies neither, and nothing does once the source was given up.
    */
   alive(nowMs: number, windowMs: number): boolean {
+    if (this.sourceFailed) return false;
     return nowMs - this.lastProgressMs < windowMs || nowMs < this.sourceRetryUntilMs + windowMs;
   }
 
