@@ -112,3 +112,37 @@ test('redacted config hides URL credentials and keys', (t) => {
   t.false(JSON.stringify(r).includes('secret'));
   t.is(r.mqtt.key_file, '[redacted]');
 });
+
+test('boolean flags: --flag, --flag true|false, --flag=true|false and --no-flag', (t) => {
+  const cases: Array<[string[], boolean]> = [
+    [['--source-loop'], true],
+    [['--source-loop', 'true'], true],
+    [['--source-loop', 'false'], false],
+    [['--source-loop', 'FALSE'], false],
+    [['--source-loop=true'], true],
+    [['--source-loop=false'], false],
+    [['--no-source-loop'], false],
+  ];
+  for (const [argv, want] of cases) {
+    const a = parseArgs(['run', ...argv]);
+    t.is(a.flags['source.loop'], want, argv.join(' '));
+    t.is(loadConfig({ env: {}, flags: a.flags }).config.source.loop, want, argv.join(' '));
+  }
+  t.deepEqual(parseArgs(['--print', 'false']).flags, { 'events.print': false });
+  t.deepEqual(parseArgs(['--print=true']).flags, { 'events.print': true });
+  t.deepEqual(parseArgs(['--no-print']).flags, { 'events.print': false });
+});
+
+test('boolean flags: a following option or command is not taken as the value', (t) => {
+  const a = parseArgs(['--print', '--source-loop', '--source', 'clip.avi', '--mqtt-discovery']);
+  t.deepEqual(a.flags, { 'events.print': true, 'source.loop': true, 'source.uri': 'clip.avi', 'mqtt.discovery': true });
+  const b = parseArgs(['--print', 'check-config']);
+  t.is(b.command, 'check-config');
+  t.deepEqual(b.flags, { 'events.print': true });
+});
+
+test('boolean flags: a value that is not a boolean is a clear error', (t) => {
+  t.regex(failure(() => parseArgs(['run', '--source-loop', 'notabool'])), /EMD_CONFIG_INVALID .*--source-loop takes true or false, not "notabool"/);
+  t.regex(failure(() => parseArgs(['--print=maybe'])), /--print takes true or false, not "maybe"/);
+  t.regex(failure(() => parseArgs(['--no-print=true'])), /--no-print takes no value/);
+});

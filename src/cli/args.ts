@@ -1,6 +1,6 @@
 // Command-line parsing: a command, --config FILE, and a flag for every setting (see settings()).
 import { EmotiondError } from '../errors.js';
-import { settings } from '../config/load.js';
+import { parseBoolean, settings, type SettingInfo } from '../config/load.js';
 
 export interface ParsedArgs {
   command: string;
@@ -42,14 +42,18 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       out.configFile = v;
       continue;
     }
-    if (negated && typeof negated.default === 'boolean' && inline === undefined) {
+    if (negated && typeof negated.default === 'boolean') {
+      if (inline !== undefined) throw new EmotiondError('EMD_CONFIG_INVALID', `${name} takes no value`);
       out.flags[negated.key] = false;
       continue;
     }
     const s = byFlag.get(name);
     if (!s) throw new EmotiondError('EMD_CONFIG_INVALID', `unknown option ${name} (see emotiond --help)`);
-    if (typeof s.default === 'boolean' && inline === undefined) {
-      out.flags[s.key] = true;
+    if (typeof s.default === 'boolean') {
+      const next = argv[i + 1];
+      const takesNext = inline === undefined && next !== undefined && !next.startsWith('-') && !(COMMANDS as readonly string[]).includes(next);
+      if (takesNext) i++;
+      out.flags[s.key] = booleanFlag(s, inline ?? (takesNext ? next : undefined));
       continue;
     }
     const v = inline ?? argv[++i];
@@ -57,6 +61,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     out.flags[s.key] = v;
   }
   return out;
+}
+
+/** A boolean flag's value: bare means true; otherwise true/false (also yes/no, on/off, 1/0). */
+function booleanFlag(s: SettingInfo, raw: string | undefined): boolean {
+  if (raw === undefined) return true;
+  const v = parseBoolean(raw);
+  if (v === undefined) throw new EmotiondError('EMD_CONFIG_INVALID', `${s.flag} takes true or false, not "${raw}" (or use ${s.flag} / --no-${s.flag.slice(2)})`);
+  return v;
 }
 
 export function usage(): string {
@@ -73,7 +85,8 @@ export function usage(): string {
     '  --config FILE     JSON config file (default /etc/emotiond/config.json when it exists)',
     '  --version         print the version',
     '',
-    'Every setting can be given as a flag or an environment variable:',
+    'Every setting can be given as a flag or an environment variable. A boolean flag takes',
+    '--flag, --flag true|false, --flag=true|false or --no-flag.',
   ];
   for (const s of settings()) lines.push(`  ${s.flag.padEnd(30)} ${s.env}`);
   return lines.join('\n');

@@ -57,12 +57,15 @@ function coerce(raw: string, like: unknown): unknown {
     const n = Number(raw);
     return raw.trim() === '' || Number.isNaN(n) ? raw : n;
   }
-  if (typeof like === 'boolean') {
-    if (/^(1|true|yes|on)$/i.test(raw)) return true;
-    if (/^(0|false|no|off)$/i.test(raw)) return false;
-    return raw;
-  }
+  if (typeof like === 'boolean') return parseBoolean(raw) ?? raw;
   return raw;
+}
+
+/** "true"/"false" (also yes/no, on/off, 1/0, any case) as a boolean; undefined for anything else. */
+export function parseBoolean(raw: string): boolean | undefined {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  return undefined;
 }
 
 export interface LoadOptions {
