@@ -16,6 +16,7 @@ import { describeSource } from '../capture/opencv-source.js';
 import { FramePipeline } from '../pipeline/frame-pipeline.js';
 import { PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
+import { redactText } from '../system/redact.js';
 import { FanOutSink } from './fan-out-sink.js';
 
 /** A part started before the camera and stopped after it (MQTT publisher, embedded broker, ...). */
@@ -203,7 +204,7 @@ export class Daemon implements DaemonControl {
 
   private cameraState(state: 'online' | 'offline', width: number | null, height: number | null, fps: number | null, error: string | null): CameraState {
     const c = this.deps.config;
-    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error };
+    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error: error === null ? null : redactText(error) };
   }
 
   // DaemonControl: what MQTT commands may ask of the running daemon.

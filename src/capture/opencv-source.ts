@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import cv from '../system/opencv.js';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, asError, cvCallAsync } from '../errors.js';
+import { redactText } from '../system/redact.js';
 
 export type SourceKind = 'v4l2' | 'gstreamer' | 'url' | 'file';
 
@@ -29,9 +30,9 @@ export function sourceKind(uri: string): SourceKind {
   return 'file';
 }
 
-/** The source as it may be logged or published: URL credentials removed. */
+/** The source as it may be logged or published: URL and GStreamer credentials hidden (see system/redact). */
 export function describeSource(uri: string): string {
-  return uri.replace(/\/\/([^@/]*)@/, '//[redacted]@');
+  return redactText(uri);
 }
 
 function openCapture(uri: string, kind: SourceKind): cv.VideoCapture {
@@ -67,7 +68,8 @@ export class OpenCvSource implements FrameSource {
     try {
       cap = openCapture(settings.uri, kind);
     } catch (thrown) {
-      throw new EmotiondError('EMD_SOURCE_OPEN', `${where}: ${asError(thrown).message}`);
+      // OpenCV's message may echo the URI with its password.
+      throw new EmotiondError('EMD_SOURCE_OPEN', `${where}: ${redactText(asError(thrown).message)}`);
     }
     if (kind === 'v4l2') configureCamera(cap, settings);
     const props = { width: cap.get(cv.CAP_PROP_FRAME_WIDTH), height: cap.get(cv.CAP_PROP_FRAME_HEIGHT), fps: cap.get(cv.CAP_PROP_FPS) };

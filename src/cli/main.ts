@@ -4,6 +4,7 @@ import { EmotiondError } from '../errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { atPriority, createLogger, type Logger } from '../system/logger.js';
 import { readVersion } from '../system/paths.js';
+import { redactText } from '../system/redact.js';
 import { parseArgs, usage, type ParsedArgs } from './args.js';
 import { runDaemon } from './run.js';
 
@@ -12,7 +13,8 @@ export const EXIT_CONFIG = 78;
 
 function fail(err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(atPriority(3, `emotiond: ${message}\n`));
+  // A value echoed back by a config error may be a URL with its password.
+  process.stderr.write(atPriority(3, `emotiond: ${redactText(message)}\n`));
   process.exit(err instanceof EmotiondError && err.code.startsWith('EMD_CONFIG') ? EXIT_CONFIG : 1);
 }
 

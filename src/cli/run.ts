@@ -6,6 +6,7 @@ import { Daemon, type Part } from '../app/daemon.js';
 import { StdoutSink } from '../publish/stdout-sink.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { buildMqttParts } from '../app/mqtt-parts.js';
+import { redactText } from '../system/redact.js';
 import type { EventSink } from '../types.js';
 
 /** How often STATUS= tells systemd the frame rate and faces. */
@@ -72,7 +73,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
     return 1;
   }
   notify.startWatchdog(() => daemon.stats.alive(Date.now(), PROGRESS_WINDOW_MS) || daemon.isPaused());
-  log.info({ device: config.device.id, source: config.source.uri }, 'running');
+  log.info({ device: config.device.id, source: redactText(config.source.uri) }, 'running');
   // A signal or the end of a file source (no loop) stops the daemon; both resolve to the exit code.
   void daemon.sourceEnded.then(() => stop('source ended'));
   void daemon.sourceFailed.then((reason) => stop(`source given up: ${reason}`, EXIT_SOURCE_FAILED));

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import convict from 'convict';
 import { EmotiondError } from '../errors.js';
+import { REDACTED, redactStrings, redactText } from '../system/redact.js';
 import { schema, type Config } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/emotiond/config.json';
@@ -147,7 +148,7 @@ function explain(err: Error, origin: Map<string, string>, values: Map<string, un
       const m = /^([\w.]+): (.*?)(?:: value was .*)?$/.exec(line);
       if (!m?.[1]) return line;
       const key = m[1];
-      return `${key} = ${JSON.stringify(values.get(key))} (from ${origin.get(key) ?? 'default'}): ${m[2]}`;
+      return `${key} = ${redactText(String(JSON.stringify(values.get(key))))} (from ${origin.get(key) ?? 'default'}): ${m[2]}`;
     })
     .join('\n');
 }
@@ -164,7 +165,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const checkType = (key: string, value: unknown, from: string): void => {
     const like = known.get(key)?.default;
     const want = typeof like;
-    if (like !== undefined && typeof value !== want) typeErrors.push(`${key} = ${JSON.stringify(value)} (from ${from}): must be a ${want}`);
+    if (like !== undefined && typeof value !== want) typeErrors.push(`${key} = ${redactText(String(JSON.stringify(value)))} (from ${from}): must be a ${want}`);
   };
   const file = opts.file ?? (fs.existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (file !== undefined) {
@@ -209,10 +210,9 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   return { config, file, origin, redacted: () => redact(config) };
 }
 
-/** A deep copy with passwords, keys and URL credentials blanked. */
+/** A deep copy for showing: URL and GStreamer credentials in every string hidden, the key file blanked. */
 export function redact(config: Config): Config {
-  const copy = structuredClone(config);
-  copy.mqtt.url = copy.mqtt.url.replace(/\/\/([^@/]*)@/, '//[redacted]@');
-  if (copy.mqtt.key_file) copy.mqtt.key_file = '[redacted]';
+  const copy = redactStrings(config);
+  if (copy.mqtt.key_file) copy.mqtt.key_file = REDACTED;
   return copy;
 }

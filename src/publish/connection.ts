@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import type { Config } from '../config/schema.js';
 import { EmotiondError } from '../errors.js';
+import { redactText } from '../system/redact.js';
 import type { Topics } from './topics.js';
 import { availabilityPayload } from './payloads.js';
 
@@ -91,7 +92,7 @@ export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
   return { url, options };
 }
 
-/** The URL without user info, for logs. */
+/** The URL as it may be logged: user info hidden (see system/redact). */
 export function safeUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//');
+  return redactText(url);
 }

@@ -1,0 +1,52 @@
+// The redaction module: every credential form it covers, and what it must leave alone.
+import test from 'ava';
+import { redactStrings, redactText } from '../src/system/redact.js';
+import { describeSource } from '../src/capture/opencv-source.js';
+import { safeUrl } from '../src/publish/connection.js';
+import { loadConfig } from '../src/config/load.js';
+
+const hidden: Array<[string, string, string]> = [
+  ['rtsp userinfo', 'rtsp://admin:CANARY@192.168.1.20:554/stream2', 'rtsp://[redacted]@192.168.1.20:554/stream2'],
+  ['http userinfo', 'http://u:CANARY@cam:8080/video.mjpg', 'http://[redacted]@cam:8080/video.mjpg'],
+  ['https userinfo', 'https://u:CANARY@cam/x', 'https://[redacted]@cam/x'],
+  ['mqtt userinfo', 'mqtts://user:CANARY@broker:8883', 'mqtts://[redacted]@broker:8883'],
+  ['a password with @, ? and #', 'rtsp://admin:CA@N?A#RY@cam/s', 'rtsp://[redacted]@cam/s'],
+  ['a user without a password', 'rtsp://CANARY@cam/s', 'rtsp://[redacted]@cam/s'],
+  ['an URI inside an OpenCV error', `OpenCV: could not open 'rtsp://a:CANARY@cam:554/s' (timeout)`, `OpenCV: could not open 'rtsp://[redacted]@cam:554/s' (timeout)`],
+  ['an URI in quotes', 'source.uri "rtsp://a:CANARY@cam" (url)', 'source.uri "rtsp://[redacted]@cam" (url)'],
+  [
+    'GStreamer user-id/user-pw',
+    'rtspsrc location=rtsp://cam/x user-id=admin user-pw=CANARY ! decodebin ! appsink',
+    'rtspsrc location=rtsp://cam/x user-id=[redacted] user-pw=[redacted] ! decodebin ! appsink',
+  ],
+  ['GStreamer quoted values', 'souphttpsrc user-pw="CAN ARY" proxy-pw=\'CANARY\' ! appsink', 'souphttpsrc user-pw=[redacted] proxy-pw=[redacted] ! appsink'],
+  ['a password in the query', 'http://cam/video.cgi?user=admin&pwd=CANARY&res=1', 'http://cam/video.cgi?user=admin&pwd=[redacted]&res=1'],
+];
+for (const [name, input, want] of hidden) {
+  test(`redacts ${name}`, (t) => {
+    t.is(redactText(input), want);
+    t.false(redactText(input).includes('CANARY'));
+  });
+}
+
+const untouched = ['/dev/video0', '0', 'file:///srv/clip.mp4', 'rtsp://cam.local:554/stream', 'http://127.0.0.1:8080/video.mjpg', 'libcamerasrc ! videoconvert ! appsink', 'mqtt://localhost:1883', 'see user@example.org'];
+test('leaves sources without credentials as they are', (t) => {
+  for (const s of untouched) t.is(redactText(s), s);
+});
+
+test('redactStrings walks objects and arrays and keeps other values', (t) => {
+  const v = { a: 'rtsp://u:CANARY@h/x', b: [1, 'mqtt://u:CANARY@h:1883', null], c: { d: true, e: 'plain' } };
+  const r = redactStrings(v);
+  t.deepEqual(r, { a: 'rtsp://[redacted]@h/x', b: [1, 'mqtt://[redacted]@h:1883', null], c: { d: true, e: 'plain' } });
+  t.is(v.a, 'rtsp://u:CANARY@h/x', 'the original is not changed');
+});
+
+test('every place that shows a source or URL uses the same rules', (t) => {
+  const uri = 'rtsp://admin:CA@NARY@cam/x';
+  t.is(describeSource(uri), redactText(uri));
+  t.is(safeUrl('mqtt://u:CA@NARY@broker:1883'), 'mqtt://[redacted]@broker:1883');
+  const gst = 'rtspsrc location=rtsp://cam/x user-id=u user-pw=CANARY ! appsink';
+  t.false(describeSource(gst).includes('CANARY'));
+  const { redacted } = loadConfig({ env: {}, flags: { 'source.uri': gst, 'mqtt.url': 'mqtt://u:CANARY@broker:1883' } });
+  t.false(JSON.stringify(redacted()).includes('CANARY'));
+});
