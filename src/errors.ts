@@ -13,6 +13,7 @@ export const ERRORS = {
   EMD_MODEL_RUN: 'Emotion model inference failed',
   EMD_OPENCV: 'OpenCV call failed',
   EMD_MQTT: 'MQTT failure',
+  EMD_MQTT_FILE: 'MQTT password, CA, certificate or key file cannot be read',
   EMD_PAYLOAD_INVALID: 'Payload is invalid',
   EMD_DATASET: 'Dataset file is missing or malformed',
   EMD_NOTIFY: 'sd_notify failure',
@@ -28,6 +29,35 @@ export class EmotiondError extends Error {
     this.name = 'EmotiondError';
     this.code = code;
   }
+}
+
+/** sysexits(3) EX_CONFIG: systemd's RestartPreventExitStatus=78 keeps the service from restart-looping on it. */
+export const EXIT_CONFIG = 78;
+
+/** Errors a restart cannot fix: a bad setting, or a file a setting names that is missing, unreadable or corrupt. */
+const CONFIG_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'EMD_CONFIG_INVALID',
+  'EMD_CONFIG_FILE',
+  'EMD_CASCADE_MISSING',
+  'EMD_CASCADE_LOAD',
+  'EMD_MODEL_LOAD',
+  'EMD_MODEL_METADATA',
+  'EMD_MQTT_FILE',
+]);
+
+export function isConfigError(err: unknown): err is EmotiondError {
+  return err instanceof EmotiondError && CONFIG_CODES.has(err.code);
+}
+
+/** The exit status for an error that ends the process: 78 for a configuration error, else 1 (systemd restarts). */
+export function exitCodeFor(err: unknown): number {
+  return isConfigError(err) ? EXIT_CONFIG : 1;
+}
+
+/** Why a file operation failed, without the path Node appends: "ENOENT: no such file or directory". */
+export function fileReason(err: unknown): string {
+  const e = asError(err) as NodeJS.ErrnoException;
+  return typeof e.code === 'string' ? e.message.replace(/, \w+(?: '.*')?$/s, '') : e.message;
 }
 
 /** opencv4nodejs throws plain strings; turn anything thrown into an Error with a message. */

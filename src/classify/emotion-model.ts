@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import '../system/runtime-env.js';
 import ort from 'onnxruntime-node';
 import { EMOTIONS, type Emotion, type EmotionScores, type RecurrentState } from '../types.js';
-import { EmotiondError } from '../errors.js';
+import { EmotiondError, fileReason } from '../errors.js';
 import { readOnnxMetadata } from './onnx-metadata.js';
 import { parsePreprocessSpec, type PreprocessSpec } from './preprocess.js';
 
@@ -61,7 +61,7 @@ export class EmotionModel {
     try {
       bytes = fs.readFileSync(path);
     } catch (err) {
-      throw new EmotiondError('EMD_MODEL_LOAD', `${path}: ${(err as Error).message}`);
+      throw new EmotiondError('EMD_MODEL_LOAD', `${path}: ${fileReason(err)}`);
     }
     const info = modelInfo(bytes, path);
     let session: ort.InferenceSession;
@@ -74,7 +74,8 @@ export class EmotionModel {
         enableCpuMemArena: false,
       });
     } catch (err) {
-      throw new EmotiondError('EMD_MODEL_LOAD', `${path}: ${(err as Error).message}`);
+      // ONNX Runtime's messages can run over several lines; the fatal log line is one.
+      throw new EmotiondError('EMD_MODEL_LOAD', `${path}: not a model ONNX Runtime can load: ${(err as Error).message.replace(/\s+/g, ' ').trim()}`);
     }
     for (const name of ['face', 'h', 'c']) {
       if (!session.inputNames.includes(name)) throw new EmotiondError('EMD_MODEL_METADATA', `${path}: model has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);

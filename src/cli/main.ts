@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // emotiond command line: run, check-config, devices, remove-discovery, --version.
-import { EmotiondError } from '../errors.js';
+import { exitCodeFor } from '../errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { atPriority, createLogger, type Logger } from '../system/logger.js';
 import { readVersion } from '../system/paths.js';
@@ -8,14 +8,12 @@ import { redactText } from '../system/redact.js';
 import { parseArgs, usage, type ParsedArgs } from './args.js';
 import { runDaemon } from './run.js';
 
-/** sysexits(3): EX_CONFIG. systemd's RestartPreventExitStatus=78 keeps a bad config from restart-looping. */
-export const EXIT_CONFIG = 78;
-
+/** The message without a stack; exit 78 for what a restart cannot fix (see exitCodeFor), else 1. */
 function fail(err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
   // A value echoed back by a config error may be a URL with its password.
   process.stderr.write(atPriority(3, `emotiond: ${redactText(message)}\n`));
-  process.exit(err instanceof EmotiondError && err.code.startsWith('EMD_CONFIG') ? EXIT_CONFIG : 1);
+  process.exit(exitCodeFor(err));
 }
 
 function load(args: ParsedArgs): LoadedConfig {

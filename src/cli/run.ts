@@ -7,6 +7,7 @@ import { StdoutSink } from '../publish/stdout-sink.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { buildMqttParts } from '../app/mqtt-parts.js';
 import { redactText } from '../system/redact.js';
+import { exitCodeFor, isConfigError } from '../errors.js';
 import type { EventSink } from '../types.js';
 
 /** How often STATUS= tells systemd the frame rate and faces. */
@@ -67,10 +68,13 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
   try {
     await daemon.start();
   } catch (err) {
-    log.fatal({ err }, 'start-up failed');
+    // A missing model, a bad cascade, an unreadable credential: the message names the file and the reason, and a
+    // stack would only suggest a bug. Anything else is unexpected and keeps its stack.
+    if (isConfigError(err)) log.fatal({ code: err.code }, redactText(err.message));
+    else log.fatal({ err }, 'start-up failed');
     await daemon.stop();
     notify.close();
-    return 1;
+    return exitCodeFor(err);
   }
   notify.startWatchdog(() => daemon.stats.alive(Date.now(), PROGRESS_WINDOW_MS) || daemon.isPaused());
   log.info({ device: config.device.id, source: redactText(config.source.uri) }, 'running');

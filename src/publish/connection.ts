@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import type { Config } from '../config/schema.js';
-import { EmotiondError } from '../errors.js';
+import { EmotiondError, fileReason } from '../errors.js';
 import { redactText } from '../system/redact.js';
 import type { Topics } from './topics.js';
 import { availabilityPayload } from './payloads.js';
@@ -34,11 +34,11 @@ export function passwordPath(passwordFile: string, env: NodeJS.ProcessEnv): stri
   return passwordFile;
 }
 
-function readFile(file: string, what: string): Buffer {
+function readFile(file: string, key: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new EmotiondError('EMD_MQTT', `${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new EmotiondError('EMD_MQTT_FILE', `${key} ${file}: ${fileReason(err)}`);
   }
 }
 
@@ -56,7 +56,7 @@ export function brokerUrl(config: Pick<Config, 'mqtt'>): { url: string; protocol
   return { url: `mqtt://${hostPart}:${m.embedded_port}`, protocolVersion: 4 };
 }
 
-/** Throws EMD_MQTT when a credential or TLS file cannot be read (a configuration problem, not an outage). */
+/** Throws EMD_MQTT_FILE when a credential or TLS file cannot be read (a configuration problem, not an outage). */
 export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
   const m = deps.config.mqtt;
   const env = deps.env ?? process.env;
@@ -83,11 +83,11 @@ export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
   }
   if (m.username !== '') options.username = m.username;
   if (m.password_file !== '') {
-    options.password = readFile(passwordPath(m.password_file, env), 'password file').toString('utf8').replace(/\r?\n$/, '');
+    options.password = readFile(passwordPath(m.password_file, env), 'mqtt.password_file').toString('utf8').replace(/\r?\n$/, '');
   }
-  if (m.ca_file !== '') options.ca = readFile(m.ca_file, 'CA file');
-  if (m.cert_file !== '') options.cert = readFile(m.cert_file, 'certificate file');
-  if (m.key_file !== '') options.key = readFile(m.key_file, 'key file');
+  if (m.ca_file !== '') options.ca = readFile(m.ca_file, 'mqtt.ca_file');
+  if (m.cert_file !== '') options.cert = readFile(m.cert_file, 'mqtt.cert_file');
+  if (m.key_file !== '') options.key = readFile(m.key_file, 'mqtt.key_file');
   options.rejectUnauthorized = m.reject_unauthorized;
   return { url, options };
 }

@@ -139,7 +139,7 @@ export class MqttPublisher implements EventSink {
   }
 
   /**
-   * Loads the queue file and starts connecting; resolves at once. Throws EMD_MQTT only for configuration
+   * Loads the queue file and starts connecting; resolves at once. Throws EMD_MQTT_FILE only for configuration
    * problems (unreadable password, CA, cert or key file; bad URL), never because the broker is down.
    */
   async start(): Promise<void> {
