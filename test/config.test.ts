@@ -146,3 +146,21 @@ test('boolean flags: a value that is not a boolean is a clear error', (t) => {
   t.regex(failure(() => parseArgs(['--print=maybe'])), /--print takes true or false, not "maybe"/);
   t.regex(failure(() => parseArgs(['--no-print=true'])), /--no-print takes no value/);
 });
+
+test('a non-loopback embedded broker needs mqtt.username and mqtt.password_file', (t) => {
+  const open = { 'mqtt.embedded': true, 'mqtt.embedded_host': '0.0.0.0' };
+  let msg = failure(() => loadConfig({ env: {}, flags: open }));
+  t.regex(msg, /EMD_CONFIG_INVALID/);
+  t.regex(msg, /mqtt\.embedded_host = "0\.0\.0\.0" \(from flag --mqtt-embedded-host\)/);
+  t.regex(msg, /missing: mqtt\.username, mqtt\.password_file/);
+  msg = failure(() => loadConfig({ env: { EMOTIOND_MQTT_USERNAME: 'kiosk' }, flags: { ...open, 'mqtt.embedded_host': '192.168.1.5' } }));
+  t.regex(msg, /mqtt\.embedded_host = "192\.168\.1\.5".*missing: mqtt\.password_file\)$/m);
+  t.regex(failure(() => loadConfig({ env: {}, flags: { ...open, 'mqtt.embedded_host': '::' } })), /mqtt\.embedded_host = "::"/);
+  // With both set it is accepted; loopback stays open without credentials; a broker that is off is not checked.
+  t.notThrows(() => loadConfig({ env: {}, flags: { ...open, 'mqtt.username': 'kiosk', 'mqtt.password_file': 'mqtt_password' } }));
+  for (const host of ['127.0.0.1', '127.8.9.10', '::1', 'localhost', '0:0:0:0:0:0:0:1']) {
+    t.notThrows(() => loadConfig({ env: {}, flags: { ...open, 'mqtt.embedded_host': host } }), host);
+  }
+  t.notThrows(() => loadConfig({ env: {}, flags: { 'mqtt.embedded_host': '0.0.0.0' } }));
+  t.notThrows(() => loadConfig({ env: {}, flags: { ...open, 'mqtt.enabled': false } }));
+});

@@ -1,6 +1,7 @@
 // Loads the configuration: schema defaults < JSON file < EMOTIOND_* environment < command-line flags.
 // Every value is validated strictly; an error names the key, the value and where it came from.
 import fs from 'node:fs';
+import net from 'node:net';
 import convict from 'convict';
 import { EmotiondError } from '../errors.js';
 import { REDACTED, redactStrings, redactText } from '../system/redact.js';
@@ -207,7 +208,32 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   for (const [maxKey, max, minKey, min] of ordered) {
     if (max < min) throw new EmotiondError('EMD_CONFIG_INVALID', `\n${maxKey} = ${max} (from ${origin.get(maxKey) ?? 'default'}): must not be below ${minKey} (${min})`);
   }
+  checkEmbeddedBroker(config, origin);
   return { config, file, origin, redacted: () => redact(config) };
+}
+
+/** Addresses only this machine reaches (127.0.0.0/8, ::1, localhost): an embedded broker there may stay open. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost') return true;
+  const family = net.isIP(h);
+  if (family === 0) return false;
+  const loopback = new net.BlockList();
+  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+  loopback.addAddress('::1', 'ipv6');
+  return loopback.check(h, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Anyone on the network could pause, reset or read an open broker: beyond loopback it needs credentials. */
+function checkEmbeddedBroker(config: Config, origin: Map<string, string>): void {
+  const m = config.mqtt;
+  if (!m.enabled || !m.embedded || isLoopbackHost(m.embedded_host)) return;
+  const missing = [m.username === '' ? 'mqtt.username' : '', m.password_file === '' ? 'mqtt.password_file' : ''].filter((k) => k !== '');
+  if (missing.length === 0) return;
+  throw new EmotiondError(
+    'EMD_CONFIG_INVALID',
+    `\nmqtt.embedded_host = ${JSON.stringify(m.embedded_host)} (from ${origin.get('mqtt.embedded_host') ?? 'default'}): an embedded broker reachable from the network needs a username and password that clients log in with (missing: ${missing.join(', ')})`,
+  );
 }
 
 /** A deep copy for showing: URL and GStreamer credentials in every string hidden, the key file blanked. */

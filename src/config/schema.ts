@@ -227,7 +227,7 @@ export const schema: convict.Schema<Config> = {
     embedded: { doc: 'Run an embedded MQTT broker (aedes) inside the daemon and publish to it.', format: Boolean, default: false },
     embedded_port: { doc: 'TCP port of the embedded broker.', format: range(1, 65535, true), default: 1883 },
     embedded_ws_port: { doc: 'WebSocket port of the embedded broker (0 = off).', format: range(0, 65535, true), default: 0 },
-    embedded_host: { doc: 'Address the embedded broker listens on.', format: nonEmpty, default: '127.0.0.1' },
+    embedded_host: { doc: 'Address the embedded broker listens on. Beyond loopback (127.0.0.0/8, ::1, localhost) it needs mqtt.username and mqtt.password_file, and every client then logs in with them.', format: nonEmpty, default: '127.0.0.1' },
   },
   system: {
     ready_timeout_s: { doc: 'Tell systemd READY after this long even if MQTT is not connected yet.', format: range(0, 3600), default: 20 },

@@ -42,6 +42,12 @@ function readFile(file: string, key: string): Buffer {
   }
 }
 
+/** The password in mqtt.password_file without its final newline; undefined when no file is set. */
+export function readPassword(m: Pick<Config['mqtt'], 'password_file'>, env: NodeJS.ProcessEnv): string | undefined {
+  if (m.password_file === '') return undefined;
+  return readFile(passwordPath(m.password_file, env), 'mqtt.password_file').toString('utf8').replace(/\r?\n$/, '');
+}
+
 /** The client id: `mqtt.client_id`, or `emotiond_<device>` when empty. */
 export function clientId(config: Pick<Config, 'mqtt' | 'device'>): string {
   return config.mqtt.client_id !== '' ? config.mqtt.client_id : `emotiond_${config.device.id}`;
@@ -82,9 +88,8 @@ export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
     options.properties = { sessionExpiryInterval: 0, maximumPacketSize: 1024 * 1024 };
   }
   if (m.username !== '') options.username = m.username;
-  if (m.password_file !== '') {
-    options.password = readFile(passwordPath(m.password_file, env), 'mqtt.password_file').toString('utf8').replace(/\r?\n$/, '');
-  }
+  const password = readPassword(m, env);
+  if (password !== undefined) options.password = password;
   if (m.ca_file !== '') options.ca = readFile(m.ca_file, 'mqtt.ca_file');
   if (m.cert_file !== '') options.cert = readFile(m.cert_file, 'mqtt.cert_file');
   if (m.key_file !== '') options.key = readFile(m.key_file, 'mqtt.key_file');

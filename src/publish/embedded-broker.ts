@@ -1,12 +1,20 @@
 // An MQTT broker inside the daemon (aedes, MQTT 3.1.1 only) for demos, tests and single-box setups:
 // TCP on host:port, plus MQTT over WebSocket on wsPort when > 0. stop() closes every socket.
+// With `auth`, every client (TCP and WebSocket) must log in with that username and password.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
+import { LogBudget } from '../system/log-budget.js';
+
+export interface BrokerCredentials {
+  username: string;
+  password: string;
+}
 
 export interface EmbeddedBrokerDeps {
   host: string;
@@ -15,6 +23,8 @@ export interface EmbeddedBrokerDeps {
   /** WebSocket port; 0 = no WebSocket listener. Use `wsPort: 'auto'` for a free one (tests). */
   wsPort: number | 'auto';
   logger: Logger;
+  /** Credentials every client must present; undefined = open to anyone who can reach host:port. */
+  auth?: BrokerCredentials;
 }
 
 export class EmbeddedBroker {
@@ -51,6 +61,7 @@ export class EmbeddedBroker {
     this.broker = broker;
     broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'client error'));
     broker.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'connection error'));
+    if (this.deps.auth) broker.authenticate = authenticator(this.deps.auth, this.log);
     try {
       this.tcp = net.createServer((socket) => {
         this.sockets.add(socket);
@@ -95,6 +106,26 @@ export class EmbeddedBroker {
     this.sockets.clear();
     await Promise.all(closing);
   }
+}
+
+/** Refused logins are logged at most 10 a minute: anyone on the network can try. */
+function authenticator(auth: BrokerCredentials, log: Logger): NonNullable<Aedes['authenticate']> {
+  const want = { user: digest(auth.username), password: digest(auth.password) };
+  const budget = new LogBudget({ burst: 10, windowMs: 60_000 });
+  return (client: Client, username, password, done) => {
+    // Both compared, each in constant time, so the answer's timing says nothing about either.
+    const userOk = timingSafeEqual(digest(username ?? ''), want.user);
+    const passwordOk = timingSafeEqual(digest(password ?? ''), want.password);
+    if (userOk && passwordOk) return done(null, true);
+    const d = budget.take();
+    if (d.log) log.warn({ client: client.id, ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) }, 'refused an MQTT client: wrong username or password');
+    done(Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError, false);
+  };
+}
+
+/** A fixed-length digest, so that timingSafeEqual can compare secrets of any length. */
+function digest(value: string | Readonly<Buffer>): Buffer {
+  return createHash('sha256').update(value).digest();
 }
 
 function listen(server: net.Server, port: number, host: string): Promise<number> {

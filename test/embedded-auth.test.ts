@@ -1,0 +1,119 @@
+// The embedded broker on a non-loopback address authenticates every client (TCP and WebSocket) with
+// mqtt.username and the password of mqtt.password_file; the daemon's own publisher logs in with them.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import test from 'ava';
+import mqtt, { type IClientOptions } from 'mqtt';
+import { pino } from 'pino';
+import { buildMqttParts } from '../src/app/mqtt-parts.js';
+import type { Part } from '../src/app/daemon.js';
+import { loadConfig } from '../src/config/load.js';
+import { EmotiondError } from '../src/errors.js';
+import { fakeControl, tmpDir, waitUntil } from './publish-helpers.js';
+
+const logger = pino({ level: 'silent' });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = (s.address() as net.AddressInfo);
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function passwordFile(content: string): string {
+  const file = path.join(tmpDir('emotiond-auth-'), 'mqtt_password');
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+/** Connects once (no retries) and says whether the broker accepted, or the reason it refused. */
+async function tryConnect(url: string, opts: IClientOptions): Promise<string> {
+  const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, clientId: `probe_${Math.random().toString(16).slice(2)}`, ...opts });
+  try {
+    return await new Promise<string>((resolve) => {
+      client.once('connect', () => resolve('accepted'));
+      client.once('error', (err) => resolve(`refused: ${err.message}`));
+      client.once('close', () => resolve('refused: closed'));
+    });
+  } finally {
+    await client.endAsync(true);
+  }
+}
+
+async function startParts(flags: Record<string, string | boolean>): Promise<{ parts: Part[]; ready: () => boolean }> {
+  const { config } = loadConfig({ env: {}, flags: { 'device.id': 'authcam', 'mqtt.discovery': false, ...flags } });
+  let ready = false;
+  const parts = buildMqttParts({ config, logger, control: fakeControl(), version: '1', onReady: () => (ready = true) });
+  const started: Part[] = [];
+  try {
+    for (const p of parts) {
+      await p.start();
+      started.push(p);
+    }
+  } catch (err) {
+    for (const p of started.reverse()) await p.stop();
+    throw err;
+  }
+  return { parts, ready: () => ready };
+}
+
+async function stopParts(parts: Part[]): Promise<void> {
+  for (const p of [...parts].reverse()) await p.stop();
+}
+
+test.serial('a non-loopback embedded broker refuses anonymous clients and wrong passwords, accepts the right one', async (t) => {
+  const port = await freePort();
+  const wsPort = await freePort();
+  const { parts, ready } = await startParts({
+    'mqtt.embedded': true,
+    'mqtt.embedded_host': '0.0.0.0',
+    'mqtt.embedded_port': String(port),
+    'mqtt.embedded_ws_port': String(wsPort),
+    'mqtt.username': 'kiosk',
+    'mqtt.password_file': passwordFile('s3cret-pw\n'),
+  });
+  t.teardown(() => stopParts(parts));
+  const tcp = `mqtt://127.0.0.1:${port}`;
+  const ws = `ws://127.0.0.1:${wsPort}`;
+  for (const url of [tcp, ws]) {
+    t.regex(await tryConnect(url, {}), /refused/, `${url}: anonymous`);
+    t.regex(await tryConnect(url, { username: 'kiosk', password: 'wrong' }), /refused/, `${url}: wrong password`);
+    t.regex(await tryConnect(url, { username: 'other', password: 's3cret-pw' }), /refused/, `${url}: wrong user`);
+    t.regex(await tryConnect(url, { username: 'kiosk', password: 's3cret-pw\n' }), /refused/, `${url}: the password is the file without its final newline`);
+    t.is(await tryConnect(url, { username: 'kiosk', password: 's3cret-pw' }), 'accepted', `${url}: right credentials`);
+  }
+  await waitUntil(ready, 5000, "the daemon's own publisher to log in");
+});
+
+test.serial('a loopback embedded broker stays open, and enforces credentials when they are configured', async (t) => {
+  const open = await startParts({ 'mqtt.embedded': true, 'mqtt.embedded_port': String(await freePort()) });
+  const port = (await freePort()).toString();
+  try {
+    await waitUntil(open.ready, 5000, 'the publisher on the open broker');
+  } finally {
+    await stopParts(open.parts);
+  }
+  const closed = await startParts({ 'mqtt.embedded': true, 'mqtt.embedded_port': port, 'mqtt.username': 'kiosk', 'mqtt.password_file': passwordFile('pw') });
+  t.teardown(() => stopParts(closed.parts));
+  t.regex(await tryConnect(`mqtt://127.0.0.1:${port}`, {}), /refused/);
+  t.is(await tryConnect(`mqtt://127.0.0.1:${port}`, { username: 'kiosk', password: 'pw' }), 'accepted');
+  await waitUntil(closed.ready, 5000, 'the publisher on the closed broker');
+});
+
+test.serial('a non-loopback embedded broker with an empty password file does not start', async (t) => {
+  const err = await t.throwsAsync(
+    startParts({ 'mqtt.embedded': true, 'mqtt.embedded_host': '0.0.0.0', 'mqtt.embedded_port': String(await freePort()), 'mqtt.username': 'kiosk', 'mqtt.password_file': passwordFile('\n') }),
+  );
+  t.true(err instanceof EmotiondError && err.code === 'EMD_CONFIG_INVALID', String(err));
+  t.regex(err?.message ?? '', /mqtt\.password_file .*mqtt_password.* is empty/);
+});
+
+test.serial('check-config refuses a non-loopback embedded broker without credentials: exit 78 naming the key', (t) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--mqtt-embedded', '--mqtt-embedded-host', '0.0.0.0'], { encoding: 'utf8' });
+  t.is(r.status, 78, r.stderr);
+  t.regex(r.stderr, /mqtt\.embedded_host = "0\.0\.0\.0" \(from flag --mqtt-embedded-host\).*missing: mqtt\.username, mqtt\.password_file/);
+});
