@@ -13,6 +13,11 @@ EPS = 1e-6
 HIDDEN = 64
 SEED = 20261124
 VERSION = "1.3.0"
+# LSTM steps per second the model is made for (metadata emotiond.step_hz; the daemon steps every face at this
+# rate, whatever the camera's). Stage 2 trains on 30-step streams that stand for 2 s of a 15 fps camera: its
+# smoothing and switch-free windows are counted in steps (6 steps = 0.4 s), and the eval's gated rows and the
+# camera default (source.fps) are 15 fps.
+STEP_HZ = 15
 
 # CK+ subjects with full frame sequences: the CK+ evaluation set, never used for training.
 CK_EVAL_SUBJECTS = ("S052", "S055", "S074", "S106", "S113", "S130", "S132")

@@ -11,7 +11,7 @@ import onnx
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import CLASSES, HIDDEN, PREPROCESS, VERSION  # noqa: E402
+from common import CLASSES, HIDDEN, PREPROCESS, STEP_HZ, VERSION  # noqa: E402
 from net import EmotionNet, deploy_step  # noqa: E402
 
 DATA_NOTE = ("FER2013 Training (Kaggle fer2013.csv, Disgust dropped) + FER+ votes as soft-label regulariser; "
@@ -30,6 +30,7 @@ def set_metadata(m, quantization, trained=None):
         "emotiond.classes": json.dumps(CLASSES, separators=(",", ":")),
         "emotiond.hidden": str(HIDDEN),
         "emotiond.preprocess": json.dumps(PREPROCESS, separators=(",", ":")),
+        "emotiond.step_hz": str(STEP_HZ),
         "emotiond.version": VERSION,
         "emotiond.trained": trained or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "emotiond.quantization": quantization,

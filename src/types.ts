@@ -27,6 +27,23 @@ export interface RecurrentState {
   c: Float32Array;
 }
 
+export interface TrackMotion {
+  vx: number;
+  vy: number;
+  cx: number;
+  cy: number;
+  measuredMs: number;
+  movedMs: number;
+}
+
+export interface StepSchedule {
+  /** Frame time at which the next step is due. */
+  nextMs: number;
+  count: number;
+  firstMs: number;
+  lastMs: number;
+}
+
 /** A face followed across frames. Owned by the tracker; the classifier and gate write their own fields. */
 export interface TrackedFace {
   readonly id: number;
@@ -41,8 +58,13 @@ export interface TrackedFace {
   firstSeenMs: number;
   lastSeenMs: number;
   confirmedMs?: number;
+  /** The tracker's motion estimate: centre velocity (px/ms), the last measured centre, and the time the box
+   * was last moved to (boxes are predicted between re-detections). */
+  motion?: TrackMotion;
   /** Per-face LSTM memory; undefined until the face is first classified. */
   state?: RecurrentState;
+  /** The classifier's schedule: when the face is next due for an LSTM step, and its steps so far. */
+  steps?: StepSchedule;
   /** Latest model output for this face. */
   scores?: EmotionScores;
   /** Emotion after hysteresis; what events report. */

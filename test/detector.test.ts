@@ -1,6 +1,6 @@
 import test from 'ava';
 import cv from '../src/system/opencv.js';
-import { FaceDetector, cascadeWindow, sizeBands, suppress } from '../src/detect/face-detector.js';
+import { FaceDetector, cascadeWindow, suppress } from '../src/detect/face-detector.js';
 import { resolveCascade } from '../src/detect/cascade-file.js';
 import { loadConfig } from '../src/config/load.js';
 import { missingDataMessage, sharedDataDir } from '../src/tools/clips/data.js';
@@ -12,15 +12,6 @@ import type { Box } from '../src/types.js';
 
 const ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
 const detector = loadConfig({ env: {} }).config.detector;
-
-test('size bands cover the whole pyramid, overlap, and split it into parts of similar cost', (t) => {
-  const bands = sizeBands(24, 19, 240, 1.1, 5);
-  t.is(bands.length, 5);
-  t.is(bands[0]?.min, 24);
-  t.is(bands.at(-1)?.max, 240);
-  for (let i = 1; i < bands.length; i++) t.true((bands[i]?.min ?? 0) <= (bands[i - 1]?.max ?? 0), `band ${i} overlaps band ${i - 1}`);
-  t.deepEqual(sizeBands(24, 19, 240, 1.1, 1), [{ min: 19, max: 240 }]);
-});
 
 test('cascade windows are read from the XML', (t) => {
   t.is(cascadeWindow(resolveCascade('haar')), 24);
@@ -35,7 +26,7 @@ for (const kind of ['haar', 'lbp']) {
   testUnless(missingFile(ASTRONAUT, 'python3-skimage'))(`${kind} cascade finds the one face of astronaut.png (Debian python3-skimage), boxes in frame coordinates`, (t) => {
     const d = new FaceDetector(detector, resolveCascade(kind));
     const gray = cv.imread(ASTRONAUT, cv.IMREAD_GRAYSCALE);
-    const { detections } = d.detect(gray, []);
+    const detections = d.detect(gray, [], 0).all;
     gray.release();
     const strong = detections.filter((x) => x.score >= 8);
     t.is(strong.length, 1, JSON.stringify(detections));
@@ -70,24 +61,36 @@ function grayFrame(file: string, index: number): cv.Mat {
 
 const dataDir = sharedDataDir();
 
-testUnless(dataDir ? undefined : missingDataMessage())('tracked faces are masked out of the band search, and an untracked face beside them is still found once per face', (t) => {
+testUnless(dataDir ? undefined : missingDataMessage())('tracked faces are probed at track_hz and masked out of the sweep, and an untracked face beside them is still found by the sweep', (t) => {
   const clip = threeFaces(dataDir as string);
   const gray = grayFrame(clip.path, 100);
   try {
-    const faces = new FaceDetector(detector, resolveCascade('haar')).detect(gray, []).detections;
-    t.is(faces.length, 3, `whole pyramid, no tracks: ${JSON.stringify(faces)}`);
+    const faces = new FaceDetector(detector, resolveCascade('haar')).detect(gray, [], 0).all;
+    t.is(faces.length, 3, `first frame, the whole sweep, no tracks: ${JSON.stringify(faces)}`);
     const [a, b, c] = [...faces].sort((p, q) => p.box.x - q.box.x).map((f) => f.box) as [Box, Box, Box];
-    // Two faces tracked, the third new: over one cycle of bands the third must turn up (band search on the
-    // masked frame) and the tracked two must come back from their track windows, never twice.
+    // Two faces tracked, the third new. For a second of frames: the tracked two are probed at track_hz and
+    // found by their probe, never by the sweep (they are painted over); the third turns up in the sweep.
+    const tracked = [
+      { id: 1, box: a, status: 'confirmed' as const, misses: 0 },
+      { id: 2, box: b, status: 'confirmed' as const, misses: 0 },
+    ];
     const d = new FaceDetector(detector, resolveCascade('haar'));
     let newFaceSeen = 0;
-    for (let i = 0; i < detector.full_every + 1; i++) {
-      const { detections } = d.detect(gray, [a, b]);
-      for (const tracked of [a, b]) t.is(detections.filter((x) => iou(x.box, tracked) > 0.5).length, 1, `frame ${i}: ${JSON.stringify(detections)}`);
-      t.true(detections.length <= 3, `frame ${i}: ${JSON.stringify(detections)}`);
-      if (detections.some((x) => iou(x.box, c) > 0.5)) newFaceSeen++;
+    const probes = new Map<number, number>();
+    for (let i = 0; i < 30; i++) {
+      const round = d.detect(gray, tracked, i * 33);
+      for (const [id, hit] of round.probed) {
+        probes.set(id, (probes.get(id) ?? 0) + 1);
+        const box = (tracked.find((x) => x.id === id) as { box: Box }).box;
+        t.true(hit !== null && iou(hit.box, box) > 0.5, `frame ${i}: probe of track ${id} found ${JSON.stringify(hit)}`);
+      }
+      for (const own of [a, b]) t.false(round.found.some((x) => iou(x.box, own) > 0.3), `frame ${i}: a tracked face came back from the sweep: ${JSON.stringify(round.found)}`);
+      t.true(round.all.length <= 3, `frame ${i}: ${JSON.stringify(round.all)}`);
+      if (round.found.some((x) => iou(x.box, c) > 0.5)) newFaceSeen++;
     }
-    t.true(newFaceSeen >= 1, `the untracked face at ${JSON.stringify(c)} was never found`);
+    t.true(newFaceSeen >= 2, `the untracked face at ${JSON.stringify(c)} was found on ${newFaceSeen} frames: on the first and in at least one later sweep`);
+    // 30 frames at 33 ms is one second: each track probed at about track_hz, not on every frame.
+    for (const id of [1, 2]) t.true(Math.abs((probes.get(id) ?? 0) - detector.track_hz) <= 1, `track ${id} probed ${probes.get(id)} times in a second`);
   } finally {
     gray.release();
   }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { FaceTracker } from '../src/track/face-tracker.js';
-import type { Box, Detection } from '../src/types.js';
+import type { Box, Detection, TrackedFace } from '../src/types.js';
 
 const settings = { iou_threshold: 0.25, confirm_hits: 3, confirm_votes: 8, max_misses: 5, max_age_s: 2 };
 const det = (x: number, y: number, size = 60): Detection => ({ box: { x, y, width: size, height: size }, score: 10 });
@@ -95,4 +95,40 @@ test('a look-alike with few cascade votes stays tentative however often it is se
   for (let i = 0; i < 20; i++) tr.update([{ box: { x: 10, y: 10, width: 60, height: 60 }, score: 6 }, det(200, 10)], i * 33);
   t.deepEqual(tr.confirmedTracks.map((x) => x.id), [2]);
   t.is(tr.tracks.find((x) => x.id === 1)?.status, 'tentative');
+});
+
+test('with a detector round, only the tracks that were searched can miss; the sweep continues any track it finds', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 4; i++) tr.update([det(100, 100), det(300, 100)], i * 33);
+  const [a, b] = [...tr.tracks] as [TrackedFace, TrackedFace];
+  // Frame 4: a probed and not found, b not searched at all.
+  tr.update({ probed: new Map([[a.id, null]]), found: [] }, 4 * 33);
+  t.is(a.misses, 1);
+  t.is(b.misses, 0, 'a track that was not searched did not miss');
+  // Frame 5: the sweep finds b (not probed): it continues b, and no new track appears.
+  const hitsBefore = b.hits;
+  tr.update({ probed: new Map(), found: [det(302, 101)] }, 5 * 33);
+  t.is(b.hits, hitsBefore + 1);
+  t.is(tr.tracks.length, 2);
+  // Frames 6-20: a is probed every frame and never found; b is never searched. a ends, b stays.
+  const ended: number[] = [];
+  for (let i = 6; i < 20; i++) ended.push(...tr.update({ probed: new Map([[a.id, null]]), found: [] }, i * 33).ended.map((x) => x.id));
+  t.deepEqual(ended, [a.id]);
+  t.deepEqual(tr.tracks.map((x) => x.id), [b.id]);
+});
+
+test('between re-detections a track box moves with the face, and a miss stops the extrapolation', (t) => {
+  const tr = new FaceTracker(settings);
+  // A face moving right at 3 px per frame (33 ms), detected on every frame for a second.
+  for (let i = 0; i <= 30; i++) tr.update([det(100 + i * 3, 100)], i * 33);
+  const track = tr.tracks[0] as { id: number; box: Box };
+  const at30 = track.box.x;
+  // Five frames without a search: the box is predicted along the motion (about 15 px).
+  for (let i = 31; i <= 35; i++) tr.update({ probed: new Map(), found: [] }, i * 33);
+  const moved = track.box.x - at30;
+  t.true(moved > 10 && moved < 20, `predicted ${moved.toFixed(1)} px in 5 frames`);
+  // A probe that misses halves the velocity each time: the box slows down instead of running away.
+  for (let i = 36; i <= 40; i++) tr.update({ probed: new Map([[track.id, null]]), found: [] }, i * 33);
+  const after = track.box.x - at30 - moved;
+  t.true(after < moved, `${after.toFixed(1)} px in the 5 missed frames`);
 });

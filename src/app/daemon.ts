@@ -82,7 +82,9 @@ export class Daemon implements DaemonControl {
     const { config, logger } = this.deps;
     const modelPath = fromRoot(config.classifier.model);
     this.model = await EmotionModel.load(modelPath, { threads: config.classifier.threads });
-    this.log.info({ model: modelPath, classes: this.model.info.classes, version: this.model.info.metadata['emotiond.version'] }, 'model loaded');
+    const info = this.model.info;
+    this.log.info({ model: modelPath, classes: info.classes, version: info.metadata['emotiond.version'], step_hz: info.stepHz }, 'model loaded');
+    if (info.stepHzAssumed) this.log.warn({ model: modelPath, step_hz: info.stepHz }, 'the model does not say the step rate it was trained for (emotiond.step_hz): assuming it');
     const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade));
     this.log.info({ cascade: detector.cascadePath }, 'cascade loaded');
     const device = config.device.id;
@@ -98,7 +100,6 @@ export class Daemon implements DaemonControl {
       sink: this.fan,
       stats: this.stats,
       roomIntervalS: config.events.room_interval_s,
-      isPaused: () => this.paused,
     });
     for (const part of this.deps.parts ?? []) {
       await part.start();

@@ -11,6 +11,10 @@ import { parsePreprocessSpec, type PreprocessSpec } from './preprocess.js';
 export interface ModelInfo {
   classes: Emotion[];
   hidden: number;
+  /** LSTM steps per second the model was trained for (metadata emotiond.step_hz). */
+  stepHz: number;
+  /** True when the metadata does not say, and DEFAULT_STEP_HZ is assumed. */
+  stepHzAssumed: boolean;
   preprocess: PreprocessSpec;
   metadata: Record<string, string>;
 }
@@ -19,6 +23,9 @@ export interface StepResult {
   scores: EmotionScores[];
   states: RecurrentState[];
 }
+
+/** The step rate of models whose metadata predates emotiond.step_hz (1.3.0 and older were trained for 15). */
+export const DEFAULT_STEP_HZ = 15;
 
 function meta(m: Map<string, string>, key: string, where: string): string {
   const v = m.get(key);
@@ -41,9 +48,14 @@ export function modelInfo(bytes: Uint8Array, where: string): ModelInfo {
   }
   const hidden = Number(meta(m, 'emotiond.hidden', where));
   if (!Number.isInteger(hidden) || hidden <= 0 || hidden > 4096) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.hidden must be a positive integer`);
+  const rawHz = m.get('emotiond.step_hz');
+  const stepHz = rawHz === undefined ? DEFAULT_STEP_HZ : Number(rawHz);
+  if (!Number.isFinite(stepHz) || stepHz <= 0 || stepHz > 240) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.step_hz must be a number of steps per second from 0 to 240, got ${JSON.stringify(rawHz)}`);
   return {
     classes: classes as Emotion[],
     hidden,
+    stepHz,
+    stepHzAssumed: rawHz === undefined,
     preprocess: parsePreprocessSpec(meta(m, 'emotiond.preprocess', where), where),
     metadata: Object.fromEntries(m),
   };
@@ -84,6 +96,11 @@ export class EmotionModel {
       if (!session.outputNames.includes(name)) throw new EmotiondError('EMD_MODEL_METADATA', `${path}: model has no output "${name}" (outputs: ${session.outputNames.join(', ')})`);
     }
     return new EmotionModel(session, info, path);
+  }
+
+  /** LSTM steps per second each face gets. */
+  get stepHz(): number {
+    return this.info.stepHz;
   }
 
   get inputSize(): number {

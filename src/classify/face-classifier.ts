@@ -1,24 +1,43 @@
-// Classifies the confirmed faces of a frame in one batched model call and keeps each face's LSTM
-// state on its track, so every face carries its own memory across frames.
+// Steps the LSTM of each confirmed face at the rate the model was trained for (its metadata
+// emotiond.step_hz), in one batched model call per frame, and keeps each face's state on its track.
+// A faster camera does not step faces faster; when more faces are due than one batch takes
+// (classifier.max_faces), those that waited longest go first and the others on the next frames.
 import type cv from '../system/opencv.js';
 import type { TrackedFace } from '../types.js';
 import type { Logger } from '../system/logger.js';
-import { area } from '../track/geometry.js';
 import type { EmotionModel } from './emotion-model.js';
 import { preprocessFace } from './preprocess.js';
 
+export interface ClassifierRates {
+  /** Faces stepped per second, over the live faces that were stepped at least twice. */
+  min_hz: number | null;
+  median_hz: number | null;
+  faces: number;
+}
+
 export class FaceClassifier {
+  /** Smoothed interval between frames: half of it is the slack that keeps steps on the frame grid. */
+  private frameMs: number | null = null;
+  private lastFrameMs: number | null = null;
+
   constructor(
     private readonly model: EmotionModel,
     private readonly maxFaces: number,
     private readonly logger: Logger,
   ) {}
 
-  /** Step the model once for up to `maxFaces` faces (largest first); returns the faces classified. */
-  async classify(gray: cv.Mat, faces: readonly TrackedFace[]): Promise<TrackedFace[]> {
+  /** Milliseconds between two steps of one face. */
+  get periodMs(): number {
+    return 1000 / this.model.stepHz;
+  }
+
+  /** Step the faces that are due at `nowMs` (at most maxFaces, longest waiting first); returns them. */
+  async classify(gray: cv.Mat, faces: readonly TrackedFace[], nowMs: number): Promise<TrackedFace[]> {
+    this.tick(nowMs);
+    const chosen = this.due(faces, nowMs).slice(0, this.maxFaces);
+    if (chosen.length === 0) return [];
     const spec = this.model.info.preprocess;
     const per = spec.size * spec.size;
-    const chosen = [...faces].sort((a, b) => area(b.box) - area(a.box)).slice(0, this.maxFaces);
     const batch = new Float32Array(chosen.length * per);
     const ok: TrackedFace[] = [];
     for (const face of chosen) {
@@ -35,7 +54,48 @@ export class FaceClassifier {
     ok.forEach((face, i) => {
       face.scores = scores[i];
       face.state = states[i];
+      this.stepped(face, nowMs);
     });
     return ok;
+  }
+
+  /** Per-face step rates of the live faces, for stats. */
+  rates(faces: readonly TrackedFace[]): ClassifierRates {
+    const hz = faces
+      .map((f) => f.steps)
+      .filter((s) => s !== undefined && s.count >= 2 && s.lastMs > s.firstMs)
+      .map((s) => ((s!.count - 1) * 1000) / (s!.lastMs - s!.firstMs))
+      .sort((a, b) => a - b);
+    const round = (x: number | undefined): number | null => (x === undefined ? null : Math.round(x * 10) / 10);
+    return { min_hz: round(hz[0]), median_hz: round(hz[Math.floor(hz.length / 2)]), faces: hz.length };
+  }
+
+  /** Faces due for a step, the longest waiting (or never stepped) first. */
+  private due(faces: readonly TrackedFace[], nowMs: number): TrackedFace[] {
+    const slack = Math.min(this.periodMs / 2, (this.frameMs ?? 0) / 2);
+    return faces
+      .filter((f) => f.steps === undefined || nowMs >= f.steps.nextMs - slack)
+      .sort((a, b) => (a.steps?.nextMs ?? -Infinity) - (b.steps?.nextMs ?? -Infinity) || a.id - b.id);
+  }
+
+  /** Schedule the face's next step one period after the last due time, never earlier than half a period from now. */
+  private stepped(face: TrackedFace, nowMs: number): void {
+    const p = this.periodMs;
+    const s = face.steps;
+    if (!s) {
+      face.steps = { nextMs: nowMs + p, count: 1, firstMs: nowMs, lastMs: nowMs };
+      return;
+    }
+    s.nextMs = Math.max(s.nextMs + p, nowMs + p / 2);
+    s.count += 1;
+    s.lastMs = nowMs;
+  }
+
+  private tick(nowMs: number): void {
+    if (this.lastFrameMs !== null && nowMs > this.lastFrameMs) {
+      const dt = nowMs - this.lastFrameMs;
+      this.frameMs = this.frameMs === null ? dt : 0.9 * this.frameMs + 0.1 * dt;
+    }
+    this.lastFrameMs = nowMs;
   }
 }

@@ -202,7 +202,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const config = conf.getProperties();
   const ordered: Array<[string, number, string, number]> = [
     ['source.reopen_max_s', config.source.reopen_max_s, 'source.reopen_min_s', config.source.reopen_min_s],
-    ['detector.max_size', config.detector.max_size, 'detector.min_size', config.detector.min_size],
+    // min_size of 1 or more is in pixels (max_size is always a fraction): only two fractions compare.
+    ['detector.max_size', config.detector.max_size, 'detector.min_size', config.detector.min_size < 1 ? config.detector.min_size : 0],
     ['mqtt.reconnect_max_s', config.mqtt.reconnect_max_s, 'mqtt.reconnect_min_s', config.mqtt.reconnect_min_s],
   ];
   for (const [maxKey, max, minKey, min] of ordered) {

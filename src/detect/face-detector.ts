@@ -1,62 +1,47 @@
-// Face detection with an OpenCV cascade on a downscaled, equalised gray frame. The full-frame search
-// is spread over `full_every` frames, one band of face sizes per frame (bands of equal cost), so no
-// frame pays for the whole pyramid; every frame also searches the neighbourhood of each live track.
+// Face detection with an OpenCV cascade, scheduled within a per-frame time budget (schedule.ts): on each
+// frame, a window around the tracks that are due is searched (track probes), and the rest of the budget
+// goes to the next strips of the sweep for new faces, band by band of face sizes, each band at the
+// resolution its smallest face needs (bands.ts). Every Mat made here is released before detect() returns.
 import fs from 'node:fs';
 import cv from '../system/opencv.js';
 import type { Box, Detection } from '../types.js';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, asError, cvCall } from '../errors.js';
 import { iou } from '../track/geometry.js';
+import { planBands, smallestFace, type Band } from './bands.js';
+import { DetectionSchedule, type ProbeTarget, type Strip } from './schedule.js';
 
 export type DetectorSettings = Config['detector'];
+export type { ProbeTarget };
 
-/** Face width the track-window search works at (the window is shrunk to it; never below 1.5 cascade windows).
- * 36 px (1.5 windows of the Haar cascade) costs ~half of 48 px per track: 44 -> 54 frames/s on the three-face
- * bench clip on a 2-core AVX2 machine, with the same tracks and detection tests passing. */
+/** Face width a track probe works at (its window is shrunk to it; never below 1.5 cascade windows): a large
+ * face costs what a small one does. 36 px halved the cost of 48 px with the same tracks on the bench clips. */
 const TRACK_FACE_PX = 36;
 
-export interface DetectResult {
-  detections: Detection[];
-  /** Which band of face sizes the full-frame search covered on this frame (0 = the smallest faces; -1 = all). */
-  band: number;
+export interface DetectionRound {
+  /** Tracks searched on this frame: id -> the detection that continues it, or null when none was found. */
+  probed: Map<number, Detection | null>;
+  /** Faces the sweep found on this frame, less those a probe found. */
+  found: Detection[];
+  /** Every face seen on this frame (probe hits and sweep finds), for callers without a tracker. */
+  all: Detection[];
 }
 
-/** Face-size bands (in pixels of the detection image) that split the cascade's pyramid into `n` parts
- * of about equal cost. A pyramid level's cost grows with 1/size^2; neighbouring bands overlap by one
- * level so that a face whose votes straddle a boundary is still found in one of them. */
-export function sizeBands(windowPx: number, minPx: number, maxPx: number, scaleFactor: number, n: number): Array<{ min: number; max: number }> {
-  // OpenCV's pyramid: windows of windowPx * scaleFactor^k, kept when within [minPx, maxPx].
-  const levels: number[] = [];
-  for (let s = windowPx; s <= maxPx; s *= scaleFactor) if (s >= minPx) levels.push(s);
-  if (levels.length === 0 || n <= 1) return [{ min: minPx, max: maxPx }];
-  // Positions scanned at a level ~ 1/size^2; OpenCV steps 2 px at small scales and 1 px once the window
-  // is more than twice the cascade's, which makes those levels four times as dear.
-  const cost = levels.map((s) => (s > 2 * windowPx ? 4 : 1) / (s * s));
-  const total = cost.reduce((a, b) => a + b, 0);
-  const bands: Array<{ min: number; max: number }> = [];
-  let acc = 0;
-  let start = 0;
-  for (let i = 0; i < levels.length; i++) {
-    acc += cost[i] as number;
-    const last = i === levels.length - 1;
-    if (last || acc >= (total * (bands.length + 1)) / n) {
-      const lo = levels[Math.max(0, start - 1)] as number;
-      bands.push({ min: Math.floor(lo), max: last ? maxPx : Math.ceil((levels[i + 1] ?? maxPx) as number) });
-      start = i + 1;
-    }
-    if (bands.length === n) break;
-  }
-  const lastBand = bands[bands.length - 1];
-  if (lastBand) lastBand.max = maxPx;
-  return bands;
+export interface DetectorStats {
+  /** Frame-clock seconds between the last two completed sweeps: how long a new face may wait to be found. */
+  sweep_s: number | null;
+  sweep_frames: number | null;
+  /** Smallest face searched for, in frame pixels. */
+  min_face_px: number;
+  budget_ms: number;
 }
 
 export class FaceDetector {
   private readonly classifier: cv.CascadeClassifier;
   /** The cascade's training window: the smallest face it can find. */
-  private readonly window: number;
-  private frames = 0;
-  private cachedBands?: { side: number; min: number; max: number; bands: Array<{ min: number; max: number }> };
+  readonly window: number;
+  private readonly schedule: DetectionSchedule;
+  private plan?: { width: number; height: number; bands: Band[] };
 
   constructor(
     private readonly settings: DetectorSettings,
@@ -68,61 +53,87 @@ export class FaceDetector {
       throw new EmotiondError('EMD_CASCADE_LOAD', `${cascadePath}: ${asError(thrown).message}`);
     }
     this.window = cascadeWindow(cascadePath);
+    this.schedule = new DetectionSchedule({ budgetMs: settings.budget_ms, trackHz: settings.track_hz, fullEvery: settings.full_every });
   }
 
-  /** Detect faces in an 8-bit gray frame. `tracks` are the boxes of live tracks (frame coordinates). */
-  detect(gray: cv.Mat, tracks: readonly Box[]): DetectResult {
-    const s = this.settings;
-    const scale = s.detect_width > 0 && gray.cols > s.detect_width ? s.detect_width / gray.cols : 1;
-    const small = scale < 1 ? cvCall('downscale frame', () => gray.resize(Math.round(gray.rows * scale), s.detect_width, 0, 0, cv.INTER_AREA)) : gray;
-    const eq = s.equalize ? cvCall('equalise frame', () => small.equalizeHist()) : small;
-    try {
-      const { min, max, bands } = this.bandsFor(Math.min(eq.rows, eq.cols));
-      // The first frame gets the whole pyramid at once, so that faces present at start are found at once.
-      const band = this.frames === 0 ? -1 : this.frames % bands.length;
-      this.frames += 1;
-      const range = band < 0 ? { min, max } : (bands[band] as { min: number; max: number });
-      const tracked = tracks.flatMap((t) => this.searchAround(eq, scaleBox(t, scale)));
-      const found = [...this.searchBand(eq, eq !== gray, range, tracked), ...tracked];
-      const detections = suppress(found).map((d) => ({ box: scaleBox(d.box, 1 / scale), score: d.score }));
-      return { detections, band };
-    } finally {
-      if (eq !== small) eq.release();
-      if (small !== gray) small.release();
+  /** Search an 8-bit gray frame: the tracks that are due, then this frame's share of the sweep. */
+  detect(gray: cv.Mat, tracks: readonly ProbeTarget[], nowMs: number): DetectionRound {
+    const bands = this.bandsFor(gray.cols, gray.rows);
+    const t0 = performance.now();
+    const probes = this.schedule.pickProbes(tracks, nowMs);
+    const probed = new Map<number, Detection | null>();
+    for (const t of probes) probed.set(t.id, this.probe(gray, t.box));
+    const probeMs = performance.now() - t0;
+    this.schedule.cost.probe(probeMs, probes.length);
+    const hits = [...probed.values()].filter((d): d is Detection => d !== null);
+    // Faces already known are painted over before the sweep: found on this frame, or found by their last probe.
+    const known = [...hits.map((d) => d.box), ...tracks.filter((t) => t.misses === 0 && !probed.has(t.id)).map((t) => t.box)];
+    const swept: Detection[] = [];
+    for (const strip of this.schedule.nextStrips(bands, probeMs, nowMs)) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
+    const found = suppress(swept).filter((d) => !hits.some((h) => iou(h.box, d.box) > 0.3 || contains(h.box, d.box) || contains(d.box, h.box)));
+    return { probed, found, all: [...hits, ...found] };
+  }
+
+  /** The smallest face the detector looks for in a frame of this width (detector.min_size, detect_width). */
+  minFace(width: number, height: number): number {
+    return Math.round(smallestFace({ frameWidth: width, window: this.window, minFace: this.minFacePx(height, width), maxWidth: this.settings.detect_width }));
+  }
+
+  stats(): DetectorStats {
+    const s = this.schedule.stats(this.plan?.bands ?? []);
+    return {
+      sweep_s: s.lastSweepMs === null ? null : Math.round(s.lastSweepMs) / 1000,
+      sweep_frames: s.lastSweepFrames,
+      min_face_px: this.plan ? this.minFace(this.plan.width, this.plan.height) : 0,
+      budget_ms: this.settings.budget_ms,
+    };
+  }
+
+  /** detector.min_size: pixels when >= 1, else a fraction of the shorter frame side. */
+  private minFacePx(height: number, width: number): number {
+    const m = this.settings.min_size;
+    return m >= 1 ? m : m * Math.min(width, height);
+  }
+
+  /** The bands depend only on the frame size: planned once per size, not per frame. */
+  private bandsFor(width: number, height: number): Band[] {
+    if (this.plan?.width !== width || this.plan.height !== height) {
+      const s = this.settings;
+      const side = Math.min(width, height);
+      const bands = planBands({ frameWidth: width, frameHeight: height, window: this.window, minFace: this.minFacePx(height, width), maxFace: s.max_size * side, scaleFactor: s.scale_factor, maxWidth: s.detect_width });
+      this.plan = { width, height, bands };
     }
+    return this.plan.bands;
   }
 
-  /** The full-frame search of one size band. Faces the track searches just found are painted flat grey
-   * first: they are already detected, and a face is where a cascade is dearest (most windows there pass
-   * many stages), so on the three-face bench clip this halves the cost of the band (24.7 -> 11.3 ms for
-   * the whole pyramid). Only boxes found in this frame are masked, so a face that moved away is not hidden.
-   * `own` = `eq` is this frame's scratch image (downscaled or equalised here), painted in place; otherwise
-   * it is the caller's frame, which the classifier still crops, and a copy is painted. */
-  private searchBand(eq: cv.Mat, own: boolean, range: { min: number; max: number }, tracked: readonly Detection[]): Detection[] {
-    if (tracked.length === 0) return this.run(eq, range.min, range.max);
-    const masked = own ? eq : cvCall('copy frame for the band search', () => eq.copy());
+  /** One strip of a band: its rows of the frame, scaled to the band, equalised, known faces painted flat. */
+  private sweepStrip(gray: cv.Mat, band: Band, strip: Strip, known: readonly Box[]): Detection[] {
+    const t0 = performance.now();
+    const k = band.scale;
+    const y0 = Math.floor(strip.row0 / k);
+    const y1 = Math.min(gray.rows, Math.ceil(Math.min(band.height, strip.row0 + strip.rows + band.maxPx) / k));
+    const outH = Math.max(1, Math.round((y1 - y0) * k));
+    if (outH < band.minPx) return [];
+    const region = cvCall('crop sweep strip', () => gray.getRegion(new cv.Rect(0, y0, gray.cols, y1 - y0)));
+    const scaled = k < 1 ? cvCall('scale sweep strip', () => region.resize(outH, band.width, 0, 0, cv.INTER_AREA)) : region;
+    const sx = scaled.cols / gray.cols;
+    const sy = scaled.rows / (y1 - y0);
+    const toStrip = (b: Box): Box => ({ x: b.x * sx, y: (b.y - y0) * sy, width: b.width * sx, height: b.height * sy });
+    const masks = known.map(toStrip).filter((b) => b.y < scaled.rows && b.y + b.height > 0);
+    const own = this.settings.equalize ? cvCall('equalise sweep strip', () => scaled.equalizeHist()) : masks.length > 0 ? cvCall('copy sweep strip', () => scaled.copy()) : scaled;
     try {
-      for (const { box } of tracked) {
-        const rect = clipRect(box, masked.cols, masked.rows);
-        if (rect) cvCall('mask tracked face', () => masked.drawRectangle(rect, MASK_GREY, -1));
+      for (const b of masks) {
+        const rect = clipRect(b, own.cols, own.rows);
+        if (rect) cvCall('mask tracked face', () => own.drawRectangle(rect, MASK_GREY, -1));
       }
-      return this.run(masked, range.min, range.max);
+      const found = this.run(own, band.minPx, band.maxPx);
+      return found.map((d) => ({ score: d.score, box: { x: d.box.x / sx, y: y0 + d.box.y / sy, width: d.box.width / sx, height: d.box.height / sy } }));
     } finally {
-      if (masked !== eq) masked.release();
+      if (own !== scaled) own.release();
+      if (scaled !== region) scaled.release();
+      region.release();
+      this.schedule.cost.sweep(performance.now() - t0, strip.windows);
     }
-  }
-
-  /** The size bands depend only on the frame size: computed once per size, not per frame. */
-  private bandsFor(side: number): { min: number; max: number; bands: Array<{ min: number; max: number }> } {
-    if (this.cachedBands?.side !== side) {
-      const { min, max } = this.sizes(side);
-      this.cachedBands = { side, min, max, bands: sizeBands(this.window, min, max, this.settings.scale_factor, this.settings.full_every) };
-    }
-    return this.cachedBands;
-  }
-
-  private sizes(side: number): { min: number; max: number } {
-    return { min: Math.max(12, Math.round(this.settings.min_size * side)), max: Math.max(12, Math.round(this.settings.max_size * side)) };
   }
 
   private run(img: cv.Mat, minPx: number, maxPx: number): Detection[] {
@@ -138,28 +149,31 @@ export class FaceDetector {
     return res.objects.map((r, i) => ({ box: { x: r.x, y: r.y, width: r.width, height: r.height }, score: res.numDetections[i] ?? 0 }));
   }
 
-  /** Search a window around one track; returns at most the one box that best continues it. The window
-   * is first shrunk so that the face is about TRACK_FACE_PX wide: a large face costs what a small one does. */
-  private searchAround(img: cv.Mat, track: Box): Detection[] {
+  /** Search a window around one track; returns the one box that best continues it, or null. The window is
+   * shrunk so that the face is about TRACK_FACE_PX wide, and equalised on its own. */
+  private probe(gray: cv.Mat, track: Box): Detection | null {
     const side = Math.max(track.width, track.height);
     const m = this.settings.roi_margin * side;
     const x0 = Math.max(0, Math.floor(track.x - m));
     const y0 = Math.max(0, Math.floor(track.y - m));
-    const x1 = Math.min(img.cols, Math.ceil(track.x + track.width + m));
-    const y1 = Math.min(img.rows, Math.ceil(track.y + track.height + m));
+    const x1 = Math.min(gray.cols, Math.ceil(track.x + track.width + m));
+    const y1 = Math.min(gray.rows, Math.ceil(track.y + track.height + m));
+    if (x1 - x0 < this.window || y1 - y0 < this.window) return null;
     const k = Math.min(1, Math.max(TRACK_FACE_PX, this.window * 1.5) / side);
     const w = Math.round((x1 - x0) * k);
     const h = Math.round((y1 - y0) * k);
     const minPx = Math.max(this.window, Math.floor(side * k * 0.7));
     const maxPx = Math.min(Math.ceil(side * k * 1.4), w, h);
-    if (maxPx < minPx) return [];
-    const region = cvCall('crop search window', () => img.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0)));
-    const shrunk = k < 1 ? cvCall('shrink search window', () => region.resize(h, w, 0, 0, cv.INTER_AREA)) : region;
+    if (maxPx < minPx) return null;
+    const region = cvCall('crop probe window', () => gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0)));
+    const shrunk = k < 1 ? cvCall('shrink probe window', () => region.resize(h, w, 0, 0, cv.INTER_AREA)) : region;
+    const eq = this.settings.equalize ? cvCall('equalise probe window', () => shrunk.equalizeHist()) : shrunk;
     try {
-      const found = this.run(shrunk, minPx, maxPx).map((d) => ({ ...d, box: { x: x0 + d.box.x / k, y: y0 + d.box.y / k, width: d.box.width / k, height: d.box.height / k } }));
+      const found = this.run(eq, minPx, maxPx).map((d) => ({ ...d, box: { x: x0 + d.box.x / k, y: y0 + d.box.y / k, width: d.box.width / k, height: d.box.height / k } }));
       found.sort((a, b) => iou(b.box, track) - iou(a.box, track));
-      return found.slice(0, 1);
+      return found[0] ?? null;
     } finally {
+      if (eq !== shrunk) eq.release();
       if (shrunk !== region) shrunk.release();
       region.release();
     }
@@ -174,7 +188,8 @@ export function cascadeWindow(file: string): number {
   return Math.max(Number(w ?? 24), Number(h ?? 24));
 }
 
-/** The grey that tracked faces are painted with before the band search (mid-grey of an equalised frame). */
+/** The grey that known faces are painted with before the sweep (mid-grey of an equalised frame). A face is
+ * where a cascade is dearest (most windows there pass many stages): painting it over halves a band's cost. */
 const MASK_GREY = new cv.Vec3(128, 128, 128);
 
 /** The integer rectangle of a box inside a w x h image, or undefined when nothing of it is inside. */
@@ -184,10 +199,6 @@ function clipRect(b: Box, w: number, h: number): cv.Rect | undefined {
   const x1 = Math.min(w, Math.round(b.x + b.width));
   const y1 = Math.min(h, Math.round(b.y + b.height));
   return x1 > x0 && y1 > y0 ? new cv.Rect(x0, y0, x1 - x0, y1 - y0) : undefined;
-}
-
-function scaleBox(b: Box, k: number): Box {
-  return { x: b.x * k, y: b.y * k, width: b.width * k, height: b.height * k };
 }
 
 /** Non-maximum suppression: of boxes overlapping by IoU > 0.3 keep the one with more votes; of nested

@@ -21,13 +21,14 @@ export interface PipelineDeps {
   sink: EventSink;
   stats: PipelineStats;
   roomIntervalS: number;
-  isPaused: () => boolean;
 }
 
 export class FramePipeline {
   private lastRoomMs: number | null = null;
   /** Timestamp of the last frame: the clock for events made between frames (shutdown, reset). */
   private lastFrameMs: number | null = null;
+  /** Bumped whenever every track is ended, so that a frame awaiting the model can tell its tracks are gone. */
+  private generation = 0;
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -36,26 +37,34 @@ export class FramePipeline {
     const { detector, tracker, classifier, gate, stats } = this.deps;
     const now = frame.info.timestampMs;
     this.lastFrameMs = now;
+    stats.firstFrameMs ??= now;
     const t0 = performance.now();
     let gray: cv.Mat | undefined;
     try {
       gray = toGray(frame.mat);
       const t1 = performance.now();
-      const { detections } = detector.detect(gray, tracker.tracks.map((t) => t.box));
+      const round = detector.detect(gray, tracker.tracks, now);
       const t2 = performance.now();
-      const update = tracker.update(detections, now);
+      const update = tracker.update(round, now);
       for (const t of update.confirmed) gate.confirmed(t);
-      const t3 = performance.now();
-      const classified = this.deps.isPaused() ? [] : await classifier.classify(gray, tracker.confirmedTracks);
-      stats.facesClassified += classified.length;
-      const t4 = performance.now();
-      for (const t of classified) {
-        gate.classified(t, now);
-        this.deps.sink.face(faceState(this.deps.device, t, now));
-      }
       for (const t of update.ended) this.end(t, now);
-      this.summarise(now);
+      const t3 = performance.now();
+      // A reset or a pause while the model runs ends every track: what this frame computed for them is stale.
+      const generation = this.generation;
+      const classified = await classifier.classify(gray, tracker.confirmedTracks, now);
+      const current = generation === this.generation;
+      const t4 = performance.now();
+      if (current) {
+        stats.facesClassified += classified.length;
+        for (const t of classified) {
+          gate.classified(t, now);
+          this.deps.sink.face(faceState(this.deps.device, t, now));
+        }
+        this.summarise(now);
+      }
       stats.activeTracks = tracker.confirmedTracks.length;
+      stats.detector = detector.stats();
+      stats.classifier = classifier.rates(tracker.confirmedTracks);
       stats.time('detect', t2 - t1 + (t1 - t0));
       stats.time('track', t3 - t2);
       stats.time('classify', t4 - t3);
@@ -75,8 +84,10 @@ export class FramePipeline {
     return this.lastFrameMs ?? Date.now();
   }
 
-  /** End every track (shutdown or reset_tracks): face_gone for each confirmed face. */
+  /** End every track (shutdown, pause or reset_tracks): face_gone for each confirmed face. A frame that is
+   * in the model at that moment publishes nothing for them afterwards (see `generation`). */
   endAll(nowMs: number = this.now()): number {
+    this.generation += 1;
     const ended = this.deps.tracker.endAll();
     for (const t of ended) this.end(t, nowMs);
     return ended.length;

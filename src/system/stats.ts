@@ -37,6 +37,21 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
+/** What the detector reports (FaceDetector.stats). */
+export interface DetectStats {
+  sweep_s: number | null;
+  sweep_frames: number | null;
+  min_face_px: number;
+  budget_ms: number;
+}
+
+/** Per-face LSTM step rates (FaceClassifier.rates). */
+export interface ClassifyStats {
+  min_hz: number | null;
+  median_hz: number | null;
+  faces: number;
+}
+
 export interface StatsSnapshot {
   frames_in: number;
   frames_processed: number;
@@ -47,6 +62,10 @@ export interface StatsSnapshot {
   active_tracks: number;
   fps: number;
   stage_ms: Record<Stage, { median: number; p95: number }>;
+  /** The sweep for new faces: seconds a full sweep took (the longest a new face waits), its frames, the smallest face. */
+  detect: DetectStats | null;
+  /** LSTM steps per second per face, over the faces present. */
+  classify: ClassifyStats | null;
   uptime_s: number;
 }
 
@@ -58,6 +77,11 @@ export class PipelineStats {
   sourceReopens = 0;
   facesClassified = 0;
   activeTracks = 0;
+  /** Frame clock (ms since the epoch; media time for files) of the first frame processed: tools measure from it. */
+  firstFrameMs: number | null = null;
+  /** Latest detector and classifier figures, set by the pipeline after each frame. */
+  detector: DetectStats | null = null;
+  classifier: ClassifyStats | null = null;
   /** Wall time of the last processed frame (ms since epoch); the watchdog checks it for progress. */
   lastProgressMs = 0;
   /** End of the capture loop's latest deliberate reopen back-off (ms since epoch; 0 = none yet). */
@@ -134,6 +158,8 @@ export class PipelineStats {
       active_tracks: this.activeTracks,
       fps: round(this.fps(nowMs)),
       stage_ms,
+      detect: this.detector,
+      classify: this.classifier,
       uptime_s: Math.round((nowMs - this.startedMs) / 1000),
     };
   }

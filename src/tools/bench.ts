@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromRoot } from '../system/paths.js';
 import { benchClips, type ReferenceClip } from './clips/reference.js';
-import { checkTargets, dominantStage, table, type ClipReport, type TargetCheck } from './bench/report.js';
+import { checkClassroom, checkTargets, dominantStage, sceneTable, table, type ClipReport, type TargetCheck } from './bench/report.js';
 import { resolveModel } from './bench/model.js';
 import { RECOMMENDED } from './bench/recommended.js';
 import { workerCommand, type Runtime } from './bench/runtime.js';
@@ -140,12 +140,14 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   let clips: ReferenceClip[];
   let target: ReferenceClip | undefined;
+  let rooms: ReferenceClip[] = [];
   if (opts.clips.length > 0) {
     clips = opts.clips.map((p) => ({ name: path.basename(p, path.extname(p)), path: p, faces: 0 }));
   } else {
     const ref = benchClips();
     clips = ref.clips;
     target = ref.target;
+    rooms = ref.classrooms;
     if (ref.note) notes.push(ref.note);
   }
   const model = resolveModel(opts.model);
@@ -172,6 +174,10 @@ async function main(): Promise<number> {
 
   console.log(`\nper-stage ms are median/p95; cpu/frame in ms; cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`);
   console.log(table(reports));
+  if (reports.some((r) => r.scene)) {
+    console.log(`\nclassroom clips (each figure the median of ${opts.repeat} run(s)); hz = LSTM steps per second per face on the frame clock; first report = seconds from a face's arrival to its face_appeared\n`);
+    console.log(sceneTable(reports));
+  }
   const loadNow = os.loadavg()[0] ?? 0;
   const policy = schedPolicy();
   const realtime = policy === 'fifo' || policy === 'rr';
@@ -198,6 +204,15 @@ async function main(): Promise<number> {
     }
   }
 
+  const classroomChecks: Array<{ clip: string; checks: TargetCheck[]; pass: boolean }> = [];
+  for (const room of rooms) {
+    const r = reports.find((x) => x.path === room.path);
+    if (!r || !targetReport) continue;
+    const checks = checkClassroom(r, targetReport);
+    classroomChecks.push({ clip: r.clip, checks, pass: checks.every((c) => c.pass) });
+    console.log(`\ntargets on ${r.clip} (shipped defaults; cpu/frame against ${targetReport.clip} in this run):\n${verdicts(checks)}`);
+  }
+
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   const json = {
     time: new Date().toISOString(),
@@ -211,6 +226,7 @@ async function main(): Promise<number> {
     notes,
     clips: reports,
     targets,
+    classroom_targets: classroomChecks,
   };
   fs.writeFileSync(opts.out, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`\nwrote ${path.relative(process.cwd(), opts.out) || opts.out}`);

@@ -6,6 +6,14 @@ import { blend, centreDistance, iou } from './geometry.js';
 
 export type TrackerSettings = Config['tracker'];
 
+/** What the detector found on one frame (see FaceDetector.detect). */
+export interface TrackerRound {
+  /** Tracks searched on this frame: id -> the detection that continues it, or null (a miss). */
+  probed: ReadonlyMap<number, Detection | null>;
+  /** Faces found anywhere else. */
+  found: readonly Detection[];
+}
+
 export interface TrackUpdate {
   /** Tracks confirmed by this frame. */
   confirmed: TrackedFace[];
@@ -21,6 +29,12 @@ const TENTATIVE_MAX_MISSES = 2;
 const VOTE_HISTORY = 9;
 /** Fallback match for fast motion when boxes no longer overlap enough: centre distance in face sides. */
 const MAX_CENTRE_DISTANCE = 1.0;
+/** Weight of the newest measurement in the velocity estimate. */
+const VELOCITY_GAIN = 0.4;
+/** Fastest believable motion, in face sides per second (faster estimates are measurement noise or a jump). */
+const MAX_SPEED = 3;
+/** A missed search halves the velocity: a face that is not where it was predicted is not extrapolated further. */
+const MISS_DAMPING = 0.5;
 
 export class FaceTracker {
   private live: TrackedFace[] = [];
@@ -36,19 +50,30 @@ export class FaceTracker {
     return this.live.filter((t) => t.status === 'confirmed');
   }
 
-  update(detections: readonly Detection[], nowMs: number): TrackUpdate {
-    const matched = this.associate(detections);
-    const confirmed: TrackedFace[] = [];
-    for (const [track, det] of matched) {
-      track.box = squareBlend(track.box, det.box);
-      track.hits += 1;
-      track.misses = 0;
-      track.lastSeenMs = nowMs;
-      track.votes = [...track.votes.slice(1 - VOTE_HISTORY), det.score];
+  /**
+   * One frame of detection results. A plain list means every track was searched (each gets a hit or a
+   * miss); a round from the detector says which tracks were probed: only those can miss, the others keep
+   * their predicted box until their turn. Faces found by the sweep continue any track they match.
+   */
+  update(input: readonly Detection[] | TrackerRound, nowMs: number): TrackUpdate {
+    const everyTrack = isDetectionList(input);
+    const probed: ReadonlyMap<number, Detection | null> = everyTrack ? new Map() : input.probed;
+    const found = everyTrack ? input : input.found;
+    for (const t of this.live) predict(t, nowMs);
+    const hits = new Map<TrackedFace, Detection>();
+    for (const t of this.live) {
+      const d = probed.get(t.id);
+      if (d) hits.set(t, d);
     }
-    const used = new Set([...matched.values()]);
-    for (const t of this.live) if (!matched.has(t)) t.misses += 1;
-    for (const d of detections) if (!used.has(d)) this.live.push(this.spawn(d, nowMs));
+    const matched = this.associate(this.live.filter((t) => !hits.has(t)), found);
+    for (const [t, d] of matched) hits.set(t, d);
+    for (const [track, det] of hits) hit(track, det, nowMs);
+    for (const t of this.live) {
+      if (!hits.has(t) && (everyTrack || probed.has(t.id))) miss(t);
+    }
+    const used = new Set(matched.values());
+    for (const d of found) if (!used.has(d)) this.live.push(this.spawn(d, nowMs));
+    const confirmed: TrackedFace[] = [];
     for (const t of this.live) {
       if (t.status === 'tentative' && t.hits >= this.settings.confirm_hits && median(t.votes) >= this.settings.confirm_votes) {
         t.status = 'confirmed';
@@ -67,9 +92,9 @@ export class FaceTracker {
   }
 
   /** Greedy one-to-one matching: best IoU first, then nearest centre for what is left. */
-  private associate(detections: readonly Detection[]): Map<TrackedFace, Detection> {
+  private associate(tracks: readonly TrackedFace[], detections: readonly Detection[]): Map<TrackedFace, Detection> {
     const pairs: Array<{ t: TrackedFace; d: Detection; score: number }> = [];
-    for (const t of this.live) {
+    for (const t of tracks) {
       for (const d of detections) {
         const overlap = iou(t.box, d.box);
         if (overlap >= this.settings.iou_threshold) pairs.push({ t, d, score: 1 + overlap });
@@ -106,6 +131,48 @@ export class FaceTracker {
   }
 }
 
+function isDetectionList(x: readonly Detection[] | TrackerRound): x is readonly Detection[] {
+  return Array.isArray(x);
+}
+
+/** Move the box along the track's velocity up to `nowMs` (boxes are predicted between re-detections). */
+function predict(t: TrackedFace, nowMs: number): void {
+  const m = t.motion;
+  if (!m) return;
+  const dt = nowMs - m.movedMs;
+  if (dt > 0 && (m.vx !== 0 || m.vy !== 0)) t.box = { ...t.box, x: t.box.x + m.vx * dt, y: t.box.y + m.vy * dt };
+  m.movedMs = nowMs;
+}
+
+/** A detection continues the track: blend the box towards it and update the velocity estimate. */
+function hit(t: TrackedFace, det: Detection, nowMs: number): void {
+  const cx = det.box.x + det.box.width / 2;
+  const cy = det.box.y + det.box.height / 2;
+  const m = t.motion ?? { vx: 0, vy: 0, movedMs: nowMs, cx, cy, measuredMs: nowMs };
+  const dt = nowMs - m.measuredMs;
+  if (t.motion && dt > 0 && dt <= 1000) {
+    const limit = (MAX_SPEED * det.box.width) / 1000;
+    const clamp = (v: number): number => Math.max(-limit, Math.min(limit, v));
+    m.vx = clamp((1 - VELOCITY_GAIN) * m.vx + (VELOCITY_GAIN * (cx - m.cx)) / dt);
+    m.vy = clamp((1 - VELOCITY_GAIN) * m.vy + (VELOCITY_GAIN * (cy - m.cy)) / dt);
+  }
+  Object.assign(m, { cx, cy, measuredMs: nowMs, movedMs: nowMs });
+  t.motion = m;
+  t.box = squareBlend(t.box, det.box);
+  t.hits += 1;
+  t.misses = 0;
+  t.lastSeenMs = nowMs;
+  t.votes = [...t.votes.slice(1 - VOTE_HISTORY), det.score];
+}
+
+function miss(t: TrackedFace): void {
+  t.misses += 1;
+  if (t.motion) {
+    t.motion.vx *= MISS_DAMPING;
+    t.motion.vy *= MISS_DAMPING;
+  }
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -131,5 +198,6 @@ function squareBlend(from: Box, to: Box): Box {
 /** A new tentative track on its first detection (also what tools that drive the event gate on their own
  * score streams start from). */
 export function newTrack(id: number, d: Detection, nowMs: number): TrackedFace {
-  return { id, box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, timeIn: zeroScores() };
+  const motion = { vx: 0, vy: 0, cx: d.box.x + d.box.width / 2, cy: d.box.y + d.box.height / 2, measuredMs: nowMs, movedMs: nowMs };
+  return { id, box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, timeIn: zeroScores(), motion };
 }

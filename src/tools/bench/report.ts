@@ -3,6 +3,24 @@
 import { STAGES, quantile, type Stage } from '../../system/stats.js';
 import type { ClipRun } from './run-clip.js';
 import { tracksSeen } from './run-clip.js';
+import type { SceneReport } from './scene.js';
+
+/** A classroom clip scored against its layout: each figure is the median over the runs. */
+export interface SceneSummary {
+  runs: number;
+  faces: number;
+  tracked: number;
+  false_tracks: number;
+  extra_tracks: number;
+  label_right: number;
+  labelled: number;
+  /** The slowest face's LSTM steps per second, and the median face's. */
+  classify_hz_min: number | null;
+  classify_hz_median: number | null;
+  /** Seconds from a face's arrival to its face_appeared (faces that arrive after the first frame). */
+  first_report_s_median: number | null;
+  first_report_s_max: number | null;
+}
 
 export interface StageSummary {
   median: number;
@@ -26,6 +44,8 @@ export interface ClipReport {
   /** Classify time divided by faces classified. */
   ms_per_face: number | null;
   cpu_ms_per_frame: number;
+  /** CPU ms between consecutive frames (all threads), median over the runs of each run's p50 and p95. */
+  cpu_ms: { p50: number; p95: number };
   /** CPU seconds per wall second over the runs (2 = both cores busy). */
   cpu_cores_used: number;
   /** RSS once OpenCV, ONNX Runtime and the daemon's modules were loaded, before the first run. */
@@ -39,6 +59,8 @@ export interface ClipReport {
   mqtt: { parts: number; messages: number; bytes: number } | null;
   /** Load average (1 min) before and after: other work on the machine skews wall-clock numbers. */
   load_avg: [number, number];
+  /** For composed clips with a layout (the classrooms): what was found, tracked and classified. */
+  scene: SceneSummary | null;
 }
 
 function round(x: number, digits = 2): number {
@@ -51,12 +73,39 @@ function summarise(samples: number[]): StageSummary {
   return { median: round(quantile(sorted, 0.5)), p95: round(quantile(sorted, 0.95)), n: sorted.length };
 }
 
+/** The middle value (the lower middle for an even count); null when there is none. */
+function middle(xs: Array<number | null>): number | null {
+  const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  return v.length === 0 ? null : (v[Math.floor((v.length - 1) / 2)] as number);
+}
+
+/** Each scene figure as the median over the runs' reports. */
+export function sceneSummary(reports: SceneReport[]): SceneSummary | null {
+  const first = reports[0];
+  if (!first) return null;
+  const m = (f: (r: SceneReport) => number | null): number => middle(reports.map(f)) ?? 0;
+  return {
+    runs: reports.length,
+    faces: first.faces,
+    tracked: m((r) => r.tracked),
+    false_tracks: m((r) => r.false_tracks),
+    extra_tracks: m((r) => r.extra_tracks),
+    label_right: m((r) => r.label_right),
+    labelled: first.labelled,
+    classify_hz_min: middle(reports.map((r) => r.classify_hz.min)),
+    classify_hz_median: middle(reports.map((r) => r.classify_hz.median)),
+    first_report_s_median: middle(reports.map((r) => r.first_report_s.median)),
+    first_report_s_max: middle(reports.map((r) => r.first_report_s.max)),
+  };
+}
+
 export interface ReportContext {
   name: string;
   rssBaseBytes: number;
   loadBefore: number;
   loadAfter: number;
   mqtt: { messages: number; bytes: number } | null;
+  scenes?: SceneReport[];
 }
 
 /** One report over every run of a clip (samples pooled). */
@@ -83,6 +132,10 @@ export function clipReport(runs: ClipRun[], ctx: ReportContext): ClipReport {
     stage_ms: Object.fromEntries(STAGES.map((s) => [s, summarise(pooled[s])])) as Record<Stage, StageSummary>,
     ms_per_face: faces > 0 ? round(classifyMs / faces) : null,
     cpu_ms_per_frame: round(cpuMs / frames),
+    cpu_ms: {
+      p50: round(middle(runs.map((r) => quantile([...r.cpuPerFrameMs].sort((a, b) => a - b), 0.5))) ?? 0),
+      p95: round(middle(runs.map((r) => quantile([...r.cpuPerFrameMs].sort((a, b) => a - b), 0.95))) ?? 0),
+    },
     cpu_cores_used: round(cpuMs / wallMs),
     rss_base_mb: round(ctx.rssBaseBytes / 2 ** 20, 1),
     peak_rss_mb: round(Math.max(...runs.map((r) => Math.max(r.rssPeakBytes, r.maxRssBytes))) / 2 ** 20, 1),
@@ -96,6 +149,7 @@ export function clipReport(runs: ClipRun[], ctx: ReportContext): ClipReport {
     frames_bad: runs.reduce((a, r) => a + r.framesBad, 0),
     mqtt: ctx.mqtt ? { parts: first.mqttParts, ...ctx.mqtt } : null,
     load_avg: [round(ctx.loadBefore), round(ctx.loadAfter)],
+    scene: sceneSummary(ctx.scenes ?? []),
   };
 }
 
@@ -114,6 +168,43 @@ export function checkTargets(r: ClipReport): TargetCheck[] {
     { what: 'p95 frame time', target: `<= ${TARGETS.p95FrameMs} ms`, measured: `${r.stage_ms.frame.p95} ms`, pass: r.stage_ms.frame.p95 <= TARGETS.p95FrameMs },
     { what: 'peak RSS', target: `<= ${TARGETS.peakRssMb} MB`, measured: `${r.peak_rss_mb} MB`, pass: r.peak_rss_mb <= TARGETS.peakRssMb },
   ];
+}
+
+/** Classroom targets (issue 14): against the three-face clip's CPU per frame measured in the same run. */
+export const CLASSROOM_TARGETS = {
+  '1280x720': { tracked: 0.96, falseTracks: 0, extraTracks: 1, labelRight: 0.8, minHz: 5, cpuRatio: 2.5 },
+  '1920x1080': { tracked: 0.9, falseTracks: null, extraTracks: null, labelRight: null, minHz: null, cpuRatio: 4 },
+} as const;
+
+export function checkClassroom(r: ClipReport, kiosk: ClipReport): TargetCheck[] {
+  const t = CLASSROOM_TARGETS[`${r.width}x${r.height}` as keyof typeof CLASSROOM_TARGETS];
+  const s = r.scene;
+  if (!t || !s) return [];
+  const pct = (x: number): string => `${(x * 100).toFixed(0)} %`;
+  const ratio = r.cpu_ms_per_frame / kiosk.cpu_ms_per_frame;
+  const checks: TargetCheck[] = [
+    { what: 'faces tracked', target: `>= ${pct(t.tracked)}`, measured: `${s.tracked}/${s.faces}`, pass: s.tracked >= t.tracked * s.faces },
+    { what: 'cpu/frame vs 3 faces', target: `<= ${t.cpuRatio}x`, measured: `${ratio.toFixed(2)}x`, pass: ratio <= t.cpuRatio },
+  ];
+  if (t.falseTracks !== null) checks.push({ what: 'false tracks', target: `<= ${t.falseTracks}`, measured: String(s.false_tracks), pass: s.false_tracks <= t.falseTracks });
+  if (t.extraTracks !== null) checks.push({ what: 'extra tracks', target: `<= ${t.extraTracks}`, measured: String(s.extra_tracks), pass: s.extra_tracks <= t.extraTracks });
+  if (t.labelRight !== null) checks.push({ what: 'last label right', target: `>= ${pct(t.labelRight)}`, measured: `${s.label_right}/${s.labelled}`, pass: s.label_right >= t.labelRight * s.labelled });
+  if (t.minHz !== null) checks.push({ what: 'slowest face steps', target: `>= ${t.minHz} Hz`, measured: `${s.classify_hz_min ?? 0} Hz`, pass: (s.classify_hz_min ?? 0) >= t.minHz });
+  return checks;
+}
+
+/** The scene table: one row per classroom clip. */
+export function sceneTable(reports: ClipReport[]): string {
+  const head = ['clip', 'faces', 'tracked', 'false', 'extra', 'label right', 'hz min/med', 'first report s med/max', 'cpu p50/p95', 'cores'];
+  const rows = reports
+    .filter((r) => r.scene)
+    .map((r) => {
+      const s = r.scene as SceneSummary;
+      return [r.clip, String(s.faces), String(s.tracked), String(s.false_tracks), String(s.extra_tracks), `${s.label_right}/${s.labelled}`, `${s.classify_hz_min ?? '-'}/${s.classify_hz_median ?? '-'}`, `${s.first_report_s_median ?? '-'}/${s.first_report_s_max ?? '-'}`, `${r.cpu_ms.p50.toFixed(1)}/${r.cpu_ms.p95.toFixed(1)}`, r.cpu_cores_used.toFixed(2)];
+    });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 /** The stage that takes most of the median frame, with its share. */
@@ -136,7 +227,7 @@ function mp(s: StageSummary): string {
 
 /** The per-clip table (stage columns are median/p95 ms). */
 export function table(reports: ClipReport[]): string {
-  const head = ['clip', 'size', 'frames', 'fps', 'frame', 'capture', 'detect', 'track', 'classify', 'events', 'publish', 'ms/face', 'cpu/frame', 'cores', 'rss MB', 'faces', 'tracks'];
+  const head = ['clip', 'size', 'frames', 'fps', 'frame', 'capture', 'detect', 'track', 'classify', 'events', 'publish', 'ms/face', 'cpu/frame', 'cpu p50/p95', 'cores', 'rss MB', 'faces', 'tracks'];
   const rows = reports.map((r) => [
     r.clip,
     `${r.width}x${r.height}`,
@@ -151,6 +242,7 @@ export function table(reports: ClipReport[]): string {
     mp(r.stage_ms.publish),
     r.ms_per_face === null ? '-' : r.ms_per_face.toFixed(2),
     r.cpu_ms_per_frame.toFixed(1),
+    `${r.cpu_ms.p50.toFixed(1)}/${r.cpu_ms.p95.toFixed(1)}`,
     r.cpu_cores_used.toFixed(2),
     `${r.peak_rss_mb.toFixed(0)}`,
     String(r.faces_classified),

@@ -44,6 +44,10 @@ export interface ClipRun {
   maxRssBytes: number;
   /** MQTT parts the daemon started (0 = none, or the publisher is not wired). */
   mqttParts: number;
+  /** Frame clock of the clip's first frame (events' times are on this clock). */
+  firstFrameMs: number;
+  /** CPU ms of this process between consecutive processed frames (all threads: decode, OpenCV, ONNX). */
+  cpuPerFrameMs: number[];
 }
 
 let emptyConfigFile: string | undefined;
@@ -91,8 +95,14 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
   parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
 
   const samples = Object.fromEntries(STAGES.map((s) => [s, [] as number[]])) as Record<Stage, number[]>;
+  const cpuPerFrameMs: number[] = [];
+  let cpuLast: NodeJS.CpuUsage | null = null;
   daemon.stats.onSample = (stage: Stage, ms: number): void => {
     samples[stage].push(ms);
+    if (stage !== 'frame') return;
+    const now = process.cpuUsage();
+    if (cpuLast) cpuPerFrameMs.push((now.user - cpuLast.user + now.system - cpuLast.system) / 1000);
+    cpuLast = now;
   };
   // The capture loop retries a source that fails for ever (right for a camera): a clip that cannot be
   // read must end the run instead.
@@ -131,6 +141,8 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
     rssPeakBytes,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     mqttParts: parts.length,
+    firstFrameMs: daemon.stats.firstFrameMs ?? 0,
+    cpuPerFrameMs,
   };
 }
 

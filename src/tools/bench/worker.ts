@@ -5,6 +5,7 @@ import cv from '../../system/opencv.js';
 import { CountingBroker } from './broker.js';
 import { clipReport, type ClipReport } from './report.js';
 import { runClip, type ClipRun } from './run-clip.js';
+import { readLayout, scoreScene } from './scene.js';
 
 export interface WorkerRequest {
   name: string;
@@ -34,7 +35,9 @@ export async function benchClip(req: WorkerRequest): Promise<{ report: ClipRepor
   } finally {
     await broker?.stop();
   }
+  const layout = readLayout(req.clip);
   const report = clipReport(runs, {
+    scenes: layout ? runs.map((r) => scoreScene(r, layout)) : [],
     name: req.name,
     rssBaseBytes,
     loadBefore,

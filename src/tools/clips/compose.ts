@@ -14,6 +14,12 @@ export interface ComposedFace {
   /** First and last frame (0-based, inclusive) in which the face is visible. */
   firstFrame: number;
   lastFrame: number;
+  /** The face itself (the sequence's median Haar box, as drawn), for clips that place many small faces. */
+  face?: BoxTuple;
+  /** The class the face's sequence ends in (the CK+ apex label), when it has one of the six. */
+  label?: string;
+  /** Frame at which the face's expression starts to move from neutral towards the apex. */
+  onsetFrame?: number;
 }
 
 export interface ComposedClip {
@@ -133,10 +139,10 @@ export function stillClip(photo: string, name: string, frames: number, cacheDir:
   });
 }
 
-type Made = Omit<ComposedClip, 'name' | 'path' | 'recipe'>;
+export type Made = Omit<ComposedClip, 'name' | 'path' | 'recipe'>;
 
 /** Return the cached clip when its manifest has this recipe; otherwise compose it (atomically). */
-function cached(cacheDir: string, name: string, recipe: string, make: (file: string) => Made): ComposedClip {
+export function cached(cacheDir: string, name: string, recipe: string, make: (file: string) => Made): ComposedClip {
   const file = path.join(cacheDir, `${name}.avi`);
   const manifest = path.join(cacheDir, `${name}.json`);
   if (fs.existsSync(file) && fs.existsSync(manifest)) {
@@ -158,12 +164,12 @@ function cached(cacheDir: string, name: string, recipe: string, make: (file: str
   }
 }
 
-/** Write `frames` frames of a 640x480 MJPEG AVI; `draw` paints frame i onto a gray canvas. */
-function writeClip(file: string, frames: number, draw: (i: number, canvas: cv.Mat) => void): void {
-  const writer = new cv.VideoWriter(file, cv.VideoWriter.fourcc('MJPG'), FPS, new cv.Size(WIDTH, HEIGHT), true);
+/** Write `frames` frames of an MJPEG AVI (640x480 unless `size` says otherwise); `draw` paints frame i onto a gray canvas. */
+export function writeClip(file: string, frames: number, draw: (i: number, canvas: cv.Mat) => void, size = { width: WIDTH, height: HEIGHT }): void {
+  const writer = new cv.VideoWriter(file, cv.VideoWriter.fourcc('MJPG'), FPS, new cv.Size(size.width, size.height), true);
   try {
     for (let i = 0; i < frames; i++) {
-      const canvas = new cv.Mat(HEIGHT, WIDTH, cv.CV_8UC1, BACKGROUND);
+      const canvas = new cv.Mat(size.height, size.width, cv.CV_8UC1, BACKGROUND);
       draw(i, canvas);
       const bgr = canvas.cvtColor(cv.COLOR_GRAY2BGR);
       writer.write(bgr);
@@ -176,7 +182,7 @@ function writeClip(file: string, frames: number, draw: (i: number, canvas: cv.Ma
   if (!fs.existsSync(file) || fs.statSync(file).size === 0) throw new Error(`OpenCV VideoWriter wrote nothing to ${file} (no MJPG encoder?)`);
 }
 
-function groupBySubject(seqs: CkSequence[]): Map<string, CkSequence[]> {
+export function groupBySubject(seqs: CkSequence[]): Map<string, CkSequence[]> {
   const out = new Map<string, CkSequence[]>();
   for (const s of seqs) out.set(s.subject, [...(out.get(s.subject) ?? []), s]);
   for (const list of out.values()) list.sort((a, b) => a.sequence.localeCompare(b.sequence));
@@ -197,7 +203,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
-function medianBox(boxes: BoxTuple[]): BoxTuple {
+export function medianBox(boxes: BoxTuple[]): BoxTuple {
   return [0, 1, 2, 3].map((k) => median(boxes.map((b) => b[k] as number))) as BoxTuple;
 }
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fromRoot } from '../../system/paths.js';
 import { stillClip, subjectsInTurnClip, threeFaceClip, type ComposedClip, type ComposedFace } from './compose.js';
+import { CLASSROOM_1080P, CLASSROOM_720P, classroomClip } from './classroom.js';
 import { negativePhoto, readFacetestClips, sharedDataDir } from './data.js';
 
 export interface ReferenceClip {
@@ -43,6 +44,11 @@ export function subjectsInTurn(dataDir: string, cacheDir = CLIP_CACHE_DIR): Refe
   return composed(subjectsInTurnClip(dataDir, cacheDir));
 }
 
+/** The classroom clips: 27 faces of 36-90 px in 1280x720, 30 faces of 40-120 px in 1920x1080. */
+export function classrooms(dataDir: string, cacheDir = CLIP_CACHE_DIR): ReferenceClip[] {
+  return [CLASSROOM_720P, CLASSROOM_1080P].map((spec) => composed(classroomClip(dataDir, cacheDir, spec)));
+}
+
 /** The face-free photo (dogs.jpg) held for 1.5 s. */
 export function faceFree(dataDir: string, cacheDir = CLIP_CACHE_DIR): ReferenceClip {
   return composed(stillClip(negativePhoto(dataDir), 'dogs-still-640x480', 45, cacheDir));
@@ -52,20 +58,23 @@ export interface BenchClips {
   clips: ReferenceClip[];
   /** The clip the targets are checked on. */
   target: ReferenceClip;
+  /** The classroom clips, whose targets are checked against the target clip's CPU per frame. */
+  classrooms: ReferenceClip[];
   /** Set when the shared data is missing and the demo clip stands in. */
   note?: string;
 }
 
-/** The bench's clips: clip1, clip2 and the three-face clip; the demo clip when the data is absent. */
+/** The bench's clips: clip1, clip2, the three-face clip and the two classrooms; the demo clip when the data is absent. */
 export function benchClips(cacheDir = CLIP_CACHE_DIR): BenchClips {
   const dataDir = sharedDataDir();
   if (dataDir) {
     const three = threeFaces(dataDir, cacheDir);
-    return { clips: [...facetestClips(dataDir), three], target: three };
+    const rooms = classrooms(dataDir, cacheDir);
+    return { clips: [...facetestClips(dataDir), three, ...rooms], target: three, classrooms: rooms };
   }
   if (!fs.existsSync(DEMO_CLIP)) {
     throw new Error(`no reference data (../shared/data) and no demo clip at ${DEMO_CLIP}: run deploy/make-demo-clip.sh`);
   }
   const demo = named(DEMO_CLIP, 1);
-  return { clips: [demo], target: demo, note: `shared data absent: benchmarking the demo clip ${DEMO_CLIP} (one face) instead of the three-face clip` };
+  return { clips: [demo], target: demo, classrooms: [], note: `shared data absent: benchmarking the demo clip ${DEMO_CLIP} (one face) instead of the three-face clip` };
 }

@@ -6,8 +6,8 @@ import { preprocessFace } from '../../classify/preprocess.js';
 import type { EmotionModel } from '../../classify/emotion-model.js';
 import { FaceDetector, type DetectorSettings } from '../../detect/face-detector.js';
 import { FaceTracker, type TrackerSettings } from '../../track/face-tracker.js';
-import { area, iou } from '../../track/geometry.js';
-import { EMOTIONS, type Box, type Detection, type Emotion, type RecurrentState } from '../../types.js';
+import { area } from '../../track/geometry.js';
+import { EMOTIONS, type Box, type Emotion, type RecurrentState } from '../../types.js';
 import type { CkSequence } from './ckplus.js';
 import { argmax, mean, percentile, settleFrame } from './metrics.js';
 
@@ -38,14 +38,6 @@ export interface SequenceResult {
   settle_fraction: number | null;
 }
 
-function pick(dets: Detection[], last: Box | undefined): Detection | undefined {
-  if (dets.length === 0) return undefined;
-  const byArea = [...dets].sort((a, b) => area(b.box) - area(a.box));
-  if (!last) return byArea[0];
-  const best = [...dets].sort((a, b) => iou(b.box, last) - iou(a.box, last))[0] as Detection;
-  return iou(best.box, last) > 0 ? best : byArea[0];
-}
-
 function readGray(file: string): cv.Mat {
   let mat: cv.Mat;
   try {
@@ -61,22 +53,21 @@ function readGray(file: string): cv.Mat {
 const FRAME_MS = 33;
 
 /**
- * Boxes per frame as the daemon crops them: the detection continuing the face goes through the daemon's
- * FaceTracker, whose track box (smoothed, square) is what the classifier sees. A frame without a detection
- * keeps the track's box; leading misses take the first box.
+ * Boxes per frame as the daemon crops them: the daemon's FaceDetector (with its schedule: track probes at
+ * detector.track_hz, the sweep within its budget) and FaceTracker, whose box of the face (smoothed, square,
+ * predicted between re-detections) is what the classifier sees. The face is the track with the most hits;
+ * frames before it was first found take its first box.
  */
 function detectAll(frames: cv.Mat[], detector: FaceDetector, tracking: TrackerSettings): { boxes: Array<Box | undefined>; detected: number } {
   const tracker = new FaceTracker(tracking);
   const boxes: Array<Box | undefined> = [];
-  let last: Box | undefined;
   let detected = 0;
   for (let i = 0; i < frames.length; i++) {
-    const found = pick(detector.detect(frames[i] as cv.Mat, last ? [last] : []).detections, last);
-    if (found) detected++;
     const now = i * FRAME_MS;
-    tracker.update(found ? [found] : [], now);
-    if (found) last = tracker.tracks.find((t) => t.lastSeenMs === now)?.box ?? found.box;
-    boxes.push(last);
+    tracker.update(detector.detect(frames[i] as cv.Mat, tracker.tracks, now), now);
+    const face = [...tracker.tracks].sort((a, b) => b.hits - a.hits || area(b.box) - area(a.box))[0];
+    if (face?.lastSeenMs === now) detected++;
+    boxes.push(face ? { ...face.box } : undefined);
   }
   const first = boxes.find((b) => b !== undefined);
   return { boxes: boxes.map((b) => b ?? first), detected };

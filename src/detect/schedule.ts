@@ -1,0 +1,170 @@
+// What the detector searches on each frame, within a per-frame time budget:
+//  - track probes: a small window around each track, so that a known face keeps its id. Confirmed faces
+//    are re-detected at detector.track_hz, round-robin (most overdue first); tentative tracks and tracks that
+//    missed their last probe are searched on every frame, so new faces confirm and lost ones end quickly.
+//  - the sweep for new faces: bands of face sizes (bands.ts), each cut into strips of rows, searched from a
+//    cursor that advances as far as the rest of the budget allows, and never faster than one sweep per
+//    detector.full_every frames. A completed sweep's duration is the longest a new face waits to be found.
+// Costs are learned while running (ms per cascade window, ms per probe), so the budget holds on a Pi as on a PC.
+import type { Band } from './bands.js';
+import { stripWindows, sweepWindows } from './bands.js';
+import type { Box } from '../types.js';
+
+export interface ScheduleSettings {
+  /** Detection time per frame to aim for (ms); the first frame and one strip per frame may exceed it. */
+  budgetMs: number;
+  /** Re-detections per second of each confirmed, found track. */
+  trackHz: number;
+  /** A sweep takes at least this many frames (cheap frames need not be swept on every frame). */
+  fullEvery: number;
+}
+
+/** What the schedule needs to know of a track. */
+export interface ProbeTarget {
+  readonly id: number;
+  readonly box: Box;
+  readonly status: 'tentative' | 'confirmed';
+  readonly misses: number;
+}
+
+/** Rows [row0, row0 + rows) of a band's image whose windows this frame's sweep scans (anchor rows). */
+export interface Strip {
+  band: number;
+  row0: number;
+  rows: number;
+  /** Cascade windows its detectMultiScale call scans (bands.ts stripWindows): what its time is learned against. */
+  windows: number;
+}
+
+export interface SweepStats {
+  /** Duration of the last completed sweep (frame clock), or null before one completed. */
+  lastSweepMs: number | null;
+  lastSweepFrames: number | null;
+  /** Share of the current sweep done (0..1). */
+  progress: number;
+}
+
+/** Learned cost of detection work, smoothed (alpha 0.2). */
+export class CostModel {
+  /** ms per cascade window of the sweep, and per probe; first values are replaced by the first measurement. */
+  msPerWindow = 2e-4;
+  msPerProbe = 0.3;
+  private sweepSeen = false;
+  private probeSeen = false;
+
+  sweep(ms: number, windows: number): void {
+    if (windows <= 0 || !Number.isFinite(ms)) return;
+    const x = ms / windows;
+    this.msPerWindow = this.sweepSeen ? 0.8 * this.msPerWindow + 0.2 * x : x;
+    this.sweepSeen = true;
+  }
+
+  probe(ms: number, probes: number): void {
+    if (probes <= 0 || !Number.isFinite(ms)) return;
+    const x = ms / probes;
+    this.msPerProbe = this.probeSeen ? 0.8 * this.msPerProbe + 0.2 * x : x;
+    this.probeSeen = true;
+  }
+}
+
+/** Share of the budget that probes may take; the rest is the sweep's, so that new faces are always looked for. */
+const PROBE_SHARE = 0.7;
+
+export class DetectionSchedule {
+  readonly cost = new CostModel();
+  private readonly lastProbe = new Map<number, number>();
+  private cursor = { band: 0, row: 0 };
+  private frames = 0;
+  private sweepStart: { ms: number; frame: number } | null = null;
+  private done: { ms: number; frames: number } | null = null;
+  private doneWindows = 0;
+
+  constructor(private readonly settings: ScheduleSettings) {}
+
+  /** The tracks to probe on this frame: urgent ones (tentative, missed), then the most overdue confirmed. */
+  pickProbes(tracks: readonly ProbeTarget[], nowMs: number): ProbeTarget[] {
+    const live = new Set(tracks.map((t) => t.id));
+    for (const id of this.lastProbe.keys()) if (!live.has(id)) this.lastProbe.delete(id);
+    const period = 1000 / this.settings.trackHz;
+    const urgency = (t: ProbeTarget): number => {
+      const last = this.lastProbe.get(t.id);
+      if (t.status === 'tentative' || t.misses > 0) return Infinity;
+      if (last === undefined) return Number.MAX_VALUE;
+      return (nowMs - last) / period;
+    };
+    // Due when the next frame would be late: a probe at 0.9 of the period keeps the rate at frame granularity.
+    const due = tracks.map((t) => ({ t, u: urgency(t) })).filter((x) => x.u >= 0.9);
+    due.sort((a, b) => b.u - a.u || a.t.id - b.t.id);
+    const fit = Math.max(1, Math.floor((this.settings.budgetMs * PROBE_SHARE) / Math.max(1e-3, this.cost.msPerProbe)));
+    const chosen = due.slice(0, fit);
+    for (const { t } of chosen) this.lastProbe.set(t.id, nowMs);
+    return chosen.map((x) => x.t);
+  }
+
+  /** Cut this frame's share of the sweep into strips and advance the cursor. `spentMs`: the probes' time.
+   * A sweep ends with the frame that finishes it; the next starts on the next frame. */
+  nextStrips(bands: readonly Band[], spentMs: number, nowMs: number): Strip[] {
+    const frame = this.frames++;
+    if (bands.length === 0) return [];
+    if (this.cursor.band >= bands.length) this.cursor = { band: 0, row: 0 };
+    this.sweepStart ??= { ms: nowMs, frame };
+    let allowance = frame === 0 ? Infinity : this.allowance(sweepWindows(bands), spentMs);
+    const strips: Strip[] = [];
+    for (;;) {
+      const band = bands[this.cursor.band] as Band;
+      const left = band.height - this.cursor.row;
+      const rows = this.rowsFor(band, left, allowance);
+      const windows = stripWindows(band, Math.min(left, rows + band.maxPx));
+      strips.push({ band: this.cursor.band, row0: this.cursor.row, rows, windows });
+      allowance -= windows;
+      this.doneWindows += windows;
+      this.cursor.row += rows;
+      if (this.cursor.row >= band.height) {
+        this.cursor = { band: this.cursor.band + 1, row: 0 };
+        if (this.cursor.band >= bands.length) {
+          this.cursor.band = 0;
+          this.finishSweep(nowMs, frame);
+          break;
+        }
+      }
+      if (allowance <= 0) break;
+    }
+    return strips;
+  }
+
+  /** The most anchor rows of `band` whose strip fits `allowance` windows; at least a quarter of the band's
+   * largest window (smaller strips would mostly rescan their overlap), at most what is left of the band. */
+  private rowsFor(band: Band, left: number, allowance: number): number {
+    if (stripWindows(band, left) <= allowance) return left;
+    let lo = Math.min(left, Math.max(8, Math.ceil(band.maxPx / 4)));
+    let hi = left;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (stripWindows(band, Math.min(left, mid + band.maxPx)) <= allowance) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private allowance(total: number, spentMs: number): number {
+    const perWindow = Math.max(1e-9, this.cost.msPerWindow);
+    const byBudget = Math.max(0, this.settings.budgetMs - spentMs) / perWindow;
+    return Math.min(byBudget, total / this.settings.fullEvery);
+  }
+
+  private finishSweep(nowMs: number, frame: number): void {
+    const start = this.sweepStart ?? { ms: nowMs, frame };
+    this.done = { ms: nowMs - start.ms, frames: frame - start.frame + 1 };
+    this.sweepStart = { ms: nowMs, frame: frame + 1 };
+    this.doneWindows = 0;
+  }
+
+  stats(bands: readonly Band[]): SweepStats {
+    const total = sweepWindows(bands);
+    return {
+      lastSweepMs: this.done?.ms ?? null,
+      lastSweepFrames: this.done?.frames ?? null,
+      progress: total > 0 ? Math.min(1, this.doneWindows / total) : 0,
+    };
+  }
+}

@@ -1,0 +1,76 @@
+// The classifier's schedule with the real int8 model on a real OpenCV frame: every face is stepped at the
+// model's trained rate (emotiond.step_hz), whatever the frame rate, and when a frame cannot take every face
+// that is due, the faces that waited longest go first: none starves.
+import test from 'ava';
+import cv from '../src/system/opencv.js';
+import { EmotionModel } from '../src/classify/emotion-model.js';
+import { FaceClassifier } from '../src/classify/face-classifier.js';
+import { newTrack } from '../src/track/face-tracker.js';
+import { createLogger } from '../src/system/logger.js';
+import { fromRoot } from '../src/system/paths.js';
+import type { TrackedFace } from '../src/types.js';
+
+const MODEL = fromRoot('models/emotion-cnn-lstm.int8.onnx');
+const logger = createLogger({ level: 'silent', pretty: 'no' });
+
+function faces(n: number): TrackedFace[] {
+  return Array.from({ length: n }, (_, i) => {
+    const t = newTrack(i + 1, { box: { x: 10 + (i % 10) * 60, y: 10 + Math.floor(i / 10) * 60, width: 50, height: 50 }, score: 20 }, 0);
+    t.status = 'confirmed';
+    return t;
+  });
+}
+
+/** A gray frame with some texture (a pattern of bands and noise from a fixed seed): what the crops are taken from. */
+function frame(): cv.Mat {
+  const px = Buffer.alloc(480 * 640);
+  let seed = 7;
+  for (let i = 0; i < px.length; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    px[i] = (((i % 640) >> 3) * 16 + (seed >> 24)) & 0xff;
+  }
+  return new cv.Mat(px, 480, 640, cv.CV_8UC1);
+}
+
+test('the shipped model says its step rate, and each face is stepped at it on a 30 fps camera (every other frame)', async (t) => {
+  const model = await EmotionModel.load(MODEL, { threads: 1 });
+  t.is(model.stepHz, 15);
+  t.false(model.info.stepHzAssumed);
+  const c = new FaceClassifier(model, 32, logger);
+  const gray = frame();
+  const list = faces(3);
+  const perFrame: number[] = [];
+  for (let i = 0; i < 60; i++) perFrame.push((await c.classify(gray, list, (i * 1000) / 30)).length);
+  gray.release();
+  await model.release();
+  for (const f of list) t.is(f.steps?.count, 30, `face ${f.id}: ${f.steps?.count} steps in 2 s`);
+  t.deepEqual(perFrame.slice(0, 6), [3, 0, 3, 0, 3, 0]);
+  const r = c.rates(list);
+  t.is(r.min_hz, 15);
+  t.is(r.faces, 3);
+});
+
+test('20 faces due on every frame, 4 per frame: round-robin, every face at the same rate, none waits long', async (t) => {
+  const model = await EmotionModel.load(MODEL, { threads: 1 });
+  const c = new FaceClassifier(model, 4, logger);
+  const gray = frame();
+  const list = faces(20);
+  const steppedAt = new Map<number, number[]>();
+  // 10 fps: every face is due on every frame (period 67 ms < 100 ms), 4 can be stepped per frame.
+  for (let i = 0; i < 50; i++) {
+    const done = await c.classify(gray, list, i * 100);
+    t.is(done.length, 4);
+    for (const f of done) steppedAt.set(f.id, [...(steppedAt.get(f.id) ?? []), i]);
+  }
+  gray.release();
+  await model.release();
+  for (const f of list) {
+    const at = steppedAt.get(f.id) ?? [];
+    t.is(at.length, 10, `face ${f.id} stepped ${at.length} times in 50 frames`);
+    const gaps = at.slice(1).map((x, k) => x - (at[k] as number));
+    t.true(Math.max(...gaps) <= 5, `face ${f.id}: gaps ${gaps.join(',')}`);
+  }
+  const r = c.rates(list);
+  t.is(r.min_hz, 2);
+  t.is(r.median_hz, 2);
+});

@@ -1,0 +1,146 @@
+// The detection schedule without OpenCV: size bands, the sweep cursor within a budget, and which tracks are
+// probed on each frame. Made-up frame sizes and tracks; costs fed to the cost model as a real frame would.
+import test from 'ava';
+import { FIRST_WINDOW, planBands, smallestFace, stripWindows, sweepWindows, type Band } from '../src/detect/bands.js';
+import { DetectionSchedule, type ProbeTarget } from '../src/detect/schedule.js';
+
+const W = 24;
+
+function bands(width: number, height: number, minFace = 36, maxWidth = 0): Band[] {
+  return planBands({ frameWidth: width, frameHeight: height, window: W, minFace, maxFace: Math.min(width, height), scaleFactor: 1.2, maxWidth });
+}
+
+test('bands cover every face size from the smallest face to the frame, each at the scale its smallest face needs', (t) => {
+  const b = bands(1280, 720);
+  t.is(b[0]?.faceMin, 36);
+  t.is(b.at(-1)?.faceMax, 720);
+  for (const band of b) {
+    // The band's smallest face is FIRST_WINDOW cascade windows wide in the band's image.
+    t.true(Math.abs(band.faceMin * band.scale - W * FIRST_WINDOW) < 1, JSON.stringify(band));
+    t.true(band.minPx >= W && band.maxPx >= band.minPx);
+  }
+  for (let i = 1; i < b.length; i++) {
+    const prev = b[i - 1] as Band;
+    const cur = b[i] as Band;
+    t.is(cur.faceMin, prev.faceMax, `band ${i} starts where band ${i - 1} ends`);
+    // Overlap: the previous band's largest window, in frame pixels, reaches past this band's smallest face
+    // (unless that window is the whole band image).
+    const capped = prev.maxPx >= Math.min(prev.width, prev.height);
+    t.true(capped || prev.maxPx / prev.scale > cur.faceMin * 1.3, `band ${i - 1} searches into band ${i}`);
+  }
+});
+
+test('a face below the cascade window cannot be searched for; detect_width raises the smallest face', (t) => {
+  t.is(smallestFace({ frameWidth: 640, window: W, minFace: 12, maxWidth: 0 }), W);
+  t.is(bands(640, 480, 12)[0]?.faceMin, W);
+  // 1280 px limited to 320: a window covers 4 frame pixels per pixel, and bands start at FIRST_WINDOW windows.
+  t.is(smallestFace({ frameWidth: 1280, window: W, minFace: 36, maxWidth: 320 }), W * FIRST_WINDOW * 4);
+  t.is(smallestFace({ frameWidth: 640, window: W, minFace: 36, maxWidth: 640 }), 36);
+});
+
+test('the sweep of a bigger frame costs more, about with its pixels', (t) => {
+  const vga = sweepWindows(bands(640, 480));
+  const hd = sweepWindows(bands(1280, 720));
+  const fhd = sweepWindows(bands(1920, 1080));
+  t.true(hd / vga > 2.5 && hd / vga < 3.5, `720p/VGA ${hd / vga}`);
+  t.true(fhd / hd > 2 && fhd / hd < 2.5, `1080p/720p ${fhd / hd}`);
+});
+
+test('windows above twice the cascade window are scanned on every pixel (4x the work per pixel)', (t) => {
+  // One level at 1.0 windows (2-px steps) against one at 2.49 windows (1-px steps), same image.
+  const band = (px: number): Band => ({ scale: 1, width: 1000, height: 1000, minPx: px, maxPx: px, faceMin: px, faceMax: px, window: W, factor: 1.2 });
+  const sparse = stripWindows(band(24), 1000);
+  const dense = stripWindows(band(60), 1000);
+  const s = 60 / W;
+  const expected = (((1000 / s - W) * (1000 / s - W)) / ((1000 - W) * (1000 - W))) * 4;
+  t.true(Math.abs(dense / sparse - expected) < 0.05, `${dense} vs ${sparse}: ${dense / sparse} against ${expected}`);
+});
+
+test('a strip costs more than its share of rows: its smaller windows rescan the overlap the largest needs', (t) => {
+  const b = bands(1280, 720)[0] as Band;
+  const whole = stripWindows(b, b.height);
+  const tenth = stripWindows(b, b.height / 10 + b.maxPx);
+  t.true(tenth > whole / 10 && tenth < whole / 3, `${tenth} of ${whole}`);
+});
+
+/** Every (band, row) the strips of `frames` frames scan, as "band:row". */
+function scanned(s: DetectionSchedule, b: Band[], frames: number, nowMs = (i: number) => i * 33): { rows: Map<string, number>; strips: number[] } {
+  const rows = new Map<string, number>();
+  const strips: number[] = [];
+  for (let i = 0; i < frames; i++) {
+    const list = s.nextStrips(b, 0, nowMs(i));
+    strips.push(list.length);
+    for (const st of list) for (let r = st.row0; r < st.row0 + st.rows; r++) rows.set(`${st.band}:${r}`, (rows.get(`${st.band}:${r}`) ?? 0) + 1);
+  }
+  return { rows, strips };
+}
+
+test('the first frame is swept whole; a later sweep is spread over at least full_every frames and covers every row once', (t) => {
+  const b = bands(1280, 720);
+  const all = b.reduce((a, x) => a + x.height, 0);
+  const s = new DetectionSchedule({ budgetMs: 1000, trackHz: 6, fullEvery: 5 });
+  const first = scanned(s, b, 1);
+  t.is(first.rows.size, all, 'frame 0 scans every row of every band');
+  t.is(s.stats(b).lastSweepFrames, 1);
+  s.cost.sweep(1, 1e4); // 0.1 us per window: the budget (1 s) never binds here
+  let frames = 0;
+  const rows = new Map<string, number>();
+  while (s.stats(b).lastSweepFrames === 1 && frames < 50) {
+    for (const st of s.nextStrips(b, 0, ++frames * 33)) for (let r = st.row0; r < st.row0 + st.rows; r++) rows.set(`${st.band}:${r}`, (rows.get(`${st.band}:${r}`) ?? 0) + 1);
+  }
+  t.is(rows.size, all, 'the second sweep scans every row');
+  t.true([...rows.values()].every((n) => n === 1), 'each row once');
+  t.is(s.stats(b).lastSweepFrames, frames);
+  t.true(frames >= 5 && frames <= 6, `the second sweep took ${frames} frames`);
+});
+
+test('a tight budget makes the sweep take more frames, but every frame still scans a strip', (t) => {
+  const b = bands(1920, 1080);
+  const total = sweepWindows(b);
+  const s = new DetectionSchedule({ budgetMs: 2, trackHz: 6, fullEvery: 5 });
+  s.nextStrips(b, 0, 0);
+  // Learned cost: the whole sweep would take 200 ms, so a 2 ms budget leaves ~1/100 of it per frame.
+  s.cost.sweep(200, total);
+  const { strips } = scanned(s, b, 300, (i) => (i + 1) * 33);
+  t.true(strips.every((n) => n >= 1), 'at least one strip per frame');
+  const frames = s.stats(b).lastSweepFrames ?? 0;
+  // About 100 frames of budget; the smallest strips overshoot it a little (they rescan their overlap).
+  t.true(frames > 50 && frames < 300, `a sweep took ${frames} frames`);
+  t.true((s.stats(b).lastSweepMs ?? 0) > 50 * 33, `${s.stats(b).lastSweepMs} ms`);
+});
+
+test('probes: new and lost tracks on every frame, found ones at track_hz, most overdue first within the budget', (t) => {
+  const s = new DetectionSchedule({ budgetMs: 10, trackHz: 6, fullEvery: 5 });
+  const box = { x: 0, y: 0, width: 40, height: 40 };
+  const tracks: ProbeTarget[] = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, box, status: 'confirmed', misses: 0 }));
+  tracks.push({ id: 100, box, status: 'tentative', misses: 0 }, { id: 101, box, status: 'confirmed', misses: 2 });
+  // A probe costs 1 ms: 7 fit in the probes' share (70 %) of the 10 ms budget.
+  s.cost.probe(1, 1);
+  const count = new Map<number, number>();
+  const gaps = new Map<number, number[]>();
+  const last = new Map<number, number>();
+  for (let i = 0; i < 60; i++) {
+    const picked = s.pickProbes(tracks, i * 33);
+    t.true(picked.length <= 7, `frame ${i}: ${picked.length} probes`);
+    s.nextStrips(bands(640, 480), 7, i * 33);
+    if (i > 0) t.true(picked.some((p) => p.id === 100) && picked.some((p) => p.id === 101), `frame ${i}: the tentative and the lost track are probed`);
+    for (const p of picked) {
+      count.set(p.id, (count.get(p.id) ?? 0) + 1);
+      if (last.has(p.id)) gaps.set(p.id, [...(gaps.get(p.id) ?? []), i - (last.get(p.id) as number)]);
+      last.set(p.id, i);
+    }
+  }
+  // 30 found tracks share 5 probes a frame (2 go to the urgent ones): each is probed every 6 frames, none starves.
+  for (let id = 1; id <= 30; id++) {
+    t.true((count.get(id) ?? 0) >= 9, `track ${id} probed ${count.get(id)} times in 60 frames`);
+    t.true(Math.max(...(gaps.get(id) ?? [99])) <= 7, `track ${id}: gaps ${gaps.get(id)?.join(',')}`);
+  }
+});
+
+test('with room in the budget, a found track is probed at track_hz, not on every frame', (t) => {
+  const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
+  const track: ProbeTarget = { id: 1, box: { x: 0, y: 0, width: 40, height: 40 }, status: 'confirmed', misses: 0 };
+  let probes = 0;
+  for (let i = 0; i < 90; i++) probes += s.pickProbes([track], i * 33.3).length;
+  t.true(probes >= 17 && probes <= 19, `${probes} probes in 3 s`);
+});
