@@ -6,6 +6,10 @@ import cv from '../src/system/opencv.js';
 import type { FrameSource } from '../src/capture/opencv-source.js';
 import { sourceKind } from '../src/capture/opencv-source.js';
 import { makeDaemon, until } from './helpers/daemon-harness.js';
+import { Daemon } from '../src/app/daemon.js';
+import { loadConfig } from '../src/config/load.js';
+import { createLogger } from '../src/system/logger.js';
+import { MemorySink } from '../src/publish/memory-sink.js';
 import { missingFile, missingModel, testModel } from './helpers/shared-data.js';
 import { freePort } from './helpers/ports.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
@@ -96,4 +100,24 @@ testUnless(firstMissing(missingModel(), missingFile(DEMO, 'run deploy/make-demo-
     server.kill('SIGKILL');
     await daemon.stop();
   }
+});
+
+testUnless(missingModel())('a source error that echoes the URI is logged and published with the credentials hidden', async (t) => {
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'warn', pretty: 'no', destination: { write: (s: string) => void lines.push(s) } });
+  const uri = 'rtsp://viewer:S3cretCanary@cam.local/stream';
+  const loaded = loadConfig({ env: {}, flags: { ...modelFlag(), 'mqtt.enabled': false, 'source.uri': uri, 'source.reopen_min_s': '0.05', 'source.reopen_max_s': '0.05' } });
+  const sink = new MemorySink();
+  // What FFmpeg says when a stream cannot be opened, with the URI in it.
+  const open = (): FrameSource => {
+    throw new Error(`[rtsp @ 0x5581] method DESCRIBE failed: 401 Unauthorized (${uri})`);
+  };
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], openSource: open });
+  await daemon.start();
+  await until(() => sink.cameras.length >= 2, 5000, 'two failed opens');
+  await daemon.stop();
+  const shown = [...lines, ...sink.cameras.map((c) => JSON.stringify(c))].join('\n');
+  t.true(shown.includes('source failed'), shown);
+  t.false(shown.includes('S3cretCanary'), shown);
+  t.true(shown.includes('rtsp://[redacted]@cam.local/stream'), shown);
 });

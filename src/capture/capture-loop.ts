@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../system/logger.js';
 import type { PipelineStats } from '../system/stats.js';
 import { asError } from '../errors.js';
+import { redactText } from '../system/redact.js';
 import type { LatestFrameSlot } from './latest-frame-slot.js';
 import { OpenCvSource, describeSource, type FrameSource, type SourceProps } from './opencv-source.js';
 
@@ -80,7 +81,8 @@ export class CaptureLoop {
         logger.warn({ source: describeSource(settings.uri) }, 'stream ended; reopening');
         events.offline('stream ended');
       } catch (err) {
-        const message = asError(err).message;
+        // Error texts may echo the URI (FFmpeg, GStreamer): shown redacted, in the log and on the camera topic.
+        const message = redactText(asError(err).message);
         logger.warn({ source: describeSource(settings.uri), retry_s: delayS, error: message }, 'source failed; reopening after delay');
         events.offline(message);
       } finally {
