@@ -6,6 +6,7 @@ import cv from '../../system/opencv.js';
 import type { BoxTuple, CkSequence } from './data.js';
 import { readCkSequences } from './data.js';
 import { cached, medianBox, writeClip, type ComposedClip, type ComposedFace } from './compose.js';
+import { rng } from '../eval/streams.js';
 
 export interface ClassroomSpec {
   name: string;
@@ -33,18 +34,6 @@ const SEED = 20261201;
 
 /** CK+ labels that are one of the six classes (contempt and disgust have none). */
 const LABELS: Record<string, string> = { anger: 'Angry', fear: 'Fear', happy: 'Happy', sadness: 'Sad', surprise: 'Surprise' };
-
-/** A small deterministic PRNG (mulberry32): the layout must not change between runs or machines. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** How many faces sit in each row, back to front: more small faces at the back (weights R..1, largest remainder). */
 export function rowCounts(faces: number, rows: number): number[] {
@@ -121,7 +110,8 @@ function overlaps(a: BoxTuple, b: BoxTuple): boolean {
 
 /** Lay out every face; throws if two pictures overlap or one leaves the frame (a broken recipe). */
 function layout(spec: ClassroomSpec, sequences: CkSequence[]): Placed[] {
-  const rnd = random(SEED);
+  // Seeded: the layout must not change between runs or machines.
+  const rnd = rng(SEED);
   const usable = sequences.filter((s) => LABELS[s.label]).sort((a, b) => `${a.subject}/${a.sequence}`.localeCompare(`${b.subject}/${b.sequence}`));
   if (usable.length === 0) throw new Error('no CK+ full-frame sequence with one of the six labels');
   const order = usable.map((s) => ({ s, k: rnd() })).sort((a, b) => a.k - b.k).map((x) => x.s);
