@@ -144,3 +144,20 @@ test('with room in the budget, a found track is probed at track_hz, not on every
   for (let i = 0; i < 90; i++) probes += s.pickProbes([track], i * 33.3).length;
   t.true(probes >= 17 && probes <= 19, `${probes} probes in 3 s`);
 });
+
+test('when the frame size changes mid-sweep, the sweep starts over on the new bands', (t) => {
+  const s = new DetectionSchedule({ budgetMs: 1000, trackHz: 6, fullEvery: 5 });
+  const big = bands(1920, 1080);
+  s.nextStrips(big, 0, 0);
+  s.cost.sweep(1, 1e4);
+  // Two fifths of a 1080p sweep: the cursor is deep in the first band, below the last row of a 320x240 band.
+  const deep = [...s.nextStrips(big, 0, 33), ...s.nextStrips(big, 0, 66)].at(-1) as { band: number; row0: number; rows: number };
+  const small = bands(320, 240);
+  t.true(deep.row0 + deep.rows > (small[deep.band] as Band).height, JSON.stringify(deep));
+  const strips = s.nextStrips(small, 0, 200);
+  t.true(strips.length >= 1);
+  for (const st of strips) {
+    const b = small[st.band] as Band;
+    t.true(st.row0 >= 0 && st.rows > 0 && st.row0 + st.rows <= b.height, JSON.stringify(st));
+  }
+});

@@ -102,6 +102,7 @@ export class FaceDetector {
       const side = Math.min(width, height);
       const bands = planBands({ frameWidth: width, frameHeight: height, window: this.window, minFace: this.minFacePx(height, width), maxFace: s.max_size * side, scaleFactor: s.scale_factor, maxWidth: s.detect_width });
       this.plan = { width, height, bands };
+      this.schedule.restartSweep();
     }
     return this.plan.bands;
   }

@@ -101,12 +101,19 @@ export class DetectionSchedule {
     return chosen.map((x) => x.t);
   }
 
+  /** Start the sweep over (the frame size changed: the bands are new). */
+  restartSweep(): void {
+    this.cursor = { band: 0, row: 0 };
+    this.sweepStart = null;
+    this.doneWindows = 0;
+  }
+
   /** Cut this frame's share of the sweep into strips and advance the cursor. `spentMs`: the probes' time.
    * A sweep ends with the frame that finishes it; the next starts on the next frame. */
   nextStrips(bands: readonly Band[], spentMs: number, nowMs: number): Strip[] {
     const frame = this.frames++;
     if (bands.length === 0) return [];
-    if (this.cursor.band >= bands.length) this.cursor = { band: 0, row: 0 };
+    if (this.cursor.band >= bands.length || this.cursor.row >= (bands[this.cursor.band] as Band).height) this.restartSweep();
     this.sweepStart ??= { ms: nowMs, frame };
     let allowance = frame === 0 ? Infinity : this.allowance(sweepWindows(bands), spentMs);
     const strips: Strip[] = [];
