@@ -32,7 +32,9 @@ pkgs=(build-essential python3 pkg-config opencv-data ffmpeg python3-skimage)
 # JetPack ships its own OpenCV under /usr; do not replace it with Debian's.
 [ -f /etc/nv_tegra_release ] || pkgs+=(libopencv-dev)
 if [ "$with_test" -eq 1 ]; then
-  pkgs+=(mosquitto openssl python3-torch python3-onnx python3-numpy python3-matplotlib python3-opencv systemd gstreamer1.0-plugins-base)
+  # debootstrap, systemd-container: deploy/test-live.sh boots a Debian 12 container with systemd as PID 1.
+  pkgs+=(mosquitto openssl python3-torch python3-onnx python3-numpy python3-matplotlib python3-opencv systemd gstreamer1.0-plugins-base
+    debootstrap systemd-container)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

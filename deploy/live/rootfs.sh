@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The Debian 12 root that deploy/test-live.sh boots, built once and cached: debootstrap (minbase, systemd),
+# mosquitto, and the Debian packages of the libraries that the checkout's native modules link against
+# (OpenCV for the binding; onnxruntime brings its own). Node.js is not in it: test-live.sh binds the host's.
+# Usage: deploy/live/rootfs.sh CACHE_DIR CHECKOUT   (prints the root's path; root only)
+set -euo pipefail
+
+CACHE="${1:?usage: rootfs.sh CACHE_DIR CHECKOUT}"
+SRC="${2:?usage: rootfs.sh CACHE_DIR CHECKOUT}"
+SUITE=bookworm
+say() { echo "rootfs: $*" >&2; }
+
+# The host's own mirror (deb822 or one-line sources), so that the libraries match the ones the binding was built with.
+mirror() {
+  local uri
+  uri="$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n 1 || true)"
+  [ -n "$uri" ] || uri="$(sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) .*/\2/p' /etc/apt/sources.list 2>/dev/null | grep -v security | head -n 1 || true)"
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# Debian packages that hold the shared libraries of the checkout's native modules (as resolved on the host).
+runtime_packages() {
+  local libs
+  libs="$(find "$SRC/node_modules" -name '*.node' -path '*/build/Release/*' -exec ldd {} + 2>/dev/null | awk '$3 ~ /^\// { print $3 }' | sort -u || true)"
+  [ -n "$libs" ] || return 0
+  # shellcheck disable=SC2086,SC2046 # one path a word
+  dpkg -S $(readlink -f $libs) 2>/dev/null | cut -d: -f1 | grep '^libopencv' | sort -u || true
+}
+
+PKGS="mosquitto mosquitto-clients $(runtime_packages | tr '\n' ' ')"
+ARCH="$(dpkg --print-architecture)"
+KEY="$(printf '%s\n' "$SUITE" "$ARCH" "$PKGS" | cat - "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)"
+ROOT="$CACHE/$SUITE-$ARCH-$KEY"
+
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9 # one build at a time; a second run waits and then reuses it
+if [ -f "$ROOT/.complete" ]; then
+  echo "$ROOT"
+  exit 0
+fi
+
+BUILD="$CACHE/build.$$"
+cleanup() {
+  mountpoint -q "$BUILD/proc" && umount "$BUILD/proc"
+  rm -rf "$BUILD"
+}
+trap cleanup EXIT
+say "building $ROOT (debootstrap $SUITE from $(mirror), then apt: a few minutes, once)"
+debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,ca-certificates "$SUITE" "$BUILD" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 \
+  || { tail -n 20 "$CACHE/debootstrap.log" >&2; exit 1; }
+
+# The host's sources (with updates and security), so apt picks the same library versions.
+if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
+  rm -f "$BUILD/etc/apt/sources.list"
+  cp /etc/apt/sources.list.d/*.sources "$BUILD/etc/apt/sources.list.d/"
+fi
+cp /etc/resolv.conf "$BUILD/etc/resolv.conf"
+# Packages must not start their services in the chroot.
+printf '#!/bin/sh\nexit 101\n' >"$BUILD/usr/sbin/policy-rc.d"
+chmod 0755 "$BUILD/usr/sbin/policy-rc.d"
+mount -t proc proc "$BUILD/proc"
+# shellcheck disable=SC2086 # a list of package names
+{ chroot "$BUILD" apt-get update -q && DEBIAN_FRONTEND=noninteractive chroot "$BUILD" apt-get install -y -q --no-install-recommends $PKGS; } \
+  >"$CACHE/apt.log" 2>&1 || { tail -n 20 "$CACHE/apt.log" >&2; exit 1; }
+chroot "$BUILD" apt-get clean
+umount "$BUILD/proc"
+rm -rf "$BUILD/var/lib/apt/lists"/* "$BUILD/usr/sbin/policy-rc.d" "$BUILD/etc/resolv.conf"
+
+# localhost must resolve (minbase has no /etc/hosts); npm comes bound from the host with node.
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$BUILD/etc/hosts"
+ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$BUILD/usr/bin/npm"
+touch "$BUILD/.complete"
+trap - EXIT
+# Roots of other package lists or versions of this script are not used again.
+for old in "$CACHE/$SUITE"-*; do
+  [ "$old" = "$ROOT" ] || rm -rf "$old"
+done
+mv "$BUILD" "$ROOT"
+say "built $ROOT ($(du -sh "$ROOT" | cut -f1))"
+echo "$ROOT"

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The installed service under a real systemd: boots a Debian 12 container (systemd 252 as PID 1) with
+# systemd-nspawn, installs this checkout in it with deploy/install.sh from a copy owned by uid 1000, and
+# runs deploy/live/checks.sh against the real service (start, MQTT, credentials, watchdog, restarts, start
+# limit, journal priorities, several cameras, update). Ends with "N passed, N failed".
+#
+# Needs root, debootstrap, systemd-nspawn (Debian: systemd-container), nsenter, overlayfs, a built checkout
+# (npm run build, node_modules/ for this CPU), models/*.onnx and deploy/demo/demo-faces.avi. The container
+# root is cached in $EMOTIOND_LIVE_CACHE (default /var/cache/emotiond-live); the first run builds it.
+# The host's node and npm are bound into the container (Debian 12 has Node 18).
+#
+# Usage: sudo deploy/test-live.sh [--keep]     --keep: leave the container running to look around
+set -uo pipefail
+
+SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${EMOTIOND_LIVE_CACHE:-/var/cache/emotiond-live}"
+KEEP=0
+case "${1:-}" in
+  --keep) KEEP=1 ;;
+  "") ;;
+  *) echo "usage: test-live.sh [--keep]" >&2; exit 64 ;;
+esac
+START=$SECONDS
+
+# Any failure before the checks run counts as one failed check.
+abort() {
+  echo "not ok - live test setup: $*"
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || abort "needs root (debootstrap, mounts, systemd-nspawn)"
+for tool in debootstrap systemd-nspawn nsenter flock pgrep node; do
+  command -v "$tool" >/dev/null || abort "$tool not found (apt install debootstrap systemd-container util-linux)"
+done
+for f in dist/src/cli/main.js node_modules deploy/demo/demo-faces.avi; do
+  [ -e "$SRC/$f" ] || abort "$SRC/$f is missing (deploy/setup.sh builds it)"
+done
+compgen -G "$SRC/models/*.onnx" >/dev/null || abort "no models/*.onnx in $SRC"
+NODE="$(readlink -f "$(command -v node)")"
+NPM_DIR=""
+if command -v npm >/dev/null; then NPM_DIR="$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)"; fi
+
+ROOTFS="$(bash "$SRC/deploy/live/rootfs.sh" "$CACHE" "$SRC")" || abort "could not build the container root (see $CACHE/*.log)"
+echo "# container root $ROOTFS ($((SECONDS - START)) s)"
+
+# A throw-away layer over the cached root: the run changes nothing in the cache.
+WORK="$(mktemp -d /var/tmp/emotiond-live.XXXXXX)"
+MERGED="$WORK/root"
+NSPAWN_PID=""
+teardown() {
+  if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+    kill -TERM "$NSPAWN_PID" # nspawn powers the container off
+    for _ in $(seq 1 60); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$NSPAWN_PID" 2>/dev/null
+    wait "$NSPAWN_PID" 2>/dev/null
+  fi
+  mountpoint -q "$MERGED" && umount "$MERGED"
+  rm -rf "$WORK"
+}
+if [ "$KEEP" -eq 0 ]; then trap teardown EXIT; fi
+mkdir -p "$WORK/upper" "$WORK/work" "$MERGED"
+mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$WORK/upper,workdir=$WORK/work" "$MERGED" || abort "overlay mount failed"
+
+# The checkout as a user clones it: owned by uid 1000 (item 1 of issue 13: the install must not keep that).
+CHECKOUT=/home/user/emotiond
+mkdir -p "$MERGED$CHECKOUT"
+for p in dist node_modules package.json package-lock.json models cascades config deploy; do
+  [ -e "$SRC/$p" ] && cp -a "$SRC/$p" "$MERGED$CHECKOUT/"
+done
+rm -rf "$MERGED$CHECKOUT/dist/test"
+chown -R 1000:1000 "$MERGED/home/user"
+mkdir -p "$MERGED/usr/local/share/emotiond-live" "$MERGED/root/live"
+install -m 0644 "$SRC/deploy/demo/demo-faces.avi" "$MERGED/usr/local/share/emotiond-live/"
+install -m 0755 "$SRC/deploy/live/checks.sh" "$MERGED/root/live/"
+
+BINDS=(--bind-ro="$NODE:/usr/bin/node")
+[ -z "$NPM_DIR" ] || BINDS+=(--bind-ro="$NPM_DIR:/usr/lib/node_modules/npm")
+# --register/--keep-unit: the host need not run systemd; --private-network: the container's broker
+# on port 1883 stays inside.
+systemd-nspawn --quiet --register=no --keep-unit --private-network --link-journal=no --console=passive \
+  --machine="emotiond-live-$$" -D "$MERGED" "${BINDS[@]}" -b >"$WORK/nspawn.log" 2>&1 &
+NSPAWN_PID=$!
+
+# The container's PID 1 is nspawn's child named systemd.
+INIT=""
+for _ in $(seq 1 60); do
+  INIT="$(pgrep -P "$NSPAWN_PID" -x systemd | head -n 1)"
+  [ -n "$INIT" ] && break
+  kill -0 "$NSPAWN_PID" 2>/dev/null || abort "systemd-nspawn exited: $(tail -n 5 "$WORK/nspawn.log")"
+  sleep 0.5
+done
+[ -n "$INIT" ] || abort "no systemd in the container after 30 s: $(tail -n 5 "$WORK/nspawn.log")"
+inside() { nsenter -t "$INIT" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"; }
+# Until its manager listens (systemctl cannot connect before), then until start-up is over.
+booted=""
+for _ in $(seq 1 120); do
+  booted="$(inside timeout 120 systemctl is-system-running --wait 2>&1)"
+  case "$booted" in running | degraded) break ;; esac
+  sleep 1
+done
+case "$booted" in
+  running | degraded) ;;
+  *) abort "the container did not boot: $booted" ;;
+esac
+echo "# booted $(inside systemctl --version | head -n 1) ($((SECONDS - START)) s)"
+
+inside timeout 1200 env CHECKOUT="$CHECKOUT" CLIP=/usr/local/share/emotiond-live/demo-faces.avi bash /root/live/checks.sh | tee "$WORK/checks.log"
+passed="$(grep -c '^ok ' "$WORK/checks.log")"
+failed="$(grep -c '^not ok ' "$WORK/checks.log")"
+if ! grep -q '^checks done$' "$WORK/checks.log"; then
+  echo "not ok - checks.sh did not finish"
+  failed=$((failed + 1))
+fi
+echo "# took $((SECONDS - START)) s"
+if [ "$KEEP" -eq 1 ]; then
+  echo "# kept: nsenter -t $INIT -a bash   (remove: kill $NSPAWN_PID; umount $MERGED; rm -rf $WORK)"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
