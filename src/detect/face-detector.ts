@@ -15,8 +15,10 @@ export type DetectorSettings = Config['detector'];
 export type { ProbeTarget };
 
 /** Face width a track probe works at (its window is shrunk to it; never below 1.5 cascade windows): a large
- * face costs what a small one does. 36 px halved the cost of 48 px with the same tracks on the bench clips. */
-const TRACK_FACE_PX = 36;
+ * face costs what a small one does. 48 rather than 36 px: probes run at track_hz, not on every frame, so the
+ * difference is lost in the noise of CPU per frame (720p classroom: 18.8-19.0 ms against 18.6-19.3), and the
+ * surprised 47-52 px faces of the 1080p classroom keep their track through the apex (3 extra tracks -> 0). */
+const TRACK_FACE_PX = 48;
 
 export interface DetectionRound {
   /** Tracks searched on this frame: id -> the detection that continues it, or null when none was found. */
