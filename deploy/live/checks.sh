@@ -110,8 +110,8 @@ ready() {
 
 events() {
   local msg
-  msg="$(mosquitto_sub "${WATCHER[@]}" -v -t emotiond/live/events -t 'emotiond/live/faces/+' -C 1 -W 60)" || {
-    echo "no event in 60 s; retained: $(mosquitto_sub "${WATCHER[@]}" -v -t 'emotiond/live/#' -W 2 | cut -c1-100 | tr '\n' ' ')"
+  msg="$(mosquitto_sub "${WATCHER[@]}" -v -t emotiond/live/events -t 'emotiond/live/faces/+' -C 1 -W 90)" || {
+    echo "no event in 90 s; retained: $(mosquitto_sub "${WATCHER[@]}" -v -t 'emotiond/live/#' -W 2 | cut -c1-100 | tr '\n' ' ')"
     echo "journal: $(journalctl -q -o cat -u emotiond -n 4 | cut -c1-160 | tr '\n' ' ')"
     return 1
   }
