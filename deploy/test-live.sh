@@ -50,15 +50,24 @@ MERGED="$WORK/root"
 NSPAWN_PID=""
 teardown() {
   if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-    kill -TERM "$NSPAWN_PID" # nspawn powers the container off
-    for _ in $(seq 1 60); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -TERM "$NSPAWN_PID" # nspawn powers the container off (stopping the services takes up to ~30 s)
+    for _ in $(seq 1 120); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
     kill -KILL "$NSPAWN_PID" 2>/dev/null
     wait "$NSPAWN_PID" 2>/dev/null
   fi
-  mountpoint -q "$MERGED" && umount "$MERGED"
-  rm -rf "$WORK"
+  # Processes that entered the container may hold its root for a moment after it is gone.
+  for _ in $(seq 1 20); do
+    mounted || break
+    umount "$MERGED" 2>/dev/null || sleep 0.5
+  done
+  ! mounted || umount -l "$MERGED"
+  rm -rf --one-file-system "$WORK"
 }
+mounted() { grep -qs " $MERGED overlay " /proc/mounts; }
 if [ "$KEEP" -eq 0 ]; then trap teardown EXIT; fi
+# A stopped run still powers the container off and unmounts (the EXIT trap runs on exit, not on a signal).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 mkdir -p "$WORK/upper" "$WORK/work" "$MERGED"
 mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$WORK/upper,workdir=$WORK/work" "$MERGED" || abort "overlay mount failed"
 
@@ -105,7 +114,10 @@ case "$booted" in
 esac
 echo "# booted $(inside systemctl --version | head -n 1) ($((SECONDS - START)) s)"
 
-inside timeout 1200 env CHECKOUT="$CHECKOUT" CLIP=/usr/local/share/emotiond-live/demo-faces.avi bash /root/live/checks.sh | tee "$WORK/checks.log"
+# In the background, so that a signal to this script is handled at once (wait returns), not after the checks.
+inside timeout 1200 env CHECKOUT="$CHECKOUT" CLIP=/usr/local/share/emotiond-live/demo-faces.avi bash /root/live/checks.sh \
+  | tee "$WORK/checks.log" &
+wait $!
 passed="$(grep -c '^ok ' "$WORK/checks.log")"
 failed="$(grep -c '^not ok ' "$WORK/checks.log")"
 if ! grep -q '^checks done$' "$WORK/checks.log"; then
