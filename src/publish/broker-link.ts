@@ -125,12 +125,21 @@ export class BrokerLink {
       delete options.properties;
       this.deps.logger.warn('the broker does not speak MQTT 5; using MQTT 3.1.1');
     }
-    const text = `${code ?? ''} ${err.message}`;
-    this.lastError = new EmotiondError('EMD_MQTT', err.message, { cause: err });
-    if (text !== this.lastErrorText) this.deps.logger.warn({ err: { message: err.message, code } }, 'MQTT connection error; retrying');
+    const message = errorText(err);
+    const text = `${code ?? ''} ${message}`;
+    this.lastError = new EmotiondError('EMD_MQTT', message, { cause: err });
+    if (text !== this.lastErrorText) this.deps.logger.warn({ err: { message, code } }, 'MQTT connection error; retrying');
     else this.deps.logger.debug({ code }, 'MQTT connection error; retrying');
     this.lastErrorText = text;
   }
+}
+
+/** What went wrong, in words. Node reports a host with several addresses (localhost: ::1 and 127.0.0.1) that all
+ * refuse as an AggregateError with an empty message: its parts say it. */
+export function errorText(err: Error): string {
+  if (err.message) return err.message;
+  const parts = err instanceof AggregateError ? err.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).filter(Boolean) : [];
+  return parts.length > 0 ? parts.join('; ') : ((err as NodeJS.ErrnoException).code ?? err.name);
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
