@@ -161,3 +161,15 @@ test('when the frame size changes mid-sweep, the sweep starts over on the new ba
     t.true(st.row0 >= 0 && st.rows > 0 && st.row0 + st.rows <= b.height, JSON.stringify(st));
   }
 });
+
+test('a face that moves fast is probed on every frame; a still one at track_hz', (t) => {
+  const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
+  const box = { x: 0, y: 0, width: 90, height: 90 };
+  // 260 px/s on a 90 px face (2.9 sides/s): the demo clip's face leaving the frame.
+  const walking: ProbeTarget = { id: 1, box, status: 'confirmed', misses: 0, motion: { vx: 0.26, vy: 0 } };
+  const still: ProbeTarget = { id: 2, box, status: 'confirmed', misses: 0, motion: { vx: 0.002, vy: 0 } };
+  const count = new Map<number, number>();
+  for (let i = 0; i < 30; i++) for (const p of s.pickProbes([walking, still], i * 66.7)) count.set(p.id, (count.get(p.id) ?? 0) + 1);
+  t.is(count.get(1), 30);
+  t.true((count.get(2) ?? 0) >= 11 && (count.get(2) ?? 0) <= 13, `still face probed ${count.get(2)} times in 2 s`);
+});

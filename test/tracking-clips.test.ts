@@ -1,6 +1,8 @@
 // The whole daemon (OpenCV capture, Haar detector, tracker, the ONNX model, the event gate; MQTT off)
 // over real clips, every frame: each face present for a second or more becomes exactly one track, with
 // face_appeared first and face_gone last, and a face-free picture never becomes a track.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { Box, EmotionEvent, FaceState } from '../src/types.js';
 import { runClip, tracksSeen, type ClipRun } from '../src/tools/bench/run-clip.js';
@@ -9,7 +11,8 @@ import { resolveModel } from '../src/tools/bench/model.js';
 import { missingDataMessage, sharedDataDir } from '../src/tools/clips/data.js';
 import { classrooms, faceFree, facetestClips, subjectsInTurn, threeFaces, type ReferenceClip } from '../src/tools/clips/reference.js';
 import { readLayout, scoreScene } from '../src/tools/bench/scene.js';
-import { testUnless } from './helpers/skip.js';
+import { firstMissing, testUnless } from './helpers/skip.js';
+import { projectRoot } from '../src/system/paths.js';
 
 const dataDir = sharedDataDir();
 let model: { path: string; note?: string } | undefined;
@@ -105,6 +108,15 @@ clipTest('a classroom (27 CK+ faces of 36-90 px in 1280x720, arriving over 5 s),
   t.true((s.classify_hz.min ?? 0) >= 5, `slowest face stepped at ${s.classify_hz.min} Hz`);
   checkOrder(t, r.sink.events);
 });
+
+const DEMO = path.join(projectRoot(), 'deploy', 'demo', 'demo-faces.avi');
+testUnless(firstMissing(model ? undefined : modelProblem, fs.existsSync(DEMO) ? undefined : `${DEMO} missing (deploy/make-demo-clip.sh)`), { serial: true })(
+  'the demo clip (one face that drifts, then leaves the frame at 2.9 face widths a second): one track',
+  async (t) => {
+    const r = await run(t, { name: 'demo-faces', path: DEMO, faces: 1 });
+    checkOneTrackPerFace(t, { name: 'demo-faces', path: DEMO, faces: 1 }, r);
+  },
+);
 
 clipTest('every CK+ subject in turn (composed clip): one track each, each gone before the next appears', async (t) => {
   const clip = subjectsInTurn(dataDir as string);

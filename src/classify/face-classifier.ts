@@ -7,6 +7,7 @@ import type { TrackedFace } from '../types.js';
 import type { Logger } from '../system/logger.js';
 import type { EmotionModel } from './emotion-model.js';
 import { preprocessFace } from './preprocess.js';
+import { RateKeeper } from '../system/rate-keeper.js';
 
 export interface ClassifierRates {
   /** Faces stepped per second, over the live faces that were stepped at least twice. */
@@ -16,24 +17,19 @@ export interface ClassifierRates {
 }
 
 export class FaceClassifier {
-  /** Smoothed interval between frames: half of it is the slack that keeps steps on the frame grid. */
-  private frameMs: number | null = null;
-  private lastFrameMs: number | null = null;
+  private readonly rate: RateKeeper;
 
   constructor(
     private readonly model: EmotionModel,
     private readonly maxFaces: number,
     private readonly logger: Logger,
-  ) {}
-
-  /** Milliseconds between two steps of one face. */
-  get periodMs(): number {
-    return 1000 / this.model.stepHz;
+  ) {
+    this.rate = new RateKeeper(model.stepHz);
   }
 
   /** Step the faces that are due at `nowMs` (at most maxFaces, longest waiting first); returns them. */
   async classify(gray: cv.Mat, faces: readonly TrackedFace[], nowMs: number): Promise<TrackedFace[]> {
-    this.tick(nowMs);
+    this.rate.tick(nowMs);
     const chosen = this.due(faces, nowMs).slice(0, this.maxFaces);
     if (chosen.length === 0) return [];
     const spec = this.model.info.preprocess;
@@ -72,30 +68,21 @@ export class FaceClassifier {
 
   /** Faces due for a step, the longest waiting (or never stepped) first. */
   private due(faces: readonly TrackedFace[], nowMs: number): TrackedFace[] {
-    const slack = Math.min(this.periodMs / 2, (this.frameMs ?? 0) / 2);
     return faces
-      .filter((f) => f.steps === undefined || nowMs >= f.steps.nextMs - slack)
-      .sort((a, b) => (a.steps?.nextMs ?? -Infinity) - (b.steps?.nextMs ?? -Infinity) || a.id - b.id);
+      .map((f) => ({ f, late: this.rate.lateness(f.steps?.nextMs, nowMs) }))
+      .filter((x) => x.late >= 0)
+      .sort((a, b) => b.late - a.late || a.f.id - b.f.id)
+      .map((x) => x.f);
   }
 
-  /** Schedule the face's next step one period after the last due time, never earlier than half a period from now. */
   private stepped(face: TrackedFace, nowMs: number): void {
-    const p = this.periodMs;
     const s = face.steps;
     if (!s) {
-      face.steps = { nextMs: nowMs + p, count: 1, firstMs: nowMs, lastMs: nowMs };
+      face.steps = { nextMs: this.rate.next(undefined, nowMs), count: 1, firstMs: nowMs, lastMs: nowMs };
       return;
     }
-    s.nextMs = Math.max(s.nextMs + p, nowMs + p / 2);
+    s.nextMs = this.rate.next(s.nextMs, nowMs);
     s.count += 1;
     s.lastMs = nowMs;
-  }
-
-  private tick(nowMs: number): void {
-    if (this.lastFrameMs !== null && nowMs > this.lastFrameMs) {
-      const dt = nowMs - this.lastFrameMs;
-      this.frameMs = this.frameMs === null ? dt : 0.9 * this.frameMs + 0.1 * dt;
-    }
-    this.lastFrameMs = nowMs;
   }
 }

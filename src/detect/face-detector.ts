@@ -64,7 +64,7 @@ export class FaceDetector {
     const t0 = performance.now();
     const probes = this.schedule.pickProbes(tracks, nowMs);
     const probed = new Map<number, Detection | null>();
-    for (const t of probes) probed.set(t.id, this.probe(gray, t.box));
+    for (const t of probes) probed.set(t.id, this.probe(gray, t.box, t.misses));
     const probeMs = performance.now() - t0;
     this.schedule.cost.probe(probeMs, probes.length);
     const hits = [...probed.values()].filter((d): d is Detection => d !== null);
@@ -153,10 +153,11 @@ export class FaceDetector {
   }
 
   /** Search a window around one track; returns the one box that best continues it, or null. The window is
-   * shrunk so that the face is about TRACK_FACE_PX wide, and equalised on its own. */
-  private probe(gray: cv.Mat, track: Box): Detection | null {
+   * shrunk so that the face is about TRACK_FACE_PX wide, and equalised on its own. After a miss the margin
+   * grows (up to 3x): the face moved further than predicted, or turned away for a moment. */
+  private probe(gray: cv.Mat, track: Box, misses = 0): Detection | null {
     const side = Math.max(track.width, track.height);
-    const m = this.settings.roi_margin * side;
+    const m = this.settings.roi_margin * side * Math.min(3, 1 + misses);
     const x0 = Math.max(0, Math.floor(track.x - m));
     const y0 = Math.max(0, Math.floor(track.y - m));
     const x1 = Math.min(gray.cols, Math.ceil(track.x + track.width + m));

@@ -1,7 +1,8 @@
 // What the detector searches on each frame, within a per-frame time budget:
 //  - track probes: a small window around each track, so that a known face keeps its id. Confirmed faces
-//    are re-detected at detector.track_hz, round-robin (most overdue first); tentative tracks and tracks that
-//    missed their last probe are searched on every frame, so new faces confirm and lost ones end quickly.
+//    are re-detected at detector.track_hz, round-robin (most overdue first); tentative tracks, tracks that
+//    missed their last probe and fast-moving faces are searched on every frame, so new faces confirm, lost
+//    ones are found again or end quickly, and a face that walks does not outrun its search window.
 //  - the sweep for new faces: bands of face sizes (bands.ts), each cut into strips of rows, searched from a
 //    cursor that advances as far as the rest of the budget allows, and never faster than one sweep per
 //    detector.full_every frames. A completed sweep's duration is the longest a new face waits to be found.
@@ -9,6 +10,7 @@
 import type { Band } from './bands.js';
 import { stripWindows, sweepWindows } from './bands.js';
 import type { Box } from '../types.js';
+import { RateKeeper } from '../system/rate-keeper.js';
 
 export interface ScheduleSettings {
   /** Detection time per frame to aim for (ms); the first frame and one strip per frame may exceed it. */
@@ -25,6 +27,18 @@ export interface ProbeTarget {
   readonly box: Box;
   readonly status: 'tentative' | 'confirmed';
   readonly misses: number;
+  /** The tracker's velocity estimate (px/ms), when it has one. */
+  readonly motion?: { readonly vx: number; readonly vy: number };
+}
+
+/** A face moving faster than this (face sides per second) is probed on every frame: between two probes at
+ * track_hz it would move out of its search window (the demo clip's face leaves at 2.9 sides/s). */
+const FAST_SIDES_PER_S = 0.5;
+
+/** Speed of a track in face sides per second. */
+export function speed(t: ProbeTarget): number {
+  const side = Math.max(1, t.box.width);
+  return t.motion ? (Math.hypot(t.motion.vx, t.motion.vy) * 1000) / side : 0;
 }
 
 /** Rows [row0, row0 + rows) of a band's image whose windows this frame's sweep scans (anchor rows). */
@@ -72,33 +86,34 @@ const PROBE_SHARE = 0.7;
 
 export class DetectionSchedule {
   readonly cost = new CostModel();
-  private readonly lastProbe = new Map<number, number>();
+  /** Frame-clock time each found track is next due for a probe. */
+  private readonly nextProbe = new Map<number, number>();
+  private readonly rate: RateKeeper;
   private cursor = { band: 0, row: 0 };
   private frames = 0;
   private sweepStart: { ms: number; frame: number } | null = null;
   private done: { ms: number; frames: number } | null = null;
   private doneWindows = 0;
 
-  constructor(private readonly settings: ScheduleSettings) {}
+  constructor(private readonly settings: ScheduleSettings) {
+    this.rate = new RateKeeper(settings.trackHz);
+  }
 
-  /** The tracks to probe on this frame: urgent ones (tentative, missed), then the most overdue confirmed. */
+  /** The tracks to probe on this frame: urgent ones (tentative, missed, fast), then the most overdue confirmed.
+   * A found track is probed at track_hz on average, whatever the frame rate (RateKeeper); when the budget
+   * cannot take all that are due, the rest wait for the next frames. */
   pickProbes(tracks: readonly ProbeTarget[], nowMs: number): ProbeTarget[] {
+    this.rate.tick(nowMs);
     const live = new Set(tracks.map((t) => t.id));
-    for (const id of this.lastProbe.keys()) if (!live.has(id)) this.lastProbe.delete(id);
-    const period = 1000 / this.settings.trackHz;
-    const urgency = (t: ProbeTarget): number => {
-      const last = this.lastProbe.get(t.id);
-      if (t.status === 'tentative' || t.misses > 0) return Infinity;
-      if (last === undefined) return Number.MAX_VALUE;
-      return (nowMs - last) / period;
-    };
-    // Due when the next frame would be late: a probe at 0.9 of the period keeps the rate at frame granularity.
-    const due = tracks.map((t) => ({ t, u: urgency(t) })).filter((x) => x.u >= 0.9);
-    due.sort((a, b) => b.u - a.u || a.t.id - b.t.id);
+    for (const id of this.nextProbe.keys()) if (!live.has(id)) this.nextProbe.delete(id);
+    const lateness = (t: ProbeTarget): number =>
+      t.status === 'tentative' || t.misses > 0 || speed(t) > FAST_SIDES_PER_S ? Infinity : this.rate.lateness(this.nextProbe.get(t.id), nowMs);
+    const due = tracks.map((t) => ({ t, late: lateness(t) })).filter((x) => x.late >= 0);
+    due.sort((a, b) => b.late - a.late || a.t.id - b.t.id);
     const fit = Math.max(1, Math.floor((this.settings.budgetMs * PROBE_SHARE) / Math.max(1e-3, this.cost.msPerProbe)));
-    const chosen = due.slice(0, fit);
-    for (const { t } of chosen) this.lastProbe.set(t.id, nowMs);
-    return chosen.map((x) => x.t);
+    const chosen = due.slice(0, fit).map((x) => x.t);
+    for (const t of chosen) this.nextProbe.set(t.id, this.rate.next(this.nextProbe.get(t.id), nowMs));
+    return chosen;
   }
 
   /** Start the sweep over (the frame size changed: the bands are new). */
