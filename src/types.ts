@@ -77,6 +77,23 @@ export interface TrackedFace {
   accountedMs?: number;
 }
 
+/** What the detector reports for stats: the sweep for new faces and what it looks for. */
+export interface DetectStats {
+  /** Frame-clock seconds between the last two completed sweeps: how long a new face may wait to be found. */
+  sweep_s: number | null;
+  sweep_frames: number | null;
+  /** Smallest face searched for, in frame pixels. */
+  min_face_px: number;
+  budget_ms: number;
+}
+
+/** Per-face LSTM step rates, over the faces present that were stepped at least twice. */
+export interface ClassifyStats {
+  min_hz: number | null;
+  median_hz: number | null;
+  faces: number;
+}
+
 export interface FrameInfo {
   /** Monotonic frame counter from the source. */
   seq: number;

@@ -3,15 +3,14 @@
 // watchdog pings (so systemd restarts the service) and a recovered one resumes them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import unixDgram from 'unix-dgram';
 import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
 import { shippedModel } from './helpers/shared-data.js';
+import { notifySocket, type Note } from './helpers/notify-socket.js';
+import { freePort } from './helpers/ports.js';
 
 const SRC = path.resolve('.');
 const DEMO = path.join(SRC, 'deploy/demo/demo-faces.avi');
@@ -19,37 +18,6 @@ const MODEL = shippedModel() ?? (process.env.EMOTIOND_TEST_MODEL ? path.resolve(
 const missing = [MODEL && fs.existsSync(MODEL) ? null : 'the model (models/emotion-cnn-lstm.int8.onnx or EMOTIOND_TEST_MODEL)', fs.existsSync(DEMO) ? null : `${DEMO} (deploy/make-demo-clip.sh)`].filter(Boolean);
 if (missing.length > 0) console.log(`deploy-daemon tests skipped: missing ${missing.join(', ')}`);
 const daemonTest = missing.length > 0 ? test.serial.skip : test.serial;
-
-interface Note {
-  text: string;
-  at: number;
-}
-
-async function notifySocket(t: ExecutionContext): Promise<{ path: string; notes: Note[] }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-daemon-'));
-  const sock = path.join(dir, 'notify');
-  const notes: Note[] = [];
-  const s = unixDgram.createSocket('unix_dgram', (buf) => notes.push({ text: buf.toString(), at: Date.now() }));
-  await new Promise<void>((resolve, reject) => {
-    s.on('listening', resolve);
-    s.on('error', reject);
-    s.bind(sock);
-  });
-  t.teardown(() => {
-    s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { path: sock, notes };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function until(cond: () => boolean, ms: number, what: string, context: () => string = () => ''): Promise<void> {
   const end = Date.now() + ms;

@@ -81,16 +81,16 @@ test('the first frame is swept whole; a later sweep is spread over at least full
   const s = new DetectionSchedule({ budgetMs: 1000, trackHz: 6, fullEvery: 5 });
   const first = scanned(s, b, 1);
   t.is(first.rows.size, all, 'frame 0 scans every row of every band');
-  t.is(s.stats(b).lastSweepFrames, 1);
+  t.is(s.stats().lastSweepFrames, 1);
   s.cost.sweep(1, 1e4); // 0.1 us per window: the budget (1 s) never binds here
   let frames = 0;
   const rows = new Map<string, number>();
-  while (s.stats(b).lastSweepFrames === 1 && frames < 50) {
+  while (s.stats().lastSweepFrames === 1 && frames < 50) {
     for (const st of s.nextStrips(b, 0, ++frames * 33)) for (let r = st.row0; r < st.row0 + st.rows; r++) rows.set(`${st.band}:${r}`, (rows.get(`${st.band}:${r}`) ?? 0) + 1);
   }
   t.is(rows.size, all, 'the second sweep scans every row');
   t.true([...rows.values()].every((n) => n === 1), 'each row once');
-  t.is(s.stats(b).lastSweepFrames, frames);
+  t.is(s.stats().lastSweepFrames, frames);
   t.true(frames >= 5 && frames <= 6, `the second sweep took ${frames} frames`);
 });
 
@@ -103,10 +103,10 @@ test('a tight budget makes the sweep take more frames, but every frame still sca
   s.cost.sweep(200, total);
   const { strips } = scanned(s, b, 300, (i) => (i + 1) * 33);
   t.true(strips.every((n) => n >= 1), 'at least one strip per frame');
-  const frames = s.stats(b).lastSweepFrames ?? 0;
+  const frames = s.stats().lastSweepFrames ?? 0;
   // About 100 frames of budget; the smallest strips overshoot it a little (they rescan their overlap).
   t.true(frames > 50 && frames < 300, `a sweep took ${frames} frames`);
-  t.true((s.stats(b).lastSweepMs ?? 0) > 50 * 33, `${s.stats(b).lastSweepMs} ms`);
+  t.true((s.stats().lastSweepMs ?? 0) > 50 * 33, `${s.stats().lastSweepMs} ms`);
 });
 
 test('probes: new and lost tracks on every frame, found ones at track_hz, most overdue first within the budget', (t) => {

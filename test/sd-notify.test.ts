@@ -3,18 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import unixDgram from 'unix-dgram';
 import { createLogger, type Logger } from '../src/system/logger.js';
 import { SdNotify } from '../src/system/sd-notify.js';
+import { notifySocket, type Note } from './helpers/notify-socket.js';
 
-interface Received {
-  text: string;
-  at: number;
-}
 
 interface Listener {
   path: string;
-  messages: Received[];
+  messages: Note[];
   /** Resolves once `count` messages in all have arrived (or rejects after `ms`). */
   waitFor: (count: number, ms?: number) => Promise<void>;
 }
@@ -22,21 +18,7 @@ interface Listener {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function listen(t: { teardown: (fn: () => void) => void }): Promise<Listener> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-notify-'));
-  const sockPath = path.join(dir, 'notify');
-  const messages: Received[] = [];
-  const socket = unixDgram.createSocket('unix_dgram', (msg) => {
-    messages.push({ text: msg.toString('utf8'), at: Date.now() });
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.on('listening', resolve);
-    socket.on('error', reject);
-    socket.bind(sockPath);
-  });
-  t.teardown(() => {
-    socket.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { path: sockPath, notes: messages } = await notifySocket(t);
   const waitFor = async (count: number, ms = 2000): Promise<void> => {
     const until = Date.now() + ms;
     while (messages.length < count) {

@@ -4,14 +4,11 @@
 // after source.max_stuck_reads stuck reads it logs a fatal line, stops pinging, stops cleanly and ends itself
 // (SIGKILL: Node would wait for the stuck threads at a normal exit) so that systemd restarts it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { ExecutionContext } from 'ava';
-import unixDgram from 'unix-dgram';
 import cv from '../src/system/opencv.js';
 import { missingModel, testModel } from './helpers/shared-data.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
+import { notifySocket } from './helpers/notify-socket.js';
 
 const W = 160;
 const H = 120;
@@ -34,28 +31,6 @@ const net = require('node:net');
 const frame = Buffer.alloc(${W * H * 3}, 128);
 const server = net.createServer((sock) => { console.log('conn'); sock.on('error', () => {}); for (let i = 0; i < 5; i++) sock.write(frame); });
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-
-interface Note {
-  text: string;
-  at: number;
-}
-
-async function notifySocket(t: ExecutionContext): Promise<{ path: string; notes: Note[] }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-stuck-'));
-  const sock = path.join(dir, 'notify');
-  const notes: Note[] = [];
-  const s = unixDgram.createSocket('unix_dgram', (buf) => notes.push({ text: buf.toString(), at: Date.now() }));
-  await new Promise<void>((resolve, reject) => {
-    s.on('listening', resolve);
-    s.on('error', reject);
-    s.bind(sock);
-  });
-  t.teardown(() => {
-    s.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { path: sock, notes };
-}
 
 function kill(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

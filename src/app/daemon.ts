@@ -16,7 +16,6 @@ import { describeSource } from '../capture/opencv-source.js';
 import { FramePipeline } from '../pipeline/frame-pipeline.js';
 import { PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
-import { redactText } from '../system/redact.js';
 import { FanOutSink } from './fan-out-sink.js';
 
 /** A part started before the camera and stopped after it (MQTT publisher, embedded broker, ...). */
@@ -89,12 +88,14 @@ export class Daemon implements DaemonControl {
     this.log.info({ cascade: detector.cascadePath }, 'cascade loaded');
     const device = config.device.id;
     const tracker = new FaceTracker(config.tracker);
+    const classifier = new FaceClassifier(this.model, config.classifier.max_faces, logger.child({ module: 'classify' }));
+    this.stats.sources = { detect: () => detector.stats(), classify: () => classifier.rates(tracker.confirmedTracks) };
     const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s }, { device, emit: (e) => this.fan.event(e) });
     this.pipeline = new FramePipeline({
       device,
       detector,
       tracker,
-      classifier: new FaceClassifier(this.model, config.classifier.max_faces, logger.child({ module: 'classify' })),
+      classifier,
       gate,
       room: new RoomWindow(device, Date.now()),
       sink: this.fan,
@@ -205,7 +206,7 @@ export class Daemon implements DaemonControl {
 
   private cameraState(state: 'online' | 'offline', width: number | null, height: number | null, fps: number | null, error: string | null): CameraState {
     const c = this.deps.config;
-    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error: error === null ? null : redactText(error) };
+    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error };
   }
 
   // DaemonControl: what MQTT commands may ask of the running daemon.

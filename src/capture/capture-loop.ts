@@ -14,6 +14,7 @@ import { OpenCvSource, describeSource, type FrameSource, type SourceProps } from
 
 export interface CaptureEvents {
   online(props: SourceProps): void;
+  /** The source failed; `error` is already redacted (source errors may echo the URI). */
   offline(error: string): void;
   /** A file without `loop` reached its end; nothing more will come. */
   ended(): void;

@@ -3,18 +3,11 @@
 // A faster camera does not step faces faster; when more faces are due than one batch takes
 // (classifier.max_faces), those that waited longest go first and the others on the next frames.
 import type cv from '../system/opencv.js';
-import type { TrackedFace } from '../types.js';
+import type { ClassifyStats, TrackedFace } from '../types.js';
 import type { Logger } from '../system/logger.js';
 import type { EmotionModel } from './emotion-model.js';
 import { preprocessFace } from './preprocess.js';
 import { RateKeeper } from '../system/rate-keeper.js';
-
-export interface ClassifierRates {
-  /** Faces stepped per second, over the live faces that were stepped at least twice. */
-  min_hz: number | null;
-  median_hz: number | null;
-  faces: number;
-}
 
 export class FaceClassifier {
   private readonly rate: RateKeeper;
@@ -56,7 +49,7 @@ export class FaceClassifier {
   }
 
   /** Per-face step rates of the live faces, for stats. */
-  rates(faces: readonly TrackedFace[]): ClassifierRates {
+  rates(faces: readonly TrackedFace[]): ClassifyStats {
     const hz = faces
       .map((f) => f.steps)
       .filter((s) => s !== undefined && s.count >= 2 && s.lastMs > s.firstMs)

@@ -4,7 +4,7 @@
 // resolution its smallest face needs (bands.ts). Every Mat made here is released before detect() returns.
 import fs from 'node:fs';
 import cv from '../system/opencv.js';
-import type { Box, Detection } from '../types.js';
+import type { Box, DetectStats, Detection } from '../types.js';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, asError, cvCall } from '../errors.js';
 import { iou } from '../track/geometry.js';
@@ -27,15 +27,6 @@ export interface DetectionRound {
   found: Detection[];
   /** Every face seen on this frame (probe hits and sweep finds), for callers without a tracker. */
   all: Detection[];
-}
-
-export interface DetectorStats {
-  /** Frame-clock seconds between the last two completed sweeps: how long a new face may wait to be found. */
-  sweep_s: number | null;
-  sweep_frames: number | null;
-  /** Smallest face searched for, in frame pixels. */
-  min_face_px: number;
-  budget_ms: number;
 }
 
 export class FaceDetector {
@@ -81,8 +72,8 @@ export class FaceDetector {
     return Math.round(smallestFace({ frameWidth: width, window: this.window, minFace: this.minFacePx(height, width), maxWidth: this.settings.detect_width }));
   }
 
-  stats(): DetectorStats {
-    const s = this.schedule.stats(this.plan?.bands ?? []);
+  stats(): DetectStats {
+    const s = this.schedule.stats();
     return {
       sweep_s: s.lastSweepMs === null ? null : Math.round(s.lastSweepMs) / 1000,
       sweep_frames: s.lastSweepFrames,

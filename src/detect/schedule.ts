@@ -54,8 +54,6 @@ export interface SweepStats {
   /** Duration of the last completed sweep (frame clock), or null before one completed. */
   lastSweepMs: number | null;
   lastSweepFrames: number | null;
-  /** Share of the current sweep done (0..1). */
-  progress: number;
 }
 
 /** Learned cost of detection work, smoothed (alpha 0.2). */
@@ -93,7 +91,8 @@ export class DetectionSchedule {
   private frames = 0;
   private sweepStart: { ms: number; frame: number } | null = null;
   private done: { ms: number; frames: number } | null = null;
-  private doneWindows = 0;
+  /** Windows of a whole sweep of the current bands (they change only with the frame size). */
+  private total: { bands: readonly Band[]; windows: number } | null = null;
 
   constructor(private readonly settings: ScheduleSettings) {
     this.rate = new RateKeeper(settings.trackHz);
@@ -120,7 +119,6 @@ export class DetectionSchedule {
   restartSweep(): void {
     this.cursor = { band: 0, row: 0 };
     this.sweepStart = null;
-    this.doneWindows = 0;
   }
 
   /** Cut this frame's share of the sweep into strips and advance the cursor. `spentMs`: the probes' time.
@@ -130,7 +128,7 @@ export class DetectionSchedule {
     if (bands.length === 0) return [];
     if (this.cursor.band >= bands.length || this.cursor.row >= (bands[this.cursor.band] as Band).height) this.restartSweep();
     this.sweepStart ??= { ms: nowMs, frame };
-    let allowance = frame === 0 ? Infinity : this.allowance(sweepWindows(bands), spentMs);
+    let allowance = frame === 0 ? Infinity : this.allowance(this.totalWindows(bands), spentMs);
     const strips: Strip[] = [];
     for (;;) {
       const band = bands[this.cursor.band] as Band;
@@ -139,7 +137,6 @@ export class DetectionSchedule {
       const windows = stripWindows(band, Math.min(left, rows + band.maxPx));
       strips.push({ band: this.cursor.band, row0: this.cursor.row, rows, windows });
       allowance -= windows;
-      this.doneWindows += windows;
       this.cursor.row += rows;
       if (this.cursor.row >= band.height) {
         this.cursor = { band: this.cursor.band + 1, row: 0 };
@@ -178,15 +175,14 @@ export class DetectionSchedule {
     const start = this.sweepStart ?? { ms: nowMs, frame };
     this.done = { ms: nowMs - start.ms, frames: frame - start.frame + 1 };
     this.sweepStart = { ms: nowMs, frame: frame + 1 };
-    this.doneWindows = 0;
   }
 
-  stats(bands: readonly Band[]): SweepStats {
-    const total = sweepWindows(bands);
-    return {
-      lastSweepMs: this.done?.ms ?? null,
-      lastSweepFrames: this.done?.frames ?? null,
-      progress: total > 0 ? Math.min(1, this.doneWindows / total) : 0,
-    };
+  private totalWindows(bands: readonly Band[]): number {
+    if (this.total?.bands !== bands) this.total = { bands, windows: sweepWindows(bands) };
+    return this.total.windows;
+  }
+
+  stats(): SweepStats {
+    return { lastSweepMs: this.done?.ms ?? null, lastSweepFrames: this.done?.frames ?? null };
   }
 }

@@ -63,8 +63,6 @@ export class FramePipeline {
         this.summarise(now);
       }
       stats.activeTracks = tracker.confirmedTracks.length;
-      stats.detector = detector.stats();
-      stats.classifier = classifier.rates(tracker.confirmedTracks);
       stats.time('detect', t2 - t1 + (t1 - t0));
       stats.time('track', t3 - t2);
       stats.time('classify', t4 - t3);

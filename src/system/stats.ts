@@ -1,4 +1,5 @@
 // Health counters and per-stage timings, owned by the composition root and written by the stages.
+import type { ClassifyStats, DetectStats } from '../types.js';
 
 export const STAGES = ['capture', 'detect', 'track', 'classify', 'events', 'publish', 'frame'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -37,21 +38,6 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
-/** What the detector reports (FaceDetector.stats). */
-export interface DetectStats {
-  sweep_s: number | null;
-  sweep_frames: number | null;
-  min_face_px: number;
-  budget_ms: number;
-}
-
-/** Per-face LSTM step rates (FaceClassifier.rates). */
-export interface ClassifyStats {
-  min_hz: number | null;
-  median_hz: number | null;
-  faces: number;
-}
-
 export interface StatsSnapshot {
   frames_in: number;
   frames_processed: number;
@@ -79,9 +65,9 @@ export class PipelineStats {
   activeTracks = 0;
   /** Frame clock (ms since the epoch; media time for files) of the first frame processed: tools measure from it. */
   firstFrameMs: number | null = null;
-  /** Latest detector and classifier figures, set by the pipeline after each frame. */
-  detector: DetectStats | null = null;
-  classifier: ClassifyStats | null = null;
+  /** Where the detector's and the classifier's figures come from (wired by the composition root); read when a
+   * snapshot is taken, not on every frame. */
+  sources: { detect?: () => DetectStats; classify?: () => ClassifyStats } = {};
   /** Wall time of the last processed frame (ms since epoch); the watchdog checks it for progress. */
   lastProgressMs = 0;
   /** End of the capture loop's latest deliberate reopen back-off (ms since epoch; 0 = none yet). */
@@ -158,8 +144,8 @@ export class PipelineStats {
       active_tracks: this.activeTracks,
       fps: round(this.fps(nowMs)),
       stage_ms,
-      detect: this.detector,
-      classify: this.classifier,
+      detect: this.sources.detect?.() ?? null,
+      classify: this.sources.classify?.() ?? null,
       uptime_s: Math.round((nowMs - this.startedMs) / 1000),
     };
   }
