@@ -139,7 +139,7 @@ export function stillClip(photo: string, name: string, frames: number, cacheDir:
   });
 }
 
-export type Made = Omit<ComposedClip, 'name' | 'path' | 'recipe'>;
+type Made = Omit<ComposedClip, 'name' | 'path' | 'recipe'>;
 
 /** Return the cached clip when its manifest has this recipe; otherwise compose it (atomically). */
 export function cached(cacheDir: string, name: string, recipe: string, make: (file: string) => Made): ComposedClip {
@@ -182,7 +182,7 @@ export function writeClip(file: string, frames: number, draw: (i: number, canvas
   if (!fs.existsSync(file) || fs.statSync(file).size === 0) throw new Error(`OpenCV VideoWriter wrote nothing to ${file} (no MJPG encoder?)`);
 }
 
-export function groupBySubject(seqs: CkSequence[]): Map<string, CkSequence[]> {
+function groupBySubject(seqs: CkSequence[]): Map<string, CkSequence[]> {
   const out = new Map<string, CkSequence[]>();
   for (const s of seqs) out.set(s.subject, [...(out.get(s.subject) ?? []), s]);
   for (const list of out.values()) list.sort((a, b) => a.sequence.localeCompare(b.sequence));
