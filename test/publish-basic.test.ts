@@ -195,6 +195,9 @@ test('stats: the daemon health, host figures and the MQTT part, on the timer', a
   t.is(stats['paused'], false);
   t.is(typeof stats['rss_mb'], 'number');
   t.true((stats['rss_mb'] as number) > 10);
+  const memory = stats['memory'] as { rss_mb: number; anon_mb: number; file_mb: number };
+  t.true(memory.anon_mb > 5 && memory.file_mb > 5, `anonymous and file-backed memory apart: ${JSON.stringify(memory)}`);
+  t.true(Math.abs(memory.anon_mb + memory.file_mb - memory.rss_mb) <= 0.2, 'the parts add up to the resident set');
   t.is(typeof stats['cpu_percent'], 'number');
   t.true('temperature_c' in stats);
   const hasThermal = fs.existsSync('/sys/class/thermal/thermal_zone0/temp');

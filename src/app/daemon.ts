@@ -17,6 +17,7 @@ import { FramePipeline } from '../pipeline/frame-pipeline.js';
 import { PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
 import { FanOutSink } from './fan-out-sink.js';
+import { readMemory } from '../system/memory.js';
 
 /** A part started before the camera and stopped after it (MQTT publisher, embedded broker, ...). */
 export interface Part {
@@ -226,13 +227,14 @@ export class Daemon implements DaemonControl {
   }
 
   health(): Record<string, unknown> {
-    const mem = process.memoryUsage();
+    const memory = readMemory();
     const cpu = process.cpuUsage();
     return {
       version: this.version,
       paused: this.paused,
       ...this.stats.snapshot(),
-      rss_mb: Math.round(mem.rss / 1e5) / 10,
+      rss_mb: memory.rss_mb,
+      memory,
       cpu_s: Math.round((cpu.user + cpu.system) / 1e4) / 100,
     };
   }

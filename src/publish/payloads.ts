@@ -1,6 +1,7 @@
 // Builders for the payloads the publisher makes itself (the pipeline's own types are published as they are).
 import fs from 'node:fs';
 import os from 'node:os';
+import { readMemory } from '../system/memory.js';
 
 export type Availability = 'online' | 'offline';
 
@@ -55,12 +56,17 @@ export class HostHealth {
   snapshot(): Record<string, unknown> {
     return {
       cpu_percent: this.cpuPercent(),
-      rss_mb: Math.round(process.memoryUsage.rss() / 1024 / 102.4) / 10,
+      ...memoryFields(),
       temperature_c: this.temperatureC(),
       load_1m: Math.round(os.loadavg()[0]! * 100) / 100,
       uptime_s: Math.round(process.uptime()),
     };
   }
+}
+
+function memoryFields(): { rss_mb: number; memory: ReturnType<typeof readMemory> } {
+  const memory = readMemory();
+  return { rss_mb: memory.rss_mb, memory };
 }
 
 /**
