@@ -143,9 +143,14 @@ export interface RoomSummary {
   time: string;
   window_s: number;
   faces: number;
-  /** Share of face-time in each emotion over the window (0..1; all 0 when nobody was seen). */
+  /** Share of face-time in each emotion over the window (0..1; all 0 when nobody was seen or when withheld). */
   shares: EmotionScores;
   dominant: Emotion | null;
+  /** True when too few faces were present to publish the room's mood (privacy.min_faces): shares all 0,
+   * dominant null. */
+  withheld: boolean;
+  /** privacy.min_faces: the least faces present at once whose time counts. */
+  min_faces: number;
 }
 
 /** Current state of one confirmed face (published at a bounded rate on `faces/<track>`). */
@@ -171,6 +176,8 @@ export interface CameraState {
   height: number | null;
   fps: number | null;
   error: string | null;
+  /** privacy.notice: that emotion recognition is in use here; null when none is configured. */
+  notice: string | null;
 }
 
 /** Where events and summaries go: MQTT, stdout, or both. Calls never throw and never block the pipeline. */

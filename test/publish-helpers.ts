@@ -147,11 +147,11 @@ export function makeFace(track: number, n: number, device = 'testcam'): FaceStat
 }
 
 export function makeRoom(device = 'testcam'): RoomSummary {
-  return { device, time: new Date().toISOString(), window_s: 10, faces: 2, shares: { ...zeroScores(), Happy: 0.25, Neutral: 0.75 }, dominant: 'Neutral' };
+  return { device, time: new Date().toISOString(), window_s: 10, faces: 2, shares: { ...zeroScores(), Happy: 0.25, Neutral: 0.75 }, dominant: 'Neutral', withheld: false, min_faces: 1 };
 }
 
 export function makeCamera(device = 'testcam'): CameraState {
-  return { device, time: new Date().toISOString(), state: 'online', source: '/dev/video0', width: 640, height: 480, fps: 15, error: null };
+  return { device, time: new Date().toISOString(), state: 'online', source: '/dev/video0', width: 640, height: 480, fps: 15, error: null, notice: 'Emotion recognition is in use in this area.' };
 }
 
 /** Checks one received message against the schema of its topic; empty retained payloads (clears) are fine. */

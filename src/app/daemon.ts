@@ -17,6 +17,7 @@ import { FramePipeline } from '../pipeline/frame-pipeline.js';
 import { PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
 import { FanOutSink } from './fan-out-sink.js';
+import { PrivacyFilter } from '../events/privacy-filter.js';
 import { readMemory } from '../system/memory.js';
 
 /** A part started before the camera and stopped after it (MQTT publisher, embedded broker, ...). */
@@ -53,6 +54,8 @@ export class Daemon implements DaemonControl {
   readonly version = readVersion();
   private readonly log: Logger;
   private readonly fan: FanOutSink;
+  /** The only way out for what the pipeline emits: privacy settings applied in front of every sink. */
+  private readonly out: PrivacyFilter;
   private readonly slot = new LatestFrameSlot();
   private model?: EmotionModel;
   private pipeline?: FramePipeline;
@@ -75,6 +78,7 @@ export class Daemon implements DaemonControl {
   constructor(private readonly deps: DaemonDeps) {
     this.log = deps.logger.child({ module: 'daemon' });
     this.fan = new FanOutSink(this.log, this.stats);
+    this.out = new PrivacyFilter(deps.config.privacy, this.fan);
     for (const s of deps.sinks ?? []) this.fan.add(s);
   }
 
@@ -91,15 +95,15 @@ export class Daemon implements DaemonControl {
     const tracker = new FaceTracker(config.tracker);
     const classifier = new FaceClassifier(this.model, config.classifier.max_faces, logger.child({ module: 'classify' }));
     this.stats.sources = { detect: () => detector.stats(), classify: () => classifier.rates(tracker.confirmedTracks) };
-    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s }, { device, emit: (e) => this.fan.event(e) });
+    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s }, { device, emit: (e) => this.out.event(e) });
     this.pipeline = new FramePipeline({
       device,
       detector,
       tracker,
       classifier,
       gate,
-      room: new RoomWindow(device, Date.now()),
-      sink: this.fan,
+      room: new RoomWindow(device, Date.now(), config.privacy.min_faces),
+      sink: this.out,
       stats: this.stats,
       roomIntervalS: config.events.room_interval_s,
     });
@@ -202,12 +206,12 @@ export class Daemon implements DaemonControl {
 
   private publishCamera(state: CameraState): void {
     this.lastCamera = state;
-    this.fan.camera(state);
+    this.out.camera(state);
   }
 
   private cameraState(state: 'online' | 'offline', width: number | null, height: number | null, fps: number | null, error: string | null): CameraState {
     const c = this.deps.config;
-    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error };
+    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error, notice: c.privacy.notice === '' ? null : c.privacy.notice };
   }
 
   // DaemonControl: what MQTT commands may ask of the running daemon.

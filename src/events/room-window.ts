@@ -1,15 +1,21 @@
 // Anonymous room summary: share of face-time per committed emotion over a window, faces present now.
+// With privacy.min_faces = k, face-time counts only while at least k faces with an emotion are present, and a
+// window that cannot speak for k faces is published as withheld (see withheld()).
 import { EMOTIONS, zeroScores, type RoomSummary, type TrackedFace } from '../types.js';
 import { dominant, normalise } from './emotion-gate.js';
 
 export class RoomWindow {
   private totals = zeroScores();
+  /** Face-time in the window while fewer than minFaces faces were present (not counted in totals). */
+  private uncountedMs = 0;
   private windowStartMs: number;
   private lastTickMs: number;
 
   constructor(
     private readonly device: string,
     startMs: number,
+    /** privacy.min_faces (1 = every face-time counts). */
+    private readonly minFaces = 1,
   ) {
     this.windowStartMs = startMs;
     this.lastTickMs = startMs;
@@ -19,22 +25,33 @@ export class RoomWindow {
   tick(tracks: readonly TrackedFace[], nowMs: number): void {
     const dt = Math.max(0, nowMs - this.lastTickMs);
     this.lastTickMs = nowMs;
-    for (const t of tracks) if (t.status === 'confirmed' && t.committed) this.totals[t.committed] += dt;
+    const present = tracks.filter((t) => t.status === 'confirmed' && t.committed);
+    if (present.length === 0) return;
+    if (present.length < this.minFaces) {
+      this.uncountedMs += dt;
+      return;
+    }
+    for (const t of present) this.totals[t.committed!] += dt;
   }
 
   /** Close the window: the summary of it, and a new window starts. */
   summary(tracks: readonly TrackedFace[], nowMs: number): RoomSummary {
     this.tick(tracks, nowMs);
-    const shares = normalise(this.totals);
+    const faces = tracks.filter((t) => t.status === 'confirmed').length;
+    const withheld = isWithheld(faces, this.minFaces, this.hasData, this.uncountedMs);
+    const shares = withheld ? zeroScores() : normalise(this.totals);
     const out: RoomSummary = {
       device: this.device,
       time: new Date(nowMs).toISOString(),
       window_s: Math.round((nowMs - this.windowStartMs) / 100) / 10,
-      faces: tracks.filter((t) => t.status === 'confirmed').length,
+      faces,
       shares,
       dominant: dominant(shares),
+      withheld,
+      min_faces: this.minFaces,
     };
     this.totals = zeroScores();
+    this.uncountedMs = 0;
     this.windowStartMs = nowMs;
     return out;
   }
@@ -42,4 +59,13 @@ export class RoomWindow {
   get hasData(): boolean {
     return EMOTIONS.some((e) => this.totals[e] > 0);
   }
+}
+
+/**
+ * A summary is withheld while 1 to minFaces - 1 faces are present at its end (an empty room tells nobody's
+ * mood), or when the window had faces but never minFaces of them at once. With minFaces 1 it never is.
+ */
+export function isWithheld(facesNow: number, minFaces: number, counted: boolean, uncountedMs: number): boolean {
+  if (facesNow > 0 && facesNow < minFaces) return true;
+  return !counted && uncountedMs > 0;
 }

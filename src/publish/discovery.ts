@@ -44,7 +44,8 @@ export function discoveryMessages(deps: DiscoveryDeps): DiscoveryMessage[] {
     sensor('mood', {
       name: 'Dominant mood',
       state_topic: t.room,
-      value_template: "{{ value_json.dominant if value_json.dominant else 'none' }}",
+      // A summary withheld for privacy.min_faces says so rather than 'none' (nobody there).
+      value_template: "{{ 'too few' if value_json.withheld else (value_json.dominant if value_json.dominant else 'none') }}",
       icon: 'mdi:emoticon-outline',
     }),
     ...EMOTIONS.map((e) =>

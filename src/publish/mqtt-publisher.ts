@@ -33,6 +33,9 @@ export interface MqttPublisherDeps {
   supportUrl?: string;
   validator?: PayloadValidator;
   now?: () => number;
+  /** privacy.per_face (default true). The daemon's privacy filter keeps per-face messages from this sink;
+   * here it decides what happens to events an earlier run left in the queue file: false discards them. */
+  perFace?: boolean;
 }
 
 /** Events sent but not yet acknowledged at any time; keeps order while using the link well. */
@@ -145,7 +148,7 @@ export class MqttPublisher implements EventSink {
   async start(): Promise<void> {
     if (this.link) return;
     const settings = connectionSettings({ config: this.deps.config, topics: this.topics, env: this.deps.env });
-    this.outbox.load();
+    this.outbox.load(() => this.deps.perFace !== false);
     const link = new BrokerLink({
       settings,
       logger: this.log,

@@ -53,10 +53,16 @@ export class Outbox {
   /**
    * Read the queue file left by a previous run (missing file = empty; lines that are not JSON and a torn last
    * line are skipped with a warning). Call before the first flush; the file is rewritten clean soon after.
+   * Events `keep` refuses are discarded (privacy.per_face turned off since they were queued).
    */
-  load(): number {
+  load(keep: (payload: string) => boolean = () => true): number {
     if (this.queueFile === undefined) return 0;
-    const payloads = this.queueFile.read();
+    const read = this.queueFile.read();
+    const payloads = read.filter(keep);
+    if (payloads.length < read.length) {
+      this.deps.logger.info({ file: this.deps.file, discarded: read.length - payloads.length }, 'discarded undelivered events from the queue file that may no longer leave the device');
+      this.schedulePersist();
+    }
     // The file's events are older than any pushed before load(): they go first (nothing is in flight yet).
     const newer = this.pending.slice(this.head).map((i) => i.payload);
     this.pending = [];
