@@ -17,6 +17,7 @@ export const ERRORS = {
   EMD_PAYLOAD_INVALID: 'Payload is invalid',
   EMD_DATASET: 'Dataset file is missing or malformed',
   EMD_NOTIFY: 'sd_notify failure',
+  EMD_HTTP: 'HTTP server failure',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

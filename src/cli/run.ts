@@ -6,6 +6,7 @@ import { Daemon, type Part } from '../app/daemon.js';
 import { StdoutSink } from '../publish/stdout-sink.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { buildMqttParts } from '../app/mqtt-parts.js';
+import { buildHttpParts, mqttHealthOf } from '../http/http-part.js';
 import { redactText } from '../system/redact.js';
 import { exitCodeFor, isConfigError } from '../errors.js';
 import type { EventSink } from '../types.js';
@@ -37,6 +38,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
     onReady: () => notify.ready(statusLine(daemon)),
   });
   parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+  parts.push(...buildHttpParts({ config, logger, daemon, mqtt: mqttHealthOf(parts) }));
 
   let exited!: (code: number) => void;
   const exitCode = new Promise<number>((resolve) => (exited = resolve));

@@ -210,6 +210,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     if (max < min) throw new EmotiondError('EMD_CONFIG_INVALID', `\n${maxKey} = ${max} (from ${origin.get(maxKey) ?? 'default'}): must not be below ${minKey} (${min})`);
   }
   checkEmbeddedBroker(config, origin);
+  checkHttpServer(config, origin);
   return { config, file, origin, redacted: () => redact(config) };
 }
 
@@ -234,6 +235,18 @@ function checkEmbeddedBroker(config: Config, origin: Map<string, string>): void 
   throw new EmotiondError(
     'EMD_CONFIG_INVALID',
     `\nmqtt.embedded_host = ${JSON.stringify(m.embedded_host)} (from ${origin.get('mqtt.embedded_host') ?? 'default'}): an embedded broker reachable from the network needs a username and password that clients log in with (missing: ${missing.join(', ')})`,
+  );
+}
+
+/** The dashboard shows moods and faces, /metrics the host: beyond loopback the HTTP server needs a login too. */
+function checkHttpServer(config: Config, origin: Map<string, string>): void {
+  const h = config.http;
+  if (!h.enabled || isLoopbackHost(h.host)) return;
+  const missing = [h.username === '' ? 'http.username' : '', h.password_file === '' ? 'http.password_file' : ''].filter((k) => k !== '');
+  if (missing.length === 0) return;
+  throw new EmotiondError(
+    'EMD_CONFIG_INVALID',
+    `\nhttp.host = ${JSON.stringify(h.host)} (from ${origin.get('http.host') ?? 'default'}): an HTTP server reachable from the network needs a username and password that clients log in with (missing: ${missing.join(', ')})`,
   );
 }
 

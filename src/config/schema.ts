@@ -50,11 +50,6 @@ export interface Config {
     room_interval_s: number;
     print: boolean;
   };
-  privacy: {
-    per_face: boolean;
-    min_faces: number;
-    notice: string;
-  };
   mqtt: {
     enabled: boolean;
     url: string;
@@ -81,6 +76,13 @@ export interface Config {
     embedded_port: number;
     embedded_ws_port: number;
     embedded_host: string;
+  };
+  http: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    username: string;
+    password_file: string;
   };
   system: {
     ready_timeout_s: number;
@@ -130,10 +132,6 @@ function fourcc(v: unknown): void {
 /** Hostnames may hold dots and other characters a device id may not. */
 export function defaultDeviceId(): string {
   return (
-function notice(v: unknown): void {
-  if (typeof v !== 'string' || v.length > 300 || /[\u0000-\u001f\u007f]/.test(v)) throw new Error('must be a line of text of at most 300 characters (empty = no notice)');
-}
-
     os
       .hostname()
       .replace(/[^A-Za-z0-9_-]/g, '-')
@@ -234,23 +232,6 @@ export const schema: convict.Schema<Config> = {
     client_id: { doc: 'MQTT client id (empty = emotiond_<device id>).', format: String, default: '' },
     protocol_version: { doc: 'MQTT protocol version: 4 (3.1.1) or 5.', format: [4, 5], default: 5 },
     qos: { doc: 'QoS of events.', format: [0, 1, 2], default: 1 },
-  privacy: {
-    per_face: {
-      doc: 'Let per-face data leave the device: events (with track id and box), faces/<id> topics, faces on the dashboard. false = only room summaries and device state leave it (see Privacy in README.md).',
-      format: Boolean,
-      default: true,
-    },
-    min_faces: {
-      doc: 'Least faces present at once for their time to count in the room summary; a summary with fewer (1 to min_faces - 1 present, or never min_faces at once in the window) is published as withheld, without shares or mood. 1 = off. Use 3 or more with per_face false, so that one person\'s mood is never published as the room.',
-      format: range(1, 1000, true),
-      default: 1,
-    },
-    notice: {
-      doc: 'Notice that emotion recognition is in use, shown on the dashboard and published in the camera state (empty = none; where the EU AI Act applies, Article 50(3) requires informing the people exposed).',
-      format: notice,
-      default: 'Emotion recognition is in use in this area.',
-    },
-  },
     keepalive_s: { doc: 'Keepalive interval.', format: range(0, 65535, true), default: 30 },
     reconnect_min_s: { doc: 'First delay before reconnecting to a broker that went away (reset after each connect).', format: range(0.1, 600), default: 1 },
     reconnect_max_s: { doc: 'Longest delay between reconnect attempts (the delay doubles up to this).', format: range(0.1, 3600), default: 10 },
@@ -274,6 +255,13 @@ export const schema: convict.Schema<Config> = {
     embedded_port: { doc: 'TCP port of the embedded broker.', format: range(1, 65535, true), default: 1883 },
     embedded_ws_port: { doc: 'WebSocket port of the embedded broker (0 = off).', format: range(0, 65535, true), default: 0 },
     embedded_host: { doc: 'Address the embedded broker listens on. Beyond loopback (127.0.0.0/8, ::1, localhost) it needs mqtt.username and mqtt.password_file, and every client then logs in with them.', format: nonEmpty, default: '127.0.0.1' },
+  },
+  http: {
+    enabled: { doc: 'Serve the live dashboard (GET /), Prometheus metrics (GET /metrics) and health (GET /healthz) over HTTP.', format: Boolean, default: false },
+    host: { doc: 'Address the HTTP server listens on. Beyond loopback (127.0.0.0/8, ::1, localhost) it needs http.username and http.password_file, and every request then logs in with them (HTTP Basic).', format: nonEmpty, default: '127.0.0.1' },
+    port: { doc: 'TCP port of the HTTP server.', format: range(1, 65535, true), default: 8787 },
+    username: { doc: 'Username HTTP clients log in with (empty = no login; allowed only on loopback).', format: String, default: '' },
+    password_file: { doc: 'File holding the HTTP password; a bare name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential).', format: String, default: '' },
   },
   system: {
     ready_timeout_s: { doc: 'Tell systemd READY after this long even if MQTT is not connected yet.', format: range(0, 3600), default: 20 },

@@ -97,10 +97,19 @@ export class PipelineStats {
 
   /** Sees every timing sample (the benchmark keeps them all; the windows keep the last 512). */
   onSample?: (stage: Stage, ms: number) => void;
+  /** More observers of every sample (the /metrics histograms), beside onSample. */
+  private readonly sampleListeners = new Set<(stage: Stage, ms: number) => void>();
+
+  /** Adds an observer of every timing sample; returns the function that removes it. */
+  addSampleListener(fn: (stage: Stage, ms: number) => void): () => void {
+    this.sampleListeners.add(fn);
+    return () => this.sampleListeners.delete(fn);
+  }
 
   time(stage: Stage, ms: number): void {
     this.timings.get(stage)?.add(ms);
     this.onSample?.(stage, ms);
+    for (const fn of this.sampleListeners) fn(stage, ms);
   }
 
   /**

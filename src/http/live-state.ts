@@ -1,0 +1,189 @@
+// What the dashboard and /metrics know of the room, kept from the events the daemon fans out. It is an
+// EventSink like MQTT's, so it sees only what the daemon lets leave the pipeline (privacy.per_face=false
+// sends it no faces): then the mood, the faces present and the timeline come from the room summaries.
+import { EMOTIONS, zeroScores, type Box, type CameraState, type Emotion, type EmotionEvent, type EmotionScores, type EventSink, type FaceState, type RoomSummary } from '../types.js';
+
+/** A face not updated for this long is dropped from the live view (a pause, a missed face_gone). */
+const FACE_STALE_MS = 5000;
+/** The timeline: one point per bucket, over the last minutes. */
+export const TIMELINE_BUCKET_MS = 5000;
+export const TIMELINE_SPAN_MS = 5 * 60 * 1000;
+/** The mood falls back to the last room summary for at most this long after it. */
+const ROOM_FRESH_MS = 60_000;
+
+export interface LiveFace {
+  track: number;
+  emotion: Emotion | null;
+  box: Box;
+}
+
+export interface TimelinePoint {
+  /** ISO-8601 start of the bucket (or the time of a room summary). */
+  time: string;
+  faces: number;
+  shares: EmotionScores;
+}
+
+export interface MoodNow {
+  mood: Emotion | null;
+  /** Where the mood came from: the faces present, the last room summary, or nothing yet. */
+  source: 'faces' | 'room' | 'none';
+  /** The last room summary was withheld (privacy.min_faces) and no faces are shown. */
+  withheld: boolean;
+  faces: number;
+}
+
+interface Tracked extends LiveFace {
+  scores: EmotionScores | null;
+  /** Wall time of the last update. */
+  seenMs: number;
+  /** Frame time of the last update, for emotion seconds. */
+  frameMs: number;
+}
+
+export class LiveState implements EventSink {
+  private readonly faces = new Map<number, Tracked>();
+  private cameraState: CameraState | null = null;
+  private lastRoom: { summary: RoomSummary; atMs: number } | null = null;
+  /** Per-face data has arrived at least once (false with privacy.per_face=false). */
+  private perFace = false;
+  /** Face-seconds per committed emotion since start (emotiond_emotion_seconds_total). */
+  readonly emotionSeconds: EmotionScores = zeroScores();
+  private readonly timeline: TimelinePoint[] = [];
+  private bucket: { startMs: number; samples: number; faceSamples: number; counts: EmotionScores } | null = null;
+  /** When a face first got an emotion (wall ms): the page's first mood is measured from it. */
+  firstClassifiedMs: number | null = null;
+  /** Called after every change the page shows. */
+  onChange?: () => void;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  event(e: EmotionEvent): void {
+    if (e.type === 'face_gone') this.drop(e.track);
+  }
+
+  room(r: RoomSummary): void {
+    this.lastRoom = { summary: r, atMs: this.now() };
+    // Without faces, the room summaries are the timeline; with faces, it is sampled from them (finer).
+    if (!this.perFace && !withheld(r) && r.faces > 0) this.push({ time: r.time, faces: r.faces, shares: { ...r.shares } });
+    if (!this.perFace) {
+      const faceMs = r.window_s * r.faces * 1000;
+      for (const e of EMOTIONS) this.emotionSeconds[e] += (r.shares[e] * faceMs) / 1000;
+    }
+    this.onChange?.();
+  }
+
+  face(f: FaceState): void {
+    const nowMs = this.now();
+    this.perFace = true;
+    const frameMs = Date.parse(f.time);
+    const before = this.faces.get(f.track);
+    if (before?.emotion && Number.isFinite(frameMs) && frameMs > before.frameMs) this.emotionSeconds[before.emotion] += (frameMs - before.frameMs) / 1000;
+    this.faces.set(f.track, { track: f.track, emotion: f.emotion, scores: f.scores, box: { ...f.box }, seenMs: nowMs, frameMs: Number.isFinite(frameMs) ? frameMs : 0 });
+    if (this.firstClassifiedMs === null && (f.emotion !== null || f.scores !== null)) this.firstClassifiedMs = nowMs;
+    this.onChange?.();
+  }
+
+  faceCleared(_device: string, track: number): void {
+    this.drop(track);
+  }
+
+  camera(c: CameraState): void {
+    this.cameraState = c;
+    this.onChange?.();
+  }
+
+  /** The last camera state (null until the source was first opened or failed). */
+  lastCamera(): CameraState | null {
+    return this.cameraState;
+  }
+
+  /** The faces present now (none when per-face data does not reach this sink). */
+  liveFaces(): LiveFace[] {
+    this.expire();
+    return [...this.faces.values()].map((f) => ({ track: f.track, emotion: f.emotion ?? (f.scores ? top(f.scores) : null), box: f.box }));
+  }
+
+  /** The room's mood now: the most common emotion of the faces present (ties: the higher summed score), else
+   * the last room summary's dominant emotion while it is fresh. */
+  mood(): MoodNow {
+    const faces = this.liveFaces();
+    if (faces.length > 0) {
+      const counts = zeroScores();
+      const scores = zeroScores();
+      for (const f of this.faces.values()) {
+        const e = f.emotion ?? (f.scores ? top(f.scores) : null);
+        if (e) counts[e] += 1;
+        if (f.scores) for (const k of EMOTIONS) scores[k] += f.scores[k];
+      }
+      let best: Emotion | null = null;
+      for (const e of EMOTIONS) if (counts[e] > 0 && (best === null || counts[e] > counts[best] || (counts[e] === counts[best] && scores[e] > scores[best]))) best = e;
+      return { mood: best, source: best ? 'faces' : 'none', withheld: false, faces: faces.length };
+    }
+    const room = this.lastRoom;
+    if (room && !this.perFace && this.now() - room.atMs <= ROOM_FRESH_MS) {
+      return { mood: withheld(room.summary) ? null : room.summary.dominant, source: 'room', withheld: withheld(room.summary), faces: room.summary.faces };
+    }
+    return { mood: null, source: 'none', withheld: false, faces: 0 };
+  }
+
+  /** Takes one sample of the faces present into the current bucket (called once a second). */
+  sample(): void {
+    const nowMs = this.now();
+    if (!this.perFace) return;
+    const startMs = Math.floor(nowMs / TIMELINE_BUCKET_MS) * TIMELINE_BUCKET_MS;
+    if (this.bucket && this.bucket.startMs !== startMs) this.closeBucket();
+    this.bucket ??= { startMs, samples: 0, faceSamples: 0, counts: zeroScores() };
+    const b = this.bucket;
+    b.samples += 1;
+    for (const f of this.liveFaces()) {
+      b.faceSamples += 1;
+      if (f.emotion) b.counts[f.emotion] += 1;
+    }
+  }
+
+  /** The timeline over the last minutes, the bucket in progress last. */
+  points(): TimelinePoint[] {
+    const out = this.timeline.slice();
+    if (this.bucket) out.push(bucketPoint(this.bucket));
+    return out;
+  }
+
+  private closeBucket(): void {
+    if (this.bucket) this.push(bucketPoint(this.bucket));
+    this.bucket = null;
+  }
+
+  private push(p: TimelinePoint): void {
+    this.timeline.push(p);
+    const oldest = this.now() - TIMELINE_SPAN_MS;
+    while (this.timeline.length > 0 && Date.parse(this.timeline[0]!.time) < oldest) this.timeline.shift();
+  }
+
+  private drop(track: number): void {
+    if (this.faces.delete(track)) this.onChange?.();
+  }
+
+  private expire(): void {
+    const oldest = this.now() - FACE_STALE_MS;
+    for (const [id, f] of this.faces) if (f.seenMs < oldest) this.faces.delete(id);
+  }
+}
+
+/** A summary withheld by privacy.min_faces (its shares are all 0); older summaries have no such field. */
+function withheld(r: RoomSummary): boolean {
+  return (r as Partial<{ withheld: boolean }>).withheld === true;
+}
+
+function top(scores: EmotionScores): Emotion {
+  let best: Emotion = EMOTIONS[0];
+  for (const e of EMOTIONS) if (scores[e] > scores[best]) best = e;
+  return best;
+}
+
+function bucketPoint(b: { startMs: number; samples: number; faceSamples: number; counts: EmotionScores }): TimelinePoint {
+  const shares = zeroScores();
+  const labelled = EMOTIONS.reduce((n, e) => n + b.counts[e], 0);
+  if (labelled > 0) for (const e of EMOTIONS) shares[e] = Math.round((b.counts[e] / labelled) * 1000) / 1000;
+  return { time: new Date(b.startMs).toISOString(), faces: b.samples > 0 ? Math.round((b.faceSamples / b.samples) * 10) / 10 : 0, shares };
+}

@@ -1,0 +1,134 @@
+// GET /metrics: Prometheus text exposition (prom-client, a registry of its own: no global one). Counters and
+// gauges are read from the daemon when scraped; the per-stage histograms observe every timing sample.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { EMOTIONS } from '../types.js';
+import { STAGES, type PipelineStats, type Stage } from '../system/stats.js';
+import { readMemory } from '../system/memory.js';
+import type { HostHealth, MqttHealth } from '../publish/payloads.js';
+import type { LiveState } from './live-state.js';
+
+export interface MetricsDeps {
+  stats: PipelineStats;
+  live: LiveState;
+  host: HostHealth;
+  /** The MQTT publisher's health; null when MQTT is off (its metrics are then absent). */
+  mqtt: (() => MqttHealth) | null;
+  device: string;
+  version: string;
+}
+
+/** Latency buckets in seconds: 1 ms to 1 s (a frame on a Pi takes tens of ms). */
+const BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1];
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly unsubscribe: () => void;
+
+  constructor(deps: MetricsDeps) {
+    const { stats, live, host } = deps;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const total = (name: string, help: string, read: () => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    new Gauge({ name: 'emotiond_info', help: 'Constant 1, labelled with the device id and the version.', labelNames: ['device', 'version'], registers }).set({ device: deps.device, version: deps.version }, 1);
+    total('emotiond_frames_processed_total', 'Frames that went through the pipeline.', () => stats.framesProcessed);
+    total('emotiond_frames_dropped_total', 'Frames dropped because the pipeline was still busy (latest-frame slot).', () => stats.framesDropped);
+    total('emotiond_frames_bad_total', 'Frames skipped because they could not be processed.', () => stats.framesBad);
+    total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
+    total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
+    gauge('emotiond_faces', 'Confirmed faces present now.', () => stats.activeTracks);
+    gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => stats.fps());
+    new Counter({
+      name: 'emotiond_emotion_seconds_total',
+      help: 'Face-seconds spent in each committed emotion (from the room summaries when per-face data is off).',
+      labelNames: ['emotion'],
+      registers,
+      collect() {
+        this.reset();
+        for (const e of EMOTIONS) this.inc({ emotion: e }, live.emotionSeconds[e]);
+      },
+    });
+    const histogram = new Histogram({ name: 'emotiond_stage_duration_seconds', help: 'Time per frame in each pipeline stage (frame = the whole frame).', labelNames: ['stage'], buckets: BUCKETS, registers });
+    const byStage = new Map(STAGES.map((s) => [s, histogram.labels({ stage: s })]));
+    this.unsubscribe = stats.addSampleListener((stage: Stage, ms: number) => byStage.get(stage)?.observe(ms / 1000));
+    if (deps.mqtt) this.mqttMetrics(deps.mqtt);
+    gauge('emotiond_cpu_percent', 'CPU use of the daemon since the previous scrape, in percent of one core.', () => host.cpuPercent());
+    new Gauge({
+      name: 'emotiond_memory_bytes',
+      help: 'Resident memory: rss (total), anon (what the daemon allocates), file (mapped files, shared).',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const m = readMemory();
+        this.set({ kind: 'rss' }, m.rss_mb * 2 ** 20);
+        this.set({ kind: 'anon' }, m.anon_mb * 2 ** 20);
+        this.set({ kind: 'file' }, m.file_mb * 2 ** 20);
+      },
+    });
+    // Absent where the host has no thermal zone (containers, most PCs), rather than a false 0.
+    if (host.temperatureC() !== null) gauge('emotiond_temperature_celsius', 'SoC temperature (thermal_zone0).', () => host.temperatureC() ?? Number.NaN);
+  }
+
+  private mqttMetrics(read: () => MqttHealth): void {
+    const registers = [this.registry];
+    const field = (name: string, help: string, kind: 'counter' | 'gauge', pick: (h: MqttHealth) => number): void => {
+      if (kind === 'counter') {
+        new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            this.reset();
+            this.inc(pick(read()));
+          },
+        });
+      } else {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(pick(read()));
+          },
+        });
+      }
+    };
+    field('emotiond_mqtt_connected', '1 while connected to the MQTT broker.', 'gauge', (h) => (h.connected ? 1 : 0));
+    field('emotiond_mqtt_queue_length', 'Events waiting for the broker (queued plus sent but not acknowledged).', 'gauge', (h) => h.queue_length);
+    field('emotiond_mqtt_queue_dropped_total', 'Events dropped because the queue was full.', 'counter', (h) => h.queue_dropped);
+    field('emotiond_mqtt_delivered_total', 'Events acknowledged by the broker.', 'counter', (h) => h.delivered);
+    field('emotiond_mqtt_reconnects_total', 'Reconnects to the MQTT broker.', 'counter', (h) => h.reconnects);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.registry.clear();
+  }
+}

@@ -1,0 +1,120 @@
+// The two JSON bodies the HTTP server makes: the dashboard's live message (SSE, schema
+// dashboard.schema.json) and GET /healthz (healthz.schema.json).
+import type { Emotion } from '../types.js';
+import type { PipelineStats } from '../system/stats.js';
+import type { MqttHealth } from '../publish/payloads.js';
+import type { LiveFace, LiveState, TimelinePoint } from './live-state.js';
+
+/** What the HTTP server reads from the running daemon. */
+export interface DaemonView {
+  readonly stats: PipelineStats;
+  readonly version: string;
+  isPaused(): boolean;
+}
+
+export interface StatusSources {
+  daemon: DaemonView;
+  live: LiveState;
+  /** The MQTT publisher's health; null when MQTT is off. */
+  mqtt: (() => MqttHealth) | null;
+  device: string;
+  /** privacy.notice ('' = none). */
+  notice: string;
+}
+
+export interface DashboardMessage {
+  device: string;
+  time: string;
+  notice: string | null;
+  mood: Emotion | null;
+  mood_source: 'faces' | 'room' | 'none';
+  withheld: boolean;
+  faces_present: number;
+  faces: LiveFace[];
+  frame: { width: number; height: number } | null;
+  status: {
+    camera: 'online' | 'offline' | 'unknown';
+    camera_error: string | null;
+    mqtt: 'connected' | 'disconnected' | 'off';
+    mqtt_queue: number | null;
+    fps: number;
+    paused: boolean;
+  };
+  timeline: TimelinePoint[];
+}
+
+export function dashboardMessage(src: StatusSources, nowMs = Date.now()): DashboardMessage {
+  const { live, daemon } = src;
+  const mood = live.mood();
+  const cam = live.lastCamera();
+  const mqtt = src.mqtt?.() ?? null;
+  return {
+    device: src.device,
+    time: new Date(nowMs).toISOString(),
+    notice: src.notice === '' ? null : src.notice,
+    mood: mood.mood,
+    mood_source: mood.source,
+    withheld: mood.withheld,
+    faces_present: mood.faces,
+    faces: live.liveFaces(),
+    frame: cam?.width && cam.height ? { width: cam.width, height: cam.height } : null,
+    status: {
+      camera: cam?.state ?? 'unknown',
+      camera_error: cam?.error ?? null,
+      mqtt: mqtt === null ? 'off' : mqtt.connected ? 'connected' : 'disconnected',
+      mqtt_queue: mqtt?.queue_length ?? null,
+      fps: Math.round(daemon.stats.fps(nowMs) * 10) / 10,
+      paused: daemon.isPaused(),
+    },
+    timeline: live.points(),
+  };
+}
+
+export interface Healthz {
+  status: 'ok' | 'starting' | 'degraded' | 'failing';
+  live: boolean;
+  ready: boolean;
+  device: string;
+  version: string;
+  time: string;
+  uptime_s: number;
+  paused: boolean;
+  camera: 'online' | 'offline' | 'unknown';
+  mqtt: 'connected' | 'disconnected' | 'off';
+  frames_processed: number;
+  last_frame_age_s: number | null;
+  fps: number;
+}
+
+/** The watchdog's progress window (src/cli/run.ts): a frame within it, or a source being reopened. */
+const PROGRESS_WINDOW_MS = 15_000;
+
+/**
+ * Live: the pipeline makes progress (a frame within 15 s, or the source is being reopened), is paused, or has
+ * not had its first frame yet; never once the source was given up. Ready: frames flow from an online camera
+ * and MQTT (when on) is connected.
+ */
+export function healthz(src: StatusSources, nowMs = Date.now()): Healthz {
+  const { stats } = src.daemon;
+  const paused = src.daemon.isPaused();
+  const cam = src.live.lastCamera()?.state ?? 'unknown';
+  const mqtt = src.mqtt?.() ?? null;
+  const mqttState = mqtt === null ? 'off' : mqtt.connected ? 'connected' : 'disconnected';
+  const live = paused || (!stats.sourceFailed && (stats.framesProcessed === 0 || stats.alive(nowMs, PROGRESS_WINDOW_MS)));
+  const ready = live && cam === 'online' && stats.framesProcessed > 0 && mqttState !== 'disconnected';
+  return {
+    status: !live ? 'failing' : ready ? 'ok' : stats.framesProcessed === 0 ? 'starting' : 'degraded',
+    live,
+    ready,
+    device: src.device,
+    version: src.daemon.version,
+    time: new Date(nowMs).toISOString(),
+    uptime_s: Math.round(process.uptime()),
+    paused,
+    camera: cam,
+    mqtt: mqttState,
+    frames_processed: stats.framesProcessed,
+    last_frame_age_s: stats.lastProgressMs > 0 ? Math.round((nowMs - stats.lastProgressMs) / 100) / 10 : null,
+    fps: Math.round(stats.fps(nowMs) * 10) / 10,
+  };
+}
