@@ -50,6 +50,11 @@ export interface Config {
     room_interval_s: number;
     print: boolean;
   };
+  privacy: {
+    per_face: boolean;
+    min_faces: number;
+    notice: string;
+  };
   mqtt: {
     enabled: boolean;
     url: string;
@@ -123,6 +128,10 @@ function mqttUrl(v: unknown): void {
   if (typeof v !== 'string' || !/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/.test(v)) {
     throw new Error('must be a URL like mqtt://host:1883, mqtts://host:8883 or ws://host:8080/mqtt');
   }
+}
+
+function notice(v: unknown): void {
+  if (typeof v !== 'string' || v.length > 300 || /[\u0000-\u001f\u007f]/.test(v)) throw new Error('must be a line of text of at most 300 characters (empty = no notice)');
 }
 
 function fourcc(v: unknown): void {
@@ -224,6 +233,23 @@ export const schema: convict.Schema<Config> = {
     hold_s: { doc: 'Seconds a new emotion must keep that lead before it is committed.', format: range(0, 60), default: 0.5 },
     room_interval_s: { doc: 'Seconds between anonymous room summaries.', format: range(1, 86400), default: 10 },
     print: { doc: 'Also write events and summaries as JSON lines to stdout.', format: Boolean, default: false, arg: 'print' },
+  },
+  privacy: {
+    per_face: {
+      doc: 'Let per-face data leave the device: events (with track id and box), faces/<id> topics, faces on the dashboard. false = only room summaries and device state leave it (see Privacy in README.md).',
+      format: Boolean,
+      default: true,
+    },
+    min_faces: {
+      doc: 'Least faces present at once for their time to count in the room summary; a summary with fewer (1 to min_faces - 1 present, or never min_faces at once in the window) is published as withheld, without shares or mood. 1 = off. Use 3 or more with per_face false, so that one person\'s mood is never published as the room.',
+      format: range(1, 1000, true),
+      default: 1,
+    },
+    notice: {
+      doc: 'Notice that emotion recognition is in use, shown on the dashboard and published in the camera state (empty = none; where the EU AI Act applies, Article 50(3) requires informing the people exposed).',
+      format: notice,
+      default: 'Emotion recognition is in use in this area.',
+    },
   },
   mqtt: {
     enabled: { doc: 'Publish to MQTT.', format: Boolean, default: true },
