@@ -16,6 +16,8 @@ import response from './schemas/response.schema.json' with { type: 'json' };
 import haCommon from './schemas/ha-common.schema.json' with { type: 'json' };
 import haSensor from './schemas/ha-sensor.schema.json' with { type: 'json' };
 import haSwitch from './schemas/ha-switch.schema.json' with { type: 'json' };
+import healthz from './schemas/healthz.schema.json' with { type: 'json' };
+import dashboard from './schemas/dashboard.schema.json' with { type: 'json' };
 
 // ajv-formats is CommonJS: its module object is the function.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -33,6 +35,9 @@ const SCHEMAS = {
   response,
   'ha-sensor': haSensor,
   'ha-switch': haSwitch,
+  // HTTP bodies (src/http): GET /healthz and the dashboard's live message.
+  healthz,
+  dashboard,
 } as const;
 
 export type PayloadKind = keyof typeof SCHEMAS;
