@@ -33,8 +33,9 @@ pkgs=(build-essential python3 pkg-config opencv-data ffmpeg python3-skimage)
 [ -f /etc/nv_tegra_release ] || pkgs+=(libopencv-dev)
 if [ "$with_test" -eq 1 ]; then
   # debootstrap, systemd-container: deploy/test-live.sh boots a Debian 12 container with systemd as PID 1.
+  # chromium: the dashboard tests drive Debian's browser (playwright-core, nothing downloaded).
   pkgs+=(mosquitto openssl python3-torch python3-onnx python3-numpy python3-matplotlib python3-opencv systemd gstreamer1.0-plugins-base
-    debootstrap systemd-container)
+    debootstrap systemd-container chromium)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
