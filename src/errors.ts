@@ -5,6 +5,7 @@ export const ERRORS = {
   EMD_CONFIG_FILE: 'Configuration file cannot be read',
   EMD_SOURCE_OPEN: 'Frame source cannot be opened',
   EMD_SOURCE_READ: 'Frame source read failed',
+  EMD_SOURCE_BUSY: 'Camera is in use by another process',
   EMD_FRAME_BAD: 'Frame is empty or malformed',
   EMD_CASCADE_MISSING: 'Cascade file not found',
   EMD_CASCADE_LOAD: 'Cascade file cannot be loaded',

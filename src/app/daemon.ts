@@ -2,7 +2,8 @@
 // the camera last) and stops them in reverse, each stop guarded so one failure does not block the rest.
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../system/logger.js';
-import type { CameraState, DaemonControl, EventSink } from '../types.js';
+import type { CameraState, DaemonControl, EventSink, TrackedFace } from '../types.js';
+import type cv from '../system/opencv.js';
 import { EmotionModel } from '../classify/emotion-model.js';
 import { FaceClassifier } from '../classify/face-classifier.js';
 import { FaceDetector } from '../detect/face-detector.js';
@@ -47,6 +48,16 @@ export interface DaemonDeps {
   openSource?: CaptureDeps['open'];
   /** Progress hooks for systemd. */
   onReady?: () => void;
+  /** Sees frames with the tracks found in them (`emotiond preview` only; never the service). */
+  frameTap?: FrameTap;
+}
+
+/** Gets a copy of a frame after it was processed, with the tracks as they stand after it. */
+export interface FrameTap {
+  /** Asked before each frame: whether a copy is wanted (a copy costs a frame's memory and time). */
+  wants(nowMs: number): boolean;
+  /** The copy, which the tap owns and must release. */
+  frame(mat: cv.Mat, tracks: readonly TrackedFace[]): void;
 }
 
 export class Daemon implements DaemonControl {
@@ -170,15 +181,26 @@ export class Daemon implements DaemonControl {
         frame.mat.release();
         continue;
       }
+      const tap = this.deps.frameTap;
+      const copy = tap?.wants(Date.now()) ? frame.mat.copy() : undefined;
       try {
         await this.pipeline?.process(frame);
       } catch (err) {
         this.stats.framesBad += 1;
         if (badLogged++ < 10 || badLogged % 1000 === 0) this.log.warn({ err, seq: frame.info.seq, bad: this.stats.framesBad }, 'frame skipped');
       }
+      if (copy) this.tapFrame(copy);
     }
     await this.finish();
     this.endedResolve();
+  }
+
+  private tapFrame(copy: cv.Mat): void {
+    try {
+      this.deps.frameTap?.frame(copy, this.pipeline?.tracks ?? []);
+    } catch (err) {
+      this.log.warn({ err }, 'frame tap failed');
+    }
   }
 
   /** Faces still present end with the source; the last room window is published. Runs once. */

@@ -10,7 +10,7 @@ export interface ParsedArgs {
   version: boolean;
 }
 
-export const COMMANDS = ['run', 'check-config', 'remove-discovery', 'devices', 'help'] as const;
+export const COMMANDS = ['run', 'check-config', 'remove-discovery', 'devices', 'preview', 'help'] as const;
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const byFlag = new Map(settings().map((s) => [s.flag, s]));
@@ -79,6 +79,8 @@ export function usage(): string {
     '  run               run the daemon (default)',
     '  check-config      validate the configuration and exit (0 = valid, 78 = invalid)',
     '  devices           list V4L2 cameras and their formats',
+    '  preview           installers: serve the live camera view with face boxes on 127.0.0.1 for',
+    '                    preview.duration_s, to aim the camera (refused while the service uses it)',
     '  remove-discovery  remove the Home Assistant discovery configs from the broker',
     '',
     'Options:',

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// emotiond command line: run, check-config, devices, remove-discovery, --version.
+// emotiond command line: run, check-config, devices, remove-discovery, preview, --version.
 import { exitCodeFor } from '../errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { atPriority, createLogger, type Logger } from '../system/logger.js';
@@ -54,6 +54,11 @@ async function main(argv: string[]): Promise<void> {
     const { removeDiscoveryCommand } = await import('./remove-discovery.js');
     await removeDiscoveryCommand(loaded, logger);
     return;
+  }
+  if (args.command === 'preview') {
+    const { runPreview } = await import('./preview.js');
+    const signal = new Promise<string>((resolve) => ['SIGINT', 'SIGTERM'].forEach((sig) => process.once(sig, () => resolve(sig))));
+    process.exit(await runPreview(loaded, logger, { stop: signal }));
   }
   const code = await runDaemon(loaded, logger);
   process.exit(code);

@@ -55,6 +55,10 @@ export interface Config {
     min_faces: number;
     notice: string;
   };
+  preview: {
+    port: number;
+    duration_s: number;
+  };
   mqtt: {
     enabled: boolean;
     url: string;
@@ -250,6 +254,10 @@ export const schema: convict.Schema<Config> = {
       format: notice,
       default: 'Emotion recognition is in use in this area.',
     },
+  },
+  preview: {
+    port: { doc: '`emotiond preview` (installers only): the port it serves the camera view on, on 127.0.0.1 only.', format: range(1, 65535, true), default: 8788 },
+    duration_s: { doc: '`emotiond preview`: seconds it serves before it stops by itself.', format: range(10, 3600), default: 300 },
   },
   mqtt: {
     enabled: { doc: 'Publish to MQTT.', format: Boolean, default: true },

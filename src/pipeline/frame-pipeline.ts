@@ -77,6 +77,11 @@ export class FramePipeline {
     stats.processed();
   }
 
+  /** Every track (tentative and confirmed) as it stands after the last frame. */
+  get tracks(): readonly TrackedFace[] {
+    return this.deps.tracker.tracks;
+  }
+
   /** The frame clock when frames came (files run on media time), else the wall clock. */
   now(): number {
     return this.lastFrameMs ?? Date.now();
