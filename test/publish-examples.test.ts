@@ -6,6 +6,7 @@ import test from 'ava';
 import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
 import { topicsFor } from '../src/publish/topics.js';
 import { kindOfTopic } from '../src/publish/validate.js';
+import { withMinFaces } from '../src/events/privacy-filter.js';
 import { assertSchema, captureLogger, fakeControl, makeCamera, makeEvent, makeFace, makeRoom, sleep, startBroker, subscribe, testConfig, type Received } from './publish-helpers.js';
 
 const EXAMPLES = new URL('../src/publish/EXAMPLES.md', import.meta.url);
@@ -68,6 +69,8 @@ test('one real, schema-valid example per topic; EXAMPLES.md documents every topi
   pub.face(makeFace(4, 3, device));
   pub.faceCleared(device, 4);
   pub.room(makeRoom(device));
+  // What the daemon's privacy filter makes of a summary of one face with privacy.min_faces 3.
+  pub.room(withMinFaces({ ...makeRoom(device), faces: 1 }, 3));
   pub.camera(makeCamera(device));
   await sub.client.publishAsync(topics.set, '{"paused":true}', { qos: 1 });
   await sub.client.publishAsync(topics.request('health_check'), '{"transaction":"42"}', { qos: 1 });
@@ -87,12 +90,13 @@ test('one real, schema-valid example per topic; EXAMPLES.md documents every topi
   const root = '<base>/<device>';
   const entries: Entry[] = [
     { pattern: `${root}/availability`, direction: 'out', delivery: 'retained, QoS 1; Last Will `{"state":"offline"}`', schema: 'availability.schema.json', message: on(topics.availability) },
-    { pattern: `${root}/events`, direction: 'out', delivery: 'not retained, QoS `mqtt.qos`; queued while offline', schema: 'event.schema.json', message: eventOf('face_appeared'), note: 'type `face_appeared`:' },
+    { pattern: `${root}/events`, direction: 'out', delivery: 'not retained, QoS `mqtt.qos`; queued while offline', schema: 'event.schema.json', message: eventOf('face_appeared'), note: 'None when `privacy.per_face` is false. type `face_appeared`:' },
     { pattern: `${root}/events`, direction: 'out', delivery: '', schema: 'event.schema.json', message: eventOf('emotion_changed'), note: 'type `emotion_changed`:' },
     { pattern: `${root}/events`, direction: 'out', delivery: '', schema: 'event.schema.json', message: eventOf('face_gone'), note: 'type `face_gone`:' },
-    { pattern: `${root}/faces/<track>`, direction: 'out', delivery: 'retained, QoS 1, at most every `mqtt.face_interval_s`', schema: 'face.schema.json', message: on(topics.face(4), (m) => m.payload.length > 0) },
+    { pattern: `${root}/faces/<track>`, direction: 'out', delivery: 'retained, QoS 1, at most every `mqtt.face_interval_s`', schema: 'face.schema.json', message: on(topics.face(4), (m) => m.payload.length > 0), note: 'None when `privacy.per_face` is false.' },
     { pattern: `${root}/faces/<track>`, direction: 'out', delivery: '', schema: '(none)', message: on(topics.face(4), (m) => m.payload.length === 0), note: 'When the face is gone its retained state is cleared with an empty retained payload.' },
-    { pattern: `${root}/room`, direction: 'out', delivery: 'retained, QoS 1', schema: 'room.schema.json', message: on(topics.room) },
+    { pattern: `${root}/room`, direction: 'out', delivery: 'retained, QoS 1', schema: 'room.schema.json', message: on(topics.room, (m) => m.text.includes('"withheld":false')) },
+    { pattern: `${root}/room`, direction: 'out', delivery: '', schema: 'room.schema.json', message: on(topics.room, (m) => m.text.includes('"withheld":true')), note: 'While 1 to `privacy.min_faces` - 1 faces are present (or the window never had that many at once) the summary is withheld: no shares, no mood.' },
     { pattern: `${root}/camera`, direction: 'out', delivery: 'retained, QoS 1', schema: 'camera.schema.json', message: on(topics.camera) },
     { pattern: `${root}/stats`, direction: 'out', delivery: 'retained, QoS 0, every `mqtt.stats_interval_s` and after each connect', schema: 'stats.schema.json', message: on(topics.stats) },
     { pattern: `${root}/paused`, direction: 'out', delivery: 'retained, QoS 1', schema: 'paused.schema.json', message: on(topics.paused, (m) => m.text.includes('true')) },
