@@ -69,17 +69,24 @@ export class Mosquitto {
   private child: ChildProcess | undefined;
   readonly log: string[] = [];
   private readonly readyTimeoutMs: number;
+  private readonly persistence: boolean;
+  /** The config folder, kept across restarts (with persistence, the broker's database lives there too). */
+  private dir: string | undefined;
 
   constructor(
     readonly listeners: Listener[],
-    opts: { readyTimeoutMs?: number } = {},
+    opts: { readyTimeoutMs?: number; persistence?: boolean } = {},
   ) {
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 5000;
+    this.persistence = opts.persistence ?? false;
   }
 
+  /** Starts the broker; after a stop, starts it again on the same ports (and, with persistence, the same
+   * stored sessions and queued messages, as a broker restarted by its service manager). */
   async start(): Promise<void> {
-    const dir = fs.mkdtempSync(path.join(brokerDirBase(), 'emotiond-mosq-'));
-    const lines = ['per_listener_settings false', 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice'];
+    const dir = (this.dir ??= fs.mkdtempSync(path.join(brokerDirBase(), 'emotiond-mosq-')));
+    const store = this.persistence ? ['persistence true', `persistence_location ${dir}/`] : ['persistence false'];
+    const lines = ['per_listener_settings false', 'allow_anonymous true', ...store, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice'];
     // Running as root, mosquitto would switch to the "mosquitto" user and lose access to the temp files.
     if (process.getuid?.() === 0) lines.push('user root');
     for (const l of this.listeners) {

@@ -1,0 +1,62 @@
+// The daemon as the service runs it: the built entry point with the unit's memory settings, restarted after
+// an unexpected exit as Restart=on-failure would (each such exit is a crash for the soak).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Environment= lines of the shipped unit that shape memory use (NODE_OPTIONS, MALLOC_ARENA_MAX). */
+export function unitMemoryEnv(root: string): Record<string, string> {
+  const unit = fs.readFileSync(path.join(root, 'deploy/emotiond.service'), 'utf8');
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=(NODE_OPTIONS|MALLOC_ARENA_MAX)=(.*)$/gm)) env[m[1]!] = m[2]!;
+  return env;
+}
+
+export class DaemonProcess {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  crashes = 0;
+  readonly logFile: string;
+
+  constructor(private readonly opts: { root: string; runDir: string; args: string[]; onCrash: () => void }) {
+    this.logFile = path.join(opts.runDir, 'daemon.log');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    const { root, runDir, args } = this.opts;
+    const log = fs.openSync(this.logFile, 'a');
+    const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'run', '--system-state-dir', path.join(runDir, 'state'), '--log-level', 'warn', ...args], {
+      cwd: root,
+      env: { ...process.env, NODE_ENV: 'production', ...unitMemoryEnv(root) },
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    this.child = child;
+    child.once('exit', (code, signal) => {
+      if (this.stopping) return;
+      this.crashes += 1;
+      fs.appendFileSync(this.logFile, `\n[soak] daemon exited unexpectedly (${signal ?? code}); restarting in 1 s\n`);
+      this.opts.onCrash();
+      setTimeout(() => !this.stopping && this.start(), 1000);
+    });
+  }
+
+  /** SIGTERM as systemctl stop does; the exit status (SIGKILL after 10 s counts as 137). */
+  async stop(): Promise<number> {
+    this.stopping = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? 0;
+    return new Promise<number>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve(signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : (code ?? 0));
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}
