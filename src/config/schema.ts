@@ -174,7 +174,7 @@ export const schema: convict.Schema<Config> = {
       default: 'realtime',
     },
     reopen_min_s: { doc: 'First delay before reopening a source that failed or stopped.', format: range(0.01, 600), default: 1 },
-    reopen_max_s: { doc: 'Longest delay between reopen attempts (the delay doubles up to this).', format: range(0.01, 3600), default: 30 },
+    reopen_max_s: { doc: 'Longest delay between reopen attempts (the delay doubles up to this): a camera that comes back is read again within about this long.', format: range(0.01, 3600), default: 3 },
     stall_timeout_s: { doc: 'Reopen the source when no frame arrived for this long.', format: range(0.5, 3600), default: 10 },
     max_stuck_reads: {
       doc: 'Stalled reads that never return (a wedged GStreamer pipeline: they cannot be cancelled, and each holds one of the 4 libuv worker threads) before the daemon gives up on the source, stops and ends for systemd to restart it.',
