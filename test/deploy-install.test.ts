@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { freePort } from './helpers/ports.js';
 
 const SRC = path.resolve('.');
 const MAIN_JS = path.join(SRC, 'dist/src/cli/main.js');
@@ -82,6 +83,7 @@ withBuild('install.sh --root puts every file in place', (t) => {
   const prefix = at('opt/emotiond');
   t.true(fs.existsSync(path.join(prefix, 'dist/src/cli/main.js')));
   t.false(fs.existsSync(path.join(prefix, 'dist/test')));
+  for (const f of ['index.html', 'dashboard.js', 'dashboard.css']) t.true(fs.existsSync(path.join(prefix, 'dist/src/http/static', f)), `the dashboard's ${f}`);
   t.true(fs.existsSync(path.join(prefix, 'package.json')));
   t.true(fs.existsSync(path.join(prefix, '.emotiond-install')));
   t.true(fs.existsSync(path.join(prefix, 'config/emotiond.example.json')));
@@ -112,21 +114,23 @@ withBuild('the installed program runs: emotiond --version through the wrapper pa
 
 const DEMO = path.join(SRC, 'deploy/demo/demo-faces.avi');
 const runnable = noBuild === undefined && onnxModels.includes('emotion-cnn-lstm.int8.onnx') && fs.existsSync(DEMO);
-(runnable ? test.serial : test.serial.skip)('the installed tree alone runs the daemon: its model, cascades and pruned node_modules', (t) => {
+(runnable ? test.serial : test.serial.skip)('the installed tree alone runs the daemon: its model, cascades, dashboard files and pruned node_modules', async (t) => {
   // Only the install's own files: the default model and cascade are resolved from /opt/emotiond. Run from
   // another directory with the wrapper's environment, as `emotiond run` typed anywhere would be.
   const wrapperEnv = Object.fromEntries(
     [...fs.readFileSync(at('usr/local/bin/emotiond'), 'utf8').matchAll(/^export (\w+)=(\S*)$/gm)].map((m) => [m[1], m[2]]),
   );
+  const port = String(await freePort());
   const r = spawnSync(
     process.execPath,
-    [at('opt/emotiond/dist/src/cli/main.js'), 'run', '--config', at('etc/emotiond/config.json'), '--source', DEMO, '--source-pace', 'none', '--no-mqtt-enabled', '--print', '--log-pretty', 'no'],
+    [at('opt/emotiond/dist/src/cli/main.js'), 'run', '--config', at('etc/emotiond/config.json'), '--source', DEMO, '--source-pace', 'none', '--no-mqtt-enabled', '--print', '--log-pretty', 'no', '--http-enabled', '--http-port', port],
     { cwd: '/', encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...wrapperEnv, EMOTIOND_SYSTEM_STATE_DIR: path.join(tmp, 'state') } },
   );
   t.is(r.status, 0, r.stderr.slice(-3000));
   const logs = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   t.is(logs.find((l) => l.msg === 'model loaded')?.model, at('opt/emotiond/models/emotion-cnn-lstm.int8.onnx'));
   t.is(logs.find((l) => l.msg === 'cascade loaded')?.cascade, at('opt/emotiond/cascades/haarcascade_frontalface_default.xml'));
+  t.is(logs.find((l) => String(l.msg).startsWith('dashboard: '))?.url, `http://127.0.0.1:${port}/`, 'the HTTP server found its files');
   const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type?: string });
   t.true(events.some((e) => e.type === 'face_appeared'), r.stdout.slice(0, 2000));
 });
@@ -154,7 +158,7 @@ withBuild('a second run keeps an edited config and the password, and replaces th
 function foreignCheckout(uid: number): string {
   const dir = path.join(tmp, `checkout-${uid}`);
   fs.mkdirSync(path.join(dir, 'deploy'), { recursive: true });
-  for (const p of ['dist', 'node_modules', 'package.json', 'package-lock.json', 'models', 'cascades', 'config']) {
+  for (const p of ['dist', 'node_modules', 'package.json', 'package-lock.json', 'models', 'cascades', 'config', 'src/http/static']) {
     if (fs.existsSync(path.join(SRC, p))) fs.cpSync(path.join(SRC, p), path.join(dir, p), { recursive: true, verbatimSymlinks: true });
   }
   for (const f of ['install.sh', 'README-ops.md', 'emotiond.service', 'emotiond@.service']) fs.copyFileSync(path.join(SRC, 'deploy', f), path.join(dir, 'deploy', f));
