@@ -56,7 +56,7 @@ export class DaemonMetrics {
     total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
     total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
     gauge('emotiond_faces', 'Confirmed faces present now.', () => stats.activeTracks);
-    gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => stats.fps());
+    gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
     new Counter({
       name: 'emotiond_emotion_seconds_total',
       help: 'Face-seconds spent in each committed emotion (from the room summaries when per-face data is off).',
@@ -68,6 +68,8 @@ export class DaemonMetrics {
       },
     });
     const histogram = new Histogram({ name: 'emotiond_stage_duration_seconds', help: 'Time per frame in each pipeline stage (frame = the whole frame).', labelNames: ['stage'], buckets: BUCKETS, registers });
+    // Every stage from the start, at zero: a dashboard shows each before its first sample.
+    for (const s of STAGES) histogram.zero({ stage: s });
     const byStage = new Map(STAGES.map((s) => [s, histogram.labels({ stage: s })]));
     this.unsubscribe = stats.addSampleListener((stage: Stage, ms: number) => byStage.get(stage)?.observe(ms / 1000));
     if (deps.mqtt) this.mqttMetrics(deps.mqtt);

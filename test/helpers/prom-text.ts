@@ -76,10 +76,11 @@ function parseSample(line: string, where: string): Sample {
   return { name: m[1] as string, labels: m[3] !== undefined ? parseLabels(m[3], where) : {}, value };
 }
 
+/** A value as Go's strconv.ParseFloat reads it (what Prometheus uses): also NaN and Inf in any case. */
 function parseValue(raw: string, where: string): number {
-  if (raw === '+Inf') return Infinity;
-  if (raw === '-Inf') return -Infinity;
-  if (raw === 'NaN') return NaN;
+  if (/^\+?inf(inity)?$/i.test(raw)) return Infinity;
+  if (/^-inf(inity)?$/i.test(raw)) return -Infinity;
+  if (/^nan$/i.test(raw)) return NaN;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw)) throw new Error(`${where}: bad value ${raw}`);
   return Number(raw);
 }
