@@ -14,7 +14,7 @@ const MAIN_JS = path.join(SRC, 'dist/src/cli/main.js');
 function ensureBuild(): string | undefined {
   if (fs.existsSync(MAIN_JS)) return undefined;
   // tsc still emits JavaScript when another part fails to type-check; only a missing output is fatal.
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: SRC, encoding: 'utf8' });
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: SRC, encoding: 'utf8' });
   if (fs.existsSync(MAIN_JS)) return undefined;
   return `no build: ${MAIN_JS} is missing after npx tsc (exit ${r.status}): ${`${r.stdout}${r.stderr}`.slice(0, 500)}`;
 }
@@ -83,6 +83,11 @@ withBuild('install.sh --root puts every file in place', (t) => {
   const prefix = at('opt/emotiond');
   t.true(fs.existsSync(path.join(prefix, 'dist/src/cli/main.js')));
   t.false(fs.existsSync(path.join(prefix, 'dist/test')));
+  // Only the daemon: the evaluation (models/eval), the bench and the clip helpers (test/) are not installed.
+  t.deepEqual(fs.readdirSync(path.join(prefix, 'dist')), ['src'], 'dist/ holds the daemon (dist/src) alone');
+  const program = ['dist', 'models'].flatMap((d) => fs.readdirSync(path.join(prefix, d), { recursive: true, encoding: 'utf8' }).map((f) => `${d}/${f}`));
+  const tooling = program.filter((f) => /(^|\/)(tools|eval|bench|clips|scripts)(\/|$)|eval-model|config-docs|outbox-wear/.test(f));
+  t.deepEqual(tooling, [], `evaluation, bench or clip code installed:\n${tooling.join('\n')}`);
   for (const f of ['index.html', 'dashboard.js', 'dashboard.css']) t.true(fs.existsSync(path.join(prefix, 'dist/src/http/static', f)), `the dashboard's ${f}`);
   t.true(fs.existsSync(path.join(prefix, 'package.json')));
   t.true(fs.existsSync(path.join(prefix, '.emotiond-install')));

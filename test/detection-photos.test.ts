@@ -8,9 +8,9 @@ import { resolveCascade } from '../src/detect/cascade-file.js';
 import { FaceTracker } from '../src/track/face-tracker.js';
 import { iou } from '../src/track/geometry.js';
 import type { Box, Detection } from '../src/types.js';
-import { configWith } from '../src/tools/bench/run-clip.js';
-import { RECOMMENDED } from '../src/tools/bench/recommended.js';
-import { missingDataMessage, negativePhoto, readFacetestPhotos, sharedDataDir } from '../src/tools/clips/data.js';
+import { configWith } from './bench/run-clip.js';
+import { RECOMMENDED } from './bench/recommended.js';
+import { missingDataMessage, negativePhoto, readFacetestPhotos, sharedDataDir } from './helpers/clips/data.js';
 
 const dataDir = sharedDataDir();
 if (!dataDir) console.log(`detection-photos: skipping the facetest photos: ${missingDataMessage()}`);

@@ -3,10 +3,10 @@ import cv from '../src/system/opencv.js';
 import { FaceDetector, cascadeWindow, suppress } from '../src/detect/face-detector.js';
 import { resolveCascade } from '../src/detect/cascade-file.js';
 import { loadConfig } from '../src/config/load.js';
-import { missingDataMessage, sharedDataDir } from '../src/tools/clips/data.js';
+import { missingDataMessage, sharedDataDir } from './helpers/clips/data.js';
 import { missingFile } from './helpers/shared-data.js';
 import { testUnless } from './helpers/skip.js';
-import { threeFaces } from '../src/tools/clips/reference.js';
+import { threeFaces } from './helpers/clips/reference.js';
 import { iou } from '../src/track/geometry.js';
 import type { Box } from '../src/types.js';
 

@@ -2,10 +2,10 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readFerCsv, type FerRow } from '../src/tools/eval/fer-csv.js';
-import { readCkPlus, parseEmotionFile } from '../src/tools/eval/ckplus.js';
+import { readFerCsv, type FerRow } from '../models/eval/fer-csv.js';
+import { readCkPlus, parseEmotionFile } from '../models/eval/ckplus.js';
 import { EmotiondError } from '../src/errors.js';
-import { checkDataDir, isCompleteExport } from '../src/tools/eval/data-dir.js';
+import { checkDataDir, isCompleteExport } from '../models/eval/data-dir.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-eval-test-'));
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));

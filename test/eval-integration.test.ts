@@ -31,7 +31,7 @@ testUnless(cannotEvaluate)('npm run eval -- --quick on the real model writes a c
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-eval-out-'));
   t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
   const started = Date.now();
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import=tsx', 'src/tools/eval-model.ts', '--quick', '--model', model, '--out', out], { cwd: root, maxBuffer: 16 << 20, timeout: 150_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--quick', '--model', model, '--out', out], { cwd: root, maxBuffer: 16 << 20, timeout: 150_000 });
   t.log(`quick eval took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   t.regex(stdout, /# emotiond model evaluation/);
   t.regex(stdout, /## Targets/);
@@ -68,7 +68,7 @@ testUnless(cannotEvaluate)('npm run eval -- --quick on the real model writes a c
 
 test('npm run eval with a missing data folder fails with EMD_DATASET naming the missing file', async (t) => {
   const missing = path.join(os.tmpdir(), `emotiond-no-data-${process.pid}`);
-  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'src/tools/eval-model.ts', '--data', missing, '--model', model], { cwd: root, timeout: 60_000 }));
+  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--data', missing, '--model', model], { cwd: root, timeout: 60_000 }));
   const e = err as Error & { code?: number; stderr?: string };
   t.is(e.code, 1);
   t.regex(e.stderr ?? '', /\[EMD_DATASET\]/);
@@ -78,14 +78,14 @@ test('npm run eval with a missing data folder fails with EMD_DATASET naming the 
 test('npm run eval without --data reads the shared data where EMOTIOND_DATA_DIR points', async (t) => {
   const missing = path.join(os.tmpdir(), `emotiond-no-shared-data-${process.pid}`);
   const env = { ...process.env, EMOTIOND_DATA_DIR: missing };
-  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'src/tools/eval-model.ts', '--quick', '--model', model], { cwd: root, env, timeout: 60_000 }));
+  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--quick', '--model', model], { cwd: root, env, timeout: 60_000 }));
   const e = err as Error & { code?: number; stderr?: string };
   t.is(e.code, 1, e.stderr);
   t.true((e.stderr ?? '').includes(path.join(missing, 'export_public.py')), e.stderr);
 });
 
 test('npm run eval rejects a bad flag with usage and exit code 2', async (t) => {
-  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'src/tools/eval-model.ts', '--limit', 'ten'], { cwd: root, timeout: 60_000 }));
+  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--limit', 'ten'], { cwd: root, timeout: 60_000 }));
   const e = err as Error & { code?: number; stderr?: string };
   t.is(e.code, 2);
   t.regex(e.stderr ?? '', /--limit must be a positive integer[\s\S]*usage: npm run eval/);

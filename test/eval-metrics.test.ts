@@ -1,7 +1,7 @@
 import test from 'ava';
-import { accuracy, agreement, argmax, confusion, countFlips, macroF1, perClass, percentile, settleFrame, summarize, wilson } from '../src/tools/eval/metrics.js';
-import { spread } from '../src/tools/eval/ckplus-run.js';
-import { checkTargets } from '../src/tools/eval/targets.js';
+import { accuracy, agreement, argmax, confusion, countFlips, macroF1, perClass, percentile, settleFrame, summarize, wilson } from '../models/eval/metrics.js';
+import { spread } from '../models/eval/ckplus-run.js';
+import { checkTargets } from '../models/eval/targets.js';
 
 // truth 0 0 0 1 1 2 / pred 0 0 1 1 2 2 -> rows [2 1 0] [0 1 1] [0 0 1]
 const truth = [0, 0, 0, 1, 1, 2];

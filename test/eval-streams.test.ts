@@ -1,9 +1,9 @@
 import test from 'ava';
-import { JitteredStream, defaultHysteresis, gatedLabels, rng, sampleIndices } from '../src/tools/eval/streams.js';
-import { argmax, countFlips } from '../src/tools/eval/metrics.js';
+import { JitteredStream, defaultHysteresis, gatedLabels, rng, sampleIndices } from '../models/eval/streams.js';
+import { argmax, countFlips } from '../models/eval/metrics.js';
 import { EMOTIONS, zeroScores, type Emotion, type EmotionScores } from '../src/types.js';
-import { cropStill } from '../src/tools/eval/stills.js';
-import { switchPairs } from '../src/tools/eval/switches.js';
+import { cropStill } from '../models/eval/stills.js';
+import { switchPairs } from '../models/eval/switches.js';
 
 const face = (): Uint8Array => {
   const px = new Uint8Array(48 * 48);

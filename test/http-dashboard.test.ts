@@ -2,7 +2,7 @@
 // within 10 s of the camera starting with the page open, the notice, labelled face boxes, the timeline and the status; the page fits 1920x1080 and
 // 800x480 without scrolling; a screenshot at each size goes to reports/test-artifacts/.
 import fs from 'node:fs';
-import { DEMO_CLIP } from '../src/tools/clips/reference.js';
+import { DEMO_CLIP } from './helpers/clips/reference.js';
 import { EMOTIONS } from '../src/types.js';
 import { artifactPath, launchBrowser, missingChromium } from './helpers/browser.js';
 import { makeHttpDaemon } from './helpers/http-daemon.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/config/load.js';
-import { DEMO_CLIP } from '../src/tools/clips/reference.js';
+import { DEMO_CLIP } from './helpers/clips/reference.js';
 import { payloadValidator } from '../src/publish/validate.js';
 import { EMOTIONS } from '../src/types.js';
 import { makeHttpDaemon, readStates } from './helpers/http-daemon.js';

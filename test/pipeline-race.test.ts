@@ -14,7 +14,7 @@ import { RoomWindow } from '../src/events/room-window.js';
 import { FramePipeline } from '../src/pipeline/frame-pipeline.js';
 import { PipelineStats } from '../src/system/stats.js';
 import { createLogger } from '../src/system/logger.js';
-import { configWith } from '../src/tools/bench/run-clip.js';
+import { configWith } from './bench/run-clip.js';
 import type { EventSink, TrackedFace } from '../src/types.js';
 import type cvTypes from '../src/system/opencv.js';
 import { missingFile, missingModel, testModel } from './helpers/shared-data.js';

@@ -5,12 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { Box, EmotionEvent, FaceState } from '../src/types.js';
-import { runClip, tracksSeen, type ClipRun } from '../src/tools/bench/run-clip.js';
-import { RECOMMENDED } from '../src/tools/bench/recommended.js';
-import { resolveModel } from '../src/tools/bench/model.js';
-import { missingDataMessage, sharedDataDir } from '../src/tools/clips/data.js';
-import { classrooms, faceFree, facetestClips, subjectsInTurn, threeFaces, type ReferenceClip } from '../src/tools/clips/reference.js';
-import { readLayout, scoreScene } from '../src/tools/bench/scene.js';
+import { runClip, tracksSeen, type ClipRun } from './bench/run-clip.js';
+import { RECOMMENDED } from './bench/recommended.js';
+import { resolveModel } from './bench/model.js';
+import { missingDataMessage, sharedDataDir } from './helpers/clips/data.js';
+import { classrooms, faceFree, facetestClips, subjectsInTurn, threeFaces, type ReferenceClip } from './helpers/clips/reference.js';
+import { readLayout, scoreScene } from './bench/scene.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 import { projectRoot } from '../src/system/paths.js';
 

@@ -1,10 +1,11 @@
 // What data-dependent tests need, and why they skip when it is absent. The shared data is found by the one
-// locator of the project (src/tools/clips/data.ts: $EMOTIOND_DATA_DIR, else ../shared/data).
+// locator of the project (models/eval/data-root.ts: $EMOTIOND_DATA_DIR, else ../shared/data).
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/system/paths.js';
 
-export { dataFile, dataRoot, missingData, missingDataMessage, sharedDataDir } from '../../src/tools/clips/data.js';
+export { dataFile, dataRoot, missingData } from '../../models/eval/data-root.js';
+export { missingDataMessage, sharedDataDir } from './clips/data.js';
 
 const SHIPPED_MODEL = path.join(projectRoot(), 'models', 'emotion-cnn-lstm.int8.onnx');
 

@@ -1,0 +1,242 @@
+// `npm run bench`: the real pipeline (the Daemon: capture → detect → track → classify → events, MQTT
+// optional) over the reference clips, every frame as fast as it goes, one clip per child process so
+// that peak RSS is the daemon's own. Prints a table, checks the targets on the three-face clip, and
+// writes reports/bench/bench.json.
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fromRoot } from '../../src/system/paths.js';
+import { benchClips, type ReferenceClip } from '../helpers/clips/reference.js';
+import { checkClassroom, checkTargets, dominantStage, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
+import { resolveModel } from './model.js';
+import { RECOMMENDED } from './recommended.js';
+import { workerCommand, type Runtime } from './runtime.js';
+import type { WorkerReply, WorkerRequest } from './worker.js';
+
+const USAGE = `usage: npm run bench -- [options]
+  --clip PATH        benchmark this video file instead of the reference clips (repeatable)
+  --repeat N         run each clip N times (samples pooled; default 1)
+  --model PATH       ONNX model (default: models/emotion-cnn-lstm.int8.onnx, else the newest models/work/**/*.onnx)
+  --threads N        ONNX Runtime intra-op threads (default 1)
+  --cv-threads N     OpenCV worker threads (default: OpenCV's, one per core)
+  --set KEY=VALUE    any daemon setting, e.g. --set detector.detect_width=240 (repeatable)
+  --recommended      apply the settings of test/bench/recommended.ts (before any --set)
+  --mqtt             publish through the daemon's MQTT publisher to an aedes broker inside the bench
+  --runtime R        dist (compile to reports/bench/dist and run with plain node, as deployed; default) or tsx
+  --out FILE         JSON report (default reports/bench/bench.json)
+On a machine busy with other work, wall-clock figures drop with the CPU share the bench gets (the cores
+column); as root, \`chrt -r 10 node --import tsx test/bench/bench.ts ...\` measures as on an idle machine.`;
+
+interface Options {
+  clips: string[];
+  repeat: number;
+  model?: string;
+  threads: number;
+  cvThreads?: number;
+  settings: Record<string, string>;
+  mqtt: boolean;
+  runtime: Runtime;
+  out: string;
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function parseOptions(argv: string[]): Options | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      clip: { type: 'string', multiple: true },
+      repeat: { type: 'string' },
+      model: { type: 'string' },
+      threads: { type: 'string' },
+      'cv-threads': { type: 'string' },
+      set: { type: 'string', multiple: true },
+      recommended: { type: 'boolean' },
+      mqtt: { type: 'boolean' },
+      runtime: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return null;
+  const settings: Record<string, string> = values.recommended ? { ...RECOMMENDED } : {};
+  for (const kv of values.set ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--set wants KEY=VALUE, got "${kv}"`);
+    settings[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const runtime = values.runtime ?? 'dist';
+  if (runtime !== 'dist' && runtime !== 'tsx') throw new Error(`--runtime must be dist or tsx, got "${runtime}"`);
+  return {
+    clips: (values.clip ?? []).map((c) => path.resolve(c)),
+    repeat: positiveInt('repeat', values.repeat, 1),
+    model: values.model,
+    threads: positiveInt('threads', values.threads, 1),
+    cvThreads: values['cv-threads'] === undefined ? undefined : positiveInt('cv-threads', values['cv-threads'], 1),
+    settings,
+    mqtt: values.mqtt === true,
+    runtime,
+    out: path.resolve(values.out ?? fromRoot('reports/bench/bench.json')),
+  };
+}
+
+/** Run one clip in a child process and wait for its report. */
+function benchInChild(command: { script: string; execArgv: string[] }, req: WorkerRequest): Promise<{ report: ClipReport; cvThreads: number }> {
+  return new Promise((resolve, reject) => {
+    // The daemon's process settings from deploy/emotiond.service, so that RSS is measured as deployed.
+    const execArgv = [...command.execArgv, '--max-semi-space-size=1'];
+    const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1' };
+    const child = fork(command.script, [JSON.stringify(req)], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let reply: WorkerReply | undefined;
+    child.on('message', (m) => {
+      reply = m as WorkerReply;
+      // The report is all we need; a native thread pool that keeps the child alive must not hang the bench.
+      setTimeout(() => child.kill(), 5000).unref();
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (reply?.ok) resolve({ report: reply.report, cvThreads: reply.cvThreads });
+      else reject(new Error(reply ? reply.error : `bench worker for ${req.clip} exited (${signal ?? code}) without a report`));
+    });
+  });
+}
+
+/** The scheduling policy of this process (Linux): a real-time bench is not slowed by other work. */
+function schedPolicy(): string {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Field 41 of proc(5) is the policy; fields here start at field 3.
+    return ['other', 'fifo', 'rr', 'batch', 'iso', 'idle', 'deadline'][Number(fields[41 - 3])] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function verdicts(checks: TargetCheck[]): string {
+  return checks.map((c) => `  ${c.pass ? 'PASS' : 'FAIL'}  ${c.what.padEnd(20)} ${c.measured.padStart(10)}   (target ${c.target})`).join('\n');
+}
+
+async function main(): Promise<number> {
+  let opts: Options | null;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (!opts) {
+    console.log(USAGE);
+    return 0;
+  }
+  const notes: string[] = [];
+  let clips: ReferenceClip[];
+  let target: ReferenceClip | undefined;
+  let rooms: ReferenceClip[] = [];
+  if (opts.clips.length > 0) {
+    clips = opts.clips.map((p) => ({ name: path.basename(p, path.extname(p)), path: p, faces: 0 }));
+  } else {
+    const ref = benchClips();
+    clips = ref.clips;
+    target = ref.target;
+    rooms = ref.classrooms;
+    if (ref.note) notes.push(ref.note);
+  }
+  const model = resolveModel(opts.model);
+  if (model.note) notes.push(model.note);
+  const command = await workerCommand(opts.runtime);
+  if (command.note) notes.push(command.note);
+  for (const n of notes) console.log(`note: ${n}`);
+  console.log(
+    `bench: ${clips.length} clip(s) x ${opts.repeat}, model ${model.path}, onnx threads ${opts.threads}, runtime ${command.runtime}, ` +
+      `${os.cpus().length} cores, load ${os.loadavg()[0]?.toFixed(2)}, scheduling ${schedPolicy()}${opts.mqtt ? ', MQTT on' : ''}` +
+      (Object.keys(opts.settings).length ? `, settings ${JSON.stringify(opts.settings)}` : ''),
+  );
+
+  const reports: ClipReport[] = [];
+  let cvThreads = 0;
+  for (const clip of clips) {
+    const req: WorkerRequest = { name: clip.name, clip: clip.path, model: model.path, threads: opts.threads, repeat: opts.repeat, settings: opts.settings, mqtt: opts.mqtt, cvThreads: opts.cvThreads };
+    process.stdout.write(`  ${clip.name} ... `);
+    const done = await benchInChild(command, req);
+    cvThreads = done.cvThreads;
+    reports.push(done.report);
+    console.log(`${done.report.fps} frames/s, ${done.report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
+  }
+
+  console.log(`\nper-stage ms are median/p95; cpu/frame in ms; cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`);
+  console.log(table(reports));
+  if (reports.some((r) => r.scene)) {
+    console.log(`\nclassroom clips (each figure the median of ${opts.repeat} run(s)); hz = LSTM steps per second per face on the frame clock; first report = seconds from a face's arrival to its face_appeared\n`);
+    console.log(sceneTable(reports));
+  }
+  const loadNow = os.loadavg()[0] ?? 0;
+  const policy = schedPolicy();
+  const realtime = policy === 'fifo' || policy === 'rr';
+  if (loadNow > os.cpus().length && !realtime) {
+    console.log(`\nwarning: load average ${loadNow.toFixed(1)} on ${os.cpus().length} cores: other work competes for the CPU; wall-clock numbers (fps, p95) are pessimistic, cpu/frame is the steadier figure`);
+  }
+  if (opts.mqtt) {
+    for (const r of reports) {
+      if (r.mqtt?.parts === 0) console.log(`\nnote: MQTT requested but the daemon started no MQTT part for ${r.clip}: nothing was published`);
+      else if (r.mqtt) console.log(`${r.clip}: ${r.mqtt.messages} MQTT messages, ${r.mqtt.bytes} payload bytes`);
+    }
+  }
+
+  let targets: { clip: string; checks: TargetCheck[]; pass: boolean } | null = null;
+  const targetReport = target ? reports.find((r) => r.path === target.path) : undefined;
+  if (targetReport) {
+    const checks = checkTargets(targetReport);
+    targets = { clip: targetReport.clip, checks, pass: checks.every((c) => c.pass) };
+    console.log(`\ntargets on ${targetReport.clip} (${targetReport.width}x${targetReport.height}, ${opts.threads} ONNX thread(s)):\n${verdicts(checks)}`);
+    if (!targets.pass) {
+      const d = dominantStage(targetReport);
+      console.log(`  dominant stage: ${d.stage}, ${(d.share * 100).toFixed(0)} % of the median frame (${targetReport.stage_ms[d.stage].median} ms of ${targetReport.stage_ms.frame.median} ms)`);
+      console.log(`  RSS once the libraries were loaded: ${targetReport.rss_base_mb} MB (before any frame)`);
+    }
+  }
+
+  const classroomChecks: Array<{ clip: string; checks: TargetCheck[]; pass: boolean }> = [];
+  for (const room of rooms) {
+    const r = reports.find((x) => x.path === room.path);
+    if (!r || !targetReport) continue;
+    const checks = checkClassroom(r, targetReport);
+    classroomChecks.push({ clip: r.clip, checks, pass: checks.every((c) => c.pass) });
+    console.log(`\ntargets on ${r.clip} (shipped defaults; cpu/frame against ${targetReport.clip} in this run):\n${verdicts(checks)}`);
+  }
+
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  const json = {
+    time: new Date().toISOString(),
+    host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', load_avg_after: Math.round(loadNow * 100) / 100, sched_policy: policy, node: process.version },
+    runtime: command.runtime,
+    model: model.path,
+    onnx_threads: opts.threads,
+    opencv_threads: cvThreads,
+    mqtt: opts.mqtt,
+    settings: opts.settings,
+    notes,
+    clips: reports,
+    targets,
+    classroom_targets: classroomChecks,
+  };
+  fs.writeFileSync(opts.out, `${JSON.stringify(json, null, 2)}\n`);
+  console.log(`\nwrote ${path.relative(process.cwd(), opts.out) || opts.out}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,96 @@
+// Scores a clip run against the clip's layout (the manifest of a composed clip: where each face is, from
+// when, and the label its sequence ends in): faces tracked, false and extra tracks, the last committed label
+// per face, the per-face classification rate, and how long a new face waits before it is reported.
+import fs from 'node:fs';
+import type { BoxTuple } from '../helpers/clips/data.js';
+import type { ComposedFace } from '../helpers/clips/compose.js';
+import type { EmotionEvent, FaceState } from '../../src/types.js';
+import type { ClipRun } from './run-clip.js';
+
+export interface SceneReport {
+  faces: number;
+  /** Faces with at least one confirmed track on them. */
+  tracked: number;
+  /** Tracks whose face_appeared box lies on no face. */
+  false_tracks: number;
+  /** Tracks beyond the first on a face (id switches, duplicates). */
+  extra_tracks: number;
+  /** Faces whose last committed label (its last faces/<id> state) is the sequence's label. */
+  label_right: number;
+  labelled: number;
+  /** LSTM steps per second of each tracked face over its confirmed life (frame clock): min and median. */
+  classify_hz: { min: number | null; median: number | null };
+  /** Frame-clock seconds from a face's first frame to its face_appeared, for faces that arrive after the
+   * first frame (the first frame is searched whole): median and max; and for all faces. */
+  first_report_s: { median: number | null; max: number | null; late_faces: number };
+  /** Per face: index, subject, label, tracks, last label, steps/s. */
+  per_face: Array<{ face: number; subject: string; label: string | null; tracks: number[]; last: string | null; hz: number | null; report_s: number | null }>;
+}
+
+/** The layout of a composed clip, read from the manifest beside it (null when there is none or it has no face boxes). */
+export function readLayout(clip: string): { fps: number; faces: ComposedFace[] } | null {
+  const manifest = clip.replace(/\.avi$/, '.json');
+  if (manifest === clip || !fs.existsSync(manifest)) return null;
+  const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { fps: number; faces: ComposedFace[] };
+  return m.faces.length > 0 && m.faces.every((f) => f.face) ? m : null;
+}
+
+function inside(cx: number, cy: number, [x, y, w, h]: BoxTuple): boolean {
+  return cx >= x && cx < x + w && cy >= y && cy < y + h;
+}
+
+function quantile(xs: number[], q: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))] as number;
+}
+
+const round = (x: number | null, k = 100): number | null => (x === null ? null : Math.round(x * k) / k);
+
+export function scoreScene(run: ClipRun, layout: { fps: number; faces: ComposedFace[] }): SceneReport {
+  const events = run.sink.events;
+  const appeared = events.filter((e): e is Extract<EmotionEvent, { type: 'face_appeared' }> => e.type === 'face_appeared');
+  const t0 = run.firstFrameMs;
+  const frameMs = 1000 / layout.fps;
+  const owner = (b: { x: number; y: number; width: number; height: number }): number => layout.faces.findIndex((f) => inside(b.x + b.width / 2, b.y + b.height / 2, f.face as BoxTuple));
+  const byFace = new Map<number, number[]>();
+  let falseTracks = 0;
+  for (const e of appeared) {
+    const i = owner(e.box);
+    if (i < 0) falseTracks += 1;
+    else byFace.set(i, [...(byFace.get(i) ?? []), e.track]);
+  }
+  const states = new Map<number, FaceState[]>();
+  for (const f of run.sink.faces) states.set(f.track, [...(states.get(f.track) ?? []), f]);
+  const perFace = layout.faces.map((f, i) => {
+    const tracks = byFace.get(i) ?? [];
+    const all = tracks.flatMap((id) => states.get(id) ?? []).sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+    const last = all.at(-1)?.emotion ?? null;
+    const main = tracks.map((id) => states.get(id) ?? []).sort((a, b) => b.length - a.length)[0] ?? [];
+    const span = main.length >= 2 ? (Date.parse((main.at(-1) as FaceState).time) - Date.parse((main[0] as FaceState).time)) / 1000 : 0;
+    const firstReport = tracks.length ? Math.min(...tracks.map((id) => Date.parse((appeared.find((e) => e.track === id) as EmotionEvent).time))) : null;
+    return {
+      face: i,
+      subject: f.subject,
+      label: f.label ?? null,
+      tracks,
+      last,
+      hz: span > 0 ? round((main.length - 1) / span, 10) : null,
+      report_s: firstReport === null ? null : round((firstReport - t0 - f.firstFrame * frameMs) / 1000),
+    };
+  });
+  const late = perFace.filter((p, i) => (layout.faces[i] as ComposedFace).firstFrame > 0 && p.report_s !== null).map((p) => p.report_s as number);
+  const hz = perFace.filter((p) => p.hz !== null).map((p) => p.hz as number);
+  const labelled = perFace.filter((p) => p.label !== null);
+  return {
+    faces: layout.faces.length,
+    tracked: perFace.filter((p) => p.tracks.length > 0).length,
+    false_tracks: falseTracks,
+    extra_tracks: perFace.reduce((a, p) => a + Math.max(0, p.tracks.length - 1), 0),
+    label_right: labelled.filter((p) => p.last === p.label).length,
+    labelled: labelled.length,
+    classify_hz: { min: hz.length ? Math.min(...hz) : null, median: quantile(hz, 0.5) },
+    first_report_s: { median: quantile(late, 0.5), max: late.length ? Math.max(...late) : null, late_faces: late.length },
+    per_face: perFace,
+  };
+}
