@@ -9,6 +9,7 @@ import { resolveDataDir } from './data-dir.js';
 import { compareFer, evalFer, loadFerSet, type FerSet } from './fer-eval.js';
 import { FER_SIDE } from './fer-csv.js';
 import { describeModelFile, withoutPredictions, writeReport, type EvalReport } from './report.js';
+import { summaryMarkdown } from './summary-md.js';
 import { runCkPlus } from './ckplus-run.js';
 import { evalStreams } from './streams.js';
 import { evalSwitches, SWITCH_FRAMES } from './switches.js';
@@ -99,7 +100,7 @@ async function main(opts: EvalOptions): Promise<void> {
   } finally {
     if (!released) await model.release();
   }
-  const written = writeReport(opts.out, report);
+  const written = writeReport(opts.out, report, summaryMarkdown(report));
   process.stdout.write(written.summary);
   log(`wrote ${written.json} and ${written.md}`);
 }

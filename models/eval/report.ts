@@ -1,4 +1,4 @@
-// The report: one JSON document with everything, and a readable Markdown summary of it.
+// The report: one JSON document with everything, written beside its Markdown summary (summary-md.ts).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,6 @@ import type { SpeedResult } from './speed.js';
 import type { StreamResult } from './streams.js';
 import type { SwitchResult } from './switches.js';
 import type { TargetCheck } from './targets.js';
-import { summaryMarkdown } from './summary-md.js';
 
 export interface ModelFile {
   path: string;
@@ -60,12 +59,11 @@ export function withoutPredictions(r: FerResult): Omit<FerResult, 'predictions'>
   return rest;
 }
 
-/** Write eval-report.json and eval-summary.md into `dir`; returns the summary text. */
-export function writeReport(dir: string, report: EvalReport): { json: string; md: string; summary: string } {
+/** Write eval-report.json and eval-summary.md (`summary`, from summaryMarkdown) into `dir`. */
+export function writeReport(dir: string, report: EvalReport, summary: string): { json: string; md: string; summary: string } {
   fs.mkdirSync(dir, { recursive: true });
   const json = path.join(dir, 'eval-report.json');
   const md = path.join(dir, 'eval-summary.md');
-  const summary = summaryMarkdown(report);
   fs.writeFileSync(json, `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   fs.writeFileSync(md, summary);
   return { json, md, summary };
