@@ -57,7 +57,6 @@ export interface TrackedFace {
   misses: number;
   firstSeenMs: number;
   lastSeenMs: number;
-  confirmedMs?: number;
   /** The tracker's motion estimate: centre velocity (px/ms), the last measured centre, and the time the box
    * was last moved to (boxes are predicted between re-detections). */
   motion?: TrackMotion;

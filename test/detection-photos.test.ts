@@ -9,7 +9,6 @@ import { FaceTracker } from '../src/track/face-tracker.js';
 import { iou } from '../src/track/geometry.js';
 import type { Box, Detection } from '../src/types.js';
 import { configWith } from './bench/run-clip.js';
-import { RECOMMENDED } from './bench/recommended.js';
 import { missingDataMessage, negativePhoto, readFacetestPhotos, sharedDataDir } from './helpers/clips/data.js';
 
 const dataDir = sharedDataDir();
@@ -21,7 +20,7 @@ const astronautTest = fs.existsSync(ASTRONAUT) ? test : test.skip;
 if (!fs.existsSync(ASTRONAUT)) console.log(`detection-photos: skipping astronaut.png: ${ASTRONAUT} absent (Debian python3-skimage)`);
 
 /** Photos are not camera frames: small faces (down to ~37 px) need the full resolution and a small min_size. */
-const PHOTO_SETTINGS = { ...RECOMMENDED, 'detector.detect_width': '0', 'detector.min_size': '0.05' };
+const PHOTO_SETTINGS = { 'detector.detect_width': '0', 'detector.min_size': '0.05' };
 
 function detectorWith(flags: Record<string, string>): FaceDetector {
   return new FaceDetector(configWith(flags).detector, resolveCascade('haar'));
@@ -79,7 +78,7 @@ dataTest('labelled photos at full resolution: recall >= 0.78, at most 3 false po
 });
 
 dataTest('labelled photos at the shipped defaults (faces from 36 px): most faces are found, few false positives', (t) => {
-  const r = scorePhotos(t, { ...RECOMMENDED });
+  const r = scorePhotos(t, {});
   t.log(`recall ${r.found}/${r.faces} = ${(r.found / r.faces).toFixed(2)}, ${r.falsePositives} false positives`);
   // Measured (2026-12-01): 31/43 = 0.72, 0 false positives. The missed faces are the 37-45 px ones of the
   // crowded photos, at the edge of the 36 px smallest face; the old 320 px camera default found 27/43.
@@ -88,7 +87,7 @@ dataTest('labelled photos at the shipped defaults (faces from 36 px): most faces
 });
 
 dataTest('dogs.jpg (no human face): 10 identical frames through the detector and tracker confirm no track', (t) => {
-  const config = configWith({ ...RECOMMENDED });
+  const config = configWith({});
   const detector = new FaceDetector(config.detector, resolveCascade('haar'));
   const tracker = new FaceTracker(config.tracker);
   const gray = readGray(negativePhoto(dataDir as string));
@@ -115,7 +114,7 @@ astronautTest('astronaut.png: exactly one face, confirmed as one track', (t) => 
   t.true(Math.abs(face.box.x + face.box.width / 2 - 222) < 30 && Math.abs(face.box.y + face.box.height / 2 - 113) < 30, 'the box is on the face');
 
   // Camera settings, through the tracker: the look-alike on the suit (7 votes at 320 px) never becomes a track.
-  const config = configWith({ ...RECOMMENDED });
+  const config = configWith({});
   const detector = new FaceDetector(config.detector, resolveCascade('haar'));
   const tracker = new FaceTracker(config.tracker);
   for (let i = 0; i < 10; i++) tracker.update(detector.detect(gray, tracker.tracks, i * 33), i * 33);

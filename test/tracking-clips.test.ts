@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { Box, EmotionEvent, FaceState } from '../src/types.js';
 import { runClip, tracksSeen, type ClipRun } from './bench/run-clip.js';
-import { RECOMMENDED } from './bench/recommended.js';
 import { resolveModel } from './bench/model.js';
 import { missingDataMessage, sharedDataDir } from './helpers/clips/data.js';
 import { classrooms, faceFree, facetestClips, subjectsInTurn, threeFaces, type ReferenceClip } from './helpers/clips/reference.js';
@@ -27,8 +26,7 @@ const clipTest = testUnless(skipWhy, { serial: true });
 
 async function run(t: ExecutionContext, clip: ReferenceClip): Promise<ClipRun> {
   if (model?.note) t.log(model.note);
-  t.log(`settings beyond the defaults: ${JSON.stringify(RECOMMENDED)}`);
-  const r = await runClip({ clip: clip.path, model: (model as { path: string }).path, threads: 1, settings: { ...RECOMMENDED } });
+  const r = await runClip({ clip: clip.path, model: (model as { path: string }).path, threads: 1, settings: {} });
   t.log(`${clip.name}: ${r.frames} frames in ${(r.wallMs / 1000).toFixed(1)} s; events: ${r.sink.events.map((e) => `${e.type}#${e.track}`).join(' ')}`);
   return r;
 }

@@ -1,5 +1,5 @@
 // One slot between capture and the pipeline: a new frame replaces an unprocessed one, which is
-// released and counted as dropped. Capture therefore never waits for the rest of the pipeline.
+// released and reported as dropped (put() returns false; the capture loop counts it in the stats). Capture therefore never waits for the rest of the pipeline.
 import type cv from '../system/opencv.js';
 import type { FrameInfo } from '../types.js';
 
@@ -13,7 +13,6 @@ export class LatestFrameSlot {
   private waiter: ((f: Frame | null) => void) | null = null;
   private drainWaiters: Array<() => void> = [];
   private closed = false;
-  dropped = 0;
 
   /** Offer a frame; returns false when it replaced (dropped) an unprocessed one. */
   put(frame: Frame): boolean {
@@ -28,10 +27,7 @@ export class LatestFrameSlot {
       return true;
     }
     const replaced = this.frame !== null;
-    if (this.frame) {
-      this.frame.mat.release();
-      this.dropped += 1;
-    }
+    this.frame?.mat.release();
     this.frame = frame;
     return !replaced;
   }

@@ -56,7 +56,7 @@ export class RoomWindow {
     return out;
   }
 
-  get hasData(): boolean {
+  private get hasData(): boolean {
     return EMOTIONS.some((e) => this.totals[e] > 0);
   }
 }

@@ -77,7 +77,6 @@ export class FaceTracker {
     for (const t of this.live) {
       if (t.status === 'tentative' && t.hits >= this.settings.confirm_hits && median(t.votes) >= this.settings.confirm_votes) {
         t.status = 'confirmed';
-        t.confirmedMs = nowMs;
         confirmed.push(t);
       }
     }

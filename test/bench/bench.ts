@@ -11,7 +11,6 @@ import { fromRoot } from '../../src/system/paths.js';
 import { benchClips, type ReferenceClip } from '../helpers/clips/reference.js';
 import { checkClassroom, checkTargets, dominantStage, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
 import { resolveModel } from './model.js';
-import { RECOMMENDED } from './recommended.js';
 import { workerCommand, type Runtime } from './runtime.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
@@ -22,7 +21,6 @@ const USAGE = `usage: npm run bench -- [options]
   --threads N        ONNX Runtime intra-op threads (default 1)
   --cv-threads N     OpenCV worker threads (default: OpenCV's, one per core)
   --set KEY=VALUE    any daemon setting, e.g. --set detector.detect_width=240 (repeatable)
-  --recommended      apply the settings of test/bench/recommended.ts (before any --set)
   --mqtt             publish through the daemon's MQTT publisher to an aedes broker inside the bench
   --runtime R        dist (compile to reports/bench/dist and run with plain node, as deployed; default) or tsx
   --out FILE         JSON report (default reports/bench/bench.json)
@@ -58,7 +56,6 @@ function parseOptions(argv: string[]): Options | null {
       threads: { type: 'string' },
       'cv-threads': { type: 'string' },
       set: { type: 'string', multiple: true },
-      recommended: { type: 'boolean' },
       mqtt: { type: 'boolean' },
       runtime: { type: 'string' },
       out: { type: 'string' },
@@ -67,7 +64,7 @@ function parseOptions(argv: string[]): Options | null {
     strict: true,
   });
   if (values.help) return null;
-  const settings: Record<string, string> = values.recommended ? { ...RECOMMENDED } : {};
+  const settings: Record<string, string> = {};
   for (const kv of values.set ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new Error(`--set wants KEY=VALUE, got "${kv}"`);
