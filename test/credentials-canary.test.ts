@@ -5,12 +5,12 @@
 // really showed the (redacted) source, so the test cannot pass by showing nothing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
+import { freePort } from './helpers/ports.js';
 import { testModel } from './helpers/shared-data.js';
 import { waitUntil } from './publish-helpers.js';
 
@@ -22,15 +22,6 @@ if (!MODEL) console.log('credentials-canary: skipped: no model (models/emotion-c
 const withModel = MODEL ? test.serial : test.serial.skip;
 if (MODEL && !fs.existsSync(DEMO)) console.log(`credentials-canary: the MJPEG test skipped: ${DEMO} missing (deploy/make-demo-clip.sh)`);
 const withClip = MODEL && fs.existsSync(DEMO) ? test.serial : test.serial.skip;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Seen {
   stdout: string;

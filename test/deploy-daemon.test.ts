@@ -11,6 +11,7 @@ import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
 import { shippedModel } from './helpers/shared-data.js';
 import { notifySocket, type Note } from './helpers/notify-socket.js';
 import { freePort } from './helpers/ports.js';
+import { waitUntil } from './helpers/wait.js';
 
 const SRC = path.resolve('.');
 const DEMO = path.join(SRC, 'deploy/demo/demo-faces.avi');
@@ -18,14 +19,6 @@ const MODEL = shippedModel() ?? (process.env.EMOTIOND_TEST_MODEL ? path.resolve(
 const missing = [MODEL && fs.existsSync(MODEL) ? null : 'the model (models/emotion-cnn-lstm.int8.onnx or EMOTIOND_TEST_MODEL)', fs.existsSync(DEMO) ? null : `${DEMO} (deploy/make-demo-clip.sh)`].filter(Boolean);
 if (missing.length > 0) console.log(`deploy-daemon tests skipped: missing ${missing.join(', ')}`);
 const daemonTest = missing.length > 0 ? test.serial.skip : test.serial;
-
-async function until(cond: () => boolean, ms: number, what: string, context: () => string = () => ''): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${context()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Running {
   child: ChildProcess;
@@ -69,11 +62,11 @@ daemonTest('SIGTERM while processing: STOPPING, face_gone and offline published,
     '--system-ready-timeout-s', '60',
   ]);
   const context = (): string => `notify: ${JSON.stringify(notify.notes.slice(-5))}\nmqtt: ${JSON.stringify(received.slice(-5))}\nstderr: ${d.stderr().slice(-2000)}`;
-  await until(() => notify.notes.some((n) => n.text.startsWith('READY=1')), 60_000, 'READY=1', context);
+  await waitUntil(() => notify.notes.some((n) => n.text.startsWith('READY=1')), 60_000, 'READY=1', context);
   const events = (): Array<{ type: string; track: number; at: number }> =>
     received.filter((m) => m.topic === 'emotiond/deploytest/events').map((m) => ({ ...(JSON.parse(m.text) as { type: string; track: number }), at: m.at }));
-  await until(() => events().some((e) => e.type === 'face_appeared'), 20_000, 'a face_appeared event', context);
-  await until(() => notify.notes.filter((n) => n.text === 'WATCHDOG=1').length >= 2, 5000, 'watchdog pings', context);
+  await waitUntil(() => events().some((e) => e.type === 'face_appeared'), 20_000, 'a face_appeared event', context);
+  await waitUntil(() => notify.notes.filter((n) => n.text === 'WATCHDOG=1').length >= 2, 5000, 'watchdog pings', context);
 
   const sentAt = Date.now();
   d.child.kill('SIGTERM');
@@ -87,7 +80,7 @@ daemonTest('SIGTERM while processing: STOPPING, face_gone and offline published,
   t.truthy(stopping, context());
   t.false(notify.notes.some((n) => n.text === 'WATCHDOG=1' && n.at > (stopping?.at ?? Infinity)), 'no ping after STOPPING');
 
-  await until(() => received.some((m) => m.topic === 'emotiond/deploytest/availability' && m.text.includes('offline')), 3000, 'availability offline', context);
+  await waitUntil(() => received.some((m) => m.topic === 'emotiond/deploytest/availability' && m.text.includes('offline')), 3000, 'availability offline', context);
   const offlineAt = received.find((m) => m.topic === 'emotiond/deploytest/availability' && m.text.includes('offline'))?.at ?? 0;
   const appeared = new Set(events().filter((e) => e.type === 'face_appeared').map((e) => e.track));
   const gone = new Set(events().filter((e) => e.type === 'face_gone' && e.at <= offlineAt).map((e) => e.track));
@@ -130,15 +123,15 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
   const context = (): string => `notify: ${JSON.stringify(notify.notes.slice(-8))}\nstderr: ${d.stderr().slice(-2000)}`;
   const pings = (): Note[] => notify.notes.filter((n) => n.text === 'WATCHDOG=1');
   const logged = (re: RegExp): number => (d.stderr().match(re) ?? []).length;
-  await until(() => notify.notes.some((n) => n.text.startsWith('READY=1')), 60_000, 'READY=1', context);
-  await until(() => pings().length >= 3, 10_000, 'watchdog pings while frames flow', context);
+  await waitUntil(() => notify.notes.some((n) => n.text.startsWith('READY=1')), 60_000, 'READY=1', context);
+  await waitUntil(() => pings().length >= 3, 10_000, 'watchdog pings while frames flow', context);
 
   // The camera hangs: the process is stopped, its connection stays open and silent. The daemon's stall
   // timeout notices, and it keeps reopening (the stopped server accepts nobody) without being restarted.
   const stalledAt = Date.now();
   servers[0]?.kill('SIGSTOP');
-  await until(() => /no frame for 3 s/.test(d.stderr()), 10_000, 'the stall to be detected', context);
-  await until(() => logged(/source failed; reopening after delay/g) >= 3, 15_000, 'reopen attempts', context);
+  await waitUntil(() => /no frame for 3 s/.test(d.stderr()), 10_000, 'the stall to be detected', context);
+  await waitUntil(() => logged(/source failed; reopening after delay/g) >= 3, 15_000, 'reopen attempts', context);
   const during = pings().filter((n) => n.at > stalledAt);
   const gaps = during.map((n, i) => n.at - (i === 0 ? stalledAt : (during[i - 1] as Note).at));
   t.log(`${during.length} pings during the outage, longest gap ${Math.max(...gaps)} ms`);
@@ -147,16 +140,16 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
   t.notRegex(d.stderr(), /watchdog pings withheld/);
   t.is(d.child.exitCode, null);
   const fps = (n: Note): number => Number(/^STATUS=([\d.]+) fps/.exec(n.text)?.[1] ?? -1);
-  await until(() => notify.notes.some((n) => n.at > stalledAt && fps(n) === 0), 15_000, 'STATUS to report 0 fps', context);
+  await waitUntil(() => notify.notes.some((n) => n.at > stalledAt && fps(n) === 0), 15_000, 'STATUS to report 0 fps', context);
 
   // The camera comes back (a new server on the same address): frames flow again.
   servers[0]?.kill('SIGKILL');
   servers.push(serveMjpeg(port));
   const opensBefore = logged(/source opened/g);
-  await until(() => logged(/source opened/g) > opensBefore, 30_000, 'the source to reopen', context);
+  await waitUntil(() => logged(/source opened/g) > opensBefore, 30_000, 'the source to reopen', context);
   // STATUS said 0 fps during the outage, so a non-zero rate reported after the reopen comes from new frames.
   const reopenedAt = Date.now();
-  await until(() => notify.notes.some((n) => n.at > reopenedAt && fps(n) > 0), 30_000, 'frames to flow again', context);
+  await waitUntil(() => notify.notes.some((n) => n.at > reopenedAt && fps(n) > 0), 30_000, 'frames to flow again', context);
 
   const sentAt = Date.now();
   d.child.kill('SIGTERM');

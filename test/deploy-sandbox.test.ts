@@ -3,11 +3,12 @@
 // read-only system, private /tmp, /proc subset, user namespace) on machines without systemd as PID 1.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import unixDgram from 'unix-dgram';
+import { freePort } from './helpers/ports.js';
+import { waitUntil } from './helpers/wait.js';
 
 const SRC = path.resolve('.');
 const RUN = path.join(SRC, 'deploy/sandbox/run.sh');
@@ -159,15 +160,6 @@ if (!notPossible && !haveDaemon) {
 }
 const daemonTest = notPossible || !haveDaemon ? test.serial.skip : test.serial;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 daemonTest('the daemon under the unit sandbox: READY, watchdog pings, STOPPING and exit 0 within 2 s of SIGTERM', async (t) => {
   const dir = shared(t);
   const listener = await notifyListener(dir, t);
@@ -198,13 +190,8 @@ daemonTest('the daemon under the unit sandbox: READY, watchdog pings, STOPPING a
     child.kill('SIGKILL');
   });
 
-  const waitFor = async (pred: () => boolean, ms: number, what: string): Promise<void> => {
-    const until = Date.now() + ms;
-    while (!pred()) {
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what}\nnotify: ${JSON.stringify(listener.messages)}\nstderr: ${stderr.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const waitFor = (pred: () => boolean, ms: number, what: string): Promise<void> =>
+    waitUntil(pred, ms, what, () => `notify: ${JSON.stringify(listener.messages)}\nstderr: ${stderr.slice(-3000)}`);
   await waitFor(() => listener.messages.some((m) => m.text.startsWith('READY=1')), 60_000, 'READY=1');
   await waitFor(() => listener.messages.filter((m) => m.text === 'WATCHDOG=1').length >= 3, 10_000, 'three watchdog pings');
 

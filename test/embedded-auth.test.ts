@@ -2,7 +2,6 @@
 // mqtt.username and the password of mqtt.password_file; the daemon's own publisher logs in with them.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import test from 'ava';
 import mqtt, { type IClientOptions } from 'mqtt';
@@ -11,18 +10,10 @@ import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import type { Part } from '../src/app/daemon.js';
 import { loadConfig } from '../src/config/load.js';
 import { EmotiondError } from '../src/errors.js';
+import { freePort } from './helpers/ports.js';
 import { fakeControl, tmpDir, waitUntil } from './publish-helpers.js';
 
 const logger = pino({ level: 'silent' });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = (s.address() as net.AddressInfo);
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function passwordFile(content: string): string {
   const file = path.join(tmpDir('emotiond-auth-'), 'mqtt_password');

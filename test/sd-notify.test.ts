@@ -6,6 +6,7 @@ import test from 'ava';
 import { createLogger, type Logger } from '../src/system/logger.js';
 import { SdNotify } from '../src/system/sd-notify.js';
 import { notifySocket, type Note } from './helpers/notify-socket.js';
+import { sleep, waitUntil } from './helpers/wait.js';
 
 
 interface Listener {
@@ -15,17 +16,11 @@ interface Listener {
   waitFor: (count: number, ms?: number) => Promise<void>;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function listen(t: { teardown: (fn: () => void) => void }): Promise<Listener> {
   const { path: sockPath, notes: messages } = await notifySocket(t);
-  const waitFor = async (count: number, ms = 2000): Promise<void> => {
-    const until = Date.now() + ms;
-    while (messages.length < count) {
-      if (Date.now() > until) throw new Error(`expected ${count} messages, got ${messages.length}: ${JSON.stringify(messages)}`);
-      await sleep(5);
-    }
-  };
+  const waitFor = (count: number, ms = 2000): Promise<void> =>
+    waitUntil(() => messages.length >= count, ms, `${count} messages`, () => `got ${messages.length}: ${JSON.stringify(messages)}`);
   return { path: sockPath, messages, waitFor };
 }
 

@@ -1,12 +1,11 @@
 // Pure evaluation metrics: confusion matrix, accuracy, per-class precision/recall/F1, macro-F1, label
 // flips in a stream, summary statistics. Classes are indices 0..k-1; no I/O, no model, no OpenCV.
-import { EMOTIONS, type Emotion, type EmotionScores } from '../../src/types.js';
+import { ascending, quantile } from '../../src/system/quantile.js';
+import { argmax as topEmotion, EMOTIONS, type Emotion, type EmotionScores } from '../../src/types.js';
 
 /** Index of the highest score, in the fixed EMOTIONS order (independent of the model's output order). */
 export function argmax(scores: EmotionScores): number {
-  let best = 0;
-  for (let k = 1; k < EMOTIONS.length; k++) if (scores[EMOTIONS[k] as Emotion] > scores[EMOTIONS[best] as Emotion]) best = k;
-  return best;
+  return EMOTIONS.indexOf(topEmotion(scores));
 }
 
 /** k x k counts: rows are the true class, columns the predicted class. */
@@ -93,12 +92,7 @@ export function agreement(a: readonly number[], b: readonly number[]): number {
 
 /** Percentile with linear interpolation between closest ranks (numpy's default); NaN for no data. */
 export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const pos = (p / 100) * (s.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo);
+  return values.length === 0 ? Number.NaN : quantile(ascending(values), p / 100);
 }
 
 export function mean(values: readonly number[]): number {

@@ -3,7 +3,7 @@
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
-import { safeUrl, type ConnectionSettings } from './connection.js';
+import { refusesMqtt5, safeUrl, useMqtt311, type ConnectionSettings } from './connection.js';
 
 export interface BrokerLinkDeps {
   settings: ConnectionSettings;
@@ -120,9 +120,8 @@ export class BrokerLink {
     const code = (err as NodeJS.ErrnoException).code;
     const options = this.client?.options;
     // A broker without MQTT 5 (aedes, mosquitto 1.x) refuses the CONNECT: fall back to 3.1.1 for good.
-    if (options?.protocolVersion === 5 && ((code as unknown) === 1 || (code as unknown) === 132)) {
-      options.protocolVersion = 4;
-      delete options.properties;
+    if (options && refusesMqtt5(options, err)) {
+      useMqtt311(options);
       this.deps.logger.warn('the broker does not speak MQTT 5; using MQTT 3.1.1');
     }
     const message = errorText(err);

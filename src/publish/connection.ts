@@ -97,6 +97,24 @@ export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
   return { url, options };
 }
 
+/**
+ * CONNACK return codes of a broker that does not speak MQTT 5 (aedes, mosquitto 1.x): 1, MQTT 3.1.1's
+ * "unacceptable protocol version", and 132 (0x84), MQTT 5's "unsupported protocol version".
+ */
+const MQTT5_REFUSED_CODES: ReadonlySet<unknown> = new Set([1, 132]);
+
+/** Whether `err` is the broker refusing an MQTT 5 CONNECT made with `options`: then MQTT 3.1.1 is worth a try. */
+export function refusesMqtt5(options: Pick<IClientOptions, 'protocolVersion'> | undefined, err: unknown): boolean {
+  return options?.protocolVersion === 5 && MQTT5_REFUSED_CODES.has((err as { code?: unknown } | null)?.code);
+}
+
+/** `options` changed in place for MQTT 3.1.1: protocol 4 and no MQTT 5 properties. */
+export function useMqtt311(options: IClientOptions): IClientOptions {
+  options.protocolVersion = 4;
+  delete options.properties;
+  return options;
+}
+
 /** The URL as it may be logged: user info hidden (see system/redact). */
 export function safeUrl(url: string): string {
   return redactText(url);

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import { EMOTIONS } from '../types.js';
-import { connectionSettings, safeUrl } from './connection.js';
+import { connectionSettings, refusesMqtt5, safeUrl, useMqtt311 } from './connection.js';
 import { discoveryTopicsFor, nodeId, topicsFor, type Topics } from './topics.js';
 
 export interface DiscoveryMessage {
@@ -111,10 +111,8 @@ export async function removeDiscovery(deps: RemoveDiscoveryDeps): Promise<number
   options.connectTimeout = deps.timeoutMs ?? 10_000;
   const client = await connectOnce(url, options).catch(async (err: unknown) => {
     // A broker without MQTT 5 refuses the CONNECT: try 3.1.1 once, as the daemon does.
-    const rc = (err as { code?: unknown }).code;
-    if (options.protocolVersion !== 5 || (rc !== 1 && rc !== 132)) throw wrap(url, err);
-    delete options.properties;
-    return connectOnce(url, { ...options, protocolVersion: 4 }).catch((e: unknown) => {
+    if (!refusesMqtt5(options, err)) throw wrap(url, err);
+    return connectOnce(url, useMqtt311(options)).catch((e: unknown) => {
       throw wrap(url, e);
     });
   });

@@ -1,5 +1,6 @@
 // Health counters and per-stage timings, owned by the composition root and written by the stages.
 import type { ClassifyStats, DetectStats } from '../types.js';
+import { quantile } from './quantile.js';
 
 export const STAGES = ['capture', 'detect', 'track', 'classify', 'events', 'publish', 'frame'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -25,17 +26,6 @@ export class TimingWindow {
     const sorted = Array.from(this.samples.subarray(0, this.count)).sort((a, b) => a - b);
     return { median: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), n: this.count };
   }
-}
-
-/** Quantile of an ascending array by linear interpolation. */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return 0;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  const a = sorted[lo] ?? 0;
-  const b = sorted[hi] ?? a;
-  return a + (b - a) * (pos - lo);
 }
 
 export interface StatsSnapshot {

@@ -3,6 +3,7 @@
 import type { Config } from '../config/schema.js';
 import { zeroScores, type Box, type Detection, type TrackedFace } from '../types.js';
 import { blend, centreDistance, iou } from './geometry.js';
+import { median } from '../system/quantile.js';
 
 export type TrackerSettings = Config['tracker'];
 
@@ -170,12 +171,6 @@ function miss(t: TrackedFace): void {
     t.motion.vx *= MISS_DAMPING;
     t.motion.vy *= MISS_DAMPING;
   }
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? 0 : s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 function rank(t: TrackedFace): number {

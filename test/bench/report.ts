@@ -1,6 +1,7 @@
 // Turns clip runs into the numbers the bench reports (per clip), checks them against the targets, and
 // prints them as a table.
-import { STAGES, quantile, type Stage } from '../../src/system/stats.js';
+import { STAGES, type Stage } from '../../src/system/stats.js';
+import { quantile } from '../../src/system/quantile.js';
 import type { ClipRun } from './run-clip.js';
 import { tracksSeen } from './run-clip.js';
 import type { SceneReport } from './scene.js';

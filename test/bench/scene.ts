@@ -6,6 +6,7 @@ import type { BoxTuple } from '../helpers/clips/data.js';
 import type { ComposedFace } from '../helpers/clips/compose.js';
 import type { EmotionEvent, FaceState } from '../../src/types.js';
 import type { ClipRun } from './run-clip.js';
+import { nearestRank } from '../../src/system/quantile.js';
 
 export interface SceneReport {
   faces: number;
@@ -37,12 +38,6 @@ export function readLayout(clip: string): { fps: number; faces: ComposedFace[] }
 
 function inside(cx: number, cy: number, [x, y, w, h]: BoxTuple): boolean {
   return cx >= x && cx < x + w && cy >= y && cy < y + h;
-}
-
-function quantile(xs: number[], q: number): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))] as number;
 }
 
 const round = (x: number | null, k = 100): number | null => (x === null ? null : Math.round(x * k) / k);
@@ -89,8 +84,8 @@ export function scoreScene(run: ClipRun, layout: { fps: number; faces: ComposedF
     extra_tracks: perFace.reduce((a, p) => a + Math.max(0, p.tracks.length - 1), 0),
     label_right: labelled.filter((p) => p.last === p.label).length,
     labelled: labelled.length,
-    classify_hz: { min: hz.length ? Math.min(...hz) : null, median: quantile(hz, 0.5) },
-    first_report_s: { median: quantile(late, 0.5), max: late.length ? Math.max(...late) : null, late_faces: late.length },
+    classify_hz: { min: hz.length ? Math.min(...hz) : null, median: nearestRank(hz, 0.5) ?? null },
+    first_report_s: { median: nearestRank(late, 0.5) ?? null, max: late.length ? Math.max(...late) : null, late_faces: late.length },
     per_face: perFace,
   };
 }

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import cv from '../../../src/system/opencv.js';
+import { nearestRank } from '../../../src/system/quantile.js';
 import type { BoxTuple, CkSequence } from './data.js';
 import { readCkSequences } from './data.js';
 
@@ -198,9 +199,9 @@ function loop<T>(items: T[], n: number): T[] {
   return Array.from({ length: n }, (_, i) => items[i % items.length] as T);
 }
 
+/** The upper middle value (a box edge of one of the frames, never a mean of two); 0 for none. */
 function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
+  return nearestRank(xs, 0.5) ?? 0;
 }
 
 export function medianBox(boxes: BoxTuple[]): BoxTuple {
