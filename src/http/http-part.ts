@@ -35,6 +35,8 @@ export interface HttpPart extends SinkPart {
   /** The bound port (after start; port 0 picks a free one). */
   readonly port: number;
   readonly url: string;
+  /** Dashboards connected to the live feed now. */
+  readonly dashboards: number;
 }
 
 export function buildHttpParts(deps: HttpPartDeps): HttpPart[] {
@@ -61,6 +63,10 @@ class DashboardPart implements HttpPart {
 
   get port(): number {
     return this.server?.port ?? this.deps.config.http.port;
+  }
+
+  get dashboards(): number {
+    return this.server?.dashboards ?? 0;
   }
 
   get url(): string {
