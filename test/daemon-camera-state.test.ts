@@ -8,7 +8,7 @@ import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
 import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
-import { payloadValidator } from '../src/publish/validate.js';
+import { PayloadValidator } from '../src/publish/validate.js';
 import { projectRoot } from '../src/system/paths.js';
 import type { CameraState } from '../src/types.js';
 import { missingFile, missingModel, testModel } from './helpers/shared-data.js';
@@ -52,7 +52,7 @@ async function withDaemon(t: ExecutionContext, flags: Record<string, string>, wh
   t.is(retained.length, 1);
   t.true(retained[0]?.retain);
   const state = retained[0]!.state;
-  const v = payloadValidator().validate('camera', state);
+  const v = new PayloadValidator().validate('camera', state);
   t.true(v.ok, v.error);
   return state;
 }

@@ -7,7 +7,7 @@ import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
 import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
-import { kindOfTopic, payloadValidator } from '../src/publish/validate.js';
+import { kindOfTopic, PayloadValidator } from '../src/publish/validate.js';
 import { EMOTIONS, type EmotionEvent } from '../src/types.js';
 import { projectRoot } from '../src/system/paths.js';
 import { dataFile, missingModel, testModel } from './helpers/shared-data.js';
@@ -55,7 +55,7 @@ testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to
     await broker.stop();
   }
 
-  const validator = payloadValidator();
+  const validator = new PayloadValidator();
   for (const m of received) {
     const kind = kindOfTopic(m.topic, 'emotiond/itest', 'homeassistant');
     if (!kind || m.payload === '') continue;

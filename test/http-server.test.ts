@@ -6,14 +6,14 @@ import path from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/config/load.js';
 import { DEMO_CLIP } from './helpers/clips/reference.js';
-import { payloadValidator } from '../src/publish/validate.js';
+import { PayloadValidator } from '../src/publish/validate.js';
 import { EMOTIONS } from '../src/types.js';
 import { makeHttpDaemon, readStates } from './helpers/http-daemon.js';
 import { parsePrometheusText } from './helpers/prom-text.js';
 import { missingModel, testModel } from './helpers/shared-data.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 
-const validator = payloadValidator();
+const validator = new PayloadValidator();
 const noClip = firstMissing(missingModel(), !fs.existsSync(DEMO_CLIP) && `${DEMO_CLIP} not found (deploy/setup.sh makes it)`);
 
 function tmpFile(name: string, content: string): string {

@@ -7,7 +7,7 @@ import { RoomWindow } from '../src/events/room-window.js';
 import { PrivacyFilter, withMinFaces } from '../src/events/privacy-filter.js';
 import { MemorySink } from '../src/publish/memory-sink.js';
 import { Outbox } from '../src/publish/outbox.js';
-import { payloadValidator } from '../src/publish/validate.js';
+import { PayloadValidator } from '../src/publish/validate.js';
 import { projectRoot } from '../src/system/paths.js';
 import { zeroScores, type Emotion, type TrackedFace } from '../src/types.js';
 import { makeDaemon } from './helpers/daemon-harness.js';
@@ -77,7 +77,7 @@ test('per_face false: the filter passes room and camera, and no event, face stat
 });
 
 test('the filter withholds a summary of fewer than min_faces faces whatever made it', (t) => {
-  const validator = payloadValidator();
+  const validator = new PayloadValidator();
   const two = { ...makeRoom(), faces: 2 };
   const out = withMinFaces(two, 3);
   t.like(out, { faces: 2, withheld: true, dominant: null, min_faces: 3 });
@@ -133,7 +133,7 @@ testUnless(noClip)('the daemon on the demo clip with per_face false, min_faces 2
     t.is(r.min_faces, 2);
   }
   for (const r of withFace) t.true(r.withheld);
-  const validator = payloadValidator();
+  const validator = new PayloadValidator();
   for (const r of sink.rooms) t.true(validator.validate('room', r).ok);
   t.true(sink.cameras.length >= 2);
   for (const c of sink.cameras) {

@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import type { Logger } from '../src/system/logger.js';
 import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
-import { kindOfTopic, payloadValidator } from '../src/publish/validate.js';
+import { kindOfTopic, PayloadValidator } from '../src/publish/validate.js';
 import type { DaemonControl, EmotionEvent, FaceState, RoomSummary, CameraState } from '../src/types.js';
 import { zeroScores } from '../src/types.js';
 import { connectClient } from './helpers/mqtt-client.js';
@@ -154,6 +154,9 @@ export function makeCamera(device = 'testcam'): CameraState {
   return { device, time: new Date().toISOString(), state: 'online', source: '/dev/video0', width: 640, height: 480, fps: 15, error: null, notice: 'Emotion recognition is in use in this area.' };
 }
 
+/** Compiled once for the test file that uses these helpers. */
+const validator = new PayloadValidator();
+
 /** Checks one received message against the schema of its topic; empty retained payloads (clears) are fine. */
 export function assertSchema(t: ExecutionContext, m: Received, root: string, discoveryPrefix = 'homeassistant'): void {
   const kind = kindOfTopic(m.topic, root, discoveryPrefix);
@@ -165,7 +168,7 @@ export function assertSchema(t: ExecutionContext, m: Received, root: string, dis
     t.true(m.retain || m.topic.includes('/faces/') || m.topic.startsWith(`${discoveryPrefix}/`), `empty payload on ${m.topic}`);
     return;
   }
-  const result = payloadValidator().validate(kind, JSON.parse(m.text));
+  const result = validator.validate(kind, JSON.parse(m.text));
   t.true(result.ok, `${m.topic}: ${result.error ?? ''}: ${m.text.slice(0, 300)}`);
 }
 

@@ -16,7 +16,7 @@ import { Outbox } from './outbox.js';
 import { availabilityPayload, HostHealth, pausedPayload, statsPayload, type MqttHealth } from './payloads.js';
 import { RetainedState } from './retained-state.js';
 import { discoveryTopicsFor, topicsFor, type Topics } from './topics.js';
-import { payloadValidator, type PayloadValidator } from './validate.js';
+import { PayloadValidator } from './validate.js';
 
 export interface MqttPublisherDeps {
   config: Pick<Config, 'mqtt' | 'device' | 'system'>;
@@ -31,6 +31,7 @@ export interface MqttPublisherDeps {
   reconnect?: { minMs: number; maxMs: number };
   /** Link in the discovery `origin` block. */
   supportUrl?: string;
+  /** Checks inbound commands (default: one compiled for this publisher, tens of milliseconds). */
   validator?: PayloadValidator;
   now?: () => number;
   /** privacy.per_face (default true). The daemon's privacy filter keeps per-face messages from this sink;
@@ -88,7 +89,7 @@ export class MqttPublisher implements EventSink {
     this.commands = new CommandHandler({
       topics: this.topics,
       logger: this.log,
-      validator: deps.validator ?? payloadValidator(),
+      validator: deps.validator ?? new PayloadValidator(),
       control: () => this.control,
       health: () => this.statsObject(),
       respond: (topic, payload, correlationData) =>

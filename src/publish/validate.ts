@@ -76,14 +76,6 @@ function describe(errors: ErrorObject[]): string {
     .join('; ');
 }
 
-let shared: PayloadValidator | undefined;
-
-/** Compiling takes tens of milliseconds: every part shares one validator (it holds no per-caller state). */
-export function payloadValidator(): PayloadValidator {
-  shared ??= new PayloadValidator();
-  return shared;
-}
-
 /** Which schema checks the payload published on `topic`, given the topic names; undefined when none. */
 export function kindOfTopic(topic: string, root: string, discoveryPrefix: string): PayloadKind | undefined {
   if (topic.startsWith(`${discoveryPrefix}/sensor/`)) return 'ha-sensor';

@@ -3,15 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-let cachedRoot: string | undefined;
-
-/** The directory holding emotiond's package.json (works from src/ under tsx and from dist/src/). */
+/** The directory holding emotiond's package.json (works from src/ under tsx and from dist/src/). Looked up on
+ * each call (a few stat calls, made at start-up): no module state. */
 export function projectRoot(): string {
-  if (cachedRoot) return cachedRoot;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && /"name":\s*"emotiond"/.test(fs.readFileSync(pkg, 'utf8'))) return (cachedRoot = dir);
+    if (fs.existsSync(pkg) && /"name":\s*"emotiond"/.test(fs.readFileSync(pkg, 'utf8'))) return dir;
     const up = path.dirname(dir);
     if (up === dir) throw new Error('cannot find the emotiond install directory (package.json)');
     dir = up;

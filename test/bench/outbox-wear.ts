@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { EmbeddedBroker } from '../../src/publish/embedded-broker.js';
 import { MqttPublisher } from '../../src/publish/mqtt-publisher.js';
-import { payloadValidator } from '../../src/publish/validate.js';
+import { PayloadValidator } from '../../src/publish/validate.js';
 import { zeroScores, type EmotionEvent } from '../../src/types.js';
 
 const USAGE = `usage: npm run outbox-wear -- [--seconds 60] [--rate 5] [--dir DIR]
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const rate = Number(values.rate);
   if (!(seconds > 0 && rate > 0)) throw new Error(`--seconds and --rate must be positive numbers\n${USAGE}`);
   const dir = values.dir ?? fs.mkdtempSync(path.join(fs.existsSync('/var/tmp') ? '/var/tmp' : os.tmpdir(), 'emotiond-wear-'));
-  const check = payloadValidator().validate('event', makeEvent(0));
+  const check = new PayloadValidator().validate('event', makeEvent(0));
   if (!check.ok) throw new Error(`the synthetic event does not match the event schema: ${check.error ?? ''}`);
 
   const logger = pino({ level: 'silent' });
