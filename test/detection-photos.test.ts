@@ -6,7 +6,7 @@ import cv from '../src/system/opencv.js';
 import { FaceDetector } from '../src/detect/face-detector.js';
 import { resolveCascade } from '../src/detect/cascade-file.js';
 import { FaceTracker } from '../src/track/face-tracker.js';
-import { iou } from '../src/track/geometry.js';
+import { iou } from '../src/geometry.js';
 import type { Box, Detection } from '../src/types.js';
 import { configWith } from './bench/run-clip.js';
 import { missingDataMessage, negativePhoto, readFacetestPhotos, sharedDataDir } from './helpers/clips/data.js';

@@ -7,7 +7,7 @@ import { missingDataMessage, sharedDataDir } from './helpers/clips/data.js';
 import { missingFile } from './helpers/shared-data.js';
 import { testUnless } from './helpers/skip.js';
 import { threeFaces } from './helpers/clips/reference.js';
-import { iou } from '../src/track/geometry.js';
+import { iou } from '../src/geometry.js';
 import type { Box } from '../src/types.js';
 
 const ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';

@@ -6,7 +6,7 @@ import { preprocessFace } from '../../src/classify/preprocess.js';
 import type { EmotionModel } from '../../src/classify/emotion-model.js';
 import { FaceDetector, type DetectorSettings } from '../../src/detect/face-detector.js';
 import { FaceTracker, type TrackerSettings } from '../../src/track/face-tracker.js';
-import { area } from '../../src/track/geometry.js';
+import { area } from '../../src/geometry.js';
 import { EMOTIONS, type Box, type Emotion, type RecurrentState } from '../../src/types.js';
 import type { CkSequence } from './ckplus.js';
 import { argmax, mean, percentile, settleFrame } from './metrics.js';

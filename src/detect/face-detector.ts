@@ -7,7 +7,7 @@ import cv from '../system/opencv.js';
 import type { Box, DetectStats, Detection } from '../types.js';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, asError, cvCall } from '../errors.js';
-import { iou } from '../track/geometry.js';
+import { iou } from '../geometry.js';
 import { planBands, smallestFace, type Band } from './bands.js';
 import { DetectionSchedule, type ProbeTarget, type Strip } from './schedule.js';
 

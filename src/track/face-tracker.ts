@@ -2,7 +2,7 @@
 // Each TrackedFace also carries the classifier's LSTM state and the gate's emotion state.
 import type { Config } from '../config/schema.js';
 import { zeroScores, type Box, type Detection, type TrackedFace } from '../types.js';
-import { blend, centreDistance, iou } from './geometry.js';
+import { blend, centreDistance, iou } from '../geometry.js';
 import { median } from '../system/quantile.js';
 
 export type TrackerSettings = Config['tracker'];

@@ -1,5 +1,5 @@
-// Box arithmetic used by the detector and the tracker.
-import type { Box } from '../types.js';
+// Box arithmetic shared by the detector and the tracker (neither imports the other).
+import type { Box } from './types.js';
 
 export function area(b: Box): number {
   return Math.max(0, b.width) * Math.max(0, b.height);
