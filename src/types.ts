@@ -44,15 +44,14 @@ export interface StepSchedule {
   lastMs: number;
 }
 
-/** A face followed across frames. Owned by the tracker; the classifier and gate write their own fields. */
-export interface TrackedFace {
-  readonly id: number;
+/** The tracker's part of a face: where it is and how sure the tracker is that it is one. Only the tracker writes it. */
+export interface FaceGeometry {
   box: Box;
   /** 'tentative' until it has been detected `confirmHits` times; only confirmed faces are classified. */
   status: 'tentative' | 'confirmed';
   hits: number;
   /** Cascade votes of the last detections (for the confirmation gate). */
-  votes: number[];
+  votes: readonly number[];
   /** Frames since the last matching detection. */
   misses: number;
   firstSeenMs: number;
@@ -60,12 +59,21 @@ export interface TrackedFace {
   /** The tracker's motion estimate: centre velocity (px/ms), the last measured centre, and the time the box
    * was last moved to (boxes are predicted between re-detections). */
   motion?: TrackMotion;
+}
+
+/** The classifier's part: the face's LSTM memory, its step schedule and the last probabilities. Only the
+ * classifier writes it. */
+export interface FaceModelState {
   /** Per-face LSTM memory; undefined until the face is first classified. */
   state?: RecurrentState;
   /** The classifier's schedule: when the face is next due for an LSTM step, and its steps so far. */
   steps?: StepSchedule;
   /** Latest model output for this face. */
   scores?: EmotionScores;
+}
+
+/** The event gate's part (events/hysteresis.ts): the committed label and its timers. Only events/ writes it. */
+export interface FaceLabel {
   /** Emotion after hysteresis; what events report. */
   committed?: Emotion;
   /** Candidate label that is leading but not yet committed, and since when. */
@@ -74,6 +82,40 @@ export interface TrackedFace {
   timeIn: EmotionScores;
   /** Timestamp of the last update to `timeIn`. */
   accountedMs?: number;
+}
+
+/**
+ * A face followed across frames, as every stage reads it: one part per stage that writes it, each read-only
+ * here. The writers get their own part writable: TrackerFace, ClassifiedFace, LabelledFace.
+ */
+export interface TrackedFace {
+  readonly id: number;
+  readonly geometry: Readonly<FaceGeometry>;
+  readonly model: Readonly<FaceModelState>;
+  readonly label: Readonly<FaceLabel>;
+}
+
+/** A face as the tracker updates it. */
+export interface TrackerFace extends TrackedFace {
+  readonly geometry: FaceGeometry;
+}
+
+/** A face as the classifier steps it. */
+export interface ClassifiedFace extends TrackedFace {
+  readonly model: FaceModelState;
+}
+
+/** A face as the event gate labels it. */
+export interface LabelledFace extends TrackedFace {
+  readonly label: FaceLabel;
+}
+
+/** A face as the tracker makes it and the pipeline carries it, handing each stage its own view. */
+export interface Face {
+  readonly id: number;
+  readonly geometry: FaceGeometry;
+  readonly model: FaceModelState;
+  readonly label: FaceLabel;
 }
 
 /** What the detector reports for stats: the sweep for new faces and what it looks for. */

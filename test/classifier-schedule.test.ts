@@ -8,15 +8,15 @@ import { FaceClassifier } from '../src/classify/face-classifier.js';
 import { newTrack } from '../src/track/face-tracker.js';
 import { createLogger } from '../src/system/logger.js';
 import { fromRoot } from '../src/system/paths.js';
-import type { TrackedFace } from '../src/types.js';
+import type { Face } from '../src/types.js';
 
 const MODEL = fromRoot('models/emotion-cnn-lstm.int8.onnx');
 const logger = createLogger({ level: 'silent', pretty: 'no' });
 
-function faces(n: number): TrackedFace[] {
+function faces(n: number): Face[] {
   return Array.from({ length: n }, (_, i) => {
     const t = newTrack(i + 1, { box: { x: 10 + (i % 10) * 60, y: 10 + Math.floor(i / 10) * 60, width: 50, height: 50 }, score: 20 }, 0);
-    t.status = 'confirmed';
+    t.geometry.status = 'confirmed';
     return t;
   });
 }
@@ -43,7 +43,7 @@ test('the shipped model says its step rate, and each face is stepped at it on a 
   for (let i = 0; i < 60; i++) perFrame.push((await c.classify(gray, list, (i * 1000) / 30)).length);
   gray.release();
   await model.release();
-  for (const f of list) t.is(f.steps?.count, 30, `face ${f.id}: ${f.steps?.count} steps in 2 s`);
+  for (const f of list) t.is(f.model.steps?.count, 30, `face ${f.id}: ${f.model.steps?.count} steps in 2 s`);
   t.deepEqual(perFrame.slice(0, 6), [3, 0, 3, 0, 3, 0]);
   const r = c.rates(list);
   t.is(r.min_hz, 15);

@@ -7,7 +7,7 @@ import { FaceDetector } from '../src/detect/face-detector.js';
 import { resolveCascade } from '../src/detect/cascade-file.js';
 import { FaceTracker } from '../src/track/face-tracker.js';
 import { iou } from '../src/geometry.js';
-import type { Box, Detection } from '../src/types.js';
+import type { Box, Detection, Face } from '../src/types.js';
 import { configWith } from './bench/run-clip.js';
 import { missingDataMessage, negativePhoto, readFacetestPhotos, sharedDataDir } from './helpers/clips/data.js';
 
@@ -121,5 +121,5 @@ astronautTest('astronaut.png: exactly one face, confirmed as one track', (t) => 
   gray.release();
   const tracks = tracker.confirmedTracks;
   t.is(tracks.length, 1);
-  t.true(iou((tracks[0] as { box: Box }).box, face.box) > 0.5, 'the track is the face');
+  t.true(iou((tracks[0] as Face).geometry.box, face.box) > 0.5, 'the track is the face');
 });

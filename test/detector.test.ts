@@ -71,8 +71,8 @@ testUnless(dataDir ? undefined : missingDataMessage())('tracked faces are probed
     // Two faces tracked, the third new. For a second of frames: the tracked two are probed at track_hz and
     // found by their probe, never by the sweep (they are painted over); the third turns up in the sweep.
     const tracked = [
-      { id: 1, box: a, status: 'confirmed' as const, misses: 0 },
-      { id: 2, box: b, status: 'confirmed' as const, misses: 0 },
+      { id: 1, geometry: { box: a, status: 'confirmed' as const, misses: 0 } },
+      { id: 2, geometry: { box: b, status: 'confirmed' as const, misses: 0 } },
     ];
     const d = new FaceDetector(detector, resolveCascade('haar'));
     let newFaceSeen = 0;
@@ -81,7 +81,7 @@ testUnless(dataDir ? undefined : missingDataMessage())('tracked faces are probed
       const round = d.detect(gray, tracked, i * 33);
       for (const [id, hit] of round.probed) {
         probes.set(id, (probes.get(id) ?? 0) + 1);
-        const box = (tracked.find((x) => x.id === id) as { box: Box }).box;
+        const box = (tracked.find((x) => x.id === id) as (typeof tracked)[number]).geometry.box;
         t.true(hit !== null && iou(hit.box, box) > 0.5, `frame ${i}: probe of track ${id} found ${JSON.stringify(hit)}`);
       }
       for (const own of [a, b]) t.false(round.found.some((x) => iou(x.box, own) > 0.3), `frame ${i}: a tracked face came back from the sweep: ${JSON.stringify(round.found)}`);

@@ -2,12 +2,17 @@ import test from 'ava';
 import { applyHysteresis } from '../src/events/hysteresis.js';
 import { EmotionGate } from '../src/events/emotion-gate.js';
 import { RoomWindow } from '../src/events/room-window.js';
-import { zeroScores, type Emotion, type EmotionEvent, type TrackedFace } from '../src/types.js';
+import { zeroScores, type Emotion, type EmotionEvent, type Face } from '../src/types.js';
 
 const settings = { margin: 0.15, hold_s: 0.5 };
 
-function face(id = 1): TrackedFace {
-  return { id, box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, votes: [20], misses: 0, firstSeenMs: 0, lastSeenMs: 0, timeIn: zeroScores() };
+function face(id = 1): Face {
+  return {
+    id,
+    geometry: { box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, votes: [20], misses: 0, firstSeenMs: 0, lastSeenMs: 0 },
+    model: {},
+    label: { timeIn: zeroScores() },
+  };
 }
 function scores(top: Emotion, p: number, second: Emotion = 'Neutral') {
   const s = zeroScores();
@@ -18,41 +23,41 @@ function scores(top: Emotion, p: number, second: Emotion = 'Neutral') {
 
 test('the first classification commits at once', (t) => {
   const f = face();
-  f.scores = scores('Happy', 0.9);
+  f.model.scores = scores('Happy', 0.9);
   t.deepEqual(applyHysteresis(f, 0, settings), { before: null, after: 'Happy' });
-  t.is(f.committed, 'Happy');
+  t.is(f.label.committed, 'Happy');
 });
 
 test('a new label must lead by the margin for hold_s before it is committed', (t) => {
   const f = face();
-  f.scores = scores('Neutral', 0.8, 'Happy');
+  f.model.scores = scores('Neutral', 0.8, 'Happy');
   applyHysteresis(f, 0, settings);
   const changes: number[] = [];
   for (let ms = 100; ms <= 1500; ms += 100) {
-    f.scores = scores('Happy', 0.7, 'Neutral');
+    f.model.scores = scores('Happy', 0.7, 'Neutral');
     if (applyHysteresis(f, ms, settings)) changes.push(ms);
   }
   t.deepEqual(changes, [600]);
-  t.is(f.committed, 'Happy');
+  t.is(f.label.committed, 'Happy');
 });
 
 test('a lead below the margin never switches', (t) => {
   const f = face();
-  f.scores = scores('Neutral', 0.8, 'Sad');
+  f.model.scores = scores('Neutral', 0.8, 'Sad');
   applyHysteresis(f, 0, settings);
   for (let ms = 100; ms <= 5000; ms += 100) {
-    f.scores = scores('Sad', 0.55, 'Neutral');
+    f.model.scores = scores('Sad', 0.55, 'Neutral');
     t.is(applyHysteresis(f, ms, settings), null);
   }
-  t.is(f.committed, 'Neutral');
+  t.is(f.label.committed, 'Neutral');
 });
 
 test('flicker shorter than hold_s never switches', (t) => {
   const f = face();
-  f.scores = scores('Neutral', 0.9, 'Angry');
+  f.model.scores = scores('Neutral', 0.9, 'Angry');
   applyHysteresis(f, 0, settings);
   for (let ms = 100; ms <= 5000; ms += 100) {
-    f.scores = (ms / 100) % 4 < 2 ? scores('Angry', 0.9) : scores('Neutral', 0.9, 'Angry');
+    f.model.scores = (ms / 100) % 4 < 2 ? scores('Angry', 0.9) : scores('Neutral', 0.9, 'Angry');
     t.is(applyHysteresis(f, ms, settings), null);
   }
 });
@@ -63,8 +68,8 @@ test('the gate emits appeared, changed (before/after) and gone with time shares'
   const f = face(7);
   gate.confirmed(f);
   for (let ms = 0; ms <= 3000; ms += 100) {
-    f.scores = ms < 1000 ? scores('Neutral', 0.9, 'Happy') : scores('Happy', 0.9);
-    f.lastSeenMs = ms;
+    f.model.scores = ms < 1000 ? scores('Neutral', 0.9, 'Happy') : scores('Happy', 0.9);
+    f.geometry.lastSeenMs = ms;
     gate.classified(f, ms);
   }
   gate.ended(f, 3100);
@@ -84,11 +89,11 @@ test('room window shares face-time and counts faces', (t) => {
   const room = new RoomWindow('dev1', 0);
   const a = face(1);
   const b = face(2);
-  a.committed = 'Happy';
-  b.committed = 'Sad';
+  a.label.committed = 'Happy';
+  b.label.committed = 'Sad';
   room.tick([a, b], 0);
   room.tick([a, b], 1000);
-  b.committed = 'Happy';
+  b.label.committed = 'Happy';
   const s = room.summary([a, b], 2000);
   t.is(s.faces, 2);
   t.is(s.dominant, 'Happy');

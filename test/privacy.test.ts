@@ -16,7 +16,12 @@ import { firstMissing, testUnless } from './helpers/skip.js';
 import { captureLogger, makeCamera, makeEvent, makeFace, makeRoom, tmpDir } from './publish-helpers.js';
 
 function face(id: number, committed?: Emotion): TrackedFace {
-  return { id, box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, votes: [20], misses: 0, firstSeenMs: 0, lastSeenMs: 0, timeIn: zeroScores(), ...(committed ? { committed } : {}) };
+  return {
+    id,
+    geometry: { box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, votes: [20], misses: 0, firstSeenMs: 0, lastSeenMs: 0 },
+    model: {},
+    label: { timeIn: zeroScores(), ...(committed ? { committed } : {}) },
+  };
 }
 
 test('min_faces 3: face-time counts only while 3 faces are present; 1 or 2 present withholds the summary', (t) => {

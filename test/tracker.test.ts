@@ -1,6 +1,6 @@
 import test from 'ava';
 import { FaceTracker } from '../src/track/face-tracker.js';
-import type { Box, Detection, TrackedFace } from '../src/types.js';
+import type { Box, Detection, Face, TrackedFace } from '../src/types.js';
 
 const settings = { iou_threshold: 0.25, confirm_hits: 3, confirm_votes: 8, max_misses: 5, max_age_s: 2 };
 const det = (x: number, y: number, size = 60): Detection => ({ box: { x, y, width: size, height: size }, score: 10 });
@@ -15,15 +15,15 @@ test('a face seen in consecutive frames keeps one id and is confirmed after conf
   t.deepEqual(confirmedAt, [2]);
   t.is(tr.tracks.length, 1);
   t.is(tr.tracks[0]?.id, 1);
-  t.is(tr.tracks[0]?.status, 'confirmed');
+  t.is(tr.tracks[0]?.geometry.status, 'confirmed');
 });
 
 test('two faces get two stable ids, even when they move', (t) => {
   const tr = new FaceTracker(settings);
   for (let i = 0; i < 20; i++) tr.update([det(50 + i * 4, 50), det(300 - i * 4, 60)], i * 33);
   t.deepEqual(tr.tracks.map((x) => x.id).sort(), [1, 2]);
-  const a = tr.tracks.find((x) => x.id === 1) as { box: Box };
-  t.true(a.box.x > 100, 'track 1 followed the face that moved right');
+  const a = tr.tracks.find((x) => x.id === 1) as Face;
+  t.true(a.geometry.box.x > 100, 'track 1 followed the face that moved right');
 });
 
 test('a one-frame false detection is never confirmed and vanishes silently', (t) => {
@@ -86,7 +86,7 @@ test('boxes stay square', (t) => {
   const tr = new FaceTracker(settings);
   tr.update([{ box: { x: 0, y: 0, width: 60, height: 60 }, score: 1 }], 0);
   tr.update([{ box: { x: 0, y: 0, width: 80, height: 60 }, score: 1 }], 33);
-  const b = tr.tracks[0]?.box as Box;
+  const b = tr.tracks[0]?.geometry.box as Box;
   t.is(b.width, b.height);
 });
 
@@ -94,7 +94,7 @@ test('a look-alike with few cascade votes stays tentative however often it is se
   const tr = new FaceTracker(settings);
   for (let i = 0; i < 20; i++) tr.update([{ box: { x: 10, y: 10, width: 60, height: 60 }, score: 6 }, det(200, 10)], i * 33);
   t.deepEqual(tr.confirmedTracks.map((x) => x.id), [2]);
-  t.is(tr.tracks.find((x) => x.id === 1)?.status, 'tentative');
+  t.is(tr.tracks.find((x) => x.id === 1)?.geometry.status, 'tentative');
 });
 
 test('with a detector round, only the tracks that were searched can miss; the sweep continues any track it finds', (t) => {
@@ -103,12 +103,12 @@ test('with a detector round, only the tracks that were searched can miss; the sw
   const [a, b] = [...tr.tracks] as [TrackedFace, TrackedFace];
   // Frame 4: a probed and not found, b not searched at all.
   tr.update({ probed: new Map([[a.id, null]]), found: [] }, 4 * 33);
-  t.is(a.misses, 1);
-  t.is(b.misses, 0, 'a track that was not searched did not miss');
+  t.is(a.geometry.misses, 1);
+  t.is(b.geometry.misses, 0, 'a track that was not searched did not miss');
   // Frame 5: the sweep finds b (not probed): it continues b, and no new track appears.
-  const hitsBefore = b.hits;
+  const hitsBefore = b.geometry.hits;
   tr.update({ probed: new Map(), found: [det(302, 101)] }, 5 * 33);
-  t.is(b.hits, hitsBefore + 1);
+  t.is(b.geometry.hits, hitsBefore + 1);
   t.is(tr.tracks.length, 2);
   // Frames 6-20: a is probed every frame and never found; b is never searched. a ends, b stays.
   const ended: number[] = [];
@@ -121,14 +121,14 @@ test('between re-detections a track box moves with the face, and a miss stops th
   const tr = new FaceTracker(settings);
   // A face moving right at 3 px per frame (33 ms), detected on every frame for a second.
   for (let i = 0; i <= 30; i++) tr.update([det(100 + i * 3, 100)], i * 33);
-  const track = tr.tracks[0] as { id: number; box: Box };
-  const at30 = track.box.x;
+  const track = tr.tracks[0] as Face;
+  const at30 = track.geometry.box.x;
   // Five frames without a search: the box is predicted along the motion (about 15 px).
   for (let i = 31; i <= 35; i++) tr.update({ probed: new Map(), found: [] }, i * 33);
-  const moved = track.box.x - at30;
+  const moved = track.geometry.box.x - at30;
   t.true(moved > 10 && moved < 20, `predicted ${moved.toFixed(1)} px in 5 frames`);
   // A probe that misses halves the velocity each time: the box slows down instead of running away.
   for (let i = 36; i <= 40; i++) tr.update({ probed: new Map([[track.id, null]]), found: [] }, i * 33);
-  const after = track.box.x - at30 - moved;
+  const after = track.geometry.box.x - at30 - moved;
   t.true(after < moved, `${after.toFixed(1)} px in the 5 missed frames`);
 });

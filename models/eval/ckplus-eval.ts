@@ -65,7 +65,7 @@ function detectAll(frames: cv.Mat[], detector: FaceDetector, tracking: TrackerSe
   for (let i = 0; i < frames.length; i++) {
     const now = i * FRAME_MS;
     tracker.update(detector.detect(frames[i] as cv.Mat, tracker.tracks, now), now);
-    const face = [...tracker.tracks].sort((a, b) => b.hits - a.hits || area(b.box) - area(a.box))[0];
+    const face = [...tracker.tracks].map((t) => t.geometry).sort((a, b) => b.hits - a.hits || area(b.box) - area(a.box))[0];
     if (face?.lastSeenMs === now) detected++;
     boxes.push(face ? { ...face.box } : undefined);
   }

@@ -8,7 +8,7 @@ import cv from '../../src/system/opencv.js';
 import { cvCall } from '../../src/errors.js';
 import { cropFace, normalizeInto } from '../../src/classify/preprocess.js';
 import type { EmotionModel } from '../../src/classify/emotion-model.js';
-import { EMOTIONS, type EmotionScores, type RecurrentState, type TrackedFace } from '../../src/types.js';
+import { EMOTIONS, type EmotionScores, type RecurrentState } from '../../src/types.js';
 import { applyHysteresis, type HysteresisSettings } from '../../src/events/hysteresis.js';
 import { settings } from '../../src/config/load.js';
 import { newTrack } from '../../src/track/face-tracker.js';
@@ -35,11 +35,13 @@ export function defaultGate(): Gate {
 
 /** Committed label (class index) per frame after the daemon's hysteresis, for one stream's scores. */
 export function gatedLabels(scores: readonly EmotionScores[], gate: Gate): number[] {
-  const track: TrackedFace = { ...newTrack(1, { box: { x: 0, y: 0, width: 1, height: 1 }, score: 0 }, 0), status: 'confirmed' };
+  // The eval plays the tracker (one confirmed face) and the classifier (its scores); the gate is the daemon's.
+  const track = newTrack(1, { box: { x: 0, y: 0, width: 1, height: 1 }, score: 0 }, 0);
+  track.geometry.status = 'confirmed';
   return scores.map((sc, t) => {
-    track.scores = sc;
+    track.model.scores = sc;
     applyHysteresis(track, (t * 1000) / gate.fps, gate);
-    return EMOTIONS.indexOf(track.committed ?? EMOTIONS[0]);
+    return EMOTIONS.indexOf(track.label.committed ?? EMOTIONS[0]);
   });
 }
 

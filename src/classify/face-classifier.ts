@@ -1,9 +1,9 @@
 // Steps the LSTM of each confirmed face at the rate the model was trained for (its metadata
-// emotiond.step_hz), in one batched model call per frame, and keeps each face's state on its track.
+// emotiond.step_hz), in one batched model call per frame, and keeps each face's state in its model part.
 // A faster camera does not step faces faster; when more faces are due than one batch takes
 // (classifier.max_faces), those that waited longest go first and the others on the next frames.
 import type cv from '../system/opencv.js';
-import type { ClassifyStats, TrackedFace } from '../types.js';
+import type { ClassifiedFace, ClassifyStats, TrackedFace } from '../types.js';
 import type { Logger } from '../system/logger.js';
 import type { EmotionModel } from './emotion-model.js';
 import { preprocessFace } from './preprocess.js';
@@ -21,17 +21,17 @@ export class FaceClassifier {
   }
 
   /** Step the faces that are due at `nowMs` (at most maxFaces, longest waiting first); returns them. */
-  async classify(gray: cv.Mat, faces: readonly TrackedFace[], nowMs: number): Promise<TrackedFace[]> {
+  async classify<F extends ClassifiedFace>(gray: cv.Mat, faces: readonly F[], nowMs: number): Promise<F[]> {
     this.rate.tick(nowMs);
     const chosen = this.due(faces, nowMs).slice(0, this.maxFaces);
     if (chosen.length === 0) return [];
     const spec = this.model.info.preprocess;
     const per = spec.size * spec.size;
     const batch = new Float32Array(chosen.length * per);
-    const ok: TrackedFace[] = [];
+    const ok: F[] = [];
     for (const face of chosen) {
       try {
-        preprocessFace(gray, face.box, spec, batch, ok.length * per);
+        preprocessFace(gray, face.geometry.box, spec, batch, ok.length * per);
         ok.push(face);
       } catch (err) {
         this.logger.debug({ track: face.id, err }, 'face skipped: crop failed');
@@ -39,10 +39,10 @@ export class FaceClassifier {
     }
     if (ok.length === 0) return [];
     const input = ok.length === chosen.length ? batch : batch.subarray(0, ok.length * per);
-    const { scores, states } = await this.model.step(input, ok.map((f) => f.state));
+    const { scores, states } = await this.model.step(input, ok.map((f) => f.model.state));
     ok.forEach((face, i) => {
-      face.scores = scores[i];
-      face.state = states[i];
+      face.model.scores = scores[i];
+      face.model.state = states[i];
       this.stepped(face, nowMs);
     });
     return ok;
@@ -51,7 +51,7 @@ export class FaceClassifier {
   /** Per-face step rates of the live faces, for stats. */
   rates(faces: readonly TrackedFace[]): ClassifyStats {
     const hz = faces
-      .map((f) => f.steps)
+      .map((f) => f.model.steps)
       .filter((s) => s !== undefined && s.count >= 2 && s.lastMs > s.firstMs)
       .map((s) => ((s!.count - 1) * 1000) / (s!.lastMs - s!.firstMs))
       .sort((a, b) => a - b);
@@ -60,18 +60,18 @@ export class FaceClassifier {
   }
 
   /** Faces due for a step, the longest waiting (or never stepped) first. */
-  private due(faces: readonly TrackedFace[], nowMs: number): TrackedFace[] {
+  private due<F extends TrackedFace>(faces: readonly F[], nowMs: number): F[] {
     return faces
-      .map((f) => ({ f, late: this.rate.lateness(f.steps?.nextMs, nowMs) }))
+      .map((f) => ({ f, late: this.rate.lateness(f.model.steps?.nextMs, nowMs) }))
       .filter((x) => x.late >= 0)
       .sort((a, b) => b.late - a.late || a.f.id - b.f.id)
       .map((x) => x.f);
   }
 
-  private stepped(face: TrackedFace, nowMs: number): void {
-    const s = face.steps;
+  private stepped({ model }: ClassifiedFace, nowMs: number): void {
+    const s = model.steps;
     if (!s) {
-      face.steps = { nextMs: this.rate.next(undefined, nowMs), count: 1, firstMs: nowMs, lastMs: nowMs };
+      model.steps = { nextMs: this.rate.next(undefined, nowMs), count: 1, firstMs: nowMs, lastMs: nowMs };
       return;
     }
     s.nextMs = this.rate.next(s.nextMs, nowMs);

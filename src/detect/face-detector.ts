@@ -55,12 +55,12 @@ export class FaceDetector {
     const t0 = performance.now();
     const probes = this.schedule.pickProbes(tracks, nowMs);
     const probed = new Map<number, Detection | null>();
-    for (const t of probes) probed.set(t.id, this.probe(gray, t.box, t.misses));
+    for (const t of probes) probed.set(t.id, this.probe(gray, t.geometry.box, t.geometry.misses));
     const probeMs = performance.now() - t0;
     this.schedule.cost.probe(probeMs, probes.length);
     const hits = [...probed.values()].filter((d): d is Detection => d !== null);
     // Faces already known are painted over before the sweep: found on this frame, or found by their last probe.
-    const known = [...hits.map((d) => d.box), ...tracks.filter((t) => t.misses === 0 && !probed.has(t.id)).map((t) => t.box)];
+    const known = [...hits.map((d) => d.box), ...tracks.filter((t) => t.geometry.misses === 0 && !probed.has(t.id)).map((t) => t.geometry.box)];
     const swept: Detection[] = [];
     for (const strip of this.schedule.nextStrips(bands, probeMs, nowMs)) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
     const found = suppress(swept).filter((d) => !hits.some((h) => iou(h.box, d.box) > 0.3 || contains(h.box, d.box) || contains(d.box, h.box)));

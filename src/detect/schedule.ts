@@ -21,14 +21,16 @@ export interface ScheduleSettings {
   fullEvery: number;
 }
 
-/** What the schedule needs to know of a track. */
+/** What the schedule needs to know of a track: its id and some of the tracker's geometry (a TrackedFace is one). */
 export interface ProbeTarget {
   readonly id: number;
-  readonly box: Box;
-  readonly status: 'tentative' | 'confirmed';
-  readonly misses: number;
-  /** The tracker's velocity estimate (px/ms), when it has one. */
-  readonly motion?: { readonly vx: number; readonly vy: number };
+  readonly geometry: {
+    readonly box: Box;
+    readonly status: 'tentative' | 'confirmed';
+    readonly misses: number;
+    /** The tracker's velocity estimate (px/ms), when it has one. */
+    readonly motion?: { readonly vx: number; readonly vy: number };
+  };
 }
 
 /** A face moving faster than this (face sides per second) is probed on every frame: between two probes at
@@ -36,9 +38,9 @@ export interface ProbeTarget {
 const FAST_SIDES_PER_S = 0.5;
 
 /** Speed of a track in face sides per second. */
-export function speed(t: ProbeTarget): number {
-  const side = Math.max(1, t.box.width);
-  return t.motion ? (Math.hypot(t.motion.vx, t.motion.vy) * 1000) / side : 0;
+export function speed({ geometry: g }: ProbeTarget): number {
+  const side = Math.max(1, g.box.width);
+  return g.motion ? (Math.hypot(g.motion.vx, g.motion.vy) * 1000) / side : 0;
 }
 
 /** Rows [row0, row0 + rows) of a band's image whose windows this frame's sweep scans (anchor rows). */
@@ -106,7 +108,7 @@ export class DetectionSchedule {
     const live = new Set(tracks.map((t) => t.id));
     for (const id of this.nextProbe.keys()) if (!live.has(id)) this.nextProbe.delete(id);
     const lateness = (t: ProbeTarget): number =>
-      t.status === 'tentative' || t.misses > 0 || speed(t) > FAST_SIDES_PER_S ? Infinity : this.rate.lateness(this.nextProbe.get(t.id), nowMs);
+      t.geometry.status === 'tentative' || t.geometry.misses > 0 || speed(t) > FAST_SIDES_PER_S ? Infinity : this.rate.lateness(this.nextProbe.get(t.id), nowMs);
     const due = tracks.map((t) => ({ t, late: lateness(t) })).filter((x) => x.late >= 0);
     due.sort((a, b) => b.late - a.late || a.t.id - b.t.id);
     const fit = Math.max(1, Math.floor((this.settings.budgetMs * PROBE_SHARE) / Math.max(1e-3, this.cost.msPerProbe)));

@@ -1,6 +1,6 @@
 // Turns track changes into events: face_appeared (confirmed and first classified), emotion_changed
 // (after hysteresis) and face_gone (only for faces that were ever confirmed).
-import { EMOTIONS, zeroScores, type Emotion, type EmotionEvent, type EmotionScores, type TrackedFace } from '../types.js';
+import { EMOTIONS, zeroScores, type Emotion, type EmotionEvent, type EmotionScores, type LabelledFace, type TrackedFace } from '../types.js';
 import { accountTime, applyHysteresis, type HysteresisSettings } from './hysteresis.js';
 
 export interface GateDeps {
@@ -28,28 +28,30 @@ export class EmotionGate {
   }
 
   /** Call after the track got new scores. */
-  classified(track: TrackedFace, nowMs: number): void {
+  classified(track: LabelledFace, nowMs: number): void {
     const change = applyHysteresis(track, nowMs, this.settings);
+    const scores = track.model.scores;
     if (this.unannounced.delete(track.id)) {
-      this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: track.committed ?? null, scores: track.scores ? round(track.scores) : null });
+      this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: track.label.committed ?? null, scores: scores ? round(scores) : null });
       return;
     }
-    if (change && change.before !== null && track.scores) {
-      this.deps.emit({ ...this.base(track, nowMs), type: 'emotion_changed', before: change.before, after: change.after, scores: round(track.scores) });
+    if (change && change.before !== null && scores) {
+      this.deps.emit({ ...this.base(track, nowMs), type: 'emotion_changed', before: change.before, after: change.after, scores: round(scores) });
     }
   }
 
-  ended(track: TrackedFace, nowMs: number): void {
+  ended(track: LabelledFace, nowMs: number): void {
     if (this.unannounced.delete(track.id)) {
       // Confirmed but never classified (e.g. paused): it still appeared and left.
       this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: null, scores: null });
     }
-    accountTime(track, Math.min(nowMs, track.lastSeenMs));
-    const shares = normalise(track.timeIn);
+    const g = track.geometry;
+    accountTime(track, Math.min(nowMs, g.lastSeenMs));
+    const shares = normalise(track.label.timeIn);
     this.deps.emit({
       ...this.base(track, nowMs),
       type: 'face_gone',
-      duration_s: Math.round((track.lastSeenMs - track.firstSeenMs) / 100) / 10,
+      duration_s: Math.round((g.lastSeenMs - g.firstSeenMs) / 100) / 10,
       dominant: dominant(shares),
       shares,
     });
@@ -57,7 +59,7 @@ export class EmotionGate {
 
   private base(track: TrackedFace, nowMs: number) {
     this.counter += 1;
-    const b = track.box;
+    const b = track.geometry.box;
     return {
       id: `${this.deps.device}-${this.bootId}-${this.counter}`,
       device: this.deps.device,

@@ -1,6 +1,6 @@
 // Hysteresis on a track's emotion: a new label replaces the committed one only after it has led by
 // `margin` for `hold_s` seconds, so a face does not flicker between two close labels.
-import { argmax, type Emotion, type TrackedFace } from '../types.js';
+import { argmax, type Emotion, type LabelledFace } from '../types.js';
 
 export interface HysteresisSettings {
   margin: number;
@@ -13,38 +13,39 @@ export interface Commit {
 }
 
 /**
- * Feed the track's latest `scores` (already on the track) at `nowMs`. Returns the change when the
+ * Feed the track's latest `model.scores` (the classifier's part) at `nowMs`. Returns the change when the
  * committed emotion changes (including the first commit, whose `before` is null), otherwise null.
  */
-export function applyHysteresis(track: TrackedFace, nowMs: number, s: HysteresisSettings): Commit | null {
-  const scores = track.scores;
+export function applyHysteresis(track: LabelledFace, nowMs: number, s: HysteresisSettings): Commit | null {
+  const scores = track.model.scores;
   if (!scores) return null;
   accountTime(track, nowMs);
+  const label = track.label;
   const leader = argmax(scores);
-  const current = track.committed;
+  const current = label.committed;
   if (current === undefined) {
-    track.committed = leader;
-    track.pending = undefined;
+    label.committed = leader;
+    label.pending = undefined;
     return { before: null, after: leader };
   }
   if (leader === current || scores[leader] - scores[current] < s.margin) {
-    track.pending = undefined;
+    label.pending = undefined;
     return null;
   }
-  if (track.pending?.emotion !== leader) {
-    track.pending = { emotion: leader, sinceMs: nowMs };
+  if (label.pending?.emotion !== leader) {
+    label.pending = { emotion: leader, sinceMs: nowMs };
     if (s.hold_s > 0) return null;
   }
-  if (nowMs - track.pending.sinceMs < s.hold_s * 1000) return null;
-  track.committed = leader;
-  track.pending = undefined;
+  if (nowMs - label.pending.sinceMs < s.hold_s * 1000) return null;
+  label.committed = leader;
+  label.pending = undefined;
   return { before: current, after: leader };
 }
 
 /** Add the time since the last call to the committed emotion's total. */
-export function accountTime(track: TrackedFace, nowMs: number): void {
-  if (track.committed !== undefined && track.accountedMs !== undefined) {
-    track.timeIn[track.committed] += Math.max(0, nowMs - track.accountedMs);
+export function accountTime({ label }: LabelledFace, nowMs: number): void {
+  if (label.committed !== undefined && label.accountedMs !== undefined) {
+    label.timeIn[label.committed] += Math.max(0, nowMs - label.accountedMs);
   }
-  track.accountedMs = nowMs;
+  label.accountedMs = nowMs;
 }

@@ -25,19 +25,19 @@ export class RoomWindow {
   tick(tracks: readonly TrackedFace[], nowMs: number): void {
     const dt = Math.max(0, nowMs - this.lastTickMs);
     this.lastTickMs = nowMs;
-    const present = tracks.filter((t) => t.status === 'confirmed' && t.committed);
-    if (present.length === 0) return;
-    if (present.length < this.minFaces) {
+    const labels = tracks.flatMap((t) => (t.geometry.status === 'confirmed' && t.label.committed ? [t.label.committed] : []));
+    if (labels.length === 0) return;
+    if (labels.length < this.minFaces) {
       this.uncountedMs += dt;
       return;
     }
-    for (const t of present) this.totals[t.committed!] += dt;
+    for (const committed of labels) this.totals[committed] += dt;
   }
 
   /** Close the window: the summary of it, and a new window starts. */
   summary(tracks: readonly TrackedFace[], nowMs: number): RoomSummary {
     this.tick(tracks, nowMs);
-    const faces = tracks.filter((t) => t.status === 'confirmed').length;
+    const faces = tracks.filter((t) => t.geometry.status === 'confirmed').length;
     const withheld = isWithheld(faces, this.minFaces, this.hasData, this.uncountedMs);
     const shares = withheld ? zeroScores() : normalise(this.totals);
     const out: RoomSummary = {

@@ -8,7 +8,7 @@ import type { FaceClassifier } from '../classify/face-classifier.js';
 import type { EmotionGate } from '../events/emotion-gate.js';
 import type { RoomWindow } from '../events/room-window.js';
 import type { PipelineStats } from '../system/stats.js';
-import type { EventSink, FaceState, TrackedFace } from '../types.js';
+import type { EventSink, FaceState, LabelledFace, TrackedFace } from '../types.js';
 import { cvCall } from '../errors.js';
 
 export interface PipelineDeps {
@@ -103,7 +103,7 @@ export class FramePipeline {
     this.lastRoomMs = nowMs;
   }
 
-  private end(t: TrackedFace, now: number): void {
+  private end(t: LabelledFace, now: number): void {
     this.deps.gate.ended(t, now);
     this.deps.sink.faceCleared(this.deps.device, t.id);
   }
@@ -123,14 +123,15 @@ function toGray(mat: cv.Mat): cv.Mat {
 }
 
 export function faceState(device: string, t: TrackedFace, now: number): FaceState {
-  const b = t.box;
+  const b = t.geometry.box;
+  const scores = t.model.scores;
   return {
     device,
     track: t.id,
     time: new Date(now).toISOString(),
-    emotion: t.committed ?? null,
-    scores: t.scores ? Object.fromEntries(Object.entries(t.scores).map(([k, v]) => [k, Math.round(v * 1000) / 1000])) as FaceState['scores'] : null,
+    emotion: t.label.committed ?? null,
+    scores: scores ? Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, Math.round(v * 1000) / 1000])) as FaceState['scores'] : null,
     box: { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) },
-    age_s: Math.round((now - t.firstSeenMs) / 100) / 10,
+    age_s: Math.round((now - t.geometry.firstSeenMs) / 100) / 10,
   };
 }

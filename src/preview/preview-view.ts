@@ -65,15 +65,15 @@ export class PreviewView implements FrameTap {
   private draw(img: cv.Mat, tracks: readonly TrackedFace[]): void {
     const minPx = this.opts.minSize >= 1 ? this.opts.minSize : Math.round(this.opts.minSize * Math.min(img.cols, img.rows));
     for (const t of tracks) {
-      const b = t.box;
-      const confirmed = t.status === 'confirmed';
+      const b = t.geometry.box;
+      const confirmed = t.geometry.status === 'confirmed';
       const colour = confirmed ? GREEN : AMBER;
       img.drawRectangle(new cv.Rect(Math.round(b.x), Math.round(b.y), Math.round(b.width), Math.round(b.height)), colour, 2);
-      const what = confirmed ? (t.committed ?? 'classifying') : 'new face';
+      const what = confirmed ? (t.label.committed ?? 'classifying') : 'new face';
       label(img, `#${t.id} ${Math.round(b.width)} px ${what}`, Math.round(b.x), Math.max(16, Math.round(b.y) - 6), colour);
     }
     const left = Math.max(0, Math.ceil((this.opts.endsAtMs - this.now()) / 1000));
-    const faces = tracks.filter((t) => t.status === 'confirmed').length;
+    const faces = tracks.filter((t) => t.geometry.status === 'confirmed').length;
     label(img, `emotiond preview  ${img.cols}x${img.rows}  faces: ${faces}  smallest found: ${minPx} px  stops in ${left} s`, 6, 18, WHITE);
   }
 }

@@ -1,7 +1,7 @@
 // Follows faces across frames: stable ids, a confirmation gate against false detections, and expiry.
-// Each TrackedFace also carries the classifier's LSTM state and the gate's emotion state.
+// The tracker makes each face (its classifier and gate parts empty) and writes only its geometry.
 import type { Config } from '../config/schema.js';
-import { zeroScores, type Box, type Detection, type TrackedFace } from '../types.js';
+import { zeroScores, type Box, type Detection, type Face, type TrackerFace } from '../types.js';
 import { blend, centreDistance, iou } from '../geometry.js';
 import { median } from '../system/quantile.js';
 
@@ -17,9 +17,9 @@ export interface TrackerRound {
 
 export interface TrackUpdate {
   /** Tracks confirmed by this frame. */
-  confirmed: TrackedFace[];
+  confirmed: Face[];
   /** Confirmed tracks that ended with this frame (tentative ones vanish silently). */
-  ended: TrackedFace[];
+  ended: Face[];
 }
 
 /** How far a matched box moves towards the new detection: smooths Haar jitter but follows motion. */
@@ -38,17 +38,17 @@ const MAX_SPEED = 3;
 const MISS_DAMPING = 0.5;
 
 export class FaceTracker {
-  private live: TrackedFace[] = [];
+  private live: Face[] = [];
   private nextId = 1;
 
   constructor(private readonly settings: TrackerSettings) {}
 
-  get tracks(): readonly TrackedFace[] {
+  get tracks(): readonly Face[] {
     return this.live;
   }
 
-  get confirmedTracks(): TrackedFace[] {
-    return this.live.filter((t) => t.status === 'confirmed');
+  get confirmedTracks(): Face[] {
+    return this.live.filter((t) => t.geometry.status === 'confirmed');
   }
 
   /**
@@ -61,7 +61,7 @@ export class FaceTracker {
     const probed: ReadonlyMap<number, Detection | null> = everyTrack ? new Map() : input.probed;
     const found = everyTrack ? input : input.found;
     for (const t of this.live) predict(t, nowMs);
-    const hits = new Map<TrackedFace, Detection>();
+    const hits = new Map<Face, Detection>();
     for (const t of this.live) {
       const d = probed.get(t.id);
       if (d) hits.set(t, d);
@@ -74,10 +74,11 @@ export class FaceTracker {
     }
     const used = new Set(matched.values());
     for (const d of found) if (!used.has(d)) this.live.push(this.spawn(d, nowMs));
-    const confirmed: TrackedFace[] = [];
+    const confirmed: Face[] = [];
     for (const t of this.live) {
-      if (t.status === 'tentative' && t.hits >= this.settings.confirm_hits && median(t.votes) >= this.settings.confirm_votes) {
-        t.status = 'confirmed';
+      const g = t.geometry;
+      if (g.status === 'tentative' && g.hits >= this.settings.confirm_hits && median(g.votes) >= this.settings.confirm_votes) {
+        g.status = 'confirmed';
         confirmed.push(t);
       }
     }
@@ -85,25 +86,26 @@ export class FaceTracker {
   }
 
   /** End every track now (shutdown, reset): returns the confirmed ones. */
-  endAll(): TrackedFace[] {
-    const ended = this.live.filter((t) => t.status === 'confirmed');
+  endAll(): Face[] {
+    const ended = this.live.filter((t) => t.geometry.status === 'confirmed');
     this.live = [];
     return ended;
   }
 
   /** Greedy one-to-one matching: best IoU first, then nearest centre for what is left. */
-  private associate(tracks: readonly TrackedFace[], detections: readonly Detection[]): Map<TrackedFace, Detection> {
-    const pairs: Array<{ t: TrackedFace; d: Detection; score: number }> = [];
+  private associate(tracks: readonly Face[], detections: readonly Detection[]): Map<Face, Detection> {
+    const pairs: Array<{ t: Face; d: Detection; score: number }> = [];
     for (const t of tracks) {
+      const box = t.geometry.box;
       for (const d of detections) {
-        const overlap = iou(t.box, d.box);
+        const overlap = iou(box, d.box);
         if (overlap >= this.settings.iou_threshold) pairs.push({ t, d, score: 1 + overlap });
-        else if (centreDistance(t.box, d.box) <= MAX_CENTRE_DISTANCE && similarSize(t.box, d.box)) pairs.push({ t, d, score: 1 - centreDistance(t.box, d.box) });
+        else if (centreDistance(box, d.box) <= MAX_CENTRE_DISTANCE && similarSize(box, d.box)) pairs.push({ t, d, score: 1 - centreDistance(box, d.box) });
       }
     }
     // Confirmed tracks win ties so that a spurious tentative track never steals a real face.
     pairs.sort((a, b) => b.score - a.score || rank(b.t) - rank(a.t));
-    const out = new Map<TrackedFace, Detection>();
+    const out = new Map<Face, Detection>();
     const taken = new Set<Detection>();
     for (const p of pairs) {
       if (out.has(p.t) || taken.has(p.d)) continue;
@@ -113,18 +115,19 @@ export class FaceTracker {
     return out;
   }
 
-  private spawn(d: Detection, nowMs: number): TrackedFace {
+  private spawn(d: Detection, nowMs: number): Face {
     return newTrack(this.nextId++, d, nowMs);
   }
 
-  private expire(nowMs: number): TrackedFace[] {
-    const ended: TrackedFace[] = [];
+  private expire(nowMs: number): Face[] {
+    const ended: Face[] = [];
     this.live = this.live.filter((t) => {
+      const g = t.geometry;
       const gone =
-        t.status === 'tentative'
-          ? t.misses > TENTATIVE_MAX_MISSES
-          : t.misses > this.settings.max_misses || nowMs - t.lastSeenMs > this.settings.max_age_s * 1000;
-      if (gone && t.status === 'confirmed') ended.push(t);
+        g.status === 'tentative'
+          ? g.misses > TENTATIVE_MAX_MISSES
+          : g.misses > this.settings.max_misses || nowMs - g.lastSeenMs > this.settings.max_age_s * 1000;
+      if (gone && g.status === 'confirmed') ended.push(t);
       return !gone;
     });
     return ended;
@@ -136,45 +139,45 @@ function isDetectionList(x: readonly Detection[] | TrackerRound): x is readonly 
 }
 
 /** Move the box along the track's velocity up to `nowMs` (boxes are predicted between re-detections). */
-function predict(t: TrackedFace, nowMs: number): void {
-  const m = t.motion;
+function predict({ geometry: g }: TrackerFace, nowMs: number): void {
+  const m = g.motion;
   if (!m) return;
   const dt = nowMs - m.movedMs;
-  if (dt > 0 && (m.vx !== 0 || m.vy !== 0)) t.box = { ...t.box, x: t.box.x + m.vx * dt, y: t.box.y + m.vy * dt };
+  if (dt > 0 && (m.vx !== 0 || m.vy !== 0)) g.box = { ...g.box, x: g.box.x + m.vx * dt, y: g.box.y + m.vy * dt };
   m.movedMs = nowMs;
 }
 
 /** A detection continues the track: blend the box towards it and update the velocity estimate. */
-function hit(t: TrackedFace, det: Detection, nowMs: number): void {
+function hit({ geometry: g }: TrackerFace, det: Detection, nowMs: number): void {
   const cx = det.box.x + det.box.width / 2;
   const cy = det.box.y + det.box.height / 2;
-  const m = t.motion ?? { vx: 0, vy: 0, movedMs: nowMs, cx, cy, measuredMs: nowMs };
+  const m = g.motion ?? { vx: 0, vy: 0, movedMs: nowMs, cx, cy, measuredMs: nowMs };
   const dt = nowMs - m.measuredMs;
-  if (t.motion && dt > 0 && dt <= 1000) {
+  if (g.motion && dt > 0 && dt <= 1000) {
     const limit = (MAX_SPEED * det.box.width) / 1000;
     const clamp = (v: number): number => Math.max(-limit, Math.min(limit, v));
     m.vx = clamp((1 - VELOCITY_GAIN) * m.vx + (VELOCITY_GAIN * (cx - m.cx)) / dt);
     m.vy = clamp((1 - VELOCITY_GAIN) * m.vy + (VELOCITY_GAIN * (cy - m.cy)) / dt);
   }
   Object.assign(m, { cx, cy, measuredMs: nowMs, movedMs: nowMs });
-  t.motion = m;
-  t.box = squareBlend(t.box, det.box);
-  t.hits += 1;
-  t.misses = 0;
-  t.lastSeenMs = nowMs;
-  t.votes = [...t.votes.slice(1 - VOTE_HISTORY), det.score];
+  g.motion = m;
+  g.box = squareBlend(g.box, det.box);
+  g.hits += 1;
+  g.misses = 0;
+  g.lastSeenMs = nowMs;
+  g.votes = [...g.votes.slice(1 - VOTE_HISTORY), det.score];
 }
 
-function miss(t: TrackedFace): void {
-  t.misses += 1;
-  if (t.motion) {
-    t.motion.vx *= MISS_DAMPING;
-    t.motion.vy *= MISS_DAMPING;
+function miss({ geometry: g }: TrackerFace): void {
+  g.misses += 1;
+  if (g.motion) {
+    g.motion.vx *= MISS_DAMPING;
+    g.motion.vy *= MISS_DAMPING;
   }
 }
 
-function rank(t: TrackedFace): number {
-  return t.status === 'confirmed' ? 1 : 0;
+function rank(t: TrackerFace): number {
+  return t.geometry.status === 'confirmed' ? 1 : 0;
 }
 
 function similarSize(a: Box, b: Box): boolean {
@@ -191,7 +194,12 @@ function squareBlend(from: Box, to: Box): Box {
 
 /** A new tentative track on its first detection (also what tools that drive the event gate on their own
  * score streams start from). */
-export function newTrack(id: number, d: Detection, nowMs: number): TrackedFace {
+export function newTrack(id: number, d: Detection, nowMs: number): Face {
   const motion = { vx: 0, vy: 0, cx: d.box.x + d.box.width / 2, cy: d.box.y + d.box.height / 2, measuredMs: nowMs, movedMs: nowMs };
-  return { id, box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, timeIn: zeroScores(), motion };
+  return {
+    id,
+    geometry: { box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, motion },
+    model: {},
+    label: { timeIn: zeroScores() },
+  };
 }
