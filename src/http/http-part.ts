@@ -1,5 +1,6 @@
 // Builds the HTTP side of the daemon (http.enabled): the live state (an event sink behind the daemon's
-// fan-out, so privacy.per_face applies to it as to MQTT), /metrics, /healthz and the dashboard's feed.
+// fan-out, so privacy.per_face applies to it as to MQTT), /metrics, /healthz and the dashboard's feed, served
+// from a thread of their own (server.ts).
 import fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { isLoopbackHost } from '../config/load.js';
@@ -13,7 +14,7 @@ import { LiveState } from './live-state.js';
 import { DaemonMetrics } from './metrics.js';
 import { HttpServer, type HttpCredentials } from './server.js';
 import { readStaticFiles } from './static-files.js';
-import { dashboardMessage, healthz, type DaemonView, type StatusSources } from './views.js';
+import { dashboardJson, healthz, type DaemonView, type StatusSources } from './views.js';
 
 /** Dashboards get an update at most this often (faces change at the LSTM step rate, ~5 Hz). */
 const MIN_UPDATE_MS = 250;
@@ -93,12 +94,13 @@ class DashboardPart implements HttpPart {
         const body = healthz(src);
         return { code: body.live ? 200 : 503, body };
       },
-      message: () => dashboardMessage(src),
+      message: () => dashboardJson(src),
     });
     await this.server.start();
     this.live.onChange = () => this.changed();
     this.tick = setInterval(() => {
       this.live.sample();
+      this.server?.refresh();
       this.send();
     }, TICK_MS);
     this.tick.unref();

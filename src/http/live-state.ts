@@ -51,6 +51,9 @@ export class LiveState implements EventSink {
   readonly emotionSeconds: EmotionScores = zeroScores();
   private readonly timeline: TimelinePoint[] = [];
   private bucket: { startMs: number; samples: number; faceSamples: number; counts: EmotionScores } | null = null;
+  /** points() as JSON, made again only after the timeline changed (it changes once a second; messages go out
+   * up to four times a second, and the timeline is most of each). */
+  private timelineCache: string | null = null;
   /** When a face first got an emotion (wall ms): the page's first mood is measured from it. */
   firstClassifiedMs: number | null = null;
   /** Called after every change the page shows. */
@@ -66,10 +69,8 @@ export class LiveState implements EventSink {
     this.lastRoom = { summary: r, atMs: this.now() };
     // Without faces, the room summaries are the timeline; with faces, it is sampled from them (finer).
     if (!this.perFace && !withheld(r) && r.faces > 0) this.push({ time: r.time, faces: r.faces, shares: { ...r.shares } });
-    if (!this.perFace) {
-      const faceMs = r.window_s * r.faces * 1000;
-      for (const e of EMOTIONS) this.emotionSeconds[e] += (r.shares[e] * faceMs) / 1000;
-    }
+    // Without faces, face-seconds are estimated from the summary: its shares of the window times the faces at its end.
+    if (!this.perFace) for (const e of EMOTIONS) this.emotionSeconds[e] += r.shares[e] * r.window_s * r.faces;
     this.onChange?.();
   }
 
@@ -135,11 +136,18 @@ export class LiveState implements EventSink {
     if (this.bucket && this.bucket.startMs !== startMs) this.closeBucket();
     this.bucket ??= { startMs, samples: 0, faceSamples: 0, counts: zeroScores() };
     const b = this.bucket;
+    this.timelineCache = null;
     b.samples += 1;
     for (const f of this.liveFaces()) {
       b.faceSamples += 1;
       if (f.emotion) b.counts[f.emotion] += 1;
     }
+  }
+
+  /** points() as JSON. */
+  timelineJson(): string {
+    this.timelineCache ??= JSON.stringify(this.points());
+    return this.timelineCache;
   }
 
   /** The timeline over the last minutes, the bucket in progress last. */
@@ -155,6 +163,7 @@ export class LiveState implements EventSink {
   }
 
   private push(p: TimelinePoint): void {
+    this.timelineCache = null;
     this.timeline.push(p);
     const oldest = this.now() - TIMELINE_SPAN_MS;
     while (this.timeline.length > 0 && Date.parse(this.timeline[0]!.time) < oldest) this.timeline.shift();

@@ -44,6 +44,15 @@ export interface DashboardMessage {
 }
 
 export function dashboardMessage(src: StatusSources, nowMs = Date.now()): DashboardMessage {
+  return { ...dashboardHead(src, nowMs), timeline: src.live.points() };
+}
+
+/** The message as JSON, with the timeline's JSON as the live state keeps it (the costly part, made once a second). */
+export function dashboardJson(src: StatusSources, nowMs = Date.now()): string {
+  return `${JSON.stringify(dashboardHead(src, nowMs)).slice(0, -1)},"timeline":${src.live.timelineJson()}}`;
+}
+
+function dashboardHead(src: StatusSources, nowMs: number): Omit<DashboardMessage, 'timeline'> {
   const { live, daemon } = src;
   const mood = live.mood();
   const cam = live.lastCamera();
@@ -66,7 +75,6 @@ export function dashboardMessage(src: StatusSources, nowMs = Date.now()): Dashbo
       fps: Math.round(daemon.stats.fps(nowMs) * 10) / 10,
       paused: daemon.isPaused(),
     },
-    timeline: live.points(),
   };
 }
 

@@ -1,0 +1,27 @@
+// Messages between the daemon's main thread (src/http/server.ts) and the HTTP server's thread (server-worker.ts).
+
+export interface WorkerSetup {
+  host: string;
+  port: number;
+  auth?: { username: string; password: string };
+  /** Files served as they are, by URL path ('/' = the page). */
+  files: Array<{ path: string; type: string; body: Uint8Array }>;
+}
+
+export type ToWorker =
+  /** The dashboard's live message: sent to every dashboard, and first to each that connects. */
+  | { kind: 'state'; json: string }
+  /** GET /healthz as of atMs (posted every second). */
+  | { kind: 'health'; code: number; body: string; atMs: number }
+  /** GET /metrics as rendered at atMs. */
+  | { kind: 'metrics'; contentType: string; body: string; atMs: number }
+  | { kind: 'stop' };
+
+export type FromWorker =
+  | { kind: 'listening'; port: number }
+  | { kind: 'error'; code: string; message: string }
+  | { kind: 'dashboards'; count: number }
+  /** A GET /metrics came: render the metrics now, and every second while scrapes keep coming. */
+  | { kind: 'scraped' }
+  | { kind: 'log'; level: 'warn' | 'error'; message: string }
+  | { kind: 'stopped' };
