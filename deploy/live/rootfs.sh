@@ -10,13 +10,9 @@ SRC="${2:?usage: rootfs.sh CACHE_DIR CHECKOUT}"
 SUITE=bookworm
 say() { echo "rootfs: $*" >&2; }
 
-# The host's own mirror (deb822 or one-line sources), so that the libraries match the ones the binding was built with.
-mirror() {
-  local uri
-  uri="$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n 1 || true)"
-  [ -n "$uri" ] || uri="$(sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) .*/\2/p' /etc/apt/sources.list 2>/dev/null | grep -v security | head -n 1 || true)"
-  echo "${uri:-http://deb.debian.org/debian}"
-}
+# debian_mirror, debian_sources, debian_hosts (the host's mirror and sources, so that the libraries match the ones
+# the binding was built with).
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/debian-root.sh"
 
 # Debian packages that hold the shared libraries of the checkout's native modules (as resolved on the host).
 runtime_packages() {
@@ -46,15 +42,12 @@ cleanup() {
   rm -rf "$BUILD"
 }
 trap cleanup EXIT
-say "building $ROOT (debootstrap $SUITE from $(mirror), then apt: a few minutes, once)"
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,ca-certificates "$SUITE" "$BUILD" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 \
+say "building $ROOT (debootstrap $SUITE from $(debian_mirror), then apt: a few minutes, once)"
+debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,ca-certificates "$SUITE" "$BUILD" "$(debian_mirror)" >"$CACHE/debootstrap.log" 2>&1 \
   || { tail -n 20 "$CACHE/debootstrap.log" >&2; exit 1; }
 
 # The host's sources (with updates and security), so apt picks the same library versions.
-if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
-  rm -f "$BUILD/etc/apt/sources.list"
-  cp /etc/apt/sources.list.d/*.sources "$BUILD/etc/apt/sources.list.d/"
-fi
+debian_sources "$BUILD" "$SUITE"
 cp /etc/resolv.conf "$BUILD/etc/resolv.conf"
 # Packages must not start their services in the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$BUILD/usr/sbin/policy-rc.d"
@@ -68,7 +61,7 @@ umount "$BUILD/proc"
 rm -rf "$BUILD/var/lib/apt/lists"/* "$BUILD/usr/sbin/policy-rc.d" "$BUILD/etc/resolv.conf"
 
 # localhost must resolve (minbase has no /etc/hosts); npm comes bound from the host with node.
-printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$BUILD/etc/hosts"
+debian_hosts "$BUILD"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$BUILD/usr/bin/npm"
 touch "$BUILD/.complete"
 trap - EXIT
