@@ -114,7 +114,7 @@ echo "  source $SRC -> ${ROOT}${PREFIX}${ROOT:+ (staging root $ROOT)}"
 
 if [ "$SKIP_DEPS" -eq 0 ] && [ -z "$ROOT" ]; then
   command -v apt-get >/dev/null || die "apt-get not found; install the dependencies yourself and use --skip-deps"
-  PKGS=(build-essential python3 pkg-config ca-certificates v4l-utils)
+  PKGS=(build-essential python3 pkg-config patchelf ca-certificates v4l-utils)
   if [ "$JETSON" -eq 1 ]; then
     # JetPack installs its own OpenCV (with CUDA) under /usr; Debian's libopencv-dev would conflict.
     [ -d /usr/include/opencv4 ] || die "Jetson without JetPack's OpenCV headers in /usr/include/opencv4: sudo apt install nvidia-opencv"
@@ -134,14 +134,9 @@ if [ "$SKIP_BUILD" -eq 0 ]; then
   MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo "$ARCH-linux-gnu")"
   (
     cd "$SRC"
-    # Build opencv4nodejs against the system OpenCV instead of compiling OpenCV itself (hours on a Pi).
-    OPENCV4NODEJS_DISABLE_AUTOBUILD=1 \
-      OPENCV_INCLUDE_DIR=/usr/include/opencv4 \
-      OPENCV_LIB_DIR="/usr/lib/$MULTIARCH" \
-      OPENCV_BIN_DIR=/usr/bin \
-      JOBS=max \
-      ONNXRUNTIME_NODE_INSTALL=skip \
-      npm ci --no-audit --no-fund
+    # Build opencv4nodejs against the system OpenCV instead of compiling OpenCV itself (hours on a Pi),
+    # linked to the OpenCV modules the daemon uses only.
+    OPENCV_LIB_DIR="/usr/lib/$MULTIARCH" bash "$SRC/deploy/npm-ci.sh"
     npm run build
   )
   did "built in $SRC (npm ci, npm run build)"

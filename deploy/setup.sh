@@ -31,7 +31,7 @@ if [ "$print_pkgs" -eq 0 ] && ! node -e 'const [a, b] = process.versions.node.sp
   exit 1
 fi
 
-pkgs=(build-essential python3 pkg-config opencv-data ffmpeg python3-skimage)
+pkgs=(build-essential python3 pkg-config patchelf opencv-data ffmpeg python3-skimage)
 # JetPack ships its own OpenCV under /usr; do not replace it with Debian's.
 [ -f /etc/nv_tegra_release ] || pkgs+=(libopencv-dev)
 if [ "$with_test" -eq 1 ]; then
@@ -72,7 +72,7 @@ if [ -z "${npm_config_nodedir:-}" ] && nodedir=$(node -e '
 fi
 if [ ! -f node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "Installing npm dependencies (builds the OpenCV bindings: about 10 minutes on 2 cores)"
-  npm ci --no-audit --no-fund
+  bash deploy/npm-ci.sh
 fi
 
 say "Copying the face cascades from OpenCV's data into cascades/"
