@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { EmotionModel } from '../../src/classify/emotion-model.js';
 import { EmotiondError } from '../../src/errors.js';
+import { applyRuntimeEnv } from '../../src/system/runtime-env.js';
 import { parseEvalArgs, USAGE, type EvalOptions } from './args.js';
 import { resolveDataDir } from './data-dir.js';
 import { compareFer, evalFer, loadFerSet, type FerSet } from './fer-eval.js';
@@ -56,6 +57,7 @@ async function ferSection(opts: EvalOptions, model: EmotionModel, set: FerSet): 
 
 async function main(opts: EvalOptions): Promise<void> {
   const started = Date.now();
+  applyRuntimeEnv(); // as the daemon starts: before the model loads
   const dataDir = resolveDataDir(opts.data, log);
   const model = await loadModel(opts.model);
   const modelFile = describeModelFile(model.path, model.info); // hashed now: the file may be replaced later

@@ -17,6 +17,7 @@ import { describeSource } from '../capture/opencv-source.js';
 import { FramePipeline } from '../pipeline/frame-pipeline.js';
 import { PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
+import { applyRuntimeEnv } from '../system/runtime-env.js';
 import { FanOutSink } from './fan-out-sink.js';
 import { PrivacyFilter } from '../events/privacy-filter.js';
 import { readMemory } from '../system/memory.js';
@@ -95,6 +96,8 @@ export class Daemon implements DaemonControl {
 
   async start(): Promise<void> {
     const { config, logger } = this.deps;
+    // First the native libraries' environment: before the model loads and the camera opens.
+    applyRuntimeEnv();
     const modelPath = fromRoot(config.classifier.model);
     this.model = await EmotionModel.load(modelPath, { threads: config.classifier.threads });
     const info = this.model.info;

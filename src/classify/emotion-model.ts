@@ -1,7 +1,6 @@
 // The int8 CNN-LSTM: one ONNX Runtime call steps a batch of faces one frame forward.
 // Class order, hidden size and preprocessing come from the model's metadata, never from code.
 import fs from 'node:fs';
-import '../system/runtime-env.js';
 import ort from 'onnxruntime-node';
 import { EMOTIONS, type Emotion, type EmotionScores, type RecurrentState } from '../types.js';
 import { EmotiondError, fileReason } from '../errors.js';

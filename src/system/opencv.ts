@@ -3,7 +3,6 @@
 // package.json files, logs to stdout (that would corrupt `--print`), needs OPENCV4NODEJS_DISABLE_AUTOBUILD
 // outside the install folder, and costs about 15 MB of resident memory; the daemon needs none of it. What the
 // entry point adds that the daemon uses is the promise form of `*Async` methods, done here for the classes.
-import './runtime-env.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as OpenCV from '@u4/opencv4nodejs';
