@@ -8,7 +8,15 @@ import { loadConfig } from '../src/config/load.js';
 import { DEMO_CLIP } from './helpers/clips/reference.js';
 import { PayloadValidator } from '../src/publish/validate.js';
 import { EMOTIONS } from '../src/types.js';
+import { HttpServer } from '../src/http/server.js';
+import { LiveState } from '../src/http/live-state.js';
+import { readStaticFiles } from '../src/http/static-files.js';
+import { dashboardJson, healthz } from '../src/http/views.js';
+import { createLogger } from '../src/system/logger.js';
+import { PipelineStats } from '../src/system/stats.js';
 import { makeHttpDaemon, readStates } from './helpers/http-daemon.js';
+import { freePort } from './helpers/ports.js';
+import { sleep } from './helpers/wait.js';
 import { parsePrometheusText } from './helpers/prom-text.js';
 import { missingModel, testModel } from './helpers/shared-data.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
@@ -69,6 +77,43 @@ test('a port in use is named in the error', async (t) => {
     await t.throwsAsync(() => b.http.start(), { message: new RegExp(`cannot listen on 127\\.0\\.0\\.1:${a.http.port}: the port is in use`) });
   } finally {
     await a.http.stop();
+  }
+});
+
+test('/healthz says failing (503) once the main thread has not refreshed it for a while, and recovers', async (t) => {
+  const port = await freePort();
+  const src = { daemon: { stats: new PipelineStats(), version: 'test', isPaused: () => false }, live: new LiveState(), mqtt: null, device: 'test', notice: '' };
+  const server = new HttpServer({
+    host: '127.0.0.1',
+    port,
+    logger: createLogger({ level: 'silent', pretty: 'no' }),
+    files: readStaticFiles(),
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    health: () => {
+      const body = healthz(src);
+      return { code: body.live ? 200 : 503, body };
+    },
+    message: () => dashboardJson(src),
+    mainSilentMs: 2000,
+  });
+  await server.start();
+  const get = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const body = (await res.json()) as { status: string; live: boolean };
+    t.true(validator.validate('healthz', body).ok);
+    return { code: res.status, status: body.status, live: body.live };
+  };
+  try {
+    t.deepEqual(await get(), { code: 200, status: 'starting', live: true });
+    await sleep(3000); // the main thread "stuck": no refresh
+    t.deepEqual(await get(), { code: 503, status: 'failing', live: false });
+    server.refresh();
+    // The refresh reaches the server's thread as a message, which a request may overtake: ask until it shows.
+    let after = await get();
+    for (let i = 0; i < 50 && after.code !== 200; i++) after = (await sleep(100), await get());
+    t.deepEqual(after, { code: 200, status: 'starting', live: true });
+  } finally {
+    await server.stop();
   }
 });
 

@@ -23,8 +23,6 @@ const KEEPALIVE_MS = 15_000;
 /** Metrics rendered this recently are served as they are; older ones are asked for. */
 const METRICS_FRESH_MS = 2000;
 const METRICS_WAIT_MS = 5000;
-/** No health from the main thread for this long: its event loop is stuck, and /healthz says so. */
-const MAIN_SILENT_MS = 15_000;
 
 const setup = workerData as WorkerSetup;
 const port = parentPort;
@@ -112,7 +110,7 @@ function scrape(req: http.IncomingMessage, res: http.ServerResponse): void {
 /** The health the main thread posts every second; when it has gone silent, its event loop is stuck: not live. */
 function healthz(req: http.IncomingMessage, res: http.ServerResponse): void {
   if (!health) return send(req, res, 503, JSON_TYPE, JSON.stringify({ error: 'no health yet' }));
-  if (Date.now() - health.atMs <= MAIN_SILENT_MS) return send(req, res, health.code, JSON_TYPE, health.body);
+  if (Date.now() - health.atMs <= setup.mainSilentMs) return send(req, res, health.code, JSON_TYPE, health.body);
   const body = { ...(JSON.parse(health.body) as Record<string, unknown>), status: 'failing', live: false, ready: false };
   send(req, res, 503, JSON_TYPE, JSON.stringify(body));
 }

@@ -25,11 +25,15 @@ export interface HttpServerDeps {
   health: () => { code: number; body: unknown };
   /** The live message (JSON) for a dashboard that connects, and for each update. */
   message: () => string;
+  /** /healthz says failing when refresh() was not called for this long (default 15 s: the main thread is stuck). */
+  mainSilentMs?: number;
 }
 
 /** Metrics are rendered every second for this long after the last scrape (Prometheus scrapes every 15-60 s). */
 const SCRAPED_RECENTLY_MS = 5 * 60_000;
 const STOP_WAIT_MS = 2000;
+/** The systemd watchdog's progress window (src/cli/run.ts). */
+const MAIN_SILENT_MS = 15_000;
 
 export class HttpServer {
   private worker?: Worker;
@@ -47,7 +51,8 @@ export class HttpServer {
   /** Resolves once listening; EMD_HTTP names the address and the reason when it cannot. */
   async start(): Promise<void> {
     const { host, port } = this.deps;
-    const setup: WorkerSetup = { host, port, auth: this.deps.auth, files: [...this.deps.files].map(([path, f]) => ({ path, type: f.type, body: new Uint8Array(f.body) })) };
+    const files = [...this.deps.files].map(([path, f]) => ({ path, type: f.type, body: new Uint8Array(f.body) }));
+    const setup: WorkerSetup = { host, port, auth: this.deps.auth, files, mainSilentMs: this.deps.mainSilentMs ?? MAIN_SILENT_MS };
     const worker = startWorker(setup);
     this.worker = worker;
     let stoppedResolve!: () => void;
@@ -75,13 +80,13 @@ export class HttpServer {
       });
       worker.on('exit', () => stoppedResolve());
     });
-    this.refresh();
     try {
       await listening;
     } catch (err) {
       await worker.terminate();
       throw err;
     }
+    this.refresh();
   }
 
   /** The address actually bound (port 0 picks a free one). */

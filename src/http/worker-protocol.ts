@@ -6,6 +6,8 @@ export interface WorkerSetup {
   auth?: { username: string; password: string };
   /** Files served as they are, by URL path ('/' = the page). */
   files: Array<{ path: string; type: string; body: Uint8Array }>;
+  /** No health from the main thread for this long: its event loop is stuck, and /healthz says so. */
+  mainSilentMs: number;
 }
 
 export type ToWorker =
