@@ -185,6 +185,7 @@ testUnless(noClip)('with privacy.per_face false the dashboard gets no faces, tra
     'source.pace': 'realtime',
     'classifier.model': testModel() as string,
     'privacy.per_face': false,
+    'privacy.notice': 'Research study: emotion recognition is in use in this room.',
     'events.room_interval_s': '2',
   });
   await daemon.start();
@@ -197,7 +198,8 @@ testUnless(noClip)('with privacy.per_face false the dashboard gets no faces, tra
       t.deepEqual((s as { faces: unknown[] }).faces, []);
     }
     t.false(raw.some((r) => /"track"|"box"/.test(r)), 'no track id or box in any message');
-    const last = states.at(-1) as { mood: string | null; mood_source: string; faces_present: number };
+    const last = states.at(-1) as { mood: string | null; mood_source: string; faces_present: number; notice: string | null };
+    t.is(last.notice, 'Research study: emotion recognition is in use in this room.', 'privacy.notice as configured');
     t.is(last.mood_source, 'room', `the last of ${states.length} states`);
     t.true(EMOTIONS.includes(last.mood as never));
     t.true(last.faces_present >= 1);

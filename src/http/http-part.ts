@@ -80,7 +80,7 @@ class DashboardPart implements HttpPart {
     const { config, logger } = this.deps;
     const auth = httpCredentials(config.http, this.deps.env ?? process.env);
     const files = readStaticFiles();
-    const src: StatusSources = { daemon: this.deps.daemon, live: this.live, mqtt: this.deps.mqtt, device: config.device.id, notice: noticeOf(config) };
+    const src: StatusSources = { daemon: this.deps.daemon, live: this.live, mqtt: this.deps.mqtt, device: config.device.id, notice: config.privacy.notice };
     const metrics = new DaemonMetrics({ stats: this.deps.daemon.stats, live: this.live, host: new HostHealth(), mqtt: this.deps.mqtt, device: config.device.id, version: this.deps.daemon.version });
     this.metrics = metrics;
     this.server = new HttpServer({
@@ -129,12 +129,6 @@ class DashboardPart implements HttpPart {
     this.lastSentMs = Date.now();
     this.server?.broadcast();
   }
-}
-
-/** privacy.notice, read defensively (the key belongs to the privacy settings). */
-function noticeOf(config: Config): string {
-  const privacy = (config as unknown as { privacy?: { notice?: unknown } }).privacy;
-  return typeof privacy?.notice === 'string' ? privacy.notice : 'Emotion recognition is in use in this area.';
 }
 
 /**

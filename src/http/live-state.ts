@@ -68,7 +68,7 @@ export class LiveState implements EventSink {
   room(r: RoomSummary): void {
     this.lastRoom = { summary: r, atMs: this.now() };
     // Without faces, the room summaries are the timeline; with faces, it is sampled from them (finer).
-    if (!this.perFace && !withheld(r) && r.faces > 0) this.push({ time: r.time, faces: r.faces, shares: { ...r.shares } });
+    if (!this.perFace && !r.withheld && r.faces > 0) this.push({ time: r.time, faces: r.faces, shares: { ...r.shares } });
     // Without faces, face-seconds are estimated from the summary: its shares of the window times the faces at its end.
     if (!this.perFace) for (const e of EMOTIONS) this.emotionSeconds[e] += r.shares[e] * r.window_s * r.faces;
     this.onChange?.();
@@ -123,7 +123,7 @@ export class LiveState implements EventSink {
     }
     const room = this.lastRoom;
     if (room && !this.perFace && this.now() - room.atMs <= ROOM_FRESH_MS) {
-      return { mood: withheld(room.summary) ? null : room.summary.dominant, source: 'room', withheld: withheld(room.summary), faces: room.summary.faces };
+      return { mood: room.summary.withheld ? null : room.summary.dominant, source: 'room', withheld: room.summary.withheld, faces: room.summary.faces };
     }
     return { mood: null, source: 'none', withheld: false, faces: 0 };
   }
@@ -177,11 +177,6 @@ export class LiveState implements EventSink {
     const oldest = this.now() - FACE_STALE_MS;
     for (const [id, f] of this.faces) if (f.seenMs < oldest) this.faces.delete(id);
   }
-}
-
-/** A summary withheld by privacy.min_faces (its shares are all 0); older summaries have no such field. */
-function withheld(r: RoomSummary): boolean {
-  return (r as Partial<{ withheld: boolean }>).withheld === true;
 }
 
 function top(scores: EmotionScores): Emotion {
