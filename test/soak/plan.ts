@@ -29,7 +29,7 @@ export function faultPlan(minutes: number, seed = 1): Plan {
   if (!(minutes >= 2)) throw new Error(`soak: --minutes must be at least 2 (got ${minutes})`);
   const total_s = Math.round(minutes * 60);
   const long = minutes >= 10;
-  const warmup_s = long ? 60 : 15;
+  const warmup_s = long ? 120 : 15;
   const quiet_s = long ? 60 : 20;
   const rnd = mulberry32(seed);
   // Short runs take the shortest outages so that one of each fits; long ones draw from the whole range.

@@ -2,25 +2,37 @@
 // HTTP source recipe does. ffmpeg's HTTP server (`-listen 1`) serves one client and exits when it leaves,
 // so while the stream is up it is restarted at once; `down()` kills it and keeps it down.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export class MjpegStream {
   private child: ChildProcess | undefined;
   private wanted = false;
-  /** Wall time (ms) of the latest `up()`. */
-  upSinceMs = 0;
   readonly url: string;
 
   constructor(
     private readonly clip: string,
-    port: number,
+    private readonly port: number,
   ) {
     this.url = `http://127.0.0.1:${port}/cam.mjpg`;
   }
 
   up(): void {
     this.wanted = true;
-    this.upSinceMs = Date.now();
     this.spawn();
+  }
+
+  /**
+   * Wall time (ms) at which ffmpeg listens again after `up()`: the stream's return. Read from the kernel's
+   * socket table, because a test connection would take ffmpeg's only client slot.
+   */
+  async listening(timeoutMs = 30_000): Promise<number> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (isListening(this.port)) return Date.now();
+      await sleep(20);
+    }
+    throw new Error(`ffmpeg did not listen on 127.0.0.1:${this.port} within ${timeoutMs / 1000} s`);
   }
 
   async down(): Promise<void> {
@@ -44,4 +56,22 @@ export class MjpegStream {
       if (this.wanted) setTimeout(() => this.wanted && !this.child && this.spawn(), 100);
     });
   }
+}
+
+/** A TCP socket in state LISTEN on this local port (/proc/net/tcp: hex port, state 0A). */
+function isListening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[1]?.endsWith(`:${hex}`) && cols[3] === '0A') return true;
+    }
+  }
+  return false;
 }

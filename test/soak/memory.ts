@@ -1,0 +1,79 @@
+// `npm run memory -- [--seconds N] [--root DIR]`: the daemon's memory as the service runs it (the unit's
+// NODE_OPTIONS and MALLOC_ARENA_MAX, the built entry point, a real mosquitto) on the demo clip and on the
+// three-face clip, each played at its own frame rate: peak RSS, PSS and anonymous memory from
+// /proc/PID/smaps_rollup, sampled every 0.5 s. --root runs another checkout's build (a before/after
+// comparison); its dist/ and node_modules/ must be there.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Mosquitto, freePort } from '../helpers/mosquitto.js';
+import { DEMO_CLIP, threeFaces } from '../helpers/clips/reference.js';
+import { sharedDataDir } from '../helpers/clips/data.js';
+import { DaemonProcess } from './daemon-process.js';
+
+interface Peak {
+  rss_mb: number;
+  pss_mb: number;
+  anon_mb: number;
+}
+
+function rollup(pid: number): Peak | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const mb = (key: string): number => Math.round(Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 102.4) / 10;
+    return { rss_mb: mb('Rss'), pss_mb: mb('Pss'), anon_mb: mb('Anonymous') };
+  } catch {
+    return undefined;
+  }
+}
+
+async function measure(root: string, clip: string, seconds: number, brokerUrl: string): Promise<Peak & { samples: number }> {
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-memory-'));
+  let crashed = false;
+  const daemon = new DaemonProcess({ root, runDir, args: ['--source', clip, '--source-loop', 'true', '--source-pace', 'realtime', '--mqtt-url', brokerUrl, '--device-id', 'memory'], onCrash: () => (crashed = true) });
+  daemon.start();
+  const peak: Peak = { rss_mb: 0, pss_mb: 0, anon_mb: 0 };
+  let samples = 0;
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end && !crashed) {
+    await sleep(500);
+    const r = daemon.pid === undefined ? undefined : rollup(daemon.pid);
+    if (!r) continue;
+    samples += 1;
+    for (const k of ['rss_mb', 'pss_mb', 'anon_mb'] as const) peak[k] = Math.max(peak[k], r[k]);
+  }
+  await daemon.stop();
+  if (crashed) throw new Error(`the daemon exited during the run: see ${daemon.logFile}`);
+  return { ...peak, samples };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const opt = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const seconds = Number(opt('--seconds') ?? 60);
+  const root = path.resolve(opt('--root') ?? path.resolve(import.meta.dirname, '../..'));
+  const data = sharedDataDir();
+  const clips: Array<[string, string]> = [['demo', DEMO_CLIP]];
+  if (data) clips.push(['three faces', threeFaces(data).path]);
+  else console.log('memory: no shared data: the three-face clip is skipped');
+  const port = await freePort();
+  const broker = new Mosquitto([{ port }]);
+  await broker.start();
+  try {
+    for (const [name, clip] of clips) {
+      const r = await measure(root, clip, seconds, `mqtt://127.0.0.1:${port}`);
+      console.log(JSON.stringify({ clip: name, root, seconds, peak_rss_mb: r.rss_mb, peak_pss_mb: r.pss_mb, peak_anon_mb: r.anon_mb, samples: r.samples }));
+    }
+  } finally {
+    await broker.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});
