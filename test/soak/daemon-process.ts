@@ -1,8 +1,24 @@
 // The daemon as the service runs it: the built entry point with the unit's memory settings, restarted after
 // an unexpected exit as Restart=on-failure would (each such exit is a crash for the soak).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+
+const ENTRY = 'dist/src/cli/main.js';
+
+/** Builds the daemon (npm run build) unless dist/ is newer than every source file: other tests may be reading
+ * dist/ at the same time, and tsc rewrites its files in place. */
+export function ensureBuilt(root: string): void {
+  const entry = path.join(root, ENTRY);
+  const built = fs.existsSync(entry) ? fs.statSync(entry).mtimeMs : 0;
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+      const p = path.join(dir, e.name);
+      return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
+    }, 0);
+  if (built > newest(path.join(root, 'src'))) return;
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+}
 
 /** Environment= lines of the shipped unit that shape memory use (NODE_OPTIONS, MALLOC_ARENA_MAX). */
 export function unitMemoryEnv(root: string): Record<string, string> {
@@ -29,7 +45,7 @@ export class DaemonProcess {
   start(): void {
     const { root, runDir, args } = this.opts;
     const log = fs.openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'run', '--system-state-dir', path.join(runDir, 'state'), '--log-level', 'warn', ...args], {
+    const child = spawn(process.execPath, [path.join(root, ENTRY), 'run', '--system-state-dir', path.join(runDir, 'state'), '--log-level', 'warn', ...args], {
       cwd: root,
       env: { ...process.env, NODE_ENV: 'production', ...unitMemoryEnv(root) },
       stdio: ['ignore', log, log],

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Mosquitto, freePort } from '../helpers/mosquitto.js';
 import { DEMO_CLIP, threeFaces } from '../helpers/clips/reference.js';
 import { sharedDataDir } from '../helpers/clips/data.js';
-import { DaemonProcess } from './daemon-process.js';
+import { DaemonProcess, ensureBuilt } from './daemon-process.js';
 
 interface Peak {
   rss_mb: number;
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   };
   const seconds = Number(opt('--seconds') ?? 60);
   const root = path.resolve(opt('--root') ?? path.resolve(import.meta.dirname, '../..'));
+  ensureBuilt(root);
   const data = sharedDataDir();
   const clips: Array<[string, string]> = [['demo', DEMO_CLIP]];
   if (data) clips.push(['three faces', threeFaces(data).path]);

@@ -3,7 +3,6 @@
 // and publishes to a real mosquitto, while camera outages, broker outages and bursts of malformed commands
 // are injected on a schedule (plan.ts). It samples memory and fds, counts events against what the outbox
 // accepted, and ends with one JSON line of results.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +17,7 @@ import { faultPlan, type Fault } from './plan.js';
 import { MjpegStream } from './stream.js';
 import { medianOver, sampleProcess, type Sample } from './sampler.js';
 import { EventLedger, type OutboxCounts } from './ledger.js';
-import { DaemonProcess } from './daemon-process.js';
+import { DaemonProcess, ensureBuilt } from './daemon-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEVICE = 'soak';
@@ -109,7 +108,7 @@ async function main(): Promise<void> {
   const clip = pickClip(opts);
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-soak-'));
   console.log(`soak: ${opts.minutes} min on ${path.basename(clip.path)}; ${plan.faults.length} faults; logs in ${runDir}`);
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  ensureBuilt(ROOT);
 
   const brokerPort = await freePort();
   const brokerUrl = `mqtt://127.0.0.1:${brokerPort}`;
