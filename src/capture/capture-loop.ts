@@ -152,6 +152,9 @@ export class CaptureLoop {
       if (realtime) {
         const due = t0 + n * periodMs - performance.now();
         if (due > 0) await sleep(due, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        // More than a frame late (a slow first read, a loaded machine): go on from now, as a camera would,
+        // instead of reading the backlog in a burst faster than the clip's frame rate.
+        else if (due < -periodMs) t0 = performance.now() - n * periodMs;
       }
       n += 1;
       stats.framesIn += 1;
