@@ -249,7 +249,7 @@ run_eval() {
 cross_addons() {
   local key dir log="$LOGS/cross.log" C pkgs p old
   CROSS_CC="aarch64-linux-gnu-g++ $(chroot "$CROSS" aarch64-linux-gnu-g++ -dumpfullversion 2>/dev/null) (cross-compiled on $HOSTARCH)"
-  key="$(cat "$SRC/package-lock.json" <(echo "$CROSS") <(declare -f cross_addons) | sha256sum | cut -c1-12)"
+  key="$(cat "$SRC/package-lock.json" "$SRC/deploy/npm-ci.sh" <(echo "$CROSS") <(declare -f cross_addons) | sha256sum | cut -c1-12)"
   dir="$CACHE/addons/$RELEASE-$ARCH-$key"
   ADDONS="$dir"
   if [ -f "$dir/.complete" ]; then return 0; fi
@@ -265,18 +265,29 @@ cross_addons() {
   mkdir -p "$C/root/modules"
   cp "$SRC/package.json" "$SRC/package-lock.json" "$C/root/modules/"
   in_root "$C" "cd /root/modules && npm ci --ignore-scripts --no-audit --no-fund" >>"$log" 2>&1 || return 1
+  # As deploy/npm-ci.sh builds it: the OpenCV binding sees (and links) only the modules the daemon uses.
+  local mods m
+  mods="$(sed -n 's/^MODULES=(\(.*\))$/\1/p' "$SRC/deploy/npm-ci.sh")"
+  [ -n "$mods" ] || { echo "no MODULES=(...) in deploy/npm-ci.sh" >>"$log"; return 1; }
+  mkdir -p "$C/root/opencv-libs"
+  for m in $mods; do ln -s "/usr/lib/aarch64-linux-gnu/libopencv_$m.so" "$C/root/opencv-libs/"; done
   pkgs="$(cd "$C/root/modules" && { compgen -G 'node_modules/*/binding.gyp'; compgen -G 'node_modules/@*/*/binding.gyp'; } | xargs -r -n 1 dirname | sort -u)"
   for p in $pkgs; do
     echo "== $p" >>"$log"
     nice -n 10 chroot "$C" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
       CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ AR=aarch64-linux-gnu-ar \
-      OPENCV4NODEJS_DISABLE_AUTOBUILD=1 OPENCV_INCLUDE_DIR=/usr/include/opencv4 OPENCV_LIB_DIR=/usr/lib/aarch64-linux-gnu \
+      OPENCV4NODEJS_DISABLE_AUTOBUILD=1 OPENCV_INCLUDE_DIR=/usr/include/opencv4 OPENCV_LIB_DIR=/root/opencv-libs \
       OPENCV_BIN_DIR=/usr/bin JOBS=max \
       bash -c "cd /root/modules/$p && node-gyp rebuild --arch=arm64 --nodedir=/usr" >>"$log" 2>&1 || return 1
     mkdir -p "$dir.tmp/$p"
     cp -a "$C/root/modules/$p/build" "$dir.tmp/$p/" || return 1
     file -b "$dir.tmp/$p/build/Release/"*.node >>"$log" 2>&1
   done
+  local binding="$dir.tmp/node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node" linked
+  patchelf --remove-rpath "$binding" || return 1
+  linked="$(readelf -d "$binding" | sed -n 's/.*NEEDED.*\[libopencv_\([a-z0-9_]*\)\.so.*/\1/p' | sort | tr '\n' ' ')"
+  echo "OpenCV binding linked to: $linked" >>"$log"
+  [ "$linked" = "$(printf '%s\n' $mods | sort | tr '\n' ' ')" ] || { echo "expected $mods" >>"$log"; return 1; }
   stop_inside "$C"
   echo "$pkgs" >"$dir.tmp/addons"
   touch "$dir.tmp/.complete"

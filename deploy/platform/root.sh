@@ -4,7 +4,8 @@
 #          host's mirror, CA certificates and /etc/hosts; Debian's nodejs and npm where the release has Node
 #          20.10+ (trixie; bookworm has 18, so check-platform.sh binds the host's Node 20 as a user installs
 #          Node 20 first); and the Debian packages that `deploy/setup.sh` installs (asked with --packages), so
-#          that a warm run does not unpack them again (a cold run does, here, and fails on a missing name).
+#          that a warm run does not unpack them again (a cold run does, here, and fails on a missing name);
+#          packages that setup.sh comes to need are added to the cached root, which is not rebuilt for them.
 #   cross  an amd64 root of RELEASE with arm64 added (dpkg --add-architecture): crossbuild-essential-arm64,
 #          libopencv-dev:arm64 and Debian's nodejs/npm/libnode-dev, to cross-compile the native addons for the
 #          arm64 root against that root's own OpenCV and Node headers.
@@ -25,26 +26,68 @@ case "$KIND" in
     PKGS="$(bash "$SRC/deploy/setup.sh" --packages)"
     [ "$RELEASE" = bookworm ] || PKGS="nodejs npm $PKGS"
     ;;
-  cross) PKGS="crossbuild-essential-arm64 nodejs npm libnode-dev python3 make pkg-config" ;;
+  cross) PKGS="crossbuild-essential-arm64 nodejs npm libnode-dev python3 make pkg-config libopencv-dev:arm64" ;;
   *) echo "root.sh: kind must be run or cross" >&2; exit 64 ;;
 esac
-KEY="$(printf '%s\n' "$RELEASE" "$ARCH" "$KIND" "$PKGS" | cat - "${BASH_SOURCE[0]}" "$here/../lib/debian-root.sh" | sha256sum | cut -c1-12)"
+# Not keyed by the package list: packages that setup.sh comes to need are added to the cached root.
+KEY="$(printf '%s\n' "$RELEASE" "$ARCH" "$KIND" | cat - "${BASH_SOURCE[0]}" "$here/../lib/debian-root.sh" | sha256sum | cut -c1-12)"
 ROOT="$CACHE/roots/$RELEASE-$ARCH-$KIND-$KEY"
+LOG="$CACHE/logs/root-$RELEASE-$ARCH-$KIND.log"
 
 mkdir -p "$CACHE/roots" "$CACHE/logs"
 exec 9>"$CACHE/roots/.lock-$RELEASE-$ARCH-$KIND"
 flock 9 # one build at a time; a second run waits and then reuses it
+
+# apt-get install in root $1 (proc, dev mounted for it; services not started; lists dropped afterwards).
+IN=""
+unmount_in() {
+  local m
+  [ -n "$IN" ] || return 0
+  for m in "$IN/dev/pts" "$IN/dev" "$IN/proc"; do
+    if mountpoint -q "$m"; then umount "$m" || umount -l "$m"; fi
+  done
+  rm -f "$IN/usr/sbin/policy-rc.d" "$IN/etc/resolv.conf"
+  IN=""
+}
+apt_install() {
+  IN="$1"
+  shift
+  cp /etc/resolv.conf "$IN/etc/resolv.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$IN/usr/sbin/policy-rc.d"
+  chmod 0755 "$IN/usr/sbin/policy-rc.d"
+  mount -t proc proc "$IN/proc"
+  mount --bind /dev "$IN/dev"
+  mount --bind /dev/pts "$IN/dev/pts"
+  if [[ " $* " == *:arm64* ]] && ! chroot "$IN" dpkg --print-foreign-architectures | grep -qx arm64; then chroot "$IN" dpkg --add-architecture arm64; fi
+  { chroot "$IN" env LANG=C.UTF-8 apt-get update -q \
+    && chroot "$IN" env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 apt-get install -y -q --no-install-recommends "$@" \
+    && chroot "$IN" apt-get clean; } >>"$LOG" 2>&1 || { tail -n 20 "$LOG" >&2; return 1; }
+  rm -rf "$IN/var/lib/apt/lists"/*
+  unmount_in
+}
+missing_in() {
+  local p
+  for p in $PKGS; do
+    chroot "$1" dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || echo "$p"
+  done
+}
+
 if [ -f "$ROOT/.complete" ]; then
+  missing="$(missing_in "$ROOT" | tr '\n' ' ')"
+  if [ -n "${missing// /}" ]; then
+    trap unmount_in EXIT
+    say "adding $missing to $ROOT (log $LOG)"
+    # shellcheck disable=SC2086 # a list of package names
+    apt_install "$ROOT" $missing || exit 1
+    trap - EXIT
+  fi
   echo "$ROOT"
   exit 0
 fi
 
 BUILD="$CACHE/roots/build.$$"
-LOG="$CACHE/logs/root-$RELEASE-$ARCH-$KIND.log"
 cleanup() {
-  for m in "$BUILD/dev/pts" "$BUILD/dev" "$BUILD/proc"; do
-    if mountpoint -q "$m"; then umount "$m" || umount -l "$m"; fi
-  done
+  unmount_in
   rm -rf --one-file-system "$BUILD"
 }
 trap cleanup EXIT
@@ -66,23 +109,9 @@ say "debootstrap done ($((SECONDS - started)) s)"
 
 debian_sources "$BUILD" "$RELEASE"
 debian_hosts "$BUILD"
-cp /etc/resolv.conf "$BUILD/etc/resolv.conf"
 debian_ca "$BUILD"
-# Packages must not start their services in the chroot.
-printf '#!/bin/sh\nexit 101\n' >"$BUILD/usr/sbin/policy-rc.d"
-chmod 0755 "$BUILD/usr/sbin/policy-rc.d"
-mount -t proc proc "$BUILD/proc"
-mount --bind /dev "$BUILD/dev"
-mount --bind /dev/pts "$BUILD/dev/pts"
-apt_() { chroot "$BUILD" env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 apt-get "$@" >>"$LOG" 2>&1 || { tail -n 20 "$LOG" >&2; exit 1; }; }
-if [ "$KIND" = cross ]; then chroot "$BUILD" dpkg --add-architecture arm64; fi
-apt_ update -q
 # shellcheck disable=SC2086 # a list of package names
-apt_ install -y -q --no-install-recommends $PKGS
-if [ "$KIND" = cross ]; then apt_ install -y -q --no-install-recommends libopencv-dev:arm64; fi
-apt_ clean
-umount "$BUILD/dev/pts" "$BUILD/dev" "$BUILD/proc"
-rm -rf "$BUILD/var/lib/apt/lists"/* "$BUILD/etc/resolv.conf"
+apt_install "$BUILD" $PKGS || exit 1
 # npm uses its own CA list unless told: the system's, which has the host's extra CA in it.
 printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nfund=false\naudit=false\nupdate-notifier=false\n' >"$BUILD/root/.npmrc"
 
