@@ -74,7 +74,7 @@ mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$WORK/upper,workdir=$WORK
 # The checkout as a user clones it: owned by uid 1000 (item 1 of issue 13: the install must not keep that).
 CHECKOUT=/home/user/emotiond
 mkdir -p "$MERGED$CHECKOUT"
-for p in dist node_modules package.json package-lock.json models cascades config deploy; do
+for p in dist node_modules package.json package-lock.json src models cascades config deploy; do
   [ -e "$SRC/$p" ] && cp -a "$SRC/$p" "$MERGED$CHECKOUT/"
 done
 rm -rf "$MERGED$CHECKOUT/dist/test"
