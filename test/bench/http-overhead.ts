@@ -5,6 +5,7 @@
 // Each daemon runs in a child process of its own (CPU is the child's alone; chromium and the scraper are
 // other processes), the two configurations alternate, and medians are reported.
 //   npx tsx test/bench/http-overhead.ts [--clip FILE] [--repeat N] [--model FILE]
+import { ascending, median, quantile } from '../../src/system/quantile.js';
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -176,22 +177,8 @@ async function run(opts: { clip: string; model: string; pace: 'none' | 'realtime
   }
 }
 
-/** Quantile of the values by linear interpolation. */
-function quantileOf(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = sorted[Math.floor(pos)] as number;
-  const hi = sorted[Math.ceil(pos)] as number;
-  return lo + (hi - lo) * (pos - Math.floor(pos));
-}
-
-function median(xs: number[]): number {
-  return quantileOf(xs, 0.5);
-}
-
 function p95(xs: number[]): number {
-  return quantileOf(xs, 0.95);
+  return quantile(ascending(xs), 0.95);
 }
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 // What the soak measures of the daemon's process: resident and anonymous memory (smaps_rollup) and open
 // file descriptors, sampled on a timer.
 import fs from 'node:fs';
+import { median } from '../../src/system/quantile.js';
 
 export interface Sample {
   t_s: number;
@@ -20,12 +21,10 @@ export function sampleProcess(pid: number, t_s: number): Sample | undefined {
   }
 }
 
-/** Median of a figure over the samples within [from_s, to_s]. */
+/** Median of a figure over the samples within [from_s, to_s]; NaN when there are none. */
 export function medianOver(samples: Sample[], key: 'rss_mb' | 'anon_mb' | 'fds', from_s: number, to_s: number): number {
-  const xs = samples.filter((s) => s.t_s >= from_s && s.t_s <= to_s).map((s) => s[key]).sort((a, b) => a - b);
-  if (xs.length === 0) return NaN;
-  const mid = Math.floor(xs.length / 2);
-  return xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+  const xs = samples.filter((s) => s.t_s >= from_s && s.t_s <= to_s).map((s) => s[key]);
+  return xs.length === 0 ? NaN : median(xs);
 }
 
 function mib(kb: number): number {
