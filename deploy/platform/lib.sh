@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # sets globals that deploy/check-platform.sh reads
 # Functions of deploy/check-platform.sh (sourced; uses its globals SRC, RELEASE, ARCH, CACHE, LOGS, WORK, M,
 # CO, CROSS and the summary fields).
 
@@ -175,8 +176,9 @@ run_tests() {
   say "running 'deploy/setup.sh --test && npm test' (log $log)"
   inside "deploy/setup.sh --test && npm test" >"$log" 2>&1
   rc=$?
-  counts="$(grep -E '^\s*[0-9]+ (tests? (passed|failed|skipped|todo)|known failures?|uncaught exceptions?|unhandled rejections?)' "$log" | sed 's/^ *//' | paste -sd, - | sed 's/,/, /g')"
-  if [ "$rc" -eq 0 ]; then TESTS="passed ($counts; $((SECONDS - t0)) s)"; else TESTS="failed, exit $rc (${counts:-see $log}; $((SECONDS - t0)) s)"; fi
+  # ava prints "N tests passed" only when none failed: count the ✔ lines.
+  counts="$(grep -c '✔' "$log") passed$(grep -E '^\s*[0-9]+ (tests? (failed|skipped|todo)|known failures?|uncaught exceptions?|unhandled rejections?)' "$log" | sed 's/^ */, /' | tr -d '\n')"
+  if [ "$rc" -eq 0 ]; then TESTS="passed ($counts; ../shared/data $SHARED; $((SECONDS - t0)) s)"; else TESTS="failed, exit $rc (${counts:-see $log}; ../shared/data $SHARED; $((SECONDS - t0)) s)"; fi
   say "tests: $TESTS"
 }
 
