@@ -14,7 +14,7 @@ const MAIN_JS = path.join(SRC, 'dist/src/cli/main.js');
 function ensureBuild(): string | undefined {
   if (fs.existsSync(MAIN_JS)) return undefined;
   // tsc still emits JavaScript when another part fails to type-check; only a missing output is fatal.
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: SRC, encoding: 'utf8' });
+  const r = spawnSync('npx', ['tsc', '-p', 'src/tsconfig.json'], { cwd: SRC, encoding: 'utf8' });
   if (fs.existsSync(MAIN_JS)) return undefined;
   return `no build: ${MAIN_JS} is missing after npx tsc (exit ${r.status}): ${`${r.stdout}${r.stderr}`.slice(0, 500)}`;
 }

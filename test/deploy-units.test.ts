@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { instanceUnit } from '../scripts/instance-unit.js';
+import { instanceUnit } from '../deploy/instance-unit.js';
 
 const DEPLOY = path.resolve('deploy');
 const UNITS = ['emotiond.service', 'emotiond@.service'];
@@ -76,7 +76,7 @@ for (const unit of UNITS) {
 
 test('emotiond@.service is generated from emotiond.service: they differ only where an instance must', (t) => {
   const single = fs.readFileSync(path.join(DEPLOY, 'emotiond.service'), 'utf8');
-  t.is(fs.readFileSync(path.join(DEPLOY, 'emotiond@.service'), 'utf8'), instanceUnit(single), 'run: npx tsx scripts/instance-unit.ts');
+  t.is(fs.readFileSync(path.join(DEPLOY, 'emotiond@.service'), 'utf8'), instanceUnit(single), 'run: npx tsx deploy/instance-unit.ts');
   // A line of the single unit that the generator expects and no longer finds is an error, not a silent copy.
   t.throws(() => instanceUnit(single.replace('StateDirectory=emotiond\n', 'StateDirectory=other\n')), { message: /StateDirectory=emotiond/ });
 });

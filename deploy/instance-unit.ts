@@ -1,6 +1,6 @@
 // Generates deploy/emotiond@.service (one instance per camera) from deploy/emotiond.service, so the two
 // units, the same hardened service but for the lines below, never drift apart. Edit emotiond.service and run
-// `npx tsx scripts/instance-unit.ts`; `--check` fails when emotiond@.service is out of date (a test runs it).
+// `npx tsx deploy/instance-unit.ts`; `--check` fails when emotiond@.service is out of date (a test runs it).
 // Both files stay in deploy/: install.sh, the sandbox, systemd-analyze and the tests read them as they are.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,11 +15,11 @@ const INSTANCE: Array<[string, string]> = [
       '#   systemctl enable --now emotiond@cam1   (reads /etc/emotiond/cam1.json)',
       '# Give every instance its own device.id in its config file: two instances with the same id',
       '# (the default is the hostname) would share MQTT topics and a client id and keep evicting each other.',
-      '# Everything else is as in emotiond.service: this file is generated from it (npx tsx scripts/instance-unit.ts).',
+      '# Everything else is as in emotiond.service: this file is generated from it (npx tsx deploy/instance-unit.ts).',
       '',
     ].join('\n'),
   ],
-  ['# deploy/emotiond@.service (one instance per camera) is generated from this unit: npx tsx scripts/instance-unit.ts\n', ''],
+  ['# deploy/emotiond@.service (one instance per camera) is generated from this unit: npx tsx deploy/instance-unit.ts\n', ''],
   ['Local changes belong in a drop-in: systemctl edit emotiond\n', 'Local changes belong in a drop-in: systemctl edit emotiond@NAME\n'],
   ['Description=emotiond camera emotion events to MQTT\n', 'Description=emotiond camera emotion events to MQTT (%i)\n'],
   [' run --config /etc/emotiond/config.json\n', ' run --config /etc/emotiond/%i.json\n'],
@@ -52,7 +52,7 @@ export function instanceUnit(single: string): string {
   let out = single;
   for (const [from, to] of INSTANCE) {
     const n = out.split(from).length - 1;
-    if (n !== 1) throw new Error(`emotiond.service: expected ${JSON.stringify(from.trim())} once, found it ${n} times (update scripts/instance-unit.ts)`);
+    if (n !== 1) throw new Error(`emotiond.service: expected ${JSON.stringify(from.trim())} once, found it ${n} times (update deploy/instance-unit.ts)`);
     out = out.replace(from, () => to);
   }
   return out;
@@ -67,7 +67,7 @@ function main(): void {
   const file = path.join(root, INSTANCE_UNIT);
   if (process.argv.includes('--check')) {
     if (fs.readFileSync(file, 'utf8') === want) return;
-    process.stderr.write(`out of date: ${INSTANCE_UNIT} (run: npx tsx scripts/instance-unit.ts)\n`);
+    process.stderr.write(`out of date: ${INSTANCE_UNIT} (run: npx tsx deploy/instance-unit.ts)\n`);
     process.exit(1);
   }
   fs.writeFileSync(file, want);
