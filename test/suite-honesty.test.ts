@@ -36,7 +36,7 @@ test(`no test passes by calling ${PASS_CALL} (a skip must be test.skip, chosen a
 });
 
 test('one locator of the shared data: one module, one environment variable (EMOTIOND_DATA_DIR)', (t) => {
-  const sources = [...filesUnder('src', /\.ts$/), ...filesUnder('test', /\.ts$/), ...filesUnder('models', /\.(sh|py|ts)$/), ...filesUnder('scripts', /\.ts$/), ...filesUnder('deploy', /\.sh$/), '.ci/run', 'README.md'];
+  const sources = [...filesUnder('src', /\.ts$/), ...filesUnder('test', /\.ts$/), ...filesUnder('models', /\.(sh|py|ts)$/), ...filesUnder('config', /\.ts$/), ...filesUnder('deploy', /\.(sh|ts)$/), '.ci/run', 'README.md'];
   t.deepEqual(grepLines(sources, new RegExp(OLD_DATA_VAR)), [], `${OLD_DATA_VAR} is gone: use EMOTIOND_DATA_DIR`);
   const builders = grepLines(sources, new RegExp(DATA_PATH_PARTS));
   t.deepEqual(builders.map((l) => l.split(':')[0]), ['models/eval/data-root.ts'], `only the locator builds the data path:\n${builders.join('\n')}`);
