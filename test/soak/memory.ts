@@ -11,21 +11,12 @@ import { Mosquitto, freePort } from '../helpers/mosquitto.js';
 import { DEMO_CLIP, threeFaces } from '../helpers/clips/reference.js';
 import { sharedDataDir } from '../helpers/clips/data.js';
 import { DaemonProcess, ensureBuilt } from './daemon-process.js';
+import { sampleProcess } from './sampler.js';
 
 interface Peak {
   rss_mb: number;
   pss_mb: number;
   anon_mb: number;
-}
-
-function rollup(pid: number): Peak | undefined {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const mb = (key: string): number => Math.round(Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 102.4) / 10;
-    return { rss_mb: mb('Rss'), pss_mb: mb('Pss'), anon_mb: mb('Anonymous') };
-  } catch {
-    return undefined;
-  }
 }
 
 async function measure(root: string, clip: string, seconds: number, brokerUrl: string): Promise<Peak & { samples: number }> {
@@ -38,7 +29,7 @@ async function measure(root: string, clip: string, seconds: number, brokerUrl: s
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end && !crashed) {
     await sleep(500);
-    const r = daemon.pid === undefined ? undefined : rollup(daemon.pid);
+    const r = daemon.pid === undefined ? undefined : sampleProcess(daemon.pid, 0);
     if (!r) continue;
     samples += 1;
     for (const k of ['rss_mb', 'pss_mb', 'anon_mb'] as const) peak[k] = Math.max(peak[k], r[k]);

@@ -1,11 +1,12 @@
-// What the soak measures of the daemon's process: resident and anonymous memory (smaps_rollup) and open
-// file descriptors, sampled on a timer.
+// What the soak and npm run memory measure of the daemon's process: resident, proportional and anonymous
+// memory (smaps_rollup) and open file descriptors, sampled on a timer.
 import fs from 'node:fs';
 import { median } from '../../src/system/quantile.js';
 
 export interface Sample {
   t_s: number;
   rss_mb: number;
+  pss_mb: number;
   anon_mb: number;
   fds: number;
 }
@@ -15,7 +16,7 @@ export function sampleProcess(pid: number, t_s: number): Sample | undefined {
     const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN);
     const fds = fs.readdirSync(`/proc/${pid}/fd`).length;
-    return { t_s, rss_mb: mib(kb('Rss')), anon_mb: mib(kb('Anonymous')), fds };
+    return { t_s, rss_mb: mib(kb('Rss')), pss_mb: mib(kb('Pss')), anon_mb: mib(kb('Anonymous')), fds };
   } catch {
     return undefined; // the process is gone: the caller counts that as a crash
   }
