@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The installed service under a real systemd: boots a Debian 12 container (systemd 252 as PID 1) with
+# The installed service under a real systemd: boots a Debian container of the host's release (systemd as PID 1) with
 # systemd-nspawn, installs this checkout in it with deploy/install.sh from a copy owned by uid 1000, and
 # runs deploy/live/checks.sh against the real service (start, MQTT, credentials, watchdog, restarts, start
 # limit, journal priorities, several cameras, update). Ends with "N passed, N failed".
@@ -7,7 +7,8 @@
 # Needs root, debootstrap, systemd-nspawn (Debian: systemd-container), nsenter, overlayfs, a built checkout
 # (npm run build, node_modules/ for this CPU), models/*.onnx and deploy/demo/demo-faces.avi. The container
 # root is cached in $EMOTIOND_LIVE_CACHE (default /var/cache/emotiond-live); the first run builds it.
-# The host's node and npm are bound into the container (Debian 12 has Node 18).
+# The host's node and npm are bound into the container (Debian 12 has Node 18); on Debian 13, where node and npm
+# are Debian's, also /usr/share/nodejs (npm's own modules), and the root has libnode.
 #
 # Usage: sudo deploy/test-live.sh [--keep]     --keep: leave the container running to look around
 set -uo pipefail
@@ -85,6 +86,7 @@ install -m 0755 "$SRC/deploy/live/checks.sh" "$MERGED/root/live/"
 
 BINDS=(--bind-ro="$NODE:/usr/bin/node")
 [ -z "$NPM_DIR" ] || BINDS+=(--bind-ro="$NPM_DIR:/usr/lib/node_modules/npm")
+case "$NPM_DIR" in /usr/share/nodejs/*) BINDS+=(--bind-ro=/usr/share/nodejs) ;; esac
 # --register/--keep-unit: the host need not run systemd; --private-network: the container's broker
 # on port 1883 stays inside.
 systemd-nspawn --quiet --register=no --keep-unit --private-network --link-journal=no --console=passive \
@@ -100,7 +102,9 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 [ -n "$INIT" ] || abort "no systemd in the container after 30 s: $(tail -n 5 "$WORK/nspawn.log")"
-inside() { nsenter -t "$INIT" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"; }
+# -r -w: its root and folder too (where this script runs in a chroot, nspawn cannot pivot_root, and the mount
+# namespace's own root is the chroot's parent).
+inside() { nsenter -t "$INIT" -a -r -w env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"; }
 # Until its manager listens (systemctl cannot connect before), then until start-up is over.
 booted=""
 for _ in $(seq 1 120); do
@@ -126,7 +130,7 @@ if ! grep -q '^checks done$' "$WORK/checks.log"; then
 fi
 echo "# took $((SECONDS - START)) s"
 if [ "$KEEP" -eq 1 ]; then
-  echo "# kept: nsenter -t $INIT -a bash   (remove: kill $NSPAWN_PID; umount $MERGED; rm -rf $WORK)"
+  echo "# kept: nsenter -t $INIT -a -r -w bash   (remove: kill $NSPAWN_PID; umount $MERGED; rm -rf $WORK)"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,5 +1,5 @@
-// The installed service under a real systemd 252: deploy/test-live.sh boots a Debian 12 container with
-// systemd-nspawn, installs this checkout with deploy/install.sh and checks the running service (issue 13
+// The installed service under a real systemd: deploy/test-live.sh boots a container of the host's Debian release
+// (12: systemd 252; 13: systemd 257) with systemd-nspawn, installs this checkout with deploy/install.sh and checks the running service (issue 13
 // items 1, 5, 6, 7 and issue 15). About 3 minutes with its cached container root, 7-8 without.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# The Debian 12 root that deploy/test-live.sh boots, built once and cached: debootstrap (minbase, systemd),
-# mosquitto, and the Debian packages of the libraries that the checkout's native modules link against
-# (OpenCV for the binding; onnxruntime brings its own). Node.js is not in it: test-live.sh binds the host's.
+# The Debian root that deploy/test-live.sh boots, built once and cached: debootstrap (minbase, systemd) of the
+# host's own release (bookworm or trixie; bookworm on any other host), mosquitto, and the Debian packages of the
+# libraries that the checkout's native modules and the host's node link against (OpenCV for the binding,
+# Debian 13's libnode for its node; onnxruntime brings its own). Node.js is not in it: test-live.sh binds the
+# host's, so the root must be of the release that the binding and node were built on.
 # Usage: deploy/live/rootfs.sh CACHE_DIR CHECKOUT   (prints the root's path; root only)
 set -euo pipefail
 
 CACHE="${1:?usage: rootfs.sh CACHE_DIR CHECKOUT}"
 SRC="${2:?usage: rootfs.sh CACHE_DIR CHECKOUT}"
-SUITE=bookworm
+SUITE="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+case "$SUITE" in bookworm | trixie) ;; *) SUITE=bookworm ;; esac
 say() { echo "rootfs: $*" >&2; }
 
 # debian_mirror, debian_sources, debian_hosts (the host's mirror and sources, so that the libraries match the ones
 # the binding was built with).
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/debian-root.sh"
 
-# Debian packages that hold the shared libraries of the checkout's native modules (as resolved on the host).
+# Debian packages that hold the shared libraries of the checkout's native modules and of the host's node (as
+# resolved on the host; Debian 13's node is linked to libnode115). Both the path ldd gives and its target are
+# asked: with merged /usr, a package may own either.
 runtime_packages() {
-  local libs
-  libs="$(find "$SRC/node_modules" -name '*.node' -path '*/build/Release/*' -exec ldd {} + 2>/dev/null | awk '$3 ~ /^\// { print $3 }' | sort -u || true)"
+  local libs node
+  node="$(readlink -f "$(command -v node)")"
+  libs="$({ find "$SRC/node_modules" -name '*.node' -path '*/build/Release/*' -print0 | xargs -0 -r ldd; ldd "$node"; } 2>/dev/null \
+    | awk '$3 ~ /^\// { print $3 }' | sort -u || true)"
   [ -n "$libs" ] || return 0
   # shellcheck disable=SC2086,SC2046 # one path a word
-  dpkg -S $(readlink -f $libs) 2>/dev/null | cut -d: -f1 | grep '^libopencv' | sort -u || true
+  dpkg -S $libs $(readlink -f $libs) 2>/dev/null | grep -v '^diversion by ' | cut -d: -f1 | tr ',' '\n' | sed 's/^ *//' | grep -v '^libc6$' | sort -u || true
 }
 
 PKGS="mosquitto mosquitto-clients $(runtime_packages | tr '\n' ' ')"
