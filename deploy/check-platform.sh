@@ -69,13 +69,22 @@ trap 'RESULT="terminated"; exit 143' TERM
 # 1. The roots and the throw-away overlay.
 t=$SECONDS
 if [ "$ARCH" = arm64 ] && [ "$HOSTARCH" != arm64 ]; then
-  # First the cross root and the addons (native speed), then the emulated root.
-  CROSS="$(nice -n 10 bash "$SRC/deploy/platform/root.sh" "$CACHE" "$RELEASE" "$HOSTARCH" cross "$SRC")" || die "could not build the cross-compiling root (see $CACHE/logs/root-$RELEASE-$HOSTARCH-cross.log)"
+  # The emulated root (mostly one emulated dpkg: one core) is built while the cross root and the addons are
+  # (native, both cores).
+  root_build "$ARCH" run
+  RUN_PID=$BUILD_PID
+  root_build "$HOSTARCH" cross
+  root_wait "$BUILD_PID" "$HOSTARCH" cross
+  CROSS="$ROOT_MADE"
   t2=$SECONDS
   cross_addons || die "cross-compiling the native addons failed (see $LOGS/cross.log)"
   say "cross-compiled addons ready ($((SECONDS - t2)) s): $(tr '\n' ' ' <"$ADDONS/addons")"
+  root_wait "$RUN_PID" "$ARCH" run
+else
+  root_build "$ARCH" run
+  root_wait "$BUILD_PID" "$ARCH" run
 fi
-ROOT="$(nice -n 10 bash "$SRC/deploy/platform/root.sh" "$CACHE" "$RELEASE" "$ARCH" run "$SRC")" || die "could not build the $RELEASE/$ARCH root (see $CACHE/logs/root-$RELEASE-$ARCH-run.log)"
+ROOT="$ROOT_MADE"
 ROOTS="$((SECONDS - t)) s"
 say "roots ready ($ROOTS)"
 overlay "$ROOT" run || die "could not mount the overlay over $ROOT"

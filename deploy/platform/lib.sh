@@ -13,14 +13,36 @@ summary() {
 }
 
 MOUNTS=() # in mount order; teardown unmounts them in reverse
+# The roots are built by deploy/platform/root.sh in the background, and waited for with `wait`, during which
+# an INT or TERM trap runs at once (not after a foreground child ends). Each build's path goes to a file.
+TESTS_PID=""
+BUILDS=() # the root.sh processes; teardown stops those still running (their own traps clean up after them)
+root_build() {
+  nice -n 10 bash "$SRC/deploy/platform/root.sh" "$CACHE" "$RELEASE" "$1" "$2" "$SRC" >"$WORK/root-$1-$2" &
+  BUILD_PID=$!
+  BUILDS+=("$BUILD_PID")
+}
+# Sets ROOT_MADE.
+root_wait() {
+  wait "$1" || die "could not build the $RELEASE/$2 $3 root (see $CACHE/logs/root-$RELEASE-$2-$3.log)"
+  ROOT_MADE="$(cat "$WORK/root-$2-$3")"
+}
 teardown() {
-  local i r
+  local i r p
+  # The test command's processes are in their own mount namespace, where stop_inside cannot see their root.
+  [ -z "$TESTS_PID" ] || kill_tree "$TESTS_PID"
+  for p in "${BUILDS[@]}"; do
+    kill -0 "$p" 2>/dev/null || continue
+    # Its apt or debootstrap first: root.sh's TERM trap runs once they have ended, and removes its build.
+    kill_tree "$p"
+    wait "$p" 2>/dev/null
+  done
   if [ "$KEEP" -eq 1 ] && [ "${#MOUNTS[@]}" -gt 0 ]; then
     say "kept: chroot ${M:-?} bash   (then: umount -R each of ${MOUNTS[*]}; rm -rf $WORK)"
   else
     for r in "${ROOTS_UP[@]}"; do stop_inside "$r"; done
     for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-      umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}" 2>/dev/null
+      umount -R "${MOUNTS[$i]}" 2>/dev/null || umount -R -l "${MOUNTS[$i]}" 2>/dev/null
     done
     if grep -qs " $WORK/" /proc/mounts; then
       say "still mounted under $WORK; leaving it"
@@ -29,6 +51,13 @@ teardown() {
     fi
   fi
   summary
+}
+
+# TERM to a process's descendants, deepest first, then to the process.
+kill_tree() {
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$c"; done
+  kill -TERM "$1" 2>/dev/null
 }
 
 # Registers qemu-user for arm64 ELF binaries (binfmt_misc), once per boot.
@@ -72,7 +101,14 @@ chroot_mounts() {
   mount_ --bind /dev "$r/dev" || die "binding /dev in $r failed"
   mount_ --bind /dev/pts "$r/dev/pts" || die "binding /dev/pts in $r failed"
   if [ -d /dev/shm ]; then mount_ --bind /dev/shm "$r/dev/shm" || die "binding /dev/shm in $r failed"; fi
-  if [ "$arch" = "$HOSTARCH" ]; then mount_ --bind /sys "$r/sys" || die "binding /sys in $r failed"; fi
+  if [ "$arch" = "$HOSTARCH" ]; then
+    # With its submounts: systemd-nspawn (the live test) reads the cgroup hierarchy under /sys/fs/cgroup.
+    mount_ --rbind /sys "$r/sys" || die "binding /sys in $r failed"
+    mount --make-rslave "$r/sys"
+  fi
+  # /var/tmp on the host's file system, not the overlay: the live test mounts an overlay of its own there, and
+  # overlayfs cannot take an upper directory on overlayfs.
+  bind_dir "$WORK/var-tmp-$(basename "$(dirname "$r")")" "$r/var/tmp"
 }
 
 bind_dir() {
@@ -106,6 +142,16 @@ in_root() {
     bash -c "cd $CO 2>/dev/null; $*"
 }
 inside() { in_root "$M" "$@"; }
+# The same, with the root as its own mount namespace's root (unshare, pivot_root) rather than under chroot: the
+# kernel refuses user namespaces to a chrooted process, and the test command needs them (the live test's
+# systemd-nspawn, the unit's PrivateUsers=, the sandbox test's unshare). The root must be a mount point (an overlay).
+in_root_pivoted() {
+  local r="$1"
+  shift
+  nice -n 10 unshare --mount --propagation private -- bash -c 'cd "$1" && mkdir -p .pivot-old && pivot_root . .pivot-old \
+    && exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
+      /bin/bash -c "umount -l /.pivot-old && rmdir /.pivot-old && cd $2 && $3"' _ "$r" "$CO" "$*"
+}
 
 # Every process whose root is $1: TERM, then KILL after 10 s.
 procs_in() {
@@ -174,8 +220,12 @@ run_demo() {
 run_tests() {
   local log="$LOGS/tests.log" rc t0=$SECONDS counts
   say "running 'deploy/setup.sh --test && npm test' (log $log)"
-  inside "deploy/setup.sh --test && npm test" >"$log" 2>&1
+  # In the background: a TERM to this script is handled at once (wait returns), and teardown stops the tests.
+  in_root_pivoted "$M" "deploy/setup.sh --test && npm test" >"$log" 2>&1 &
+  TESTS_PID=$!
+  wait "$TESTS_PID"
   rc=$?
+  TESTS_PID=""
   # ava prints "N tests passed" only when none failed: count the ✔ lines.
   counts="$(grep -c '✔' "$log") passed$(grep -E '^\s*[0-9]+ (tests? (failed|skipped|todo)|known failures?|uncaught exceptions?|unhandled rejections?)' "$log" | sed 's/^ */, /' | tr -d '\n')"
   if [ "$rc" -eq 0 ]; then TESTS="passed ($counts; ../shared/data $SHARED; $((SECONDS - t0)) s)"; else TESTS="failed, exit $rc (${counts:-see $log}; ../shared/data $SHARED; $((SECONDS - t0)) s)"; fi
@@ -271,15 +321,20 @@ cross_addons() {
   local mods m
   mods="$(sed -n 's/^MODULES=(\(.*\))$/\1/p' "$SRC/deploy/npm-ci.sh")"
   [ -n "$mods" ] || { echo "no MODULES=(...) in deploy/npm-ci.sh" >>"$log"; return 1; }
-  mkdir -p "$C/root/opencv-libs"
+  mkdir -p "$C/root/opencv-libs" "$C/root/node-libs"
   for m in $mods; do ln -s "/usr/lib/aarch64-linux-gnu/libopencv_$m.so" "$C/root/opencv-libs/"; done
+  # Debian's node-gyp links add-ons with -lnode: the arm64 libnode (root.sh installs it) as libnode.so.
+  local libnode
+  libnode="$(cd "$C/usr/lib/aarch64-linux-gnu" && compgen -G 'libnode.so.*' | sort | head -n 1)"
+  [ -n "$libnode" ] || { echo "no arm64 libnode.so.* in the cross root" >>"$log"; return 1; }
+  ln -s "/usr/lib/aarch64-linux-gnu/$libnode" "$C/root/node-libs/libnode.so"
   pkgs="$(cd "$C/root/modules" && { compgen -G 'node_modules/*/binding.gyp'; compgen -G 'node_modules/@*/*/binding.gyp'; } | xargs -r -n 1 dirname | sort -u)"
   for p in $pkgs; do
     echo "== $p" >>"$log"
     nice -n 10 chroot "$C" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
       CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ AR=aarch64-linux-gnu-ar \
       OPENCV4NODEJS_DISABLE_AUTOBUILD=1 OPENCV_INCLUDE_DIR=/usr/include/opencv4 OPENCV_LIB_DIR=/root/opencv-libs \
-      OPENCV_BIN_DIR=/usr/bin JOBS=max \
+      OPENCV_BIN_DIR=/usr/bin JOBS=max LDFLAGS=-L/root/node-libs \
       bash -c "cd /root/modules/$p && node-gyp rebuild --arch=arm64 --nodedir=/usr" >>"$log" 2>&1 || return 1
     mkdir -p "$dir.tmp/$p"
     cp -a "$C/root/modules/$p/build" "$dir.tmp/$p/" || return 1

@@ -58,12 +58,33 @@ apt_install() {
   mount -t proc proc "$IN/proc"
   mount --bind /dev "$IN/dev"
   mount --bind /dev/pts "$IN/dev/pts"
+  [ "$ARCH" = "$(dpkg --print-architecture)" ] || py3compile_stub "$IN" on
   if [[ " $* " == *:arm64* ]] && ! chroot "$IN" dpkg --print-foreign-architectures | grep -qx arm64; then chroot "$IN" dpkg --add-architecture arm64; fi
   { chroot "$IN" env LANG=C.UTF-8 apt-get update -q \
     && chroot "$IN" env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 apt-get install -y -q --no-install-recommends "$@" \
-    && chroot "$IN" apt-get clean; } >>"$LOG" 2>&1 || { tail -n 20 "$LOG" >&2; return 1; }
+    && chroot "$IN" apt-get clean; } >>"$LOG" 2>&1 || {
+    tail -n 20 "$LOG" >&2
+    [ "$ARCH" = "$(dpkg --print-architecture)" ] || py3compile_stub "$IN" off
+    return 1
+  }
   rm -rf "$IN/var/lib/apt/lists"/*
+  [ "$ARCH" = "$(dpkg --print-architecture)" ] || py3compile_stub "$IN" off
   unmount_in
+}
+# Under qemu, each Python package's postinst byte-compiles all its modules (py3compile): scipy, sympy, networkx
+# and matplotlib alone take most of an hour. While apt runs, py3compile is diverted to a no-op; Python compiles a
+# module when it is first imported instead (nothing here imports them: python3-skimage is there for the demo's
+# photo). The real py3compile is put back afterwards.
+py3compile_stub() {
+  local r="$1" f=/usr/bin/py3compile
+  if [ "$2" = on ]; then
+    chroot "$r" dpkg-divert --quiet --local --rename --divert "$f.real" --add "$f"
+    printf '#!/bin/sh\nexit 0\n' >"$r$f"
+    chmod 0755 "$r$f"
+  else
+    rm -f "$r$f"
+    chroot "$r" dpkg-divert --quiet --local --rename --divert "$f.real" --remove "$f"
+  fi
 }
 missing_in() {
   local p
@@ -87,7 +108,10 @@ fi
 
 BUILD="$CACHE/roots/build.$$"
 cleanup() {
+  local m
   unmount_in
+  # What a stopped debootstrap left mounted (its second stage mounts /proc and /sys).
+  for m in $(awk -v b="$BUILD/" 'index($2, b) == 1 { print $2 }' /proc/mounts | sort -r); do umount "$m" || umount -l "$m"; done
   rm -rf --one-file-system "$BUILD"
 }
 trap cleanup EXIT
@@ -110,8 +134,20 @@ say "debootstrap done ($((SECONDS - started)) s)"
 debian_sources "$BUILD" "$RELEASE"
 debian_hosts "$BUILD"
 debian_ca "$BUILD"
+if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
+  # Under qemu every byte dpkg writes is emulated work: no fsync per file, no manual pages or translations.
+  printf 'force-unsafe-io\n' >"$BUILD/etc/dpkg/dpkg.cfg.d/emotiond-check-unsafe-io"
+  printf 'path-exclude=/usr/share/%s/*\n' man doc info locale >"$BUILD/etc/dpkg/dpkg.cfg.d/emotiond-check-nodoc"
+  printf 'path-include=/usr/share/doc/*/copyright\n' >>"$BUILD/etc/dpkg/dpkg.cfg.d/emotiond-check-nodoc"
+fi
 # shellcheck disable=SC2086 # a list of package names
 apt_install "$BUILD" $PKGS || exit 1
+if [ "$KIND" = cross ]; then
+  # Debian's node links add-ons against its shared libnode: the arm64 one (same version) to link against.
+  libnode="$(chroot "$BUILD" dpkg-query -W -f='${Depends}' libnode-dev | grep -o 'libnode[0-9]\+' | head -n 1)"
+  [ -n "$libnode" ] || { say "libnode-dev names no libnodeNNN package"; exit 1; }
+  apt_install "$BUILD" "$libnode:arm64" || exit 1
+fi
 # npm uses its own CA list unless told: the system's, which has the host's extra CA in it.
 printf 'cafile=/etc/ssl/certs/ca-certificates.crt\nfund=false\naudit=false\nupdate-notifier=false\n' >"$BUILD/root/.npmrc"
 
