@@ -41,7 +41,9 @@ case "$RELEASE" in bookworm | trixie) ;; *) usage ;; esac
 case "$ARCH" in amd64 | arm64) ;; *) usage ;; esac
 [ -n "$CACHE" ] && [[ "$LIMIT_MIN" =~ ^[1-9][0-9]*$ ]] || usage
 . "$SRC/deploy/platform/lib.sh"
-CO=/root/emotiond # the checkout's copy in the root
+# The checkout's copy in the root: under /srv, which every uid may enter (/root is 0700), as the sandbox
+# test runs the daemon as the unit's unprivileged user from the checkout.
+CO=/srv/emotiond
 
 START=$SECONDS
 HOSTARCH="$(dpkg --print-architecture)"
@@ -97,10 +99,10 @@ bind_dir "$CACHE/downloads/npm" "$M/root/.npm"
 # The shared evaluation data beside the checkout, read-only, as ../shared/data (the tests that need it run).
 SHARED=absent
 if [ -d "$SRC/../shared/data" ]; then
-  bind_dir "$(cd "$SRC/../shared/data" && pwd)" "$M/root/shared/data" && mount -o remount,bind,ro "$M/root/shared/data" && SHARED=bound
+  bind_dir "$(cd "$SRC/../shared/data" && pwd)" "$M/srv/shared/data" && mount -o remount,bind,ro "$M/srv/shared/data" && SHARED=bound
 fi
 
-# The checkout as git has it (tracked and untracked files that git does not ignore), at /root/emotiond.
+# The checkout as git has it (tracked and untracked files that git does not ignore), at $CO.
 mkdir -p "$M$CO"
 (cd "$SRC" && git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
   | tar --null -T - -cf -) | tar -xf - -C "$M$CO" || die "could not copy the checkout"

@@ -16,10 +16,19 @@ const MAIN_JS = path.join(SRC, 'dist/src/cli/main.js');
 const DEMO_CLIP = path.join(SRC, 'deploy/demo/demo-faces.avi');
 const MODEL = process.env.EMOTIOND_TEST_MODEL ? path.resolve(process.env.EMOTIOND_TEST_MODEL) : path.join(SRC, 'models/emotion-cnn-lstm.int8.onnx');
 
+function ancestors(dir: string): string[] {
+  const out = [dir];
+  while (path.dirname(out.at(-1)!) !== out.at(-1)) out.push(path.dirname(out.at(-1)!));
+  return out;
+}
+
 function why(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (mount and user namespaces)';
   // The unit's PrivateTmp replaces /tmp: a checkout under it is invisible inside the sandbox.
   if (SRC === '/tmp' || SRC.startsWith(`${os.tmpdir()}/`) || SRC.startsWith('/tmp/')) return `the checkout ${SRC} is under /tmp, which the sandbox replaces`;
+  // The service runs as an unprivileged uid: every directory above the checkout must let others through.
+  const closed = ancestors(SRC).find((dir) => (fs.statSync(dir).mode & 0o001) === 0);
+  if (closed) return `the service's uid cannot enter ${closed} (mode ${(fs.statSync(closed).mode & 0o777).toString(8)}), above the checkout`;
   for (const tool of ['unshare', 'setpriv', 'python3', 'systemd-analyze']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} not found`;
   }
@@ -133,7 +142,8 @@ sandboxed('node, onnxruntime, OpenCV, sockets and sd_notify work under the unit 
   t.is(out.tmpWrite, 'ok');
   t.true(out.interfaces, 'os.networkInterfaces() needs AF_NETLINK');
   t.true(out.parallelism);
-  t.is(out.dns, '127.0.0.1');
+  // A Debian install's /etc/hosts names localhost for both families; node keeps the resolver's order.
+  t.true(out.dns === '127.0.0.1' || out.dns === '::1', `localhost resolved to ${String(out.dns)}`);
   t.is(out.tcp, 'pong');
   t.is(out.worker, 42);
   t.is(out.child, '2');
