@@ -36,12 +36,12 @@ class RangeObserver:
 
     def __init__(self):
         self.stats = {}
+        self.g = torch.Generator().manual_seed(SEED + 8)  # the same subsample every run: a reproducible file
 
-    @staticmethod
-    def _lohi(t):
+    def _lohi(self, t):
         v = t.detach().flatten()
         if v.numel() > 200_000:  # random subsample keeps the percentile cheap
-            v = v[torch.randint(0, v.numel(), (200_000,))]
+            v = v[torch.randint(0, v.numel(), (200_000,), generator=self.g)]
         q = torch.quantile(v.float(), torch.tensor([1 - PCT / 100, PCT / 100]))
         return float(q[0]), float(q[1])
 
