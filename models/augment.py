@@ -64,8 +64,9 @@ def finish(p, noise_sigma, g):
     return standardize(p)
 
 
-def still_batch(u8, g, strength=1.0, zoom_lo=0.85, zoom_hi=1.2):
-    """Strong augmentation of uint8 [N,48,48] stills -> model input [N,1,48,48]."""
+def still_batch(u8, g, strength=1.0, zoom_lo=0.85, zoom_hi=1.2, domain=0.0):
+    """Strong augmentation of uint8 [N,48,48] stills -> model input [N,1,48,48]. domain > 0 adds
+    cross_domain() at that strength (model 2.0 recipe); 0 keeps the 1.x recipe's random stream unchanged."""
     n = u8.shape[0]
     p = u8.float().unsqueeze(1) / 255
     s = strength
@@ -74,9 +75,68 @@ def still_batch(u8, g, strength=1.0, zoom_lo=0.85, zoom_hi=1.2):
                   _u(n, -0.08 * s, 0.08 * s, g), _u(n, -0.08 * s, 0.08 * s, g), flip)
     p = photometric(p, _u(n, 1 - 0.4 * s, 1 + 0.4 * s, g), _u(n, -0.15 * s, 0.15 * s, g),
                     torch.exp(_u(n, -0.4 * s, 0.4 * s, g)))
+    if domain > 0:
+        p = cross_domain(p, g, domain)
     p = lowres(p, torch.rand(n, generator=g) < 0.2 * s, g)
     p = occlude(p, torch.rand(n, generator=g) < 0.35 * s, g)
     return finish(p, _u(n, 0, 0.03 * s, g) * (torch.rand(n, generator=g) < 0.4).float(), g)
+
+
+# ---- cross-population augmentation (model 2.0): what differs between FER2013, CK+, JAFFE and a classroom camera
+def gaussian_blur(p, sigma):
+    """Per-image Gaussian blur, sigma [N] in pixels (0 = unchanged), 7-tap separable kernel, reflected border."""
+    n = p.shape[0]
+    x = torch.arange(-3, 4, dtype=p.dtype, device=p.device).view(1, 7)
+    k = torch.exp(-x ** 2 / (2 * sigma.clamp(min=1e-3).view(n, 1) ** 2))
+    k = (k / k.sum(1, keepdim=True)).view(n, 1, 1, 7)
+    y = F.pad(p.transpose(0, 1), (3, 3, 3, 3), mode="reflect")  # [1,N,H+6,W+6]: one group per image
+    y = F.conv2d(y, k, groups=n)
+    y = F.conv2d(y, k.transpose(2, 3), groups=n)
+    return y.transpose(0, 1)
+
+
+_JPEG_LUMA = torch.tensor([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], dtype=torch.float32).view(8, 8)
+
+
+def _dct8(device):
+    i = torch.arange(8, dtype=torch.float32, device=device)
+    d = torch.cos((2 * i.view(1, 8) + 1) * i.view(8, 1) * math.pi / 16) * math.sqrt(2 / 8)
+    d[0] /= math.sqrt(2)
+    return d  # orthonormal: coefficients = D @ block @ D^T
+
+
+def jpeg(p, quality):
+    """Baseline-JPEG luma round trip per image (8x8 DCT, the IJG table scaled to `quality` [N] in 1..100,
+    rounding): blocking and ringing as in a recompressed web image or an MJPEG camera. 48x48 only."""
+    n, _, h, w = p.shape
+    q = quality.clamp(1, 100).view(n, 1, 1, 1, 1)
+    scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)
+    table = ((_JPEG_LUMA.to(p.device) * scale + 50) / 100).floor().clamp(min=1)  # [N,1,1,8,8]
+    d = _dct8(p.device)
+    blocks = (p * 255 - 128).reshape(n, h // 8, 8, w // 8, 8).transpose(2, 3)  # [N,6,6,8,8]
+    coef = d @ blocks @ d.T
+    coef = torch.round(coef / table) * table
+    out = (d.T @ coef @ d).transpose(2, 3).reshape(n, 1, h, w)
+    return ((out + 128) / 255).clamp(0, 1)
+
+
+def cross_domain(p, g, s=1.0):
+    """Another camera and population: strong gamma (exposure), contrast compression or stretch, Gaussian blur
+    (focus, small faces) and JPEG compression, each on a random share of the batch. p in [0,1], [N,1,48,48]."""
+    n = p.shape[0]
+
+    def some(share):
+        return torch.rand(n, generator=g, device=p.device) < share * s
+    gam = torch.where(some(0.3), torch.exp(_u(n, -0.7, 0.7, g).to(p.device)), torch.ones(n, device=p.device))
+    con = torch.where(some(0.3), _u(n, 0.45, 1.6, g).to(p.device), torch.ones(n, device=p.device))
+    p = photometric(p, con, torch.zeros(n, device=p.device), gam)
+    sig = torch.where(some(0.25), _u(n, 0.5, 1.6, g).to(p.device), torch.zeros(n, device=p.device))
+    p = torch.where((sig > 0).view(n, 1, 1, 1), gaussian_blur(p, sig), p)
+    qual = _u(n, 20, 90, g).to(p.device)
+    return torch.where(some(0.3).view(n, 1, 1, 1), jpeg(p, qual), p)
 
 
 def stream_batch(u8, g, zoom_lo=0.85, zoom_hi=1.15):

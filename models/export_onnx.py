@@ -2,6 +2,7 @@
 dynamic batch, opset 13, and the emotiond.* metadata the daemon reads.
 Usage: export_onnx.py --model WORK/model.pt --out FILE.onnx"""
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -51,9 +52,12 @@ def export(model, out, trained=None, mirror=False):
     h = torch.zeros(2, HIDDEN)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     dyn = {n: {0: "batch"} for n in ("face", "h", "c", "probs", "h_out", "c_out")}
+    # The TorchScript exporter, as for every release: torch >= 2.9 defaults to the dynamo one, whose graph
+    # (names, MatMul for Gemm) quantize.py does not expect.
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(step, (face, h, h.clone()), out, input_names=["face", "h", "c"],
                       output_names=["probs", "h_out", "c_out"], dynamic_axes=dyn, opset_version=13,
-                      do_constant_folding=True)
+                      do_constant_folding=True, **legacy)
     m = onnx.load(out)
     for o in m.graph.output:  # static feature dims for the daemon (batch stays dynamic)
         dims = o.type.tensor_type.shape.dim

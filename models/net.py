@@ -45,7 +45,8 @@ MIRROR_INDEX = torch.arange(47, -1, -1)
 
 def two_view_features(features, x):
     """features() of [faces; mirrored faces] in one batch of 2B, averaged per pair -> [B, C]."""
-    f = features(torch.cat([x, x.index_select(3, MIRROR_INDEX)]))
+    idx = MIRROR_INDEX if x.device == MIRROR_INDEX.device else MIRROR_INDEX.to(x.device)  # the export traces on the CPU
+    f = features(torch.cat([x, x.index_select(3, idx)]))
     return f.reshape(2, -1, f.shape[1]).mean(0)
 
 

@@ -45,7 +45,8 @@ def build_sets(fer, ck):
     """Training tensors from read_fer2013()'s splits and read_ck48()'s sequences."""
     tr, te = fer["Training"], fer.get("PublicTest")
     sets = {"x": torch.from_numpy(tr["x"]), "y": torch.from_numpy(tr["y"]),
-            "t": targets(tr["y"], tr["soft"], tr["has_soft"]), "ck": ck}
+            "t": targets(tr["y"], tr["soft"], tr["has_soft"]), "ck": ck,
+            "soft": torch.from_numpy(tr["soft"]), "has_soft": torch.from_numpy(tr["has_soft"])}
     if ck:
         cx = np.concatenate([s["frames"] for s in ck])
         cy = np.concatenate([[s["y"]] * len(s["frames"]) for s in ck])
@@ -195,8 +196,8 @@ def sample_streams(sets, S, T, g, p_switch=0.3, p_ck=0.15, switch_free=2):
         for s in torch.nonzero(is_ck).flatten().tolist():
             seq = ck[int(torch.randint(0, len(ck), (1,), generator=g))]
             j = torch.sort(torch.randint(0, len(seq["frames"]), (T,), generator=g)).values
-            frames[s] = torch.from_numpy(seq["frames"][j.numpy()])
-            tg[s] = torch.from_numpy(np.eye(NC, dtype=np.float32)[seq["y"]] * 0.95 + 0.05 / NC)
+            frames[s] = torch.from_numpy(seq["frames"][j.cpu().numpy()]).to(frames.device)
+            tg[s] = torch.from_numpy(np.eye(NC, dtype=np.float32)[seq["y"]] * 0.95 + 0.05 / NC).to(tg.device)
     steady = ((after[:, 1:] < 0) | (after[:, 1:] > switch_free) | ~switch.view(S, 1)).float()  # [S,T-1] pairs
     return frames, tg, w, zoom_lo, zoom_hi, steady
 
