@@ -1,7 +1,8 @@
 """Stage-1 exploration (settings compared on a borrowed GPU; not part of the release recipe): trains the CNN +
 still head with one config and logs the still-head PublicTest accuracy per epoch, with train.py's own pieces (targets,
 augment.still_batch, cosine, eval_still) and bf16 autocast on a GPU. The data travels as one packed file:
-  explore_stage1.py pack DATA_DIR PACKED.pkl.xz            (from the public formats; ~55 MB, ~2.5 min)
+  explore_stage1.py pack DATA_DIR PACKED.pkl.xz [--limit N]   (from the public formats; ~55 MB, ~1.5-2.5 min;
+      also holds the CK+48 crops of the evaluation subjects, for distill.py's report only)
   explore_stage1.py run NAME --packed PACKED --out DIR [--device cuda] [--deadline S] [--init-onnx RUN_A.onnx]
   explore_stage1.py ensemble ARCH:STAGE1.pt [ARCH:STAGE1.pt ...] --packed PACKED   (still-head PublicTest accuracy of
       each trunk and of the mean of their softmaxes, with and without the mirror view; CPU, ~1 min)
@@ -18,12 +19,12 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 T_START = time.time()
-import augment  # noqa: E402
 import data  # noqa: E402
 import net  # noqa: E402
+import stills  # noqa: E402
 import train  # noqa: E402
 import warm_start  # noqa: E402
-from common import HIDDEN, preprocess_u8  # noqa: E402
+from common import CK_EVAL_SUBJECTS, HIDDEN, preprocess_u8  # noqa: E402
 
 C6 = net.CONVS  # the shipped trunk (models 1.0-1.3)
 C7 = C6[:-1] + [(128, 128, 3, 1, True), (128, 256, 3, 1, False)]  # the 7-conv candidate of 2026-11-30
@@ -51,12 +52,17 @@ CONFIGS = {
     "c7wlr":    dict(BASE, convs="C7W", wd=0.01, aug=0.7, drop=0.1),
     "c6lr":     dict(BASE, wd=0.01, aug=0.7, drop=0.1),
     "c7lr3":    dict(BASE, convs="C7", wd=0.01, aug=0.7, drop=0.1, lr=3e-3),
+    # 2026-12-02, on the CPU: the cross-population augmentation (augment.cross_domain) against its control
+    "rep_dom":  dict(BASE, init="A", epochs=50, lr=1e-3, domain=1.0),
 }
 
 
-def pack(data_dir, out):
-    fer = data.read_fer2013(data_dir)
-    d = {"Training": fer["Training"], "PublicTest": fer["PublicTest"], "ck": data.read_ck48(data_dir)}
+def pack(data_dir, out, limit=None):
+    """limit: keep the first `limit` rows of each FER2013 split (a smoke test's small file)."""
+    fer = {k: {kk: v[:limit] for kk, v in d.items()} for k, d in data.read_fer2013(data_dir).items()}
+    ck_eval = [s for s in data.read_ck48(data_dir, exclude=()) if s["subject"] in CK_EVAL_SUBJECTS]
+    d = {"Training": fer["Training"], "PublicTest": fer["PublicTest"], "ck": data.read_ck48(data_dir), "ck_eval": ck_eval}
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with lzma.open(out, "wb", preset=9) as f:
         pickle.dump(d, f, protocol=4)
     print("%s: %d bytes" % (out, os.path.getsize(out)))
@@ -67,7 +73,9 @@ def load_packed(path, limit=None):
     with lzma.open(path, "rb") as f:
         d = pickle.load(f)
     fer = {k: {kk: v[:limit] for kk, v in d[k].items()} for k in ("Training", "PublicTest")}
-    return train.build_sets(fer, d["ck"])
+    sets = train.build_sets(fer, d["ck"])
+    sets["test_u8"], sets["ck_eval"] = fer["PublicTest"]["x"], d.get("ck_eval", [])  # distill.py's evaluation
+    return sets
 
 
 def build_model(cfg, sets, init_onnx):
@@ -81,52 +89,23 @@ def build_model(cfg, sets, init_onnx):
     return model
 
 
-class Schedule:
-    """train.cosine over `epochs` x `nb` steps; shorten() ends it earlier (the --deadline)."""
-
-    def __init__(self, opt, epochs, nb):
-        self.nb, self.epochs, warm = nb, epochs, min(500, epochs * nb // 10 + 1)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: train.cosine(s, self.epochs * nb, warm))
-
-    def shorten(self, epochs):
-        self.epochs = epochs
-
-
 def fit(model, sets, cfg, dev, deadline, say):
-    """The stage-1 loop of train.stage1 on `dev` (bf16 autocast on a GPU); returns the epochs run."""
-    X, T, zl, zh = (v.to(dev) for v in train.stage1_pool(sets, 3))
+    """The stage-1 loop of train.stage1 on `dev` (stills.fit, bf16 autocast on a GPU); returns the epochs run."""
     tx, ty = sets["test_x"].to(dev), sets["test_y"].to(dev)
-    g = torch.Generator(device=dev).manual_seed(cfg["seed"])
     params = [p for n, p in model.named_parameters() if not n.startswith(("lstm", "head"))]
     opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["wd"], **({"fused": True} if dev.type == "cuda" else {}))
-    bs = 128
-    nb = len(X) // bs
-    sched = Schedule(opt, cfg["epochs"], nb)
-    t0, ep = time.time(), 0
-    while ep < sched.epochs:
-        model.train()
-        perm = torch.randperm(len(X), generator=g, device=dev)
-        tot = torch.zeros((), device=dev)
-        for b in range(nb):
-            idx = perm[b * bs:(b + 1) * bs]
-            x = augment.still_batch(X[idx], g, strength=cfg["aug"], zoom_lo=zl[idx], zoom_hi=zh[idx])
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                logits = model.still_logits(x.contiguous(memory_format=torch.channels_last))
-            loss = train.soft_ce(logits.float(), T[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.sched.step()
-            tot += loss.detach()
-        tl, ta = train.eval_still(model, tx, ty)
-        ep += 1
-        if ep in (2, 5, 10) and deadline:  # shrink the schedule (never grow it) to end before the deadline
-            fit_eps = ep + int((deadline - (time.time() - T_START)) / ((time.time() - t0) / ep))
-            if fit_eps < sched.epochs:
-                sched.shorten(max(ep + 1, fit_eps))
-                say("schedule shortened to %d epochs" % sched.epochs)
-        say("ep %d loss %.4f test %.4f acc %.4f t %.0f" % (ep, tot.item() / nb, tl, ta, time.time() - t0))
-    return ep, ta, tx, ty
+    last = {}
+
+    def loss_fn(x, t, g):
+        with stills.autocast(dev):
+            logits = model.still_logits(x)
+        return train.soft_ce(logits.float(), t)
+
+    def on_epoch(ep, loss, seconds):
+        last["tl"], last["ta"] = train.eval_still(model, tx, ty)
+        say("ep %d loss %.4f test %.4f acc %.4f t %.0f" % (ep, loss, last["tl"], last["ta"], seconds))
+    ep = stills.fit(model, train.stage1_pool(sets, 3), cfg, dev, opt, loss_fn, on_epoch, say, T_START, deadline)
+    return ep, last["ta"], tx, ty
 
 
 def accuracy(scores, y):
@@ -173,11 +152,12 @@ def main():
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--deadline", type=float, default=None, help="seconds after start by which to finish")
+    ap.add_argument("--save", default=None, help="run: write the trained model's state here (distill.py robustness --still)")
     a = ap.parse_args()
     if a.cmd == "pack":
         if len(a.packed) != 1:
             ap.error("pack DATA_DIR OUT: one output file")
-        return pack(a.name, a.packed[0])
+        return pack(a.name, a.packed[0], a.limit)
     if a.cmd == "ensemble":
         torch.set_num_threads(2)
         return ensemble([a.name] + a.packed, a.packed_in, a.limit)
@@ -201,6 +181,8 @@ def main():
     t0 = time.time()
     ep, acc, tx, ty = fit(model, sets, cfg, dev, a.deadline, say)
     tta = accuracy(sum(still_probs(model, tx)), ty)  # mirror test-time augmentation, for reference
+    if a.save:
+        torch.save({"convs": ARCHS[cfg["convs"]], "state": model.cpu().state_dict()}, a.save)
     say("RESULT " + json.dumps(dict(name=a.name, cfg=cfg, epochs_run=ep, final=acc, tta=tta, seconds=time.time() - t0)))
 
 

@@ -4,6 +4,9 @@
 #   models/make_model.sh --release [--data DIR]  the shipped model: the full recipe, then a second run that
 #                                                continues from its export (see MODEL_CARD.md, ~3 h on 2 cores)
 #   models/make_model.sh --smoke OUTDIR [--data DIR]   tiny model, a few steps (< 2 min), exported to OUTDIR
+#   models/make_model.sh --pack FILE [--data DIR]      the data in one file for the GPU run (distill.py, ~2 min)
+#   models/make_model.sh --distill-smoke OUTDIR [--data DIR]   the GPU run of model 2.0 (teacher, distilled
+#                                                students, export, int8, results.json) on the CPU, a few steps (~1 min)
 # DIR holds the public formats: fer2013.csv [+ fer2013new.csv] [+ CK+48/] [+ CK+/]. Without --data the recipe
 # uses models/data/, exporting it from $EMOTIOND_DATA_DIR, else ../shared/data (export_public.py), when it is missing.
 # Env overrides: PYTHON (default /usr/bin/python3), EPOCHS (20), EXTRA_EPOCHS (12), STREAM_STEPS (500), THREADS (2),
@@ -20,12 +23,16 @@ PY="${PYTHON:-/usr/bin/python3}"
 DATA=""
 SMOKE=""
 RELEASE=""
+PACK=""
+DISTILL_SMOKE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA="${2:?--data needs a directory}"; shift 2 ;;
     --smoke) SMOKE="${2:?--smoke needs an output directory}"; shift 2 ;;
     --release) RELEASE=1; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --pack) PACK="${2:?--pack needs an output file}"; shift 2 ;;
+    --distill-smoke) DISTILL_SMOKE="${2:?--distill-smoke needs an output directory}"; shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "make_model.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -63,6 +70,16 @@ fi
 [ -f "$DATA/fer2013.csv" ] || die "missing $DATA/fer2013.csv (Kaggle FER2013 CSV: emotion,pixels,Usage)"
 [ -f "$DATA/fer2013new.csv" ] || echo "make_model.sh: note: $DATA/fer2013new.csv (FER+) missing: training without FER+ soft labels"
 [ -d "$DATA/CK+48" ] || echo "make_model.sh: note: $DATA/CK+48/ missing: training on FER2013 only"
+
+if [ -n "$PACK" ]; then
+  exec "$PY" "$HERE/explore_stage1.py" pack "$DATA" "$PACK"
+fi
+if [ -n "$DISTILL_SMOKE" ]; then
+  OUT="$(mkdir -p "$DISTILL_SMOKE" && cd "$DISTILL_SMOKE" && pwd)"
+  "$PY" "$HERE/explore_stage1.py" pack "$DATA" "$OUT/work/pack.pkl.xz" --limit 800
+  exec "$PY" "$HERE/distill.py" run --packed "$OUT/work/pack.pkl.xz" --out "$OUT/out" --work "$OUT/work" --device cpu \
+    --smoke --teacher-epochs 1 --teacher-width 0.25 --students C6 --deadline 60 --reserve 10 --threads "${THREADS:-2}"
+fi
 
 if [ -n "$SMOKE" ]; then
   OUT="$(mkdir -p "$SMOKE" && cd "$SMOKE" && pwd)"
