@@ -9,7 +9,7 @@ import test from 'ava';
 import { EmotionModel } from '../src/classify/emotion-model.js';
 import { EMOTIONS } from '../src/types.js';
 import { projectRoot } from '../src/system/paths.js';
-import { missingData } from './helpers/shared-data.js';
+import { dataFile, missingData } from './helpers/shared-data.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 
 const PY = '/usr/bin/python3';
@@ -39,9 +39,13 @@ testUnless(torchMissing())('distill.py selftest: JPEG, blur, cross-population au
   t.true((checks.teacher_params_M as number) >= 5, `teacher ${String(checks.teacher_params_M)} M parameters`);
 });
 
-testUnless(firstMissing(missingData(['fer2013/train.u8', 'ckplus/ck48.u8']), torchMissing()))('make_model.sh --distill-smoke: teacher, distilled student, export, int8 and results in the device bundle', async (t) => {
+testUnless(firstMissing(missingData(['fer2013/train.u8', 'ckplus/ck48.u8', 'export_public.py']), torchMissing()))('make_model.sh --distill-smoke: teacher, distilled student, export, int8 and results in the device bundle', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-distill-'));
-  const r = spawnSync('bash', [path.join(projectRoot(), 'models', 'make_model.sh'), '--distill-smoke', dir], { encoding: 'utf8', timeout: 280_000 });
+  // Its own copy of the public formats: make_model.sh --smoke (model-recipe) may be writing models/data now.
+  const data = path.join(dir, 'data');
+  const ex = spawnSync(PY, [dataFile('export_public.py') as string, data], { encoding: 'utf8', timeout: 120_000 });
+  t.is(ex.status, 0, `export_public.py failed:\n${ex.stdout}${ex.stderr}`);
+  const r = spawnSync('bash', [path.join(projectRoot(), 'models', 'make_model.sh'), '--distill-smoke', dir, '--data', data], { encoding: 'utf8', timeout: 240_000 });
   t.is(r.status, 0, `make_model.sh --distill-smoke failed:\n${(r.stdout + r.stderr).slice(-3000)}`);
   const out = path.join(dir, 'out');
   t.deepEqual(fs.readdirSync(out).sort(), ['curves.png', 'results.json', 'students.tar', 'teacher.pt', 'teacher_probs.npy']);
