@@ -1,14 +1,14 @@
 """Model 2.0: a GPU-trained teacher (teacher.py) distilled into the 1 ms student, in ONE device run.
-  distill.py run --packed PACKED --out DIR [--deadline 300] [--students C6,C7]   teacher, then the students in
+  distill.py run --packed PACKED --out DIR [--deadline 240] [--students C6@0,C7@0,C7@1]   teacher, then students in
       parallel; each: stage 1 with knowledge distillation, train.py's stage 2 (1.3's run-B settings), fp32 ONNX,
       int8 QDQ, and its evaluation. DIR gets at most 6 files: results.json (everything measured),
       curves.png, teacher.pt (fp16), teacher_probs.npy (its mirror-averaged probabilities on the Training
-      stills, for a later distillation on the CPU), students.tar (per student: model.pt, fp32 + int8 ONNX, json).
+      stills, for a later distillation on the CPU), students.tar (per student: model.pt, int8 ONNX, json, log).
   distill.py student ...        one student (run starts these)
   distill.py robustness --onnx FP32.onnx --packed PACKED    per-class recall of a shipped fp32 export on
       PublicTest, clean and degraded (JPEG, blur, gamma, small faces), and on the CK+ apex crops of the
       evaluation subjects: the 'before' of the cross-population augmentation.
-  distill.py finish --bundle OUT/students.tar --arch C6 --data DIR --out DIR    a returned student exported
+  distill.py finish --bundle OUT/students.tar --student C7-d0 --data DIR --out DIR    a returned student exported
       and quantised on this machine (as every release), ready for `npm run eval -- --model DIR/...int8.onnx`
   distill.py selftest           properties of the augmentation, the loss and the teacher (the CI test runs it)
 Knowledge distillation: loss = (1 - alpha) * soft CE(labels) + alpha * tau^2 * KL(teacher_tau || student_tau)."""
@@ -164,6 +164,8 @@ def ort_probs(path):
 def student_main(a):
     t0 = time.time()
     cfg = dict(STUDENT, **(SMOKE if a.smoke else {}), arch=a.arch)
+    if a.domain is not None:
+        cfg["domain"] = a.domain
     if a.epochs:
         cfg["epochs"] = a.epochs
     torch.set_num_threads(a.threads)
@@ -202,7 +204,7 @@ def student_main(a):
         say("evaluation or export failed on this machine (model.pt is kept): %r" % e)
     res["seconds"]["total"] = round(time.time() - t0, 1)
     save_json(os.path.join(a.out, "student.json"), json_safe(res))
-    say("student %s done in %.0f s: %s" % (a.arch, time.time() - t0, summary({"students": {a.arch: res}})))
+    say("student %s done in %.0f s: %s" % (a.arch, time.time() - t0, summary({"students": {os.path.basename(a.out): res}})))
     return 3 if "error" in res else 0
 
 
@@ -233,8 +235,21 @@ def export_and_quantize(model, sets, cfg, out, res):
     res["bytes"] = {"fp32": os.path.getsize(fp32), "int8": os.path.getsize(int8)}
 
 
-def start_student(a, arch, teacher_pt, out, deadline, preflight=False):
-    cmd = [sys.executable, os.path.abspath(__file__), "student", "--arch", arch, "--teacher", teacher_pt,
+def student_specs(spec):
+    """'C6@0,C7@1' -> {'C6-d0': ('C6', 0.0), 'C7-d1': ('C7', 1.0)}: trunk and cross-population strength."""
+    out = {}
+    for item in spec.split(","):
+        arch, _, dom = item.strip().partition("@")
+        if arch not in explore_stage1.ARCHS:
+            raise SystemExit("--students: %r: the trunk must be one of %s" % (item, ", ".join(explore_stage1.ARCHS)))
+        domain = float(dom) if dom else STUDENT["domain"]
+        out["%s-d%g" % (arch, domain)] = (arch, domain)
+    return out
+
+
+def start_student(a, spec, teacher_pt, out, deadline, preflight=False):
+    arch, domain = spec
+    cmd = [sys.executable, os.path.abspath(__file__), "student", "--arch", arch, "--domain", str(domain), "--teacher", teacher_pt,
            "--packed", a.packed, "--out", out, "--device", a.device, "--deadline", "%.0f" % deadline,
            "--threads", str(a.threads)]
     limit = 512 if preflight else a.limit
@@ -255,7 +270,8 @@ class Preflight:
         teacher_mod.save(teacher_mod.build(dict(teacher_mod.DEFAULTS, width=0.25)), dict(teacher_mod.DEFAULTS, width=0.25),
                          os.path.join(d, "teacher.pt"))
         self.dir, self.say = d, say
-        self.proc = start_student(a, a.students.split(",")[-1], os.path.join(d, "teacher.pt"), d, 30, preflight=True)
+        self.proc = start_student(a, list(student_specs(a.students).values())[-1], os.path.join(d, "teacher.pt"), d, 30,
+                                  preflight=True)
 
     def failed(self):
         rc = self.proc.poll()
@@ -308,8 +324,8 @@ def run_main(a):
     left = a.deadline - (time.time() - t0) - a.reserve
     say("teacher done in %.0f s (PublicTest %.4f, mirror %.4f); students %s get %.0f s for stage 1" % (
         t1 - t0, trep["publictest"]["acc"], trep["publictest_mirror"]["acc"], a.students, left))
-    procs = {arch: start_student(a, arch, teacher_pt, os.path.join(work, arch), max(left, 1))
-             for arch in a.students.split(",")}
+    procs = {name: start_student(a, spec, teacher_pt, os.path.join(work, name), max(left, 1))
+             for name, spec in student_specs(a.students).items()}
     codes = {arch: p.wait() for arch, p in procs.items()}
     results = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)), "device": str(dev),
                "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else None, "torch": torch.__version__,
@@ -331,7 +347,7 @@ def bundle(out, work, archs):
     with tarfile.open(os.path.join(out, "students.tar"), "w") as tar:
         tar.add(os.path.join(work, "run.log"), "run.log")
         for arch in archs:
-            for f in ("model.pt", "emotion-cnn-lstm.fp32.onnx", "emotion-cnn-lstm.int8.onnx", "student.json", "train.log"):
+            for f in ("model.pt", "emotion-cnn-lstm.int8.onnx", "student.json", "train.log"):  # fp32: `finish` remakes it
                 if os.path.isfile(os.path.join(work, arch, f)):
                     tar.add(os.path.join(work, arch, f), "%s/%s" % (arch, f))
 
@@ -381,7 +397,7 @@ def finish_main(a):
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     with tarfile.open(a.bundle) as tar:
-        st = torch.load(tar.extractfile("%s/model.pt" % a.arch), map_location="cpu")
+        st = torch.load(tar.extractfile("%s/model.pt" % a.student), map_location="cpu")
     model = EmotionNet(HIDDEN, [tuple(c) for c in st["convs"]])
     model.load_state_dict(st["state"])
     model.eval()
@@ -460,15 +476,18 @@ def main():
     ap.add_argument("--out", help="run / student: output folder")
     ap.add_argument("--work", help="run: where the parts are made (default: a new folder in /tmp)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--deadline", type=float, default=300.0, help="run: seconds until the students' stage 1 ends")
+    ap.add_argument("--deadline", type=float, default=240.0, help="run: seconds until the students' stage 1 ends")
     ap.add_argument("--teacher-share", type=float, default=0.55, help="run: share of the deadline the teacher may use")
     ap.add_argument("--reserve", type=float, default=45.0, help="run: seconds kept for stage 2, export and evaluation")
-    ap.add_argument("--students", default="C6,C7", help="run: student trunks (explore_stage1.ARCHS), trained at once")
+    ap.add_argument("--students", default="C6@0,C7@0,C7@1",
+                    help="run: students trained at once, TRUNK@DOMAIN (explore_stage1.ARCHS; cross-population strength)")
     ap.add_argument("--teacher-epochs", type=int, default=None)
     ap.add_argument("--teacher-width", type=float, default=None)
     ap.add_argument("--student-epochs", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=None, help="student: stage-1 epochs")
     ap.add_argument("--arch", default="C6", help="student / robustness: the trunk")
+    ap.add_argument("--domain", type=float, default=None, help="student: cross-population augmentation strength")
+    ap.add_argument("--student", help="finish: the student's folder in the bundle (C6-d0, C7-d1, ...)")
     ap.add_argument("--teacher", help="student: teacher.pt")
     ap.add_argument("--onnx", help="robustness: an fp32 export")
     ap.add_argument("--still", help="robustness: a stage-1 state (explore_stage1.py run --save): its still head")
@@ -485,7 +504,7 @@ def main():
         sys.exit(selftest())
     if a.cmd == "finish":
         if not (a.bundle and a.data and a.out):
-            ap.error("finish needs --bundle students.tar --data DIR --out DIR [--arch C6]")
+            ap.error("finish needs --bundle students.tar --student NAME --data DIR --out DIR")
         return finish_main(a)
     if not a.packed:
         ap.error("%s needs --packed" % a.cmd)

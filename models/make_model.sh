@@ -78,7 +78,7 @@ if [ -n "$DISTILL_SMOKE" ]; then
   OUT="$(mkdir -p "$DISTILL_SMOKE" && cd "$DISTILL_SMOKE" && pwd)"
   "$PY" "$HERE/explore_stage1.py" pack "$DATA" "$OUT/work/pack.pkl.xz" --limit 800
   exec "$PY" "$HERE/distill.py" run --packed "$OUT/work/pack.pkl.xz" --out "$OUT/out" --work "$OUT/work" --device cpu \
-    --smoke --teacher-epochs 1 --teacher-width 0.25 --students C6 --deadline 60 --reserve 10 --threads "${THREADS:-2}"
+    --smoke --teacher-epochs 1 --teacher-width 0.25 --students C6@1 --deadline 60 --reserve 10 --threads "${THREADS:-2}"
 fi
 
 if [ -n "$SMOKE" ]; then

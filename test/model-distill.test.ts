@@ -50,24 +50,24 @@ testUnless(firstMissing(missingData(['fer2013/train.u8', 'ckplus/ck48.u8', 'expo
   const out = path.join(dir, 'out');
   t.deepEqual(fs.readdirSync(out).sort(), ['curves.png', 'results.json', 'students.tar', 'teacher.pt', 'teacher_probs.npy']);
   const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
-  t.deepEqual(res.exit_codes, { C6: 0 });
+  t.deepEqual(res.exit_codes, { 'C6-d1': 0 });
   t.true(res.teacher.history.length >= 1 && res.teacher.params > 0);
   checkRecall(t, res.teacher.publictest, 'teacher.publictest');
   checkRecall(t, res.teacher.publictest_mirror, 'teacher.publictest_mirror');
   for (const v of VIEWS) checkRecall(t, res.teacher.robustness_mirror?.[v], `teacher.robustness_mirror.${v}`);
-  const s = res.students.C6;
-  t.truthy(s, 'students.C6 in results.json');
-  checkRecall(t, s.still_head, 'C6.still_head');
-  for (const v of VIEWS) checkRecall(t, s.step1_fp32_torch?.[v], `C6.step1_fp32_torch.${v}`);
+  const s = res.students['C6-d1'];
+  t.truthy(s, 'students.C6-d1 in results.json');
+  checkRecall(t, s.still_head, 'C6-d1.still_head');
+  for (const v of VIEWS) checkRecall(t, s.step1_fp32_torch?.[v], `C6-d1.step1_fp32_torch.${v}`);
   t.true(s.history.some((h: { stage: number }) => h.stage === 1) && s.history.some((h: { stage: number }) => h.stage === 2), 'both stages ran');
-  t.is(s.cfg.alpha > 0 && s.cfg.tau > 0, true, 'the student learns from the teacher');
+  t.true(s.cfg.alpha > 0 && s.cfg.tau > 0 && s.cfg.domain === 1, 'the student learns from the teacher, with the cross-population augmentation');
   const list = spawnSync('tar', ['-tf', path.join(out, 'students.tar')], { encoding: 'utf8' }).stdout.split('\n');
-  for (const f of ['run.log', 'C6/model.pt', 'C6/emotion-cnn-lstm.fp32.onnx', 'C6/emotion-cnn-lstm.int8.onnx', 'C6/student.json']) {
+  for (const f of ['run.log', 'C6-d1/model.pt', 'C6-d1/emotion-cnn-lstm.int8.onnx', 'C6-d1/student.json']) {
     t.true(list.includes(f), `${f} in students.tar: ${list.join(', ')}`);
   }
-  const x = spawnSync('tar', ['-xf', path.join(out, 'students.tar'), '-C', dir, 'C6/emotion-cnn-lstm.int8.onnx']);
+  const x = spawnSync('tar', ['-xf', path.join(out, 'students.tar'), '-C', dir, 'C6-d1/emotion-cnn-lstm.int8.onnx']);
   t.is(x.status, 0);
-  const model = await EmotionModel.load(path.join(dir, 'C6', 'emotion-cnn-lstm.int8.onnx'), { threads: 1 });
+  const model = await EmotionModel.load(path.join(dir, 'C6-d1', 'emotion-cnn-lstm.int8.onnx'), { threads: 1 });
   t.deepEqual(model.info.classes, [...EMOTIONS]);
   t.regex(model.info.metadata['emotiond.quantization'] ?? '', /int8/);
   const size = model.inputSize;
