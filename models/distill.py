@@ -210,10 +210,7 @@ def student_main(a):
 
 @torch.no_grad()
 def evaluate_student(model, sets, dev, res):
-    model.eval()
-    still = torch.cat([model.still_logits(sets["test_x"][i:i + 1024]).softmax(1).cpu()
-                       for i in range(0, len(sets["test_x"]), 1024)])
-    res["still_head"] = teacher_mod.recall(still, sets["test_y"])
+    res["still_head"] = teacher_mod.recall(still_probs(model)(sets["test_x"]), sets["test_y"])
     res["step1_fp32_torch"] = robustness(step1_probs(model, dev), sets)
 
 
@@ -225,7 +222,7 @@ def export_and_quantize(model, sets, cfg, out, res):
         torch.set_default_device("cpu")
     fp32, int8 = os.path.join(out, "emotion-cnn-lstm.fp32.onnx"), os.path.join(out, "emotion-cnn-lstm.int8.onnx")
     export_onnx.export(model, fp32)
-    idx = np.random.default_rng(SEED).permutation(len(sets["x"]))[:cfg["calib"]]
+    idx = quantize.calibration_index(len(sets["x"]), cfg["calib"])
     quantize.quantize(fp32, int8, deploy_step(model), sets["x"].cpu()[torch.from_numpy(idx)])
     sets = dict(sets, test_y=sets["test_y"].cpu())
     for name, path in (("step1_fp32_ort", fp32), ("step1_int8_ort", int8)):
@@ -267,8 +264,8 @@ class Preflight:
     def __init__(self, a, work, say):
         d = os.path.join(work, "preflight")
         os.makedirs(d, exist_ok=True)
-        teacher_mod.save(teacher_mod.build(dict(teacher_mod.DEFAULTS, width=0.25)), dict(teacher_mod.DEFAULTS, width=0.25),
-                         os.path.join(d, "teacher.pt"))
+        narrow = dict(teacher_mod.DEFAULTS, width=0.25)
+        teacher_mod.save(teacher_mod.build(narrow), narrow, os.path.join(d, "teacher.pt"))
         self.dir, self.say = d, say
         self.proc = start_student(a, list(student_specs(a.students).values())[-1], os.path.join(d, "teacher.pt"), d, 30,
                                   preflight=True)
@@ -397,24 +394,24 @@ def finish_main(a):
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     with tarfile.open(a.bundle) as tar:
-        st = torch.load(tar.extractfile("%s/model.pt" % a.student), map_location="cpu")
-    model = EmotionNet(HIDDEN, [tuple(c) for c in st["convs"]])
-    model.load_state_dict(st["state"])
-    model.eval()
+        model = load_student(tar.extractfile("%s/model.pt" % a.student)).eval()
     fp32, int8 = os.path.join(a.out, "emotion-cnn-lstm.fp32.onnx"), os.path.join(a.out, "emotion-cnn-lstm.int8.onnx")
     export_onnx.export(model, fp32)
     tr = data.read_fer2013(a.data)["Training"]["x"]
-    idx = np.random.default_rng(SEED).permutation(len(tr))[:1024]
-    quantize.quantize(fp32, int8, deploy_step(model), torch.from_numpy(tr[idx]))
+    quantize.quantize(fp32, int8, deploy_step(model), torch.from_numpy(tr[quantize.calibration_index(len(tr), 1024)]))
     print("wrote %s and %s; next: npm run eval -- --model %s --compare %s" % (fp32, int8, int8, fp32))
 
 
-@torch.no_grad()
+def load_student(f):
+    """A model.pt of `student` or `explore_stage1.py run --save`: {convs, state}."""
+    st = torch.load(f, map_location="cpu")
+    model = EmotionNet(HIDDEN, [tuple(c) for c in st["convs"]])
+    model.load_state_dict(st["state"])
+    return model
+
+
 def still_probs(model):
-    def fn(x):
-        model.eval()
-        return torch.cat([model.still_logits(x[i:i + 1024]).softmax(-1) for i in range(0, len(x), 1024)])
-    return fn
+    return lambda x: train.still_logits(model, x).softmax(1).cpu()
 
 
 def robustness_main(a):
@@ -423,10 +420,7 @@ def robustness_main(a):
     torch.set_num_threads(a.threads)
     sets = eval_sets(a.packed, a.limit)
     if a.still:
-        st = torch.load(a.still, map_location="cpu")
-        model = EmotionNet(HIDDEN, [tuple(c) for c in st["convs"]])
-        model.load_state_dict(st["state"])
-        res, key = robustness(still_probs(model), sets), "still_head"
+        res, key = robustness(still_probs(load_student(a.still)), sets), "still_head"
     else:
         model = warm_start.load_from_onnx(a.onnx, HIDDEN, sets["test_x"][:2048], convs=explore_stage1.ARCHS[a.arch])
         res, key = robustness(step1_probs(model.eval(), torch.device("cpu")), sets), "step1_fp32_torch"

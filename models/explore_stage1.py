@@ -60,8 +60,10 @@ CONFIGS = {
 def pack(data_dir, out, limit=None):
     """limit: keep the first `limit` rows of each FER2013 split (a smoke test's small file)."""
     fer = {k: {kk: v[:limit] for kk, v in d.items()} for k, d in data.read_fer2013(data_dir).items()}
-    ck_eval = [s for s in data.read_ck48(data_dir, exclude=()) if s["subject"] in CK_EVAL_SUBJECTS]
-    d = {"Training": fer["Training"], "PublicTest": fer["PublicTest"], "ck": data.read_ck48(data_dir), "ck_eval": ck_eval}
+    ck = data.read_ck48(data_dir, exclude=())  # read once: training subjects and the evaluation subjects
+    d = {"Training": fer["Training"], "PublicTest": fer["PublicTest"],
+         "ck": [s for s in ck if s["subject"] not in CK_EVAL_SUBJECTS],
+         "ck_eval": [s for s in ck if s["subject"] in CK_EVAL_SUBJECTS]}
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with lzma.open(out, "wb", preset=9) as f:
         pickle.dump(d, f, protocol=4)
@@ -115,9 +117,7 @@ def accuracy(scores, y):
 @torch.no_grad()
 def still_probs(model, x, bs=512):
     """Softmax of the still head for x and for its mirror image."""
-    model.eval()
-    return [torch.cat([model.still_logits(v[i:i + bs]) for i in range(0, len(v), bs)]).softmax(1)
-            for v in (x, x.flip(3))]
+    return [train.still_logits(model, v, bs).softmax(1) for v in (x, x.flip(3))]
 
 
 def ensemble(specs, packed, limit):
@@ -133,7 +133,7 @@ def ensemble(specs, packed, limit):
     for spec, (arch, path) in zip(specs, trunks):
         model = net.EmotionNet(HIDDEN, ARCHS[arch])
         st = torch.load(path, map_location="cpu")
-        model.load_state_dict(st.get("model", st))
+        model.load_state_dict(st.get("model", st.get("state", st)))  # stage1.pt or run --save
         probs.append(still_probs(model, x))
         print(json.dumps(dict(trunk=spec, one_view=acc(probs[-1][0]), mirror=acc(sum(probs[-1])))))
     print(json.dumps(dict(trunks=len(specs), one_view=acc(sum(p[0] for p in probs)),

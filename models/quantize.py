@@ -146,6 +146,11 @@ def match_module(w, mods):
     raise RuntimeError("no torch module matches ONNX weight of shape %s" % (w.shape,))
 
 
+def calibration_index(n_train, n):
+    """Which Training stills calibrate the int8 ranges: the first n of a fixed (seeded) permutation."""
+    return np.random.default_rng(SEED).permutation(n_train)[:n]
+
+
 def quantize(fp32_path, out_path, step, calib_u8):
     obs, mods = calibrate(step, calib_u8)
     model = onnx.load(fp32_path)
@@ -239,7 +244,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     tr = data.read_fer2013(a.data, limit=a.limit)["Training"]["x"]
-    idx = np.random.default_rng(SEED).permutation(len(tr))[:a.n]
+    idx = calibration_index(len(tr), a.n)
     step = deploy_step(load_model(a.model), a.mirror)
     quantize(a.fp32, a.out, step, torch.from_numpy(tr[idx]))
     print("wrote %s (%d bytes)" % (a.out, os.path.getsize(a.out)))

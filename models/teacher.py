@@ -101,8 +101,9 @@ def fit(model, sets, cfg, dev, say, t0=None, deadline=None, should_stop=None):
             rec["test_acc"] = accuracy(predict(model, sets["test_x"], dev, mirror=False), sets["test_y"])
         hist.append(rec)
         say("teacher ep %d loss %.4f PublicTest %.4f t %.0f" % (ep, loss, rec.get("test_acc", float("nan")), seconds))
-        if should_stop is not None and should_stop():
-            raise RuntimeError("teacher stopped after epoch %d: %s" % (ep, should_stop()))
+        why = should_stop() if should_stop is not None else None
+        if why:
+            raise RuntimeError("teacher stopped after epoch %d: %s" % (ep, why))
     stills.fit(model, pool(sets, cfg), cfg, dev, opt, loss_fn, on_epoch, say, t0, deadline, warm_epochs=cfg["warmup"])
     return hist
 

@@ -70,11 +70,18 @@ def cosine(step, total, warm):
 
 @torch.no_grad()
 def eval_still(model, x, y, bs=512):
+    logits = still_logits(model, x, bs)
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
+@torch.no_grad()
+def still_logits(model, x, bs=512):
+    """The still head's logits for preprocessed stills x [N,1,48,48], in eval mode (train mode again after)."""
     model.eval()
     logits = torch.cat([model.still_logits(x[i:i + bs].contiguous(memory_format=torch.channels_last))
                         for i in range(0, len(x), bs)])
     model.train()
-    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+    return logits
 
 
 def stage2_features(model, x, views):
