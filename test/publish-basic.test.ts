@@ -262,13 +262,14 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
 });
 
 test('embedded broker: MQTT over WebSocket, and stop() closes every client socket', async (t) => {
-  const broker = await startBroker(0, 'auto');
+  const login = { username: 'kiosk', password: 'ws-pw' };
+  const broker = await startBroker(0, 'auto', login);
   t.teardown(() => broker.stop());
   t.true(broker.wsPort > 0);
-  const ws = mqtt.connect(`ws://127.0.0.1:${broker.wsPort}`, { reconnectPeriod: 0 });
+  const ws = mqtt.connect(`ws://127.0.0.1:${broker.wsPort}`, { reconnectPeriod: 0, ...login });
   ws.on('error', () => undefined);
   const wsConnected = new Promise<void>((r) => ws.once('connect', () => r()));
-  const tcp = await subscribe(broker.url, ['x/#'], { reconnectPeriod: 0 });
+  const tcp = await subscribe(broker.url, ['x/#'], { reconnectPeriod: 0, ...login });
   t.teardown(() => tcp.end());
   await wsConnected;
   await ws.publishAsync('x/y', 'over-ws', { qos: 1 });

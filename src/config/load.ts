@@ -226,12 +226,22 @@ export function isLoopbackHost(host: string): boolean {
   return loopback.check(h, family === 6 ? 'ipv6' : 'ipv4');
 }
 
-/** Anyone on the network could pause, reset or read an open broker: beyond loopback it needs credentials. */
+/**
+ * Anyone on the network could pause, reset or read an open broker: beyond loopback it needs credentials. So
+ * does its WebSocket listener even on loopback: any web page open in a browser on this machine can reach it.
+ */
 function checkEmbeddedBroker(config: Config, origin: Map<string, string>): void {
   const m = config.mqtt;
-  if (!m.enabled || !m.embedded || isLoopbackHost(m.embedded_host)) return;
+  if (!m.enabled || !m.embedded) return;
   const missing = [m.username === '' ? 'mqtt.username' : '', m.password_file === '' ? 'mqtt.password_file' : ''].filter((k) => k !== '');
   if (missing.length === 0) return;
+  if (m.embedded_ws_port !== 0) {
+    throw new EmotiondError(
+      'EMD_CONFIG_INVALID',
+      `\nmqtt.embedded_ws_port = ${m.embedded_ws_port} (from ${origin.get('mqtt.embedded_ws_port') ?? 'default'}): the embedded broker's WebSocket listener needs a username and password that clients log in with, also on loopback, since any web page open in a browser on this machine can reach it (missing: ${missing.join(', ')})`,
+    );
+  }
+  if (isLoopbackHost(m.embedded_host)) return;
   throw new EmotiondError(
     'EMD_CONFIG_INVALID',
     `\nmqtt.embedded_host = ${JSON.stringify(m.embedded_host)} (from ${origin.get('mqtt.embedded_host') ?? 'default'}): an embedded broker reachable from the network needs a username and password that clients log in with (missing: ${missing.join(', ')})`,
