@@ -93,6 +93,8 @@ export interface Config {
     port: number;
     username: string;
     password_file: string;
+    allowed_hosts: string;
+    max_streams: number;
   };
   system: {
     ready_timeout_s: number;
@@ -317,6 +319,12 @@ export const schema: convict.Schema<Config> = {
     port: { doc: 'TCP port of the HTTP server.', format: range(1, 65535, true), default: 8787 },
     username: { doc: 'Username HTTP clients log in with (empty = no login; allowed only on loopback).', format: String, default: '' },
     password_file: { doc: 'File holding the HTTP password; a bare name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential).', format: String, default: '' },
+    allowed_hosts: {
+      doc: 'Host names (separated by spaces or commas) the dashboard answers to besides the loopback names (127.0.0.1, localhost, [::1]), http.host and, when listening on all addresses, this machine\'s own addresses and hostname; requests for any other Host get 421 (DNS rebinding). E.g. "kiosk-1.lan".',
+      format: hostList,
+      default: '',
+    },
+    max_streams: { doc: 'Most dashboards on the live feed (GET /events) at once; one more gets 503.', format: range(1, 1000, true), default: 16 },
   },
   system: {
     ready_timeout_s: { doc: 'Tell systemd READY after this long even if MQTT is not connected yet.', format: range(0, 3600), default: 20 },

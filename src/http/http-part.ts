@@ -2,7 +2,7 @@
 // fan-out, so privacy.per_face applies to it as to MQTT), /metrics, /healthz and the dashboard's feed, served
 // from a thread of their own (server.ts).
 import fs from 'node:fs';
-import type { Config } from '../config/schema.js';
+import { splitList, type Config } from '../config/schema.js';
 import { isLoopbackHost } from '../config/load.js';
 import { EmotiondError, fileReason } from '../errors.js';
 import type { Logger } from '../system/logger.js';
@@ -88,6 +88,8 @@ class DashboardPart implements HttpPart {
       port: config.http.port,
       logger,
       auth,
+      allowedHosts: splitList(config.http.allowed_hosts),
+      maxStreams: config.http.max_streams,
       files,
       metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
       health: () => {
