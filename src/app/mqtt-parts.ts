@@ -37,7 +37,7 @@ export function buildMqttParts(deps: MqttPartsDeps): Array<Part | SinkPart> {
     parts.push({ name: 'embedded broker', start, stop: async () => broker?.stop() });
   }
   const reconnect = { minMs: config.mqtt.reconnect_min_s * 1000, maxMs: config.mqtt.reconnect_max_s * 1000 };
-  const publisher = new MqttPublisher({ config, logger, version: deps.version, control: deps.control, reconnect, env, perFace: config.privacy.per_face });
+  const publisher = new MqttPublisher({ config, logger, version: deps.version, control: deps.control, reconnect, env, perFace: config.privacy.per_face, minFaces: config.privacy.min_faces });
   publisher.onConnect(deps.onReady);
   parts.push({ name: 'mqtt publisher', sink: publisher, start: () => publisher.start(), stop: () => publisher.stop(), isReady: () => publisher.connected });
   return parts;

@@ -1,8 +1,10 @@
 // `emotiond run`: builds the daemon and its parts, talks to systemd, and stops cleanly on a signal
 // or when a file source ends. Returns the exit code.
+import path from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../system/logger.js';
 import { Daemon, type Part } from '../app/daemon.js';
+import { PAUSED_FILE } from '../app/paused-file.js';
 import { StdoutSink } from '../publish/stdout-sink.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { buildMqttParts } from '../app/mqtt-parts.js';
@@ -36,6 +38,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
     parts,
     sinks,
     onReady: () => notify.ready(statusLine(daemon)),
+    pausedFile: path.resolve(config.system.state_dir, PAUSED_FILE),
   });
   parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
   parts.push(...buildHttpParts({ config, logger, daemon, mqtt: mqttHealthOf(parts) }));
