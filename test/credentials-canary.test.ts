@@ -176,3 +176,31 @@ withClip('an MJPEG stream with credentials that fails, then opens: neither state
   t.is(online?.source, shown);
   assertNoCanary(t, everything(w, checkConfig(t, source)));
 });
+
+withModel('an HTTP source with secrets in its query (access_token, auth_token, pw, psw, key): none shows anywhere', async (t) => {
+  const port = await freePort();
+  const query = (v: (n: number) => string) => `user=admin&access_token=${v(1)}&auth_token=${v(2)}&res=640&pw=${v(3)}&psw=${v(4)}&key=${v(5)}`;
+  const source = `http://127.0.0.1:${port}/video.cgi?${query((n) => `${PASS}-${n}`)}`;
+  const shown = `http://127.0.0.1:${port}/video.cgi?${query(() => '[redacted]')}`;
+  const w = await runDaemon(t, source);
+  await waitUntil(() => w.camera().some((c) => c.state === 'offline' && c.error !== null), 60_000, `camera offline on MQTT\n${w.seen.stderr.slice(-2000)}`);
+  await waitUntil(() => w.logs().some((l) => l['msg'] === 'running'), 30_000, 'the running line');
+  await askCommands(t, w);
+  t.is(await w.stop(), 0, w.seen.stderr.slice(-2000));
+  assertLogged(t, w, shown);
+  t.is(w.camera()[0]?.source, shown, 'the retained camera topic');
+  assertNoCanary(t, everything(w, checkConfig(t, source)));
+});
+
+withModel('a GStreamer souphttpsrc with extra-headers="Authorization: Basic …": the credential shows nowhere', async (t) => {
+  const source = `souphttpsrc location=http://127.0.0.1:${await freePort()}/x extra-headers="Authorization: Basic ${PASS}" ! appsink`;
+  const shown = source.replace(PASS, '[redacted]');
+  const w = await runDaemon(t, source);
+  await waitUntil(() => w.camera().some((c) => c.state === 'offline'), 60_000, `camera offline on MQTT\n${w.seen.stderr.slice(-2000)}`);
+  await waitUntil(() => w.logs().some((l) => l['msg'] === 'running'), 30_000, 'the running line');
+  await askCommands(t, w);
+  t.is(await w.stop(), 0, w.seen.stderr.slice(-2000));
+  t.is(w.logs().find((l) => l['msg'] === 'running')?.['source'], shown, 'the running line shows the redacted source');
+  t.is(w.camera()[0]?.source, shown, 'the retained camera topic');
+  assertNoCanary(t, everything(w, checkConfig(t, source)));
+});
