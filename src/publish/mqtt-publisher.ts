@@ -40,6 +40,8 @@ export interface MqttPublisherDeps {
   perFace?: boolean;
   /** privacy.min_faces (default 1), for the summary published at the first connect (see onConnected). */
   minFaces?: number;
+  /** Longest time a delivered event stays in the queue file (default 60 s: outbox.ts). */
+  queueCompactAfterMs?: number;
 }
 
 /** Events sent but not yet acknowledged at any time; keeps order while using the link well. */
@@ -74,7 +76,7 @@ export class MqttPublisher implements EventSink {
     this.now = deps.now ?? Date.now;
     this.createdMs = this.now();
     const file = m.queue_file === '' ? undefined : path.resolve(deps.config.system.state_dir, m.queue_file);
-    this.outbox = new Outbox({ max: m.queue_max, file, logger: this.log });
+    this.outbox = new Outbox({ max: m.queue_max, file, logger: this.log, compactAfterMs: deps.queueCompactAfterMs });
     this.delivery = new EventDelivery({
       outbox: this.outbox,
       topic: this.topics.events,
