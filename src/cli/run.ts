@@ -1,7 +1,7 @@
 // `emotiond run`: builds the daemon and its parts, talks to systemd, and stops cleanly on a signal
 // or when a file source ends. Returns the exit code.
 import path from 'node:path';
-import type { LoadedConfig } from '../config/load.js';
+import { cleartextPasswordWarnings, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../system/logger.js';
 import { Daemon, type Part } from '../app/daemon.js';
 import { PAUSED_FILE } from '../app/paused-file.js';
@@ -68,6 +68,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  for (const warning of cleartextPasswordWarnings(config)) log.warn(redactText(warning));
   const statusTimer = setInterval(() => notify.status(statusLine(daemon)), STATUS_INTERVAL_MS);
   statusTimer.unref();
   try {

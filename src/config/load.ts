@@ -260,6 +260,35 @@ function checkHttpServer(config: Config, origin: Map<string, string>): void {
   );
 }
 
+/**
+ * Passwords this configuration sends or takes over the network in clear text, as warnings for the start-up log:
+ * the publisher's to a broker beyond loopback over mqtt://, tcp:// or ws://; the embedded broker's and the HTTP
+ * server's (neither has TLS) when they listen beyond loopback.
+ */
+export function cleartextPasswordWarnings(config: Config): string[] {
+  const out: string[] = [];
+  const m = config.mqtt;
+  if (m.enabled && !m.embedded && m.password_file !== '') {
+    let url: URL | undefined;
+    try {
+      url = new URL(m.url);
+    } catch {
+      // validated by the schema; a URL that still does not parse names no host to warn about
+    }
+    if (url && ['mqtt:', 'tcp:', 'ws:'].includes(url.protocol) && !isLoopbackHost(url.hostname)) {
+      out.push(`mqtt.url ${url.protocol}//${url.host}: the MQTT password goes to ${url.hostname} in clear text; use ${url.protocol === 'ws:' ? 'wss://' : 'mqtts://'} (TLS) for a broker beyond this machine`);
+    }
+  }
+  if (m.enabled && m.embedded && m.username !== '' && !isLoopbackHost(m.embedded_host)) {
+    out.push(`mqtt.embedded_host ${m.embedded_host}: clients send the embedded broker their password in clear text (it has no TLS); on an untrusted network use a broker with TLS`);
+  }
+  const h = config.http;
+  if (h.enabled && h.username !== '' && !isLoopbackHost(h.host)) {
+    out.push(`http.host ${h.host}: browsers send the dashboard's password in clear text (HTTP Basic without TLS); on an untrusted network put a TLS reverse proxy in front`);
+  }
+  return out;
+}
+
 /** A deep copy for showing: URL and GStreamer credentials in every string hidden, the key file blanked. */
 export function redact(config: Config): Config {
   const copy = redactStrings(config);
