@@ -19,7 +19,7 @@ import { PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
 import { applyRuntimeEnv } from '../system/runtime-env.js';
 import { FanOutSink } from './fan-out-sink.js';
-import { PrivacyFilter } from '../events/privacy-filter.js';
+import { PrivacyFilter, withShownCounts } from '../events/privacy-filter.js';
 import { readMemory } from '../system/memory.js';
 import { PausedFile } from './paused-file.js';
 
@@ -272,7 +272,7 @@ export class Daemon implements DaemonControl {
     return {
       version: this.version,
       paused: this.paused,
-      ...this.stats.snapshot(),
+      ...withShownCounts(this.stats.snapshot(), this.deps.config.privacy.min_faces),
       rss_mb: memory.rss_mb,
       memory,
       cpu_s: Math.round((cpu.user + cpu.system) / 1e4) / 100,

@@ -80,8 +80,8 @@ class DashboardPart implements HttpPart {
     const { config, logger } = this.deps;
     const auth = httpCredentials(config.http, this.deps.env ?? process.env);
     const files = readStaticFiles();
-    const src: StatusSources = { daemon: this.deps.daemon, live: this.live, mqtt: this.deps.mqtt, device: config.device.id, notice: config.privacy.notice };
-    const metrics = new DaemonMetrics({ stats: this.deps.daemon.stats, live: this.live, host: new HostHealth(), mqtt: this.deps.mqtt, device: config.device.id, version: this.deps.daemon.version });
+    const src: StatusSources = { daemon: this.deps.daemon, live: this.live, mqtt: this.deps.mqtt, device: config.device.id, notice: config.privacy.notice, minFaces: config.privacy.min_faces };
+    const metrics = new DaemonMetrics({ stats: this.deps.daemon.stats, live: this.live, host: new HostHealth(), mqtt: this.deps.mqtt, device: config.device.id, version: this.deps.daemon.version, minFaces: config.privacy.min_faces });
     this.metrics = metrics;
     this.server = new HttpServer({
       host: config.http.host,
