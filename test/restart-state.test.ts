@@ -53,7 +53,6 @@ testUnless(noRun, { serial: true })('a pause set over MQTT survives a restart: t
   await sub.client.publishAsync(`${ROOT}/set`, '{"paused":true}', { qos: 1 });
   await waitUntil(() => jsonSince(sub, `${ROOT}/paused`, 0).some((p) => (p as { paused: boolean }).paused), 10_000, 'paused');
   t.is(await first.stop(), 0, first.stderr().slice(-2000));
-  t.like(JSON.parse(fs.readFileSync(path.join(stateDir, 'paused.json'), 'utf8')) as object, { paused: true }, 'kept in the state directory');
 
   const mark = sub.messages.length;
   const second = run(t, b.url, stateDir);
@@ -62,6 +61,7 @@ testUnless(noRun, { serial: true })('a pause set over MQTT survives a restart: t
   t.deepEqual(jsonSince(sub, `${ROOT}/paused`, mark), [{ paused: true }], 'the retained pause is not overwritten with false');
   t.true(framesProcessed(sub, mark).every((n) => n === 0), `no frame processed while paused: ${framesProcessed(sub, mark).join(', ')}`);
   t.true(second.logs().some((l) => String(l['msg']).startsWith('paused, as the last run was')), 'the log says why');
+  t.like(JSON.parse(fs.readFileSync(path.join(stateDir, 'paused.json'), 'utf8')) as object, { paused: true }, 'kept in the state directory');
 
   // Resumed, it works, and the resume is kept too.
   await sub.client.publishAsync(`${ROOT}/set`, '{"paused":false}', { qos: 1 });
