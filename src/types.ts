@@ -183,7 +183,9 @@ export interface RoomSummary {
   device: string;
   time: string;
   window_s: number;
-  faces: number;
+  /** Faces present at the end of the window; null while withheld with 1 to min_faces - 1 present (a count that
+   * small, with the shares before and after, would tell one person's mood). */
+  faces: number | null;
   /** Share of face-time in each emotion over the window (0..1; all 0 when nobody was seen or when withheld). */
   shares: EmotionScores;
   dominant: Emotion | null;

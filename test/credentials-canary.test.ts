@@ -127,15 +127,22 @@ function assertLogged(t: ExecutionContext, w: Watch, shown: string): void {
   t.true(typeof failed?.['error'] === 'string' && (failed['error'] as string).length > 0);
 }
 
+/** Runs the daemon on a source that cannot be opened until MQTT shows it offline (`withError`: with the error)
+ * and it logged `running`; asks for config and health_check; stops it (exit 0). */
+async function runFailingSource(t: ExecutionContext, source: string, withError: boolean): Promise<Watch> {
+  const w = await runDaemon(t, source);
+  await waitUntil(() => w.camera().some((c) => c.state === 'offline' && (!withError || c.error !== null)), 60_000, `camera offline on MQTT\n${w.seen.stderr.slice(-2000)}`);
+  await waitUntil(() => w.logs().some((l) => l['msg'] === 'running'), 30_000, 'the running line');
+  await askCommands(t, w);
+  t.is(await w.stop(), 0, w.seen.stderr.slice(-2000));
+  return w;
+}
+
 withModel('an rtsp:// source that cannot be opened: the password shows nowhere', async (t) => {
   const port = await freePort(); // nothing listens: OpenCV/FFmpeg fail and their errors echo the URI
   const source = `rtsp://${USER}:${PASS}@127.0.0.1:${port}/stream2`;
   const shown = `rtsp://[redacted]@127.0.0.1:${port}/stream2`;
-  const w = await runDaemon(t, source);
-  await waitUntil(() => w.camera().some((c) => c.state === 'offline' && c.error !== null), 60_000, `camera offline on MQTT\n${w.seen.stderr.slice(-2000)}`);
-  await waitUntil(() => w.logs().some((l) => l['msg'] === 'running'), 30_000, 'the running line');
-  await askCommands(t, w);
-  t.is(await w.stop(), 0, w.seen.stderr.slice(-2000));
+  const w = await runFailingSource(t, source, true);
   assertLogged(t, w, shown);
   const camera = w.camera()[0];
   t.is(camera?.source, shown);
@@ -148,11 +155,7 @@ withModel('a GStreamer pipeline with user-id= and user-pw=: neither shows anywhe
   // Straight into appsink: with elements between, a pipeline that never prerolls blocks OpenCV's open.
   const source = `rtspsrc location=rtsp://127.0.0.1:${await freePort()}/x user-id=${USER} user-pw=${PASS} latency=0 ! appsink`;
   const shown = source.replace(USER, '[redacted]').replace(PASS, '[redacted]');
-  const w = await runDaemon(t, source);
-  await waitUntil(() => w.camera().some((c) => c.state === 'offline'), 60_000, `camera offline on MQTT\n${w.seen.stderr.slice(-2000)}`);
-  await waitUntil(() => w.logs().some((l) => l['msg'] === 'running'), 30_000, 'the running line');
-  await askCommands(t, w);
-  t.is(await w.stop(), 0, w.seen.stderr.slice(-2000));
+  const w = await runFailingSource(t, source, false);
   assertLogged(t, w, shown);
   t.is(w.camera()[0]?.source, shown);
   assertNoCanary(t, everything(w, checkConfig(t, source)));
@@ -174,5 +177,25 @@ withClip('an MJPEG stream with credentials that fails, then opens: neither state
   t.is(w.logs().find((l) => l['msg'] === 'source opened')?.['source'], shown, 'the source opened line shows the redacted source');
   const online = w.camera().find((c) => c.state === 'online');
   t.is(online?.source, shown);
+  assertNoCanary(t, everything(w, checkConfig(t, source)));
+});
+
+withModel('an HTTP source with secrets in its query (access_token, auth_token, pw, psw, key): none shows anywhere', async (t) => {
+  const port = await freePort();
+  const query = (v: (n: number) => string) => `user=admin&access_token=${v(1)}&auth_token=${v(2)}&res=640&pw=${v(3)}&psw=${v(4)}&key=${v(5)}`;
+  const source = `http://127.0.0.1:${port}/video.cgi?${query((n) => `${PASS}-${n}`)}`;
+  const shown = `http://127.0.0.1:${port}/video.cgi?${query(() => '[redacted]')}`;
+  const w = await runFailingSource(t, source, true);
+  assertLogged(t, w, shown);
+  t.is(w.camera()[0]?.source, shown, 'the retained camera topic');
+  assertNoCanary(t, everything(w, checkConfig(t, source)));
+});
+
+withModel('a GStreamer souphttpsrc with extra-headers="Authorization: Basic …": the credential shows nowhere', async (t) => {
+  const source = `souphttpsrc location=http://127.0.0.1:${await freePort()}/x extra-headers="Authorization: Basic ${PASS}" ! appsink`;
+  const shown = source.replace(PASS, '[redacted]');
+  const w = await runFailingSource(t, source, false);
+  t.is(w.logs().find((l) => l['msg'] === 'running')?.['source'], shown, 'the running line shows the redacted source');
+  t.is(w.camera()[0]?.source, shown, 'the retained camera topic');
   assertNoCanary(t, everything(w, checkConfig(t, source)));
 });

@@ -55,7 +55,8 @@ test('publishes availability, events and retained state on the documented topics
     [0, 1, 2, 3, 4, 5].map((i) => `testcam-boot-${i}`),
   );
   t.true(sub.on(topics.events).every((m) => m.qos === 1 && !m.retain));
-  t.deepEqual(sub.json(topics.room)[0], JSON.parse(JSON.stringify(room)) as unknown, 'room payload is the summary as is');
+  t.like(sub.json(topics.room)[0], { faces: 0, dominant: null, withheld: false, min_faces: 1 }, 'at connect, an empty summary replaces whatever an earlier run left retained');
+  t.deepEqual(sub.json(topics.room)[1], JSON.parse(JSON.stringify(room)) as unknown, 'room payload is the summary as is');
   t.is((sub.json(topics.camera)[0] as { state: string }).state, 'online');
   t.is((sub.json(topics.face(3))[0] as { track: number }).track, 3);
   t.deepEqual(sub.json(topics.paused), [{ paused: false }]);
@@ -262,13 +263,14 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
 });
 
 test('embedded broker: MQTT over WebSocket, and stop() closes every client socket', async (t) => {
-  const broker = await startBroker(0, 'auto');
+  const login = { username: 'kiosk', password: 'ws-pw' };
+  const broker = await startBroker(0, 'auto', login);
   t.teardown(() => broker.stop());
   t.true(broker.wsPort > 0);
-  const ws = mqtt.connect(`ws://127.0.0.1:${broker.wsPort}`, { reconnectPeriod: 0 });
+  const ws = mqtt.connect(`ws://127.0.0.1:${broker.wsPort}`, { reconnectPeriod: 0, ...login });
   ws.on('error', () => undefined);
   const wsConnected = new Promise<void>((r) => ws.once('connect', () => r()));
-  const tcp = await subscribe(broker.url, ['x/#'], { reconnectPeriod: 0 });
+  const tcp = await subscribe(broker.url, ['x/#'], { reconnectPeriod: 0, ...login });
   t.teardown(() => tcp.end());
   await wsConnected;
   await ws.publishAsync('x/y', 'over-ws', { qos: 1 });

@@ -60,8 +60,9 @@ export function captureLogger(level = 'debug'): LogCapture {
   };
 }
 
-export async function startBroker(port = 0, wsPort: number | 'auto' = 0): Promise<EmbeddedBroker> {
-  const broker = new EmbeddedBroker({ host: '127.0.0.1', port, wsPort, logger: pino({ level: 'silent' }) });
+/** An embedded broker on 127.0.0.1; a WebSocket listener needs `auth`. */
+export async function startBroker(port = 0, wsPort: number | 'auto' = 0, auth?: { username: string; password: string }): Promise<EmbeddedBroker> {
+  const broker = new EmbeddedBroker({ host: '127.0.0.1', port, wsPort, logger: pino({ level: 'silent' }), auth });
   await broker.start();
   return broker;
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { Outbox } from '../src/publish/outbox.js';
+import { parseQueue } from '../src/publish/queue-file.js';
 import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
 import { assertSchema, captureLogger, eventIds, gate, makeEvent, sleep, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
 
@@ -252,4 +253,36 @@ test('outbox file: a clean close compacts the log to the queued events only', as
   for (const item of a.take(6)) a.ack(item);
   await a.close();
   t.deepEqual(nOf(fs.readFileSync(file, 'utf8').trim().split('\n')), range(6, 10), 'one line per queued event, nothing else');
+});
+
+test('publisher: events the broker acknowledged leave the queue file within one compaction interval, while others still wait', async (t) => {
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  const door = gate(broker);
+  // The broker acknowledges events 0-39 at once and holds the rest (a slow link): those stay queued.
+  const held: NodeJS.Timeout[] = [];
+  t.teardown(() => held.forEach(clearTimeout));
+  broker.aedes.authorizePublish = (_client, packet, done) => {
+    const id = /"id":"[^"]*-(\d+)"/.exec(packet.payload.toString())?.[1];
+    if (packet.topic.endsWith('/events') && Number(id) >= 40) held.push(setTimeout(() => done(null), 60_000));
+    else done(null);
+  };
+  const config = testConfig(broker.url, { queue_file: 'queue.jsonl' });
+  const file = path.join(config.system.state_dir, 'queue.jsonl');
+  const pub = new MqttPublisher({ config, logger: captureLogger().logger, version: '1', reconnect: FAST, queueCompactAfterMs: 1500 });
+  t.teardown(() => pub.stop(100));
+  await pub.start();
+  await waitUntil(() => door.refused() >= 1, 3000, 'a refused connect');
+  for (let i = 0; i < 100; i++) pub.event(makeEvent(i));
+  await waitUntil(() => fs.existsSync(file) && eventIdsOf(parseQueue(fs.readFileSync(file, 'utf8')).live).length === 100, 5000, 'the 100 events in the file');
+  door.open();
+  await waitUntil(() => pub.health().delivered === 40, 10_000, '40 delivered');
+  const deliveredIn = (): number[] => {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    return text.split('\n').filter((l) => l.startsWith('{"id"')).map((l) => Number((JSON.parse(l) as { id: string }).id.split('-').at(-1))).filter((n) => n < 40);
+  };
+  // Within the interval (and a flush), the file is rewritten with the undelivered events only.
+  await waitUntil(() => deliveredIn().length === 0, 6000, `no delivered event left in the file (still: ${deliveredIn().length})`);
+  t.deepEqual(eventIdsOf(parseQueue(fs.readFileSync(file, 'utf8')).live), range(40, 100), 'the undelivered ones are all still there, in order');
+  t.is(pub.health().queue_length, 60);
 });

@@ -21,6 +21,14 @@ const hidden: Array<[string, string, string]> = [
   ],
   ['GStreamer quoted values', 'souphttpsrc user-pw="CAN ARY" proxy-pw=\'CANARY\' ! appsink', 'souphttpsrc user-pw=[redacted] proxy-pw=[redacted] ! appsink'],
   ['a password in the query', 'http://cam/video.cgi?user=admin&pwd=CANARY&res=1', 'http://cam/video.cgi?user=admin&pwd=[redacted]&res=1'],
+  [
+    'query parameters named like a token, key, auth, pass or secret, and pw, psw',
+    'http://cam/x?access_token=CANARY&auth_token=CANARY&res=1&pw=CANARY&psw=CANARY&key=CANARY&X-Api-Key=CANARY&passphrase=CANARY&client_secret=CANARY',
+    'http://cam/x?access_token=[redacted]&auth_token=[redacted]&res=1&pw=[redacted]&psw=[redacted]&key=[redacted]&X-Api-Key=[redacted]&passphrase=[redacted]&client_secret=[redacted]',
+  ],
+  ['GStreamer extra-headers with an Authorization header', 'souphttpsrc location=http://cam/x extra-headers="Authorization: Basic CANARY" ! appsink', 'souphttpsrc location=http://cam/x extra-headers="Authorization: Basic [redacted]" ! appsink'],
+  ['an Authorization field of a GstStructure', 'souphttpsrc extra-headers="h, Authorization=(string)\\"Bearer CANARY\\"" ! appsink', 'souphttpsrc extra-headers="h, Authorization=(string)\\"Bearer [redacted]\\"" ! appsink'],
+  ['an Authorization header echoed in an error', 'HTTP error 401 for GET /x (Authorization: CANARY)', 'HTTP error 401 for GET /x (Authorization: [redacted])'],
 ];
 for (const [name, input, want] of hidden) {
   test(`redacts ${name}`, (t) => {

@@ -19,8 +19,9 @@ import { PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
 import { applyRuntimeEnv } from '../system/runtime-env.js';
 import { FanOutSink } from './fan-out-sink.js';
-import { PrivacyFilter } from '../events/privacy-filter.js';
+import { PrivacyFilter, withShownCounts } from '../events/privacy-filter.js';
 import { readMemory } from '../system/memory.js';
+import { PausedFile } from './paused-file.js';
 
 /** A part started before the camera and stopped after it (MQTT publisher, embedded broker, ...). */
 export interface Part {
@@ -51,6 +52,8 @@ export interface DaemonDeps {
   onReady?: () => void;
   /** Sees frames with the tracks found in them (`emotiond preview` only; never the service). */
   frameTap?: FrameTap;
+  /** Where the pause is kept across restarts (`emotiond run`: state_dir/paused.json); undefined = not kept. */
+  pausedFile?: string;
 }
 
 /** Gets a copy of a frame after it was processed, with the tracks as they stand after it. */
@@ -86,16 +89,23 @@ export class Daemon implements DaemonControl {
   readonly sourceFailed = new Promise<string>((r) => (this.failedResolve = r));
   /** The camera state last published (retained on MQTT): a stop leaves it offline. */
   private lastCamera?: CameraState;
+  private readonly pausedFile?: PausedFile;
 
   constructor(private readonly deps: DaemonDeps) {
     this.log = deps.logger.child({ module: 'daemon' });
     this.fan = new FanOutSink(this.log, this.stats);
     this.out = new PrivacyFilter(deps.config.privacy, this.fan);
     for (const s of deps.sinks ?? []) this.fan.add(s);
+    if (deps.pausedFile) this.pausedFile = new PausedFile(deps.pausedFile, this.log);
   }
 
   async start(): Promise<void> {
     const { config, logger } = this.deps;
+    // A pause from before a restart holds: before MQTT says `paused` and before the first frame.
+    if (this.pausedFile?.read()) {
+      this.paused = true;
+      this.log.info('paused, as the last run was: no frame is processed until a {"paused":false} command');
+    }
     // First the native libraries' environment: before the model loads and the camera opens.
     applyRuntimeEnv();
     const modelPath = fromRoot(config.classifier.model);
@@ -243,6 +253,7 @@ export class Daemon implements DaemonControl {
   setPaused(paused: boolean): void {
     if (paused === this.paused) return;
     this.paused = paused;
+    this.pausedFile?.write(paused);
     if (paused) this.pipeline?.endAll();
     this.log.info({ paused }, paused ? 'paused' : 'resumed');
   }
@@ -261,7 +272,7 @@ export class Daemon implements DaemonControl {
     return {
       version: this.version,
       paused: this.paused,
-      ...this.stats.snapshot(),
+      ...withShownCounts(this.stats.snapshot(), this.deps.config.privacy.min_faces),
       rss_mb: memory.rss_mb,
       memory,
       cpu_s: Math.round((cpu.user + cpu.system) / 1e4) / 100,

@@ -8,13 +8,15 @@ export interface ParsedArgs {
   flags: Record<string, string | boolean>;
   help: boolean;
   version: boolean;
+  /** --force (preview: run without a terminal or under a service manager). */
+  force: boolean;
 }
 
 export const COMMANDS = ['run', 'check-config', 'remove-discovery', 'devices', 'preview', 'help'] as const;
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const byFlag = new Map(settings().map((s) => [s.flag, s]));
-  const out: ParsedArgs = { command: 'run', flags: {}, help: false, version: false };
+  const out: ParsedArgs = { command: 'run', flags: {}, help: false, version: false, force: false };
   let commandSeen = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -24,6 +26,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     if (arg === '--version' || arg === '-v') {
       out.version = true;
+      continue;
+    }
+    if (arg === '--force') {
+      out.force = true;
       continue;
     }
     if (!arg.startsWith('--')) {
@@ -80,12 +86,14 @@ export function usage(): string {
     '  check-config      validate the configuration and exit (0 = valid, 78 = invalid)',
     '  devices           list V4L2 cameras and their formats',
     '  preview           installers: serve the live camera view with face boxes on 127.0.0.1 for',
-    '                    preview.duration_s, to aim the camera (refused while the service uses it)',
+    '                    preview.duration_s, to aim the camera (refused while the service uses it,',
+    '                    under a service manager or without a terminal unless --force)',
     '  remove-discovery  remove the Home Assistant discovery configs from the broker',
     '',
     'Options:',
     '  --config FILE     JSON config file (default /etc/emotiond/config.json when it exists)',
     '  --version         print the version',
+    '  --force           preview: run without a terminal or under a service manager',
     '',
     'Every setting can be given as a flag or an environment variable. A boolean flag takes',
     '--flag, --flag true|false, --flag=true|false or --no-flag.',

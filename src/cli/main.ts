@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
   if (args.command === 'preview') {
     const { runPreview } = await import('./preview.js');
     const signal = new Promise<string>((resolve) => ['SIGINT', 'SIGTERM'].forEach((sig) => process.once(sig, () => resolve(sig))));
-    process.exit(await runPreview(loaded, logger, { stop: signal }));
+    process.exit(await runPreview(loaded, logger, { stop: signal, force: args.force }));
   }
   const code = await runDaemon(loaded, logger);
   process.exit(code);

@@ -1,8 +1,10 @@
 // `emotiond run`: builds the daemon and its parts, talks to systemd, and stops cleanly on a signal
 // or when a file source ends. Returns the exit code.
-import type { LoadedConfig } from '../config/load.js';
+import path from 'node:path';
+import { cleartextPasswordWarnings, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../system/logger.js';
 import { Daemon, type Part } from '../app/daemon.js';
+import { PAUSED_FILE } from '../app/paused-file.js';
 import { StdoutSink } from '../publish/stdout-sink.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { buildMqttParts } from '../app/mqtt-parts.js';
@@ -10,6 +12,7 @@ import { buildHttpParts, mqttHealthOf } from '../http/http-part.js';
 import { redactText } from '../system/redact.js';
 import { exitCodeFor, isConfigError } from '../errors.js';
 import type { EventSink } from '../types.js';
+import { shownFaceCount } from '../events/privacy-filter.js';
 
 /** How often STATUS= tells systemd the frame rate and faces. */
 const STATUS_INTERVAL_MS = 5000;
@@ -35,7 +38,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
     redactedConfig: loaded.redacted,
     parts,
     sinks,
-    onReady: () => notify.ready(statusLine(daemon)),
+    onReady: () => notify.ready(statusLine(daemon, config.privacy.min_faces)),
+    pausedFile: path.resolve(config.system.state_dir, PAUSED_FILE),
   });
   parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
   parts.push(...buildHttpParts({ config, logger, daemon, mqtt: mqttHealthOf(parts) }));
@@ -65,7 +69,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const statusTimer = setInterval(() => notify.status(statusLine(daemon)), STATUS_INTERVAL_MS);
+  for (const warning of cleartextPasswordWarnings(config)) log.warn(redactText(warning));
+  const statusTimer = setInterval(() => notify.status(statusLine(daemon, config.privacy.min_faces)), STATUS_INTERVAL_MS);
   statusTimer.unref();
   try {
     await daemon.start();
@@ -97,7 +102,9 @@ function endPastStuckReads(log: Logger, stuckReads: number, code: number): never
   throw new Error('unreachable: SIGKILL did not end the process');
 }
 
-function statusLine(d: Daemon): string {
+/** systemctl status shows it to every local user: the face count as privacy.min_faces lets it out. */
+function statusLine(d: Daemon, minFaces: number): string {
   const s = d.stats.snapshot();
-  return `${s.fps} fps, ${s.active_tracks} faces, ${s.frames_processed} frames, ${s.frames_dropped} dropped`;
+  const faces = shownFaceCount(s.active_tracks, minFaces);
+  return `${s.fps} fps, ${faces ?? `fewer than ${minFaces}`} faces, ${s.frames_processed} frames, ${s.frames_dropped} dropped`;
 }

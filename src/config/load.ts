@@ -226,12 +226,22 @@ export function isLoopbackHost(host: string): boolean {
   return loopback.check(h, family === 6 ? 'ipv6' : 'ipv4');
 }
 
-/** Anyone on the network could pause, reset or read an open broker: beyond loopback it needs credentials. */
+/**
+ * Anyone on the network could pause, reset or read an open broker: beyond loopback it needs credentials. So
+ * does its WebSocket listener even on loopback: any web page open in a browser on this machine can reach it.
+ */
 function checkEmbeddedBroker(config: Config, origin: Map<string, string>): void {
   const m = config.mqtt;
-  if (!m.enabled || !m.embedded || isLoopbackHost(m.embedded_host)) return;
+  if (!m.enabled || !m.embedded) return;
   const missing = [m.username === '' ? 'mqtt.username' : '', m.password_file === '' ? 'mqtt.password_file' : ''].filter((k) => k !== '');
   if (missing.length === 0) return;
+  if (m.embedded_ws_port !== 0) {
+    throw new EmotiondError(
+      'EMD_CONFIG_INVALID',
+      `\nmqtt.embedded_ws_port = ${m.embedded_ws_port} (from ${origin.get('mqtt.embedded_ws_port') ?? 'default'}): the embedded broker's WebSocket listener needs a username and password that clients log in with, also on loopback, since any web page open in a browser on this machine can reach it (missing: ${missing.join(', ')})`,
+    );
+  }
+  if (isLoopbackHost(m.embedded_host)) return;
   throw new EmotiondError(
     'EMD_CONFIG_INVALID',
     `\nmqtt.embedded_host = ${JSON.stringify(m.embedded_host)} (from ${origin.get('mqtt.embedded_host') ?? 'default'}): an embedded broker reachable from the network needs a username and password that clients log in with (missing: ${missing.join(', ')})`,
@@ -248,6 +258,35 @@ function checkHttpServer(config: Config, origin: Map<string, string>): void {
     'EMD_CONFIG_INVALID',
     `\nhttp.host = ${JSON.stringify(h.host)} (from ${origin.get('http.host') ?? 'default'}): an HTTP server reachable from the network needs a username and password that clients log in with (missing: ${missing.join(', ')})`,
   );
+}
+
+/**
+ * Passwords this configuration sends or takes over the network in clear text, as warnings for the start-up log:
+ * the publisher's to a broker beyond loopback over mqtt://, tcp:// or ws://; the embedded broker's and the HTTP
+ * server's (neither has TLS) when they listen beyond loopback.
+ */
+export function cleartextPasswordWarnings(config: Config): string[] {
+  const out: string[] = [];
+  const m = config.mqtt;
+  if (m.enabled && !m.embedded && m.password_file !== '') {
+    let url: URL | undefined;
+    try {
+      url = new URL(m.url);
+    } catch {
+      // validated by the schema; a URL that still does not parse names no host to warn about
+    }
+    if (url && ['mqtt:', 'tcp:', 'ws:'].includes(url.protocol) && !isLoopbackHost(url.hostname)) {
+      out.push(`mqtt.url ${url.protocol}//${url.host}: the MQTT password goes to ${url.hostname} in clear text; use ${url.protocol === 'ws:' ? 'wss://' : 'mqtts://'} (TLS) for a broker beyond this machine`);
+    }
+  }
+  if (m.enabled && m.embedded && m.username !== '' && !isLoopbackHost(m.embedded_host)) {
+    out.push(`mqtt.embedded_host ${m.embedded_host}: clients send the embedded broker their password in clear text (it has no TLS); on an untrusted network use a broker with TLS`);
+  }
+  const h = config.http;
+  if (h.enabled && h.username !== '' && !isLoopbackHost(h.host)) {
+    out.push(`http.host ${h.host}: browsers send the dashboard's password in clear text (HTTP Basic without TLS); on an untrusted network put a TLS reverse proxy in front`);
+  }
+  return out;
 }
 
 /** A deep copy for showing: URL and GStreamer credentials in every string hidden, the key file blanked. */

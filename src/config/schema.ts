@@ -85,6 +85,7 @@ export interface Config {
     embedded_port: number;
     embedded_ws_port: number;
     embedded_host: string;
+    embedded_ws_origins: string;
   };
   http: {
     enabled: boolean;
@@ -92,6 +93,8 @@ export interface Config {
     port: number;
     username: string;
     password_file: string;
+    allowed_hosts: string;
+    max_streams: number;
   };
   system: {
     ready_timeout_s: number;
@@ -132,6 +135,21 @@ function mqttUrl(v: unknown): void {
   if (typeof v !== 'string' || !/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/.test(v)) {
     throw new Error('must be a URL like mqtt://host:1883, mqtts://host:8883 or ws://host:8080/mqtt');
   }
+}
+
+/** A list of origins, scheme://host[:port], separated by spaces or commas. */
+function originList(v: unknown): void {
+  if (typeof v !== 'string' || !splitList(v).every((o) => /^https?:\/\/[^\s/?#,]+$/i.test(o))) throw new Error('must be origins like http://kiosk.lan:8080, separated by spaces or commas (empty = none)');
+}
+
+/** A list of host names or addresses, separated by spaces or commas. */
+function hostList(v: unknown): void {
+  if (typeof v !== 'string' || !splitList(v).every((h) => /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)$/i.test(h))) throw new Error('must be host names like kiosk-1.lan, separated by spaces or commas (empty = none)');
+}
+
+/** The items of a list setting (spaces or commas between them). */
+export function splitList(v: string): string[] {
+  return v.split(/[\s,]+/).filter((x) => x !== '');
 }
 
 function notice(v: unknown): void {
@@ -289,6 +307,11 @@ export const schema: convict.Schema<Config> = {
     embedded_port: { doc: 'TCP port of the embedded broker.', format: range(1, 65535, true), default: 1883 },
     embedded_ws_port: { doc: 'WebSocket port of the embedded broker (0 = off).', format: range(0, 65535, true), default: 0 },
     embedded_host: { doc: 'Address the embedded broker listens on. Beyond loopback (127.0.0.0/8, ::1, localhost) it needs mqtt.username and mqtt.password_file, and every client then logs in with them.', format: nonEmpty, default: '127.0.0.1' },
+    embedded_ws_origins: {
+      doc: 'Web pages (origins: scheme://host[:port], separated by spaces or commas) that may open the embedded broker\'s WebSocket; a browser from any other origin is refused (403). Clients that send no Origin (not browsers) are let through to the login. The WebSocket listener always needs mqtt.username and mqtt.password_file. Empty = no web page.',
+      format: originList,
+      default: '',
+    },
   },
   http: {
     enabled: { doc: 'Serve the live dashboard (GET /), Prometheus metrics (GET /metrics) and health (GET /healthz) over HTTP.', format: Boolean, default: false },
@@ -296,6 +319,12 @@ export const schema: convict.Schema<Config> = {
     port: { doc: 'TCP port of the HTTP server.', format: range(1, 65535, true), default: 8787 },
     username: { doc: 'Username HTTP clients log in with (empty = no login; allowed only on loopback).', format: String, default: '' },
     password_file: { doc: 'File holding the HTTP password; a bare name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential).', format: String, default: '' },
+    allowed_hosts: {
+      doc: 'Host names (separated by spaces or commas) the dashboard answers to besides the loopback names (127.0.0.1, localhost, [::1]), http.host and, when listening on all addresses, this machine\'s own addresses and hostname; requests for any other Host get 421 (DNS rebinding). E.g. "kiosk-1.lan".',
+      format: hostList,
+      default: '',
+    },
+    max_streams: { doc: 'Most dashboards on the live feed (GET /events) at once; one more gets 503.', format: range(1, 1000, true), default: 16 },
   },
   system: {
     ready_timeout_s: { doc: 'Tell systemd READY after this long even if MQTT is not connected yet.', format: range(0, 3600), default: 20 },

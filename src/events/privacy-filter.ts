@@ -43,10 +43,25 @@ export class PrivacyFilter implements EventSink {
   }
 }
 
-/** The summary as it may leave the device: withheld (no shares, no mood) while 1 to k - 1 faces are present. */
+/** The summary as it may leave the device: withheld (no shares, no mood, no count) while 1 to k - 1 faces are present. */
 export function withMinFaces(r: RoomSummary, minFaces: number): RoomSummary {
-  const tooFew = r.faces > 0 && r.faces < minFaces;
+  const tooFew = r.faces === null || (r.faces > 0 && r.faces < minFaces);
   if (!tooFew && !r.withheld && r.min_faces === minFaces) return r;
   if (!tooFew && !r.withheld) return { ...r, min_faces: minFaces };
-  return { ...r, shares: zeroScores(), dominant: null, withheld: true, min_faces: minFaces };
+  return { ...r, faces: tooFew ? null : r.faces, shares: zeroScores(), dominant: null, withheld: true, min_faces: minFaces };
+}
+
+/**
+ * A count of faces present as it may leave the device (MQTT stats, /metrics, the dashboard, systemd's status):
+ * null while 1 to minFaces - 1 are present, when a room summary would be withheld. It is the count the
+ * summaries would otherwise give away, one person arriving or leaving at a time.
+ */
+export function shownFaceCount(faces: number, minFaces: number): number | null {
+  return faces > 0 && faces < minFaces ? null : faces;
+}
+
+/** A stats snapshot with its face counts (active_tracks, classify.faces) as shownFaceCount gives them. */
+export function withShownCounts(s: { active_tracks: number; classify: { faces: number } | null }, minFaces: number): Record<string, unknown> {
+  const classify = s.classify === null ? null : { ...s.classify, faces: shownFaceCount(s.classify.faces, minFaces) };
+  return { ...s, active_tracks: shownFaceCount(s.active_tracks, minFaces), classify };
 }

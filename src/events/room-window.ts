@@ -61,6 +61,11 @@ export class RoomWindow {
   }
 }
 
+/** The summary of a room nothing has been seen in yet, since `startMs` (a run that has just started), under `minFaces`. */
+export function emptySummary(device: string, startMs: number, nowMs: number, minFaces: number): RoomSummary {
+  return { device, time: new Date(nowMs).toISOString(), window_s: Math.max(0.1, Math.round((nowMs - startMs) / 100) / 10), faces: 0, shares: zeroScores(), dominant: null, withheld: false, min_faces: minFaces };
+}
+
 /**
  * A summary is withheld while 1 to minFaces - 1 faces are present at its end (an empty room tells nobody's
  * mood), or when the window had faces but never minFaces of them at once. With minFaces 1 it never is.

@@ -2,7 +2,7 @@
 // fan-out, so privacy.per_face applies to it as to MQTT), /metrics, /healthz and the dashboard's feed, served
 // from a thread of their own (server.ts).
 import fs from 'node:fs';
-import type { Config } from '../config/schema.js';
+import { splitList, type Config } from '../config/schema.js';
 import { isLoopbackHost } from '../config/load.js';
 import { EmotiondError, fileReason } from '../errors.js';
 import type { Logger } from '../system/logger.js';
@@ -80,14 +80,16 @@ class DashboardPart implements HttpPart {
     const { config, logger } = this.deps;
     const auth = httpCredentials(config.http, this.deps.env ?? process.env);
     const files = readStaticFiles();
-    const src: StatusSources = { daemon: this.deps.daemon, live: this.live, mqtt: this.deps.mqtt, device: config.device.id, notice: config.privacy.notice };
-    const metrics = new DaemonMetrics({ stats: this.deps.daemon.stats, live: this.live, host: new HostHealth(), mqtt: this.deps.mqtt, device: config.device.id, version: this.deps.daemon.version });
+    const src: StatusSources = { daemon: this.deps.daemon, live: this.live, mqtt: this.deps.mqtt, device: config.device.id, notice: config.privacy.notice, minFaces: config.privacy.min_faces };
+    const metrics = new DaemonMetrics({ stats: this.deps.daemon.stats, live: this.live, host: new HostHealth(), mqtt: this.deps.mqtt, device: config.device.id, version: this.deps.daemon.version, minFaces: config.privacy.min_faces });
     this.metrics = metrics;
     this.server = new HttpServer({
       host: config.http.host,
       port: config.http.port,
       logger,
       auth,
+      allowedHosts: splitList(config.http.allowed_hosts),
+      maxStreams: config.http.max_streams,
       files,
       metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
       health: () => {

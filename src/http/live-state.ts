@@ -30,7 +30,8 @@ export interface MoodNow {
   source: 'faces' | 'room' | 'none';
   /** The last room summary was withheld (privacy.min_faces) and no faces are shown. */
   withheld: boolean;
-  faces: number;
+  /** null: withheld with the summary (privacy.min_faces). */
+  faces: number | null;
 }
 
 interface Tracked extends LiveFace {
@@ -68,9 +69,10 @@ export class LiveState implements EventSink {
   room(r: RoomSummary): void {
     this.lastRoom = { summary: r, atMs: this.now() };
     // Without faces, the room summaries are the timeline; with faces, it is sampled from them (finer).
-    if (!this.perFace && !r.withheld && r.faces > 0) this.push({ time: r.time, faces: r.faces, shares: { ...r.shares } });
-    // Without faces, face-seconds are estimated from the summary: its shares of the window times the faces at its end.
-    if (!this.perFace) for (const e of EMOTIONS) this.emotionSeconds[e] += r.shares[e] * r.window_s * r.faces;
+    if (!this.perFace && !r.withheld && r.faces !== null && r.faces > 0) this.push({ time: r.time, faces: r.faces, shares: { ...r.shares } });
+    // Without faces, face-seconds are estimated from the summary: its shares of the window times the faces at its
+    // end (a withheld summary has no shares).
+    if (!this.perFace) for (const e of EMOTIONS) this.emotionSeconds[e] += r.shares[e] * r.window_s * (r.faces ?? 0);
     this.onChange?.();
   }
 

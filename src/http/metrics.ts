@@ -6,6 +6,7 @@ import { STAGES, type PipelineStats, type Stage } from '../system/stats.js';
 import { readMemory } from '../system/memory.js';
 import type { HostHealth, MqttHealth } from '../publish/payloads.js';
 import type { LiveState } from './live-state.js';
+import { shownFaceCount } from '../events/privacy-filter.js';
 
 export interface MetricsDeps {
   stats: PipelineStats;
@@ -15,6 +16,8 @@ export interface MetricsDeps {
   mqtt: (() => MqttHealth) | null;
   device: string;
   version: string;
+  /** privacy.min_faces: emotiond_faces is NaN while 1 to min_faces - 1 faces are present (default 1). */
+  minFaces?: number;
 }
 
 /** Latency buckets in seconds: 1 ms to 1 s (a frame on a Pi takes tens of ms). */
@@ -55,7 +58,7 @@ export class DaemonMetrics {
     total('emotiond_frames_bad_total', 'Frames skipped because they could not be processed.', () => stats.framesBad);
     total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
     total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
-    gauge('emotiond_faces', 'Confirmed faces present now.', () => stats.activeTracks);
+    gauge('emotiond_faces', 'Confirmed faces present now (NaN while 1 to privacy.min_faces - 1 are: withheld).', () => shownFaceCount(stats.activeTracks, deps.minFaces ?? 1) ?? Number.NaN);
     gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
     new Counter({
       name: 'emotiond_emotion_seconds_total',

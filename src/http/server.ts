@@ -19,6 +19,10 @@ export interface HttpServerDeps {
   port: number;
   logger: Logger;
   auth?: HttpCredentials;
+  /** Host names answered besides loopback and `host` (http.allowed_hosts). */
+  allowedHosts?: string[];
+  /** Most clients of the live feed at once (default 16). */
+  maxStreams?: number;
   /** Files served as they are, by path ('/' = the page). */
   files: ReadonlyMap<string, StaticFile>;
   metrics: () => Promise<{ contentType: string; body: string }>;
@@ -52,7 +56,7 @@ export class HttpServer {
   async start(): Promise<void> {
     const { host, port } = this.deps;
     const files = [...this.deps.files].map(([path, f]) => ({ path, type: f.type, body: new Uint8Array(f.body) }));
-    const setup: WorkerSetup = { host, port, auth: this.deps.auth, files, mainSilentMs: this.deps.mainSilentMs ?? MAIN_SILENT_MS };
+    const setup: WorkerSetup = { host, port, auth: this.deps.auth, allowedHosts: this.deps.allowedHosts ?? [], maxStreams: this.deps.maxStreams ?? 16, files, mainSilentMs: this.deps.mainSilentMs ?? MAIN_SILENT_MS };
     const worker = startWorker(setup);
     this.worker = worker;
     let stoppedResolve!: () => void;
@@ -71,7 +75,7 @@ export class HttpServer {
           if (more) this.broadcast();
         }
         else if (m.kind === 'scraped') this.scraped();
-        else if (m.kind === 'log') this.log[m.level](m.message);
+        else if (m.kind === 'log') this.log[m.level](m.fields ?? {}, m.message);
         else if (m.kind === 'stopped') stoppedResolve();
       });
       worker.on('error', (err) => {

@@ -3,6 +3,7 @@
 import type { Emotion } from '../types.js';
 import type { PipelineStats } from '../system/stats.js';
 import type { MqttHealth } from '../publish/payloads.js';
+import { shownFaceCount } from '../events/privacy-filter.js';
 import type { LiveFace, LiveState, TimelinePoint } from './live-state.js';
 
 /** What the HTTP server reads from the running daemon. */
@@ -20,6 +21,8 @@ export interface StatusSources {
   device: string;
   /** privacy.notice ('' = none). */
   notice: string;
+  /** privacy.min_faces: a count of 1 to min_faces - 1 faces is not shown (default 1). */
+  minFaces?: number;
 }
 
 export interface DashboardMessage {
@@ -29,7 +32,8 @@ export interface DashboardMessage {
   mood: Emotion | null;
   mood_source: 'faces' | 'room' | 'none';
   withheld: boolean;
-  faces_present: number;
+  /** null while 1 to privacy.min_faces - 1 faces are present. */
+  faces_present: number | null;
   faces: LiveFace[];
   frame: { width: number; height: number } | null;
   status: {
@@ -64,7 +68,7 @@ function dashboardHead(src: StatusSources, nowMs: number): Omit<DashboardMessage
     mood: mood.mood,
     mood_source: mood.source,
     withheld: mood.withheld,
-    faces_present: mood.faces,
+    faces_present: mood.faces === null ? null : shownFaceCount(mood.faces, src.minFaces ?? 1),
     faces: live.liveFaces(),
     frame: cam?.width && cam.height ? { width: cam.width, height: cam.height } : null,
     status: {

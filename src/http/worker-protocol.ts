@@ -4,6 +4,10 @@ export interface WorkerSetup {
   host: string;
   port: number;
   auth?: { username: string; password: string };
+  /** Host names answered besides loopback and `host` (http.allowed_hosts). */
+  allowedHosts: string[];
+  /** Most clients of the live feed at once (http.max_streams). */
+  maxStreams: number;
   /** Files served as they are, by URL path ('/' = the page). */
   files: Array<{ path: string; type: string; body: Uint8Array }>;
   /** No health from the main thread for this long: its event loop is stuck, and /healthz says so. */
@@ -25,5 +29,5 @@ export type FromWorker =
   | { kind: 'dashboards'; count: number }
   /** A GET /metrics came: render the metrics now, and every second while scrapes keep coming. */
   | { kind: 'scraped' }
-  | { kind: 'log'; level: 'warn' | 'error'; message: string }
+  | { kind: 'log'; level: 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
   | { kind: 'stopped' };

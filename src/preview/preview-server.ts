@@ -1,15 +1,28 @@
-// `emotiond preview`'s HTTP server: on 127.0.0.1 only, a page with the live camera view (MJPEG), the stream
-// itself and a snapshot. Requests naming another host are refused, so that a web page elsewhere cannot read the
-// camera through the installer's browser (DNS rebinding).
+// `emotiond preview`'s HTTP server: on 127.0.0.1 only, under a random path (the token in the URL it prints), a
+// page with the live camera view (MJPEG), the stream itself and a snapshot. Another user of this machine does
+// not know the path; requests naming another host (DNS rebinding) and cross-site reads are refused
+// (request-guard.ts); nothing may frame it or embed its images in another site (CSP, CORP).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Part } from '../app/daemon.js';
 import { EmotiondError } from '../errors.js';
+import { HostNames, refusal } from '../http/request-guard.js';
 import type { Logger } from '../system/logger.js';
 import type { PreviewView } from './preview-view.js';
 
 export const PREVIEW_HOST = '127.0.0.1';
 const BOUNDARY = 'emotiondpreview';
+/** On every answer: no caching, no sniffing, no framing, no use by another site, no Referer (the URL holds the token). */
+const COMMON_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+};
+const TEXT = 'text/plain; charset=utf-8';
 
 export interface PreviewServerDeps {
   port: number;
@@ -22,6 +35,9 @@ export class PreviewServer implements Part {
   readonly name = 'preview server';
   private server: http.Server | undefined;
   private readonly streams = new Set<http.ServerResponse>();
+  /** The URL's secret path segment: 128 random bits. */
+  private readonly token = randomBytes(16).toString('base64url');
+  private readonly names = new HostNames({ bind: PREVIEW_HOST });
 
   constructor(private readonly deps: PreviewServerDeps) {}
 
@@ -29,8 +45,9 @@ export class PreviewServer implements Part {
     return (this.server?.address() as AddressInfo | null)?.port ?? this.deps.port;
   }
 
+  /** The page, with the token: only who has it (the user at the terminal) can watch. */
   get url(): string {
-    return `http://${PREVIEW_HOST}:${this.port}/`;
+    return `http://${PREVIEW_HOST}:${this.port}/${this.token}/`;
   }
 
   async start(): Promise<void> {
@@ -41,7 +58,11 @@ export class PreviewServer implements Part {
       );
       server.listen(this.deps.port, PREVIEW_HOST, () => resolve());
     });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.maxConnections = 32;
     this.server = server;
+    this.names.port = this.port;
   }
 
   async stop(): Promise<void> {
@@ -54,35 +75,44 @@ export class PreviewServer implements Part {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const host = (req.headers.host ?? '').toLowerCase();
-    if (!new RegExp(`^(127\\.0\\.0\\.1|localhost|\\[::1\\]):${this.port}$`).test(host)) {
-      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(`preview answers only requests for ${PREVIEW_HOST}:${this.port}\n`);
-      return;
-    }
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') res.writeHead(405, { allow: 'GET' }).end();
-    else if (path === '/') this.page(res);
-    else if (path === '/stream.mjpg') this.stream(req, res);
-    else if (path === '/snapshot.jpg') this.snapshot(res);
-    else res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+    const refused = refusal(req, this.names);
+    if (refused) return void res.writeHead(refused.code, { ...COMMON_HEADERS, 'content-type': TEXT }).end(refused.text);
+    const path = this.pathInside(req.url ?? '/');
+    if (path === undefined) res.writeHead(404, { ...COMMON_HEADERS, 'content-type': TEXT }).end('not found: open the URL the preview printed\n');
+    else if (req.method !== 'GET') res.writeHead(405, { ...COMMON_HEADERS, allow: 'GET' }).end();
+    else if (path === '') this.page(res);
+    else if (path === 'stream.mjpg') this.stream(req, res);
+    else if (path === 'snapshot.jpg') this.snapshot(res);
+    else res.writeHead(404, { ...COMMON_HEADERS, 'content-type': TEXT }).end('not found\n');
+  }
+
+  /** The path under /<token>/, or undefined when the request does not carry the token. */
+  private pathInside(url: string): string | undefined {
+    const m = /^\/([A-Za-z0-9_-]+)\/([^?#]*)/.exec(url);
+    const given = Buffer.from(m?.[1] ?? '');
+    const want = Buffer.from(this.token);
+    if (!m || given.length !== want.length || !timingSafeEqual(given, want)) return undefined;
+    return m[2];
   }
 
   private page(res: http.ServerResponse): void {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(pageHtml(this.deps.endsAtMs));
+    const nonce = randomBytes(16).toString('base64');
+    const csp = `default-src 'none'; img-src 'self'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
+    res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp }).end(pageHtml(this.deps.endsAtMs, nonce));
   }
 
   private snapshot(res: http.ServerResponse): void {
     const jpeg = this.deps.view.latest;
     if (!jpeg) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' }).end('no frame yet\n');
+      res.writeHead(503, { ...COMMON_HEADERS, 'content-type': TEXT, 'retry-after': '1' }).end('no frame yet\n');
       return;
     }
-    res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length, 'cache-control': 'no-store' }).end(jpeg);
+    res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'image/jpeg', 'content-length': jpeg.length }).end(jpeg);
   }
 
   /** multipart/x-mixed-replace: a browser shows each part in turn. A slow client skips frames. */
   private stream(req: http.IncomingMessage, res: http.ServerResponse): void {
-    res.writeHead(200, { 'content-type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`, 'cache-control': 'no-store', connection: 'close' });
+    res.writeHead(200, { ...COMMON_HEADERS, 'content-type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`, connection: 'close' });
     this.streams.add(res);
     let busy = false;
     const send = (jpeg: Buffer): void => {
@@ -102,14 +132,14 @@ export class PreviewServer implements Part {
   }
 }
 
-function pageHtml(endsAtMs: number): string {
+function pageHtml(endsAtMs: number, nonce: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>emotiond preview</title>
-<style>
+<style nonce="${nonce}">
   body { margin: 0; background: #1d2125; color: #e8eaed; font: 16px/1.4 system-ui, sans-serif; }
   header { padding: 8px 12px; }
   img { display: block; max-width: 100%; max-height: calc(100vh - 90px); margin: 0 auto; background: #000; }
@@ -120,10 +150,10 @@ function pageHtml(endsAtMs: number): string {
 <header>
   <strong>emotiond preview</strong>, for aiming the camera. Green boxes are faces found and followed, amber ones
   faces just seen; each label gives the face's width in pixels. It stops in <span id="left">…</span> s.<br>
-  <small>Served on this machine only (127.0.0.1). This is not the service: stop it with Ctrl-C when the camera is set.</small>
+  <small>Served on this machine only (127.0.0.1), to whoever has this page's address. This is not the service: stop it with Ctrl-C when the camera is set.</small>
 </header>
 <img src="stream.mjpg" alt="live camera view with face boxes">
-<script>
+<script nonce="${nonce}">
   const ends = ${Math.round(endsAtMs)};
   const el = document.getElementById('left');
   const tick = () => { el.textContent = String(Math.max(0, Math.ceil((ends - Date.now()) / 1000))); };

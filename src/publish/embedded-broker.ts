@@ -1,7 +1,8 @@
 // An MQTT broker inside the daemon (aedes, MQTT 3.1.1 only) for demos, tests and single-box setups:
 // TCP on host:port, plus MQTT over WebSocket on wsPort when > 0. stop() closes every socket.
-// With `auth`, every client (TCP and WebSocket) must log in with that username and password.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// With `auth`, every client (TCP and WebSocket) must log in with that username and password. The WebSocket
+// listener needs `auth` (any web page open on this machine could reach it otherwise) and takes a browser only
+// from an origin of `wsOrigins`.
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import { LogBudget } from '../system/log-budget.js';
+import { LoginCheck, LoginThrottle } from '../system/login-check.js';
 
 export interface BrokerCredentials {
   username: string;
@@ -23,8 +25,11 @@ export interface EmbeddedBrokerDeps {
   /** WebSocket port; 0 = no WebSocket listener. Use `wsPort: 'auto'` for a free one (tests). */
   wsPort: number | 'auto';
   logger: Logger;
-  /** Credentials every client must present; undefined = open to anyone who can reach host:port. */
+  /** Credentials every client must present; undefined = open to anyone who can reach host:port (TCP only). */
   auth?: BrokerCredentials;
+  /** Origins (scheme://host[:port]) whose pages may open the WebSocket; a client that sends no Origin (not a
+   * browser) is let through to the login. Default: none. */
+  wsOrigins?: readonly string[];
 }
 
 export class EmbeddedBroker {
@@ -57,6 +62,9 @@ export class EmbeddedBroker {
 
   async start(): Promise<void> {
     if (this.broker) return;
+    if (this.deps.wsPort !== 0 && !this.deps.auth?.password) {
+      throw new EmotiondError('EMD_CONFIG_INVALID', 'the embedded broker\'s WebSocket listener (mqtt.embedded_ws_port) needs mqtt.username and a non-empty mqtt.password_file: any web page open on this machine could otherwise read and command the daemon');
+    }
     const broker = await Aedes.createBroker();
     this.broker = broker;
     broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'client error'));
@@ -73,7 +81,17 @@ export class EmbeddedBroker {
         this.httpServer = http.createServer((_req, res) => {
           res.writeHead(426).end('MQTT over WebSocket only\n');
         });
-        this.wss = new WebSocketServer({ server: this.httpServer });
+        const allowed = new Set((this.deps.wsOrigins ?? []).map(normalOrigin));
+        const refusals = new LogBudget({ burst: 10, windowMs: 60_000 });
+        this.wss = new WebSocketServer({
+          server: this.httpServer,
+          verifyClient: ({ origin }: { origin?: string }, answer: (ok: boolean, code?: number, message?: string) => void) => {
+            if (origin === undefined || allowed.has(normalOrigin(origin))) return answer(true);
+            const d = refusals.take();
+            if (d.log) this.log.warn({ origin: origin.slice(0, 200), ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) }, 'refused a WebSocket from a web page of another origin (mqtt.embedded_ws_origins)');
+            answer(false, 403, 'Forbidden origin');
+          },
+        });
         this.wss.on('connection', (ws, req) => broker.handle(createWebSocketStream(ws), req));
         this.wsPort = await listen(this.httpServer, this.deps.wsPort === 'auto' ? 0 : this.deps.wsPort, this.deps.host);
       }
@@ -108,24 +126,35 @@ export class EmbeddedBroker {
   }
 }
 
-/** Refused logins are logged at most 10 a minute: anyone on the network can try. */
+/** Refused logins are logged at most 10 a minute (anyone on the network can try) and slowed down when repeated. */
 function authenticator(auth: BrokerCredentials, log: Logger): NonNullable<Aedes['authenticate']> {
-  const want = { user: digest(auth.username), password: digest(auth.password) };
+  const login = new LoginCheck(auth);
+  const throttle = new LoginThrottle();
   const budget = new LogBudget({ burst: 10, windowMs: 60_000 });
   return (client: Client, username, password, done) => {
-    // Both compared, each in constant time, so the answer's timing says nothing about either.
-    const userOk = timingSafeEqual(digest(username ?? ''), want.user);
-    const passwordOk = timingSafeEqual(digest(password ?? ''), want.password);
-    if (userOk && passwordOk) return done(null, true);
+    const address = remoteAddress(client);
+    const wrong = login.check(username ?? '', password ?? '');
+    if (wrong.length === 0) {
+      throttle.succeeded(address);
+      return done(null, true);
+    }
+    const { delayMs, count } = throttle.failed(address);
     const d = budget.take();
-    if (d.log) log.warn({ client: client.id, ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) }, 'refused an MQTT client: wrong username or password');
-    done(Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError, false);
+    if (d.log) log.warn({ client: client.id, address, wrong, failures: count, ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) }, 'refused an MQTT client: wrong username or password');
+    const refuse = (): void => done(Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError, false);
+    if (delayMs > 0) setTimeout(refuse, delayMs).unref();
+    else refuse();
   };
 }
 
-/** A fixed-length digest, so that timingSafeEqual can compare secrets of any length. */
-function digest(value: string | Readonly<Buffer>): Buffer {
-  return createHash('sha256').update(value).digest();
+function remoteAddress(client: Client): string {
+  const conn = client.conn as Partial<net.Socket> | undefined;
+  return conn?.remoteAddress ?? client.req?.socket.remoteAddress ?? 'unknown';
+}
+
+/** An Origin header or allow-list entry as compared: scheme://host[:port], lower case, no trailing slash. */
+function normalOrigin(origin: string): string {
+  return origin.trim().toLowerCase().replace(/\/+$/, '');
 }
 
 function listen(server: net.Server, port: number, host: string): Promise<number> {

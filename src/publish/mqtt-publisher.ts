@@ -17,6 +17,7 @@ import { availabilityPayload, HostHealth, pausedPayload, statsPayload, type Mqtt
 import { RetainedState } from './retained-state.js';
 import { discoveryTopicsFor, topicsFor, type Topics } from './topics.js';
 import { PayloadValidator } from './validate.js';
+import { emptySummary } from '../events/room-window.js';
 
 export interface MqttPublisherDeps {
   config: Pick<Config, 'mqtt' | 'device' | 'system'>;
@@ -37,6 +38,10 @@ export interface MqttPublisherDeps {
   /** privacy.per_face (default true). The daemon's privacy filter keeps per-face messages from this sink;
    * here it decides what happens to events an earlier run left in the queue file: false discards them. */
   perFace?: boolean;
+  /** privacy.min_faces (default 1), for the summary published at the first connect (see onConnected). */
+  minFaces?: number;
+  /** Longest time a delivered event stays in the queue file (default 60 s: outbox.ts). */
+  queueCompactAfterMs?: number;
 }
 
 /** Events sent but not yet acknowledged at any time; keeps order while using the link well. */
@@ -53,6 +58,7 @@ export class MqttPublisher implements EventSink {
   private readonly commands: CommandHandler;
   private readonly host = new HostHealth();
   private readonly now: () => number;
+  private readonly createdMs: number;
   private readonly connectListeners = new Set<() => void>();
   private readonly firstConnect: Promise<void>;
   private resolveFirstConnect: () => void = () => undefined;
@@ -68,8 +74,9 @@ export class MqttPublisher implements EventSink {
     this.log = deps.logger.child({ module: 'mqtt' });
     this.control = deps.control;
     this.now = deps.now ?? Date.now;
+    this.createdMs = this.now();
     const file = m.queue_file === '' ? undefined : path.resolve(deps.config.system.state_dir, m.queue_file);
-    this.outbox = new Outbox({ max: m.queue_max, file, logger: this.log });
+    this.outbox = new Outbox({ max: m.queue_max, file, logger: this.log, compactAfterMs: deps.queueCompactAfterMs });
     this.delivery = new EventDelivery({
       outbox: this.outbox,
       topic: this.topics.events,
@@ -262,6 +269,9 @@ export class MqttPublisher implements EventSink {
     this.send(this.topics.availability, availabilityPayload('online'), { qos: 1, retain: true });
     if (m.discovery) this.publishDiscovery();
     this.state.resend();
+    // The retained room is an earlier run's until this run's first summary, which may be room_interval_s
+    // (up to a day) away, and under privacy settings since changed: replace it now with an empty one.
+    if (!this.state.holds(this.topics.room)) this.room(emptySummary(this.deps.config.device.id, this.createdMs, this.now(), this.deps.minFaces ?? 1));
     this.publishControlState();
     this.delivery.pump();
     this.resolveFirstConnect();

@@ -1,6 +1,7 @@
 // The event outbox: events wait here until the broker acknowledged them, in order, bounded.
 // Past `max` the oldest waiting event is dropped and counted. With a file, what is left survives a restart:
-// changes are flushed to an append-only log (queue-file.ts) at most once per persistDelayMs.
+// changes are flushed to an append-only log (queue-file.ts) at most once per persistDelayMs. An event the
+// broker acknowledged stays in the file at most compactAfterMs as a dead line: the file is rewritten by then.
 import type { Logger } from '../system/logger.js';
 import { QueueFile, type FileEntry } from './queue-file.js';
 
@@ -18,7 +19,12 @@ export interface OutboxDeps {
   logger: Logger;
   /** Longest time a change waits before it is written to the file (default 1000 ms). */
   persistDelayMs?: number;
+  /** Longest time a delivered event stays in the file (as a dead line) before it is rewritten (default 60 s). */
+  compactAfterMs?: number;
 }
+
+/** Delivered events leave the queue file within this long (outbox.compactAfterMs). */
+export const COMPACT_AFTER_MS = 60_000;
 
 export class Outbox {
   private pending: Entry[] = [];
@@ -26,6 +32,10 @@ export class Outbox {
   private readonly inflight = new Map<number, Entry>();
   private nextSeq = 1;
   private persistTimer: NodeJS.Timeout | undefined;
+  private compactTimer: NodeJS.Timeout | undefined;
+  /** Since when the file holds a delivered event (undefined: none since its last rewrite). */
+  private deliveredInFileSinceMs: number | undefined;
+  private lastDeliveredInFileMs = 0;
   private writing: Promise<void> = Promise.resolve();
   private readonly queueFile: QueueFile | undefined;
   /** Events dropped because the queue was full. */
@@ -102,7 +112,12 @@ export class Outbox {
     const entry = this.inflight.get(item.seq);
     if (entry && this.inflight.delete(item.seq)) {
       this.delivered += 1;
-      if (entry.line >= 0) this.schedulePersist();
+      if (entry.line >= 0) {
+        this.lastDeliveredInFileMs = Date.now();
+        this.deliveredInFileSinceMs ??= this.lastDeliveredInFileMs;
+        this.schedulePersist();
+        this.scheduleCompaction();
+      }
     }
   }
 
@@ -138,6 +153,8 @@ export class Outbox {
 
   /** Stop the timer, write what is left and compact the file to the queued events only. */
   async close(): Promise<void> {
+    clearTimeout(this.compactTimer);
+    this.compactTimer = undefined;
     await this.persist();
     const file = this.queueFile;
     if (file === undefined) return;
@@ -153,8 +170,32 @@ export class Outbox {
     const file = this.queueFile;
     if (file === undefined) return this.writing;
     // Serialised: the entries are read when this write starts, so changes made meanwhile go in the next one.
-    this.writing = this.writing.then(() => file.sync(this.live()));
+    this.writing = this.writing.then(async () => {
+      const startedMs = Date.now();
+      const since = this.deliveredInFileSinceMs;
+      const rewrites = file.rewrites;
+      await file.sync(this.live(), since !== undefined && startedMs - since >= this.compactAfterMs);
+      if (file.rewrites === rewrites) return;
+      // Rewritten with the live events only: what was delivered before it started is gone from the file.
+      this.deliveredInFileSinceMs = this.lastDeliveredInFileMs > startedMs ? startedMs : undefined;
+      if (this.deliveredInFileSinceMs !== undefined) this.scheduleCompaction();
+    });
     return this.writing;
+  }
+
+  private get compactAfterMs(): number {
+    return this.deps.compactAfterMs ?? COMPACT_AFTER_MS;
+  }
+
+  /** A flush that rewrites the file once the oldest delivered event in it is compactAfterMs old. */
+  private scheduleCompaction(): void {
+    if (this.queueFile === undefined || this.compactTimer || this.deliveredInFileSinceMs === undefined) return;
+    const wait = Math.max(0, this.deliveredInFileSinceMs + this.compactAfterMs - Date.now());
+    this.compactTimer = setTimeout(() => {
+      this.compactTimer = undefined;
+      void this.flush();
+    }, wait);
+    this.compactTimer.unref();
   }
 
   private schedulePersist(): void {

@@ -4,7 +4,8 @@
 // undelivered; event lines after the last marker are all undelivered. Markers are appended only when events
 // already in the file were delivered or dropped. When the dead part outgrows the live part (and
 // COMPACT_MIN_BYTES), and at start and clean stop, the file is rewritten with the live events only
-// (temp file, fsync, rename). One fdatasync per flush. A file without markers (older versions) reads the same.
+// (temp file, fsync, rename), and when the outbox asks for it (a delivered event is about to be older than its
+// compactAfterMs). One fdatasync per flush. A file without markers (older versions) reads the same.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../system/logger.js';
@@ -83,6 +84,8 @@ export class QueueFile {
   private bytes = 0;
   /** Dead event lines the last marker (or compaction) accounts for. */
   private deadMarked = 0;
+  /** Times the file was rewritten with the live events only, or removed (no dead line left after either). */
+  rewrites = 0;
 
   constructor(private readonly deps: { file: string; logger: Logger }) {}
 
@@ -102,8 +105,8 @@ export class QueueFile {
     return parsed.live;
   }
 
-  /** Brings the file up to `live` (every undelivered event, oldest first): appends, or rewrites when due. */
-  async sync(live: FileEntry[]): Promise<void> {
+  /** Brings the file up to `live` (every undelivered event, oldest first): appends, or rewrites when due or `rewrite`. */
+  async sync(live: FileEntry[], rewrite = false): Promise<void> {
     if (live.length === 0) return this.remove();
     let liveBytes = 0;
     let writtenLive = 0;
@@ -113,7 +116,7 @@ export class QueueFile {
       writtenLive += 1;
     }
     const dead = this.lines - writtenLive;
-    if (this.handle === undefined || this.bytes - liveBytes > Math.max(liveBytes, COMPACT_MIN_BYTES)) return this.compact(live);
+    if (this.handle === undefined || (rewrite && dead > 0) || this.bytes - liveBytes > Math.max(liveBytes, COMPACT_MIN_BYTES)) return this.compact(live);
     const fresh = live.filter((e) => e.line < 0);
     if (fresh.length === 0 && dead === this.deadMarked) return;
     let text = '';
@@ -160,6 +163,7 @@ export class QueueFile {
       this.lines = live.length;
       this.bytes = buf.length;
       this.deadMarked = 0;
+      this.rewrites += 1;
     } catch (err) {
       this.deps.logger.warn({ err, file }, 'queue file cannot be written');
     }
@@ -175,13 +179,17 @@ export class QueueFile {
   }
 
   private async remove(): Promise<void> {
-    if (this.handle === undefined && this.lines === 0 && !fs.existsSync(this.deps.file)) return;
+    if (this.handle === undefined && this.lines === 0 && !fs.existsSync(this.deps.file)) {
+      this.rewrites += 1;
+      return;
+    }
     await this.closeHandle();
     this.lines = 0;
     this.bytes = 0;
     this.deadMarked = 0;
     try {
       await fs.promises.rm(this.deps.file, { force: true });
+      this.rewrites += 1;
     } catch (err) {
       this.deps.logger.warn({ err, file: this.deps.file }, 'queue file cannot be removed');
     }

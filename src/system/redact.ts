@@ -2,7 +2,9 @@
 // check-config. Only the shown text changes; the real value still goes to OpenCV, GStreamer or MQTT.js.
 // Covered: URL userinfo of any scheme (rtsp://user:pass@host, http(s), mqtt(s), ws(s), ...), wherever it
 // appears in a text (OpenCV and FFmpeg errors echo the URI); GStreamer user-id=/user-pw=/proxy-id=/proxy-pw=
-// properties; password-like query parameters (IP cameras such as ?user=admin&pwd=...).
+// properties; query parameters whose name holds token, key, auth, pass or secret, or is pw, psw or pwd (IP
+// cameras such as ?user=admin&pwd=..., ?access_token=...); Authorization headers (GStreamer souphttpsrc
+// extra-headers, HTTP errors that echo a request) and their credentials.
 
 export const REDACTED = '[redacted]';
 
@@ -12,11 +14,19 @@ export const REDACTED = '[redacted]';
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/"'<>]*@/gi;
 // gst-launch syntax: name=value, the value quoted or up to the next whitespace.
 const GST_CREDENTIAL = /\b((?:user|proxy)-(?:id|pw)\s*=\s*)(?:"(?:[^"\\]|\\.)*"|'[^']*'|\S+)/gi;
-const QUERY_SECRET = /([?&;](?:pwd|pass|passwd|password|user_pw|token|secret|api[_-]?key|auth)=)[^&#\s"']*/gi;
+// A parameter name is everything from the separator to "=": any that holds one of the words, or a short one.
+const QUERY_SECRET = /([?&;](?:[^=&#\s"'?;]*(?:token|key|auth|pass|secret)[^=&#\s"'?;]*|pw|psw|pwd|user_pw)=)[^&#\s"']*/gi;
+// "Authorization: Basic abc", "Authorization=(string)\"Bearer abc\"" (a GstStructure), "Proxy-Authorization: abc":
+// the scheme stays, the credential after it goes (to the end of the quoted value, or of the word).
+const AUTH_HEADER = /\b((?:proxy-)?authorization\s*[:=]\s*(?:\(string\)\s*)?(?:\\?["'])?\s*(?:(?:basic|bearer|digest|token|negotiate|ntlm)\s+)?)[^\s"'\\,;)]+/gi;
 
 /** `text` with every credential the patterns above recognise replaced by [redacted]. */
 export function redactText(text: string): string {
-  return text.replace(URL_USERINFO, `$1${REDACTED}@`).replace(GST_CREDENTIAL, `$1${REDACTED}`).replace(QUERY_SECRET, `$1${REDACTED}`);
+  return text
+    .replace(URL_USERINFO, `$1${REDACTED}@`)
+    .replace(GST_CREDENTIAL, `$1${REDACTED}`)
+    .replace(QUERY_SECRET, `$1${REDACTED}`)
+    .replace(AUTH_HEADER, `$1${REDACTED}`);
 }
 
 /** A deep copy of a JSON-like value with redactText applied to every string in it. */

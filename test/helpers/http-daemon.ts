@@ -1,7 +1,7 @@
 // The real daemon with its HTTP part (the dashboard, /metrics, /healthz) on a free port, for the HTTP tests.
 import { Daemon, type Part } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/system/logger.js';
+import { createLogger, type Logger } from '../../src/system/logger.js';
 import { MemorySink } from '../../src/publish/memory-sink.js';
 import { buildHttpParts, type HttpPart } from '../../src/http/http-part.js';
 import { freePort } from './ports.js';
@@ -13,11 +13,12 @@ export interface HttpDaemon {
   url: string;
 }
 
-/** Builds (does not start) the daemon with http.enabled on 127.0.0.1 and a free port; `flags` as on the command line. */
-export async function makeHttpDaemon(flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv = {}): Promise<HttpDaemon> {
+/** Builds (does not start) the daemon with http.enabled on 127.0.0.1 and a free port; `flags` as on the command line;
+ * `log` replaces its logger (tests that read the log). */
+export async function makeHttpDaemon(flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv = {}, log?: Logger): Promise<HttpDaemon> {
   const port = await freePort();
   const loaded = loadConfig({ env: {}, flags: { 'mqtt.enabled': false, 'log.level': 'error', 'log.pretty': 'no', 'http.enabled': true, 'http.port': String(port), ...flags } });
-  const logger = createLogger({ level: loaded.config.log.level, pretty: 'no' });
+  const logger = log ?? createLogger({ level: loaded.config.log.level, pretty: 'no' });
   const sink = new MemorySink();
   const parts: Part[] = [];
   const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], parts });

@@ -34,8 +34,9 @@
       el.className = 'mood ' + (m.withheld ? 'withheld' : 'none');
       delete el.dataset.emotion;
     }
-    $('faces-count').textContent = String(m.faces_present);
-    $('faces-label').textContent = m.faces_present === 1 ? 'face present' : 'faces present';
+    // null: too few to count (privacy.min_faces), like the mood.
+    $('faces-count').textContent = m.faces_present === null ? '–' : String(m.faces_present);
+    $('faces-label').textContent = m.faces_present === null ? 'too few to count' : m.faces_present === 1 ? 'face present' : 'faces present';
   }
 
   function renderFrame(m) {
@@ -54,7 +55,7 @@
       root.appendChild(svg('text', { class: 'label f-' + e, x: b.x, y: above ? b.y - 10 * scale : b.y + b.height + 32 * scale, 'font-size': 30 * scale }, label));
     }
     if (m.faces.length === 0) {
-      const text = m.faces_present > 0 ? 'Faces are not shown here (privacy)' : m.status.camera === 'online' ? 'No faces' : 'Camera ' + m.status.camera;
+      const text = m.faces_present !== 0 ? 'Faces are not shown here (privacy)' : m.status.camera === 'online' ? 'No faces' : 'Camera ' + m.status.camera;
       root.appendChild(svg('text', { class: 'empty', x: w / 2, y: h / 2, 'text-anchor': 'middle', 'font-size': 32 * scale }, text));
     }
   }
