@@ -188,7 +188,8 @@ export function makeEvent(i: number, device = 'testcam'): EmotionEvent {
   const scores = { ...zeroScores(), Happy: 0.7, Neutral: 0.3 };
   switch (i % 3) {
     case 0:
-      return { ...base, type: 'face_appeared', emotion: 'Happy', scores };
+      // As the daemon sends it by default: before the face's first label is committed (events.first_label_steps).
+      return { ...base, type: 'face_appeared', emotion: null, scores };
     case 1:
       return { ...base, type: 'emotion_changed', before: 'Neutral', after: 'Happy', scores };
     default:
