@@ -76,6 +76,10 @@ export interface FaceModelState {
 export interface FaceLabel {
   /** Emotion after hysteresis; what events report. */
   committed?: Emotion;
+  /** Model steps seen before the first commit (events.first_label_steps). */
+  steps?: number;
+  /** face_appeared was published for this face. */
+  announced?: boolean;
   /** Candidate label that is leading but not yet committed, and since when. */
   pending?: { emotion: Emotion; sinceMs: number };
   /** Milliseconds spent in each committed emotion (for the 'gone' summary). */

@@ -54,12 +54,12 @@ const scores = (a: Emotion, pa: number, b: Emotion, pb: number): EmotionScores =
 
 test('the hysteresis row uses the daemon defaults: a near tie never flips, a clear change commits after hold_s', (t) => {
   const gate = defaultHysteresis();
-  t.deepEqual(gate, { margin: 0.15, hold_s: 0.5 });
+  t.deepEqual(gate, { margin: 0.15, hold_s: 0.5, first_steps: 5 });
   const tie = Array.from({ length: 30 }, (_, i) => (i % 2 ? scores('Happy', 0.45, 'Neutral', 0.4) : scores('Neutral', 0.45, 'Happy', 0.4)));
   t.is(countFlips(tie.map(argmax)), 29, 'argmax flips every frame');
   const g = gatedLabels(tie, { ...gate, fps: 15 });
   t.is(countFlips(g), 0);
-  t.is(g[0], EMOTIONS.indexOf('Neutral'), 'the first frame commits at once');
+  t.deepEqual(g.slice(0, 5), [-1, -1, -1, -1, EMOTIONS.indexOf('Neutral')], 'no label until the fifth step, then its leader');
   const change = [...Array.from({ length: 10 }, () => scores('Sad', 0.7, 'Happy', 0.2)), ...Array.from({ length: 20 }, () => scores('Happy', 0.7, 'Sad', 0.2))];
   const h = gatedLabels(change, { ...gate, fps: 15 });
   t.is(countFlips(h), 1);

@@ -4,7 +4,7 @@ import { EmotionGate } from '../src/events/emotion-gate.js';
 import { RoomWindow } from '../src/events/room-window.js';
 import { zeroScores, type Emotion, type EmotionEvent, type Face } from '../src/types.js';
 
-const settings = { margin: 0.15, hold_s: 0.5 };
+const settings = { margin: 0.15, hold_s: 0.5, first_steps: 1 };
 
 function face(id = 1): Face {
   return {
@@ -21,11 +21,23 @@ function scores(top: Emotion, p: number, second: Emotion = 'Neutral') {
   return s;
 }
 
-test('the first classification commits at once', (t) => {
+test('with first_steps 1 the first classification commits at once', (t) => {
   const f = face();
   f.model.scores = scores('Happy', 0.9);
   t.deepEqual(applyHysteresis(f, 0, settings), { before: null, after: 'Happy' });
   t.is(f.label.committed, 'Happy');
+});
+
+test('the first label waits for first_steps model steps and is the leader on that step', (t) => {
+  const f = face();
+  const gated = { ...settings, first_steps: 4 };
+  const seen = ['Sad', 'Neutral', 'Happy', 'Happy'].map((e, i) => {
+    f.model.scores = scores(e as Emotion, 0.8);
+    return applyHysteresis(f, i * 66, gated);
+  });
+  t.deepEqual(seen, [null, null, null, { before: null, after: 'Happy' }]);
+  t.is(f.label.committed, 'Happy');
+  t.is(f.label.timeIn.Sad + f.label.timeIn.Neutral, 0, 'no face-time is counted before the first label');
 });
 
 test('a new label must lead by the margin for hold_s before it is committed', (t) => {
@@ -66,7 +78,6 @@ test('the gate emits appeared, changed (before/after) and gone with time shares'
   const events: EmotionEvent[] = [];
   const gate = new EmotionGate(settings, { device: 'dev1', emit: (e) => events.push(e), bootId: 'b' });
   const f = face(7);
-  gate.confirmed(f);
   for (let ms = 0; ms <= 3000; ms += 100) {
     f.model.scores = ms < 1000 ? scores('Neutral', 0.9, 'Happy') : scores('Happy', 0.9);
     f.geometry.lastSeenMs = ms;
@@ -83,6 +94,30 @@ test('the gate emits appeared, changed (before/after) and gone with time shares'
   t.is(gone.duration_s, 3);
   t.true(Math.abs(gone.shares.Neutral - 1.5 / 3) < 0.02, `neutral share ${gone.shares.Neutral}`);
   t.true(Math.abs(gone.shares.Happy - 1.5 / 3) < 0.02);
+});
+
+test('with first_steps, face_appeared carries no emotion and the first label follows as emotion_changed from null', (t) => {
+  const events: EmotionEvent[] = [];
+  const gate = new EmotionGate({ ...settings, first_steps: 3 }, { device: 'dev1', emit: (e) => events.push(e), bootId: 'b' });
+  const f = face(3);
+  for (let ms = 0; ms <= 400; ms += 100) {
+    f.model.scores = scores('Happy', 0.9);
+    f.geometry.lastSeenMs = ms;
+    gate.classified(f, ms);
+  }
+  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'emotion_changed']);
+  const [appeared, first] = events;
+  t.true(appeared?.type === 'face_appeared' && appeared.emotion === null && appeared.scores !== null);
+  t.true(first?.type === 'emotion_changed' && first.before === null && first.after === 'Happy' && first.time === new Date(200).toISOString());
+});
+
+test('a face that ends before it was classified still appears (emotion null) and leaves', (t) => {
+  const events: EmotionEvent[] = [];
+  const gate = new EmotionGate(settings, { device: 'dev1', emit: (e) => events.push(e), bootId: 'b' });
+  const f = face(4);
+  gate.ended(f, 500);
+  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'face_gone']);
+  t.true(events[0]?.type === 'face_appeared' && events[0].emotion === null && events[0].scores === null);
 });
 
 test('room window shares face-time and counts faces', (t) => {

@@ -17,6 +17,7 @@ import {
   makeEvent,
   makeFace,
   makeRoom,
+  retainedTopics,
   sleep,
   startBroker,
   subscribe,
@@ -65,8 +66,7 @@ test('publishes availability, events and retained state on the documented topics
   // Retained: a client that comes later gets availability, room, camera, stats, paused but no cleared face.
   const late = await subscribe(broker.url, ['emotiond/testcam/#']);
   t.teardown(() => late.end());
-  await late.waitFor((m) => m.length >= 5);
-  await sleep(100);
+  await late.settle();
   t.deepEqual(late.messages.map((m) => m.topic).sort(), [topics.availability, topics.camera, topics.paused, topics.room, topics.stats].sort());
   t.true(late.messages.every((m) => m.retain));
 
@@ -90,7 +90,7 @@ test('start() with the broker down resolves, keeps retrying, and connects once t
   await t.notThrowsAsync(pub.start());
   let readyAt = 0;
   void pub.whenConnected().then(() => (readyAt = Date.now()));
-  await sleep(600);
+  await waitUntil(() => pub.connectFailures >= 3, 5000, 'three refused attempts');
   t.false(pub.connected);
   t.is(readyAt, 0);
   t.true(pub.lastError instanceof EmotiondError);
@@ -169,8 +169,7 @@ test('faces are published at most once per face_interval_s, the latest state is 
   await sub.waitFor((m) => m.some((x) => x.topic === topics.face(1) && x.payload.length === 0));
   const late = await subscribe(broker.url, [topics.facesFilter]);
   t.teardown(() => late.end());
-  await late.waitFor((m) => m.length === 1);
-  await sleep(100);
+  await late.settle();
   t.deepEqual(late.messages.map((m) => m.topic), [topics.face(2)], 'the cleared face has no retained state left');
   await pub.stop();
   await Promise.all([sub.end(), late.end()]);
@@ -343,11 +342,16 @@ test('faces left retained by an earlier run are cleared after connecting; our ow
   pub.face(makeFace(98, 5));
   await pub.start();
   await pub.whenConnected();
-  await sleep(300);
+  // The sweep runs when the stale retained faces reach the publisher: poll the broker's retained store for it.
+  let left: string[] = [];
+  for (const end = Date.now() + 5000; Date.now() < end; await sleep(50)) {
+    left = await retainedTopics(broker.url, topics.facesFilter);
+    if (!left.includes(topics.face(97))) break;
+  }
+  t.deepEqual(left, [topics.face(98)]);
   const late = await subscribe(broker.url, [topics.facesFilter]);
   t.teardown(() => late.end());
-  await late.waitFor((m) => m.length >= 1);
-  await sleep(100);
+  await late.settle();
   t.deepEqual(late.messages.map((m) => m.topic), [topics.face(98)]);
   t.is((late.json(topics.face(98))[0] as { box: { x: number } }).box.x, 5, 'the state of this run, not the stale one');
 });

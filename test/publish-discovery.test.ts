@@ -4,7 +4,7 @@ import test from 'ava';
 import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
 import { removeDiscovery } from '../src/publish/discovery.js';
 import { topicsFor } from '../src/publish/topics.js';
-import { assertSchema, captureLogger, fakeControl, makeCamera, makeRoom, sleep, startBroker, subscribe, testConfig, waitUntil, type Received } from './publish-helpers.js';
+import { assertSchema, captureLogger, fakeControl, makeCamera, makeRoom, startBroker, subscribe, testConfig, waitUntil, type Received } from './publish-helpers.js';
 
 const topics = topicsFor('emotiond', 'testcam');
 const EXPECTED_IDS = [
@@ -80,7 +80,8 @@ test('discovery: one device, 10 sensors and a pause switch; configs validate and
   // HA restarts: its birth message makes us publish every config again; other payloads do not.
   await ha.client.publishAsync('homeassistant/status', 'offline', { qos: 1 });
   await ha.client.publishAsync('homeassistant/status', Buffer.from([0xff, 0x00]), { qos: 1 });
-  await sleep(200);
+  await ha.roundTrip(topics.root);
+  await sub.settle();
   t.is(configs(sub.messages).length, 11);
   await ha.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
   await sub.waitFor((m) => configs(m).length === 22, 3000, 'configs again');
@@ -104,7 +105,7 @@ test('removeDiscovery() clears every config with its own client, leaving the dae
   await sub.waitFor((m) => m.filter((x) => x.topic.startsWith('homeassistant/') && x.payload.length === 0).length === 11, 3000, 'empty configs');
   const late = await subscribe(broker.url, ['homeassistant/#']);
   t.teardown(() => late.end());
-  await sleep(200);
+  await late.settle();
   t.is(late.messages.length, 0, 'no retained discovery config left');
   t.true(pub.connected, 'the daemon was not kicked off (own client id)');
   t.deepEqual(sub.json(topics.availability), [{ state: 'online' }], 'no Last Will fired by the CLI client');

@@ -90,7 +90,7 @@ test('one real, schema-valid example per topic; EXAMPLES.md documents every topi
   const root = '<base>/<device>';
   const entries: Entry[] = [
     { pattern: `${root}/availability`, direction: 'out', delivery: 'retained, QoS 1; Last Will `{"state":"offline"}`', schema: 'availability.schema.json', message: on(topics.availability) },
-    { pattern: `${root}/events`, direction: 'out', delivery: 'not retained, QoS `mqtt.qos`; queued while offline', schema: 'event.schema.json', message: eventOf('face_appeared'), note: 'None when `privacy.per_face` is false. type `face_appeared`:' },
+    { pattern: `${root}/events`, direction: 'out', delivery: 'not retained, QoS `mqtt.qos`; queued while offline', schema: 'event.schema.json', message: eventOf('face_appeared'), note: 'None when `privacy.per_face` is false. type `face_appeared`, sent on the face\'s first model step; its `emotion` is null until the first label is committed, after `events.first_label_steps` steps (default 5, a third of a second), which then follows as `emotion_changed` with `before: null`:' },
     { pattern: `${root}/events`, direction: 'out', delivery: '', schema: 'event.schema.json', message: eventOf('emotion_changed'), note: 'type `emotion_changed`:' },
     { pattern: `${root}/events`, direction: 'out', delivery: '', schema: 'event.schema.json', message: eventOf('face_gone'), note: 'type `face_gone`:' },
     { pattern: `${root}/faces/<track>`, direction: 'out', delivery: 'retained, QoS 1, at most every `mqtt.face_interval_s`', schema: 'face.schema.json', message: on(topics.face(4), (m) => m.payload.length > 0), note: 'None when `privacy.per_face` is false.' },

@@ -95,6 +95,49 @@ export class Subscriber {
     await waitUntil(() => pred(this.messages), timeoutMs, what);
   }
 
+  /**
+   * Waits until everything the broker had routed to this client when it was called has arrived, retained
+   * messages of its subscriptions included: it sends itself a marker, which the broker delivers after them (one
+   * connection's packets are handled in order). Use it before asserting that something did NOT arrive.
+   */
+  async settle(timeoutMs = 5000): Promise<void> {
+    const topic = `emotiond-test/marker/${this.client.options.clientId ?? 'sub'}`;
+    const marker = `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+    let seen = false;
+    const onMessage = (t: string, payload: Buffer): void => {
+      if (t === topic && payload.toString('utf8') === marker) seen = true;
+    };
+    this.client.on('message', onMessage);
+    try {
+      await this.client.subscribeAsync(topic, { qos: 1 });
+      await this.client.publishAsync(topic, marker, { qos: 1 });
+      await waitUntil(() => seen, timeoutMs, `marker ${topic}`);
+      await this.client.unsubscribeAsync(topic);
+    } finally {
+      this.client.off('message', onMessage);
+    }
+    this.drop((m) => m.topic === topic);
+  }
+
+  /**
+   * Waits until a publisher has handled everything this client sent it before, and everything it published in
+   * return has arrived here: a round trip through its `request/health_check`, which it answers after the messages
+   * before it (it handles its inbound messages in order and publishes in order).
+   */
+  async roundTrip(root: string, timeoutMs = 5000): Promise<void> {
+    const response = `${root}/response/health_check`;
+    const before = this.on(response).length;
+    await this.client.subscribeAsync(response, { qos: 1 });
+    await this.client.publishAsync(`${root}/request/health_check`, '{}', { qos: 1 });
+    await this.waitFor(() => this.on(response).length > before, timeoutMs, `a response on ${response}`);
+    await this.client.unsubscribeAsync(response);
+    this.drop((m) => m.topic === response);
+  }
+
+  private drop(pred: (m: Received) => boolean): void {
+    for (let i = this.messages.length - 1; i >= 0; i--) if (pred(this.messages[i]!)) this.messages.splice(i, 1);
+  }
+
   async end(): Promise<void> {
     await this.client.endAsync(true);
   }
@@ -107,6 +150,17 @@ export async function subscribe(url: string, topics: string[], opts: IClientOpti
   const sub = new Subscriber(client);
   await client.subscribeAsync(topics, { qos: 1 });
   return sub;
+}
+
+/** The topics that hold a retained message under `filter` now, read by a fresh client. */
+export async function retainedTopics(url: string, filter: string): Promise<string[]> {
+  const probe = await subscribe(url, [filter]);
+  try {
+    await probe.settle();
+    return probe.messages.filter((m) => m.retain && m.payload.length > 0).map((m) => m.topic).sort();
+  } finally {
+    await probe.end();
+  }
 }
 
 export function fakeControl(health: Record<string, unknown> = {}): DaemonControl & { paused: boolean; resets: number } {
@@ -135,7 +189,8 @@ export function makeEvent(i: number, device = 'testcam'): EmotionEvent {
   const scores = { ...zeroScores(), Happy: 0.7, Neutral: 0.3 };
   switch (i % 3) {
     case 0:
-      return { ...base, type: 'face_appeared', emotion: 'Happy', scores };
+      // As the daemon sends it by default: before the face's first label is committed (events.first_label_steps).
+      return { ...base, type: 'face_appeared', emotion: null, scores };
     case 1:
       return { ...base, type: 'emotion_changed', before: 'Neutral', after: 'Happy', scores };
     default:

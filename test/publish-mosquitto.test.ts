@@ -4,7 +4,7 @@ import test from 'ava';
 import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
 import { topicsFor } from '../src/publish/topics.js';
 import { Mosquitto, freePort, makeTestPki, mosquittoMissing, type TestPki } from './helpers/mosquitto.js';
-import { assertSchema, captureLogger, fakeControl, makeEvent, sleep, subscribe, testConfig, waitUntil } from './publish-helpers.js';
+import { assertSchema, captureLogger, fakeControl, makeEvent, subscribe, testConfig, waitUntil } from './publish-helpers.js';
 
 const missing = mosquittoMissing();
 const maybe = missing ? test.skip : test.serial;
@@ -122,7 +122,7 @@ maybe('TLS client certificate: accepted with cert_file/key_file, refused without
   const without = new MqttPublisher({ config: testConfig(url, { ca_file: pki!.caCert, client_id: 'without_cert' }), logger: log.logger, version: '1', reconnect: FAST });
   t.teardown(() => without.stop());
   await without.start();
-  await sleep(1500);
+  await waitUntil(() => without.connectFailures >= 2, 10_000, 'two refused TLS handshakes');
   t.false(without.connected);
   t.regex(without.lastError?.message ?? '', /certificate required/);
   t.is(log.count('warn', 'MQTT connection error; retrying'), 1);

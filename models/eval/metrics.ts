@@ -64,9 +64,10 @@ export function macroF1(cm: number[][]): number {
 }
 
 /** How often the label changes between consecutive frames. */
+/** Label changes between consecutive frames; -1 is "no label yet", and the first label after it is not a change. */
 export function countFlips(labels: readonly number[]): number {
   let flips = 0;
-  for (let i = 1; i < labels.length; i++) if (labels[i] !== labels[i - 1]) flips++;
+  for (let i = 1; i < labels.length; i++) if (labels[i - 1] !== -1 && labels[i] !== labels[i - 1]) flips++;
   return flips;
 }
 

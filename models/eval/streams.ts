@@ -22,7 +22,7 @@ export const GATE_FPS = 15;
 /** The daemon's default hysteresis settings, read from the config schema (not restated here). */
 export function defaultHysteresis(): HysteresisSettings {
   const dflt = (key: string): number => settings().find((s) => s.key === key)?.default as number;
-  return { margin: dflt('events.margin'), hold_s: dflt('events.hold_s') };
+  return { margin: dflt('events.margin'), hold_s: dflt('events.hold_s'), first_steps: dflt('events.first_label_steps') };
 }
 
 /** Hysteresis settings and the frame rate the frames are taken to arrive at. */
@@ -33,7 +33,8 @@ export function defaultGate(): Gate {
   return { ...defaultHysteresis(), fps: GATE_FPS };
 }
 
-/** Committed label (class index) per frame after the daemon's hysteresis, for one stream's scores. */
+/** Committed label (class index) per frame after the daemon's hysteresis, for one stream's scores; -1 on the
+ * frames before the first label is committed (events.first_label_steps). */
 export function gatedLabels(scores: readonly EmotionScores[], gate: Gate): number[] {
   // The eval plays the tracker (one confirmed face) and the classifier (its scores); the gate is the daemon's.
   const track = newTrack(1, { box: { x: 0, y: 0, width: 1, height: 1 }, score: 0 }, 0);
@@ -41,7 +42,8 @@ export function gatedLabels(scores: readonly EmotionScores[], gate: Gate): numbe
   return scores.map((sc, t) => {
     track.model.scores = sc;
     applyHysteresis(track, (t * 1000) / gate.fps, gate);
-    return EMOTIONS.indexOf(track.label.committed ?? EMOTIONS[0]);
+    const committed = track.label.committed;
+    return committed === undefined ? -1 : EMOTIONS.indexOf(committed);
   });
 }
 
@@ -144,6 +146,41 @@ export interface StreamModeResult {
 
 const FRAME_RANGES: ReadonlyArray<readonly [number, number]> = [[0, 1], [1, 5], [5, 20], [20, 50], [50, 100]];
 
+/** events.first_label_steps values compared in the first-label rows (1 labels a face on its first step). */
+export const FIRST_LABEL_STEPS = [1, 2, 3, 5, 8, 12, 15] as const;
+
+/** What a face's first label is worth when it is committed after `steps` model steps (the rest of the gate as the
+ * daemon's defaults). */
+export interface FirstLabelRow {
+  steps: number;
+  /** Seconds from the first step to the first label at the gate's frame rate (one step per frame). */
+  first_label_s: number;
+  /** Share of streams whose first committed label is the image's true class. */
+  accuracy: number;
+  /** Share of streams whose committed label changes after the first one (an emotion_changed on a still face). */
+  changed_later: number;
+  /** Flips per 100 frames after the gate (the first commit is not a flip). */
+  flips_per_100: Summary;
+  /** Share of all frames labelled right (frames before the first label count as not right). */
+  frame_accuracy: number;
+}
+
+function firstLabelRows(scores: readonly EmotionScores[][], truth: readonly number[], frames: number, gate: Gate): FirstLabelRow[] {
+  return FIRST_LABEL_STEPS.filter((n) => n <= frames).map((steps) => {
+    const traces = scores.map((sc) => gatedLabels(sc, { ...gate, first_steps: steps }));
+    const first = traces.map((t) => t.find((k) => k !== -1) ?? -1);
+    const m = modeResult(traces, [...truth], frames);
+    return {
+      steps,
+      first_label_s: (steps - 1) / gate.fps,
+      accuracy: first.filter((k, i) => k === truth[i]).length / Math.max(1, traces.length),
+      changed_later: traces.filter((t, i) => t.some((k) => k !== -1 && k !== first[i])).length / Math.max(1, traces.length),
+      flips_per_100: m.flips_per_100,
+      frame_accuracy: m.frame_accuracy,
+    };
+  });
+}
+
 export interface StreamResult {
   n_streams: number;
   frames_per_stream: number;
@@ -154,6 +191,8 @@ export interface StreamResult {
   /** The carried-state scores after the daemon's hysteresis at `gate.fps`. */
   after_gate: StreamModeResult;
   gate: HysteresisSettings & { fps: number };
+  /** The gate with other events.first_label_steps values, on the same scores. */
+  first_label: FirstLabelRow[];
 }
 
 function modeResult(traces: number[][], truth: number[], frames: number): StreamModeResult {
@@ -216,6 +255,7 @@ export async function evalStreams(
   const size = model.info.preprocess.size;
   const picked = sampleIndices(images.length, opts.count, opts.seed);
   const withState: number[][] = [];
+  const allScores: EmotionScores[][] = [];
   const without: number[][] = [];
   const gated: number[][] = [];
   const gate = defaultGate();
@@ -233,6 +273,7 @@ export async function evalStreams(
     withState.push(...scoresS.map((sc) => sc.map(argmax)));
     without.push(...traceZ);
     gated.push(...scoresS.map((sc) => gatedLabels(sc, gate)));
+    allScores.push(...scoresS);
   }
   const truth = picked.map((id) => labels[id] as number);
   return {
@@ -244,5 +285,6 @@ export async function evalStreams(
     without_state: modeResult(without, truth, opts.frames),
     after_gate: modeResult(gated, truth, opts.frames),
     gate,
+    first_label: firstLabelRows(allScores, truth, opts.frames, gate),
   };
 }

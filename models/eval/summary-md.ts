@@ -119,6 +119,12 @@ function stability(r: EvalReport): string[] {
     '',
     `Frame accuracy by position in the stream, with carried state: ${byFrames(s.with_state)}; zero state: ${byFrames(s.without_state)}.`,
     '',
+    `First label (events.first_label_steps; default ${s.gate.first_steps}): the label face_appeared or the first emotion_changed carries, on the same streams and scores, the rest of the gate as above; steps 1 labels a face on its first step, from a zero LSTM state.`,
+    '',
+    ...table(['first_label_steps', 'First label after', 'First label right', 'Label changes later', 'Flips/100 mean', 'Frame accuracy'], s.first_label.map((f) => [
+      f.steps === s.gate.first_steps ? `**${f.steps}** (default)` : String(f.steps), `${num(f.first_label_s, 2)} s`, pct(f.accuracy), pct(f.changed_later), num(f.flips_per_100.mean), pct(f.frame_accuracy),
+    ])),
+    '',
   ];
 }
 

@@ -119,7 +119,7 @@ export class Daemon implements DaemonControl {
     const tracker = new FaceTracker(config.tracker);
     const classifier = new FaceClassifier(this.model, config.classifier.max_faces, logger.child({ module: 'classify' }));
     this.stats.sources = { detect: () => detector.stats(), classify: () => classifier.rates(tracker.confirmedTracks) };
-    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s }, { device, emit: (e) => this.out.event(e) });
+    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps }, { device, emit: (e) => this.out.event(e) });
     this.pipeline = new FramePipeline({
       device,
       detector,

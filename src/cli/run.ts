@@ -28,7 +28,9 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
   const log = logger.child({ module: 'main' });
   const notify = new SdNotify({ logger: logger.child({ module: 'sd-notify' }) });
   const sinks: EventSink[] = [...extraSinks];
-  if (config.events.print) sinks.push(new StdoutSink());
+  if (config.events.print) {
+    sinks.push(new StdoutSink(process.stdout, (err) => log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'stdout is closed: no more events are printed (--print); the daemon goes on')));
+  }
   const parts: Part[] = [];
   // The daemon is needed by the MQTT command handler, and the MQTT parts by the daemon: build the
   // daemon first and hand the parts to it through the array it starts from.

@@ -47,6 +47,7 @@ export interface Config {
   events: {
     margin: number;
     hold_s: number;
+    first_label_steps: number;
     room_interval_s: number;
     print: boolean;
   };
@@ -253,6 +254,11 @@ export const schema: convict.Schema<Config> = {
   events: {
     margin: { doc: 'Probability lead a new emotion needs over the committed one before it can replace it.', format: range(0, 1), default: 0.15 },
     hold_s: { doc: 'Seconds a new emotion must keep that lead before it is committed.', format: range(0, 60), default: 0.5 },
+    first_label_steps: {
+      doc: 'Model steps (at the model\'s step rate, 15 Hz for the shipped one) a face takes before its first emotion is committed: face_appeared carries emotion null until then, and the first label follows as emotion_changed with before null (1 = label the first step, from a zero LSTM state).',
+      format: range(1, 150, true),
+      default: 5,
+    },
     room_interval_s: { doc: 'Seconds between anonymous room summaries.', format: range(1, 86400), default: 10 },
     print: { doc: 'Also write events and summaries as JSON lines to stdout.', format: Boolean, default: false, arg: 'print' },
   },

@@ -1,5 +1,6 @@
-// Turns track changes into events: face_appeared (confirmed and first classified), emotion_changed
-// (after hysteresis) and face_gone (only for faces that were ever confirmed).
+// Turns track changes into events: face_appeared (a confirmed face's first classification; its emotion is null
+// until the first label is committed, see hysteresis.ts), emotion_changed (after hysteresis; the first commit
+// after an announcement without a label has before: null) and face_gone (only for faces that were ever confirmed).
 import { EMOTIONS, zeroScores, type Emotion, type EmotionEvent, type EmotionScores, type LabelledFace, type TrackedFace } from '../types.js';
 import { accountTime, applyHysteresis, type HysteresisSettings } from './hysteresis.js';
 
@@ -13,8 +14,6 @@ export interface GateDeps {
 export class EmotionGate {
   private counter = 0;
   private readonly bootId: string;
-  /** Tracks confirmed but not yet announced (announced with their first label). */
-  private readonly unannounced = new Set<number>();
 
   constructor(
     private readonly settings: HysteresisSettings,
@@ -23,26 +22,25 @@ export class EmotionGate {
     this.bootId = deps.bootId ?? Date.now().toString(36);
   }
 
-  confirmed(track: TrackedFace): void {
-    this.unannounced.add(track.id);
-  }
-
-  /** Call after the track got new scores. */
+  /** Call after a confirmed track got new scores (one model step). */
   classified(track: LabelledFace, nowMs: number): void {
     const change = applyHysteresis(track, nowMs, this.settings);
     const scores = track.model.scores;
-    if (this.unannounced.delete(track.id)) {
+    if (!track.label.announced) {
+      track.label.announced = true;
       this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: track.label.committed ?? null, scores: scores ? round(scores) : null });
       return;
     }
-    if (change && change.before !== null && scores) {
+    if (change && scores) {
       this.deps.emit({ ...this.base(track, nowMs), type: 'emotion_changed', before: change.before, after: change.after, scores: round(scores) });
     }
   }
 
+  /** A confirmed track ended. */
   ended(track: LabelledFace, nowMs: number): void {
-    if (this.unannounced.delete(track.id)) {
+    if (!track.label.announced) {
       // Confirmed but never classified (e.g. paused): it still appeared and left.
+      track.label.announced = true;
       this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: null, scores: null });
     }
     const g = track.geometry;

@@ -1,10 +1,14 @@
-// Hysteresis on a track's emotion: a new label replaces the committed one only after it has led by
-// `margin` for `hold_s` seconds, so a face does not flicker between two close labels.
+// Hysteresis on a track's emotion: the first label is committed only after the face's LSTM has taken
+// `first_steps` steps (its state starts at zero, and the first step is its least certain one), and a new label
+// replaces the committed one only after it has led by `margin` for `hold_s` seconds, so a face does not flicker
+// between two close labels.
 import { argmax, type Emotion, type LabelledFace } from '../types.js';
 
 export interface HysteresisSettings {
   margin: number;
   hold_s: number;
+  /** events.first_label_steps: model steps a face takes before its first label is committed (1 = at once). */
+  first_steps: number;
 }
 
 export interface Commit {
@@ -13,8 +17,8 @@ export interface Commit {
 }
 
 /**
- * Feed the track's latest `model.scores` (the classifier's part) at `nowMs`. Returns the change when the
- * committed emotion changes (including the first commit, whose `before` is null), otherwise null.
+ * Feed the track's latest `model.scores` (the classifier's part) at `nowMs`, once per new step. Returns the change
+ * when the committed emotion changes (including the first commit, whose `before` is null), otherwise null.
  */
 export function applyHysteresis(track: LabelledFace, nowMs: number, s: HysteresisSettings): Commit | null {
   const scores = track.model.scores;
@@ -24,6 +28,8 @@ export function applyHysteresis(track: LabelledFace, nowMs: number, s: Hysteresi
   const leader = argmax(scores);
   const current = label.committed;
   if (current === undefined) {
+    label.steps = (label.steps ?? 0) + 1;
+    if (label.steps < s.first_steps) return null;
     label.committed = leader;
     label.pending = undefined;
     return { before: null, after: leader };

@@ -46,7 +46,6 @@ export class FramePipeline {
       const round = detector.detect(gray, tracker.tracks, now);
       const t2 = performance.now();
       const update = tracker.update(round, now);
-      for (const t of update.confirmed) gate.confirmed(t);
       for (const t of update.ended) this.end(t, now);
       const t3 = performance.now();
       // A reset or a pause while the model runs ends every track: what this frame computed for them is stale.

@@ -22,6 +22,8 @@ export class BrokerLink {
   connects = 0;
   /** The last connection error (refused, TLS, auth, ...); cleared by a successful connect. */
   lastError: EmotiondError | undefined;
+  /** Connection errors since start (each failed attempt counts). */
+  failures = 0;
   private client: MqttClient | undefined;
   private ending = false;
   private reconnectMs: number;
@@ -127,6 +129,7 @@ export class BrokerLink {
     const message = errorText(err);
     const text = `${code ?? ''} ${message}`;
     this.lastError = new EmotiondError('EMD_MQTT', message, { cause: err });
+    this.failures += 1;
     if (text !== this.lastErrorText) this.deps.logger.warn({ err: { message, code } }, 'MQTT connection error; retrying');
     else this.deps.logger.debug({ code }, 'MQTT connection error; retrying');
     this.lastErrorText = text;

@@ -112,6 +112,11 @@ export class MqttPublisher implements EventSink {
   }
 
   /** The last connection error (refused, TLS, auth, ...); cleared by a successful connect. */
+  /** Failed connection attempts since start. */
+  get connectFailures(): number {
+    return this.link?.failures ?? 0;
+  }
+
   get lastError(): EmotiondError | undefined {
     return this.link?.lastError;
   }
