@@ -1,7 +1,8 @@
 // `npm run bench`: the real pipeline (the Daemon: capture → detect → track → classify → events, MQTT
 // optional) over the reference clips, every frame as fast as it goes, one clip per child process so
-// that peak RSS is the daemon's own. Prints a table, checks the targets on the three-face clip, and
-// writes reports/bench/bench.json.
+// that peak RSS is the daemon's own; then some of them again paced at their own frame rate, as a camera
+// delivers them (CPU as a share of one core, how soon a new face is reported). Prints tables, checks the
+// targets, and writes reports/bench/bench.json.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromRoot } from '../../src/system/paths.js';
 import { benchClips, type ReferenceClip } from '../helpers/clips/reference.js';
-import { checkClassroom, checkTargets, dominantStage, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
+import { checkClassroom, checkPaced, checkTargets, compareTable, dominantStage, pacedTable, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
 import { resolveModel } from './model.js';
 import { workerCommand, type Runtime } from './runtime.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
@@ -23,6 +24,10 @@ const USAGE = `usage: npm run bench -- [options]
   --set KEY=VALUE    any daemon setting, e.g. --set detector.detect_width=240 (repeatable)
   --mqtt             publish through the daemon's MQTT publisher to an aedes broker inside the bench
   --runtime R        dist (compile to reports/bench/dist and run with plain node, as deployed; default) or tsx
+  --skip-paced       only the unpaced runs (every frame as fast as it goes)
+  --only-paced       only the paced runs (each clip at its own frame rate, as a camera)
+  --only TEXT        only the reference clips whose name contains TEXT (repeatable)
+  --compare FILE     print CPU per frame and RSS against an earlier report (a bench.json), clip by clip
   --out FILE         JSON report (default reports/bench/bench.json)
 On a machine busy with other work, wall-clock figures drop with the CPU share the bench gets (the cores
 column); as root, \`chrt -r 10 node --import tsx test/bench/bench.ts ...\` measures as on an idle machine.`;
@@ -36,6 +41,10 @@ interface Options {
   settings: Record<string, string>;
   mqtt: boolean;
   runtime: Runtime;
+  paced: boolean;
+  unpaced: boolean;
+  only: string[];
+  compare?: string;
   out: string;
 }
 
@@ -58,6 +67,10 @@ function parseOptions(argv: string[]): Options | null {
       set: { type: 'string', multiple: true },
       mqtt: { type: 'boolean' },
       runtime: { type: 'string' },
+      'skip-paced': { type: 'boolean' },
+      'only-paced': { type: 'boolean' },
+      only: { type: 'string', multiple: true },
+      compare: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -72,6 +85,7 @@ function parseOptions(argv: string[]): Options | null {
   }
   const runtime = values.runtime ?? 'dist';
   if (runtime !== 'dist' && runtime !== 'tsx') throw new Error(`--runtime must be dist or tsx, got "${runtime}"`);
+  if (values['skip-paced'] && values['only-paced']) throw new Error('--skip-paced and --only-paced exclude each other');
   return {
     clips: (values.clip ?? []).map((c) => path.resolve(c)),
     repeat: positiveInt('repeat', values.repeat, 1),
@@ -81,6 +95,10 @@ function parseOptions(argv: string[]): Options | null {
     settings,
     mqtt: values.mqtt === true,
     runtime,
+    paced: values['skip-paced'] !== true,
+    unpaced: values['only-paced'] !== true,
+    only: values.only ?? [],
+    compare: values.compare === undefined ? undefined : path.resolve(values.compare),
     out: path.resolve(values.out ?? fromRoot('reports/bench/bench.json')),
   };
 }
@@ -138,15 +156,21 @@ async function main(): Promise<number> {
   let clips: ReferenceClip[];
   let target: ReferenceClip | undefined;
   let rooms: ReferenceClip[] = [];
+  let pacedClips: ReferenceClip[] = [];
   if (opts.clips.length > 0) {
     clips = opts.clips.map((p) => ({ name: path.basename(p, path.extname(p)), path: p, faces: 0 }));
+    pacedClips = clips;
   } else {
     const ref = benchClips();
-    clips = ref.clips;
+    const wanted = (c: ReferenceClip): boolean => opts.only.length === 0 || opts.only.some((o) => c.name.includes(o));
+    clips = ref.clips.filter(wanted);
     target = ref.target;
     rooms = ref.classrooms;
+    pacedClips = ref.paced.filter(wanted);
     if (ref.note) notes.push(ref.note);
   }
+  if (!opts.unpaced) clips = [];
+  if (!opts.paced) pacedClips = [];
   const model = resolveModel(opts.model);
   if (model.note) notes.push(model.note);
   const command = await workerCommand(opts.runtime);
@@ -159,21 +183,36 @@ async function main(): Promise<number> {
   );
 
   const reports: ClipReport[] = [];
+  const paced: ClipReport[] = [];
   let cvThreads = 0;
-  for (const clip of clips) {
-    const req: WorkerRequest = { name: clip.name, clip: clip.path, model: model.path, threads: opts.threads, repeat: opts.repeat, settings: opts.settings, mqtt: opts.mqtt, cvThreads: opts.cvThreads };
-    process.stdout.write(`  ${clip.name} ... `);
-    const done = await benchInChild(command, req);
-    cvThreads = done.cvThreads;
-    reports.push(done.report);
-    console.log(`${done.report.fps} frames/s, ${done.report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
+  for (const [list, pace, out] of [[clips, 'none', reports], [pacedClips, 'realtime', paced]] as const) {
+    if (list.length > 0) console.log(pace === 'none' ? 'every frame, as fast as it goes:' : 'paced at each clip\'s frame rate, as a camera:');
+    for (const clip of list) {
+      const req: WorkerRequest = { name: clip.name, clip: clip.path, model: model.path, threads: opts.threads, repeat: opts.repeat, settings: opts.settings, mqtt: opts.mqtt, cvThreads: opts.cvThreads, pace };
+      process.stdout.write(`  ${clip.name} ... `);
+      const done = await benchInChild(command, req);
+      cvThreads = done.cvThreads;
+      out.push(done.report);
+      console.log(`${done.report.fps} frames/s, ${done.report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
+    }
   }
 
-  console.log(`\nper-stage ms are median/p95; cpu/frame in ms; cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`);
-  console.log(table(reports));
+  if (reports.length > 0) {
+    console.log(`\nper-stage ms are median/p95; cpu/frame in ms (each run's mean, median of the runs); cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`);
+    console.log(table(reports));
+  }
   if (reports.some((r) => r.scene)) {
     console.log(`\nclassroom clips (each figure the median of ${opts.repeat} run(s)); hz = LSTM steps per second per face on the frame clock; first report = seconds from a face's arrival to its face_appeared\n`);
     console.log(sceneTable(reports));
+  }
+  if (paced.length > 0) {
+    console.log(`\npaced (each clip at its own frame rate, as a camera delivers it; ${opts.repeat} run(s)): CPU = CPU time / wall time of the daemon's process, as a share of one core; first event = seconds from a face's first frame to its face_appeared on the frame clock, p50/p95 over the faces that arrive after the first frame, median of the runs\n`);
+    console.log(pacedTable(paced));
+  }
+  if (opts.compare) {
+    const before = JSON.parse(fs.readFileSync(opts.compare, 'utf8')) as { clips: ClipReport[]; paced?: ClipReport[] };
+    console.log(`\nagainst ${path.relative(process.cwd(), opts.compare)} (cpu/frame in ms; cpu % of one core for paced runs):\n`);
+    console.log(compareTable([...reports, ...paced], [...before.clips, ...(before.paced ?? [])]));
   }
   const loadNow = os.loadavg()[0] ?? 0;
   const policy = schedPolicy();
@@ -210,6 +249,14 @@ async function main(): Promise<number> {
     console.log(`\ntargets on ${r.clip} (shipped defaults; cpu/frame against ${targetReport.clip} in this run):\n${verdicts(checks)}`);
   }
 
+  const pacedChecks: Array<{ clip: string; checks: TargetCheck[]; pass: boolean }> = [];
+  for (const r of paced) {
+    const checks = checkPaced(r);
+    if (checks.length === 0) continue;
+    pacedChecks.push({ clip: r.clip, checks, pass: checks.every((c) => c.pass) });
+    console.log(`\ntargets on ${r.clip}, paced at ${r.clip_fps} fps (median of ${r.runs} run(s)):\n${verdicts(checks)}`);
+  }
+
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   const json = {
     time: new Date().toISOString(),
@@ -222,8 +269,10 @@ async function main(): Promise<number> {
     settings: opts.settings,
     notes,
     clips: reports,
+    paced,
     targets,
     classroom_targets: classroomChecks,
+    paced_targets: pacedChecks,
   };
   fs.writeFileSync(opts.out, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`\nwrote ${path.relative(process.cwd(), opts.out) || opts.out}`);

@@ -17,6 +17,8 @@ export interface WorkerRequest {
   mqtt: boolean;
   /** OpenCV's own worker threads (detectMultiScale is parallel); undefined = OpenCV's default. */
   cvThreads?: number;
+  /** "realtime": at the clip's frame rate, as a camera delivers it; "none" (default): as fast as it goes. */
+  pace?: 'none' | 'realtime';
 }
 
 export type WorkerReply = { ok: true; report: ClipReport; cvThreads: number } | { ok: false; error: string };
@@ -30,7 +32,7 @@ export async function benchClip(req: WorkerRequest): Promise<{ report: ClipRepor
   const runs: ClipRun[] = [];
   try {
     for (let i = 0; i < req.repeat; i++) {
-      runs.push(await runClip({ clip: req.clip, model: req.model, threads: req.threads, settings: req.settings, mqttUrl: broker?.url }));
+      runs.push(await runClip({ clip: req.clip, model: req.model, threads: req.threads, settings: req.settings, mqttUrl: broker?.url, pace: req.pace }));
     }
   } finally {
     await broker?.stop();
@@ -43,6 +45,7 @@ export async function benchClip(req: WorkerRequest): Promise<{ report: ClipRepor
     loadBefore,
     loadAfter: os.loadavg()[0] ?? 0,
     mqtt: broker ? { messages: broker.messages, bytes: broker.bytes } : null,
+    pace: req.pace,
   });
   return { report, cvThreads: cv.getNumThreads() };
 }
