@@ -146,6 +146,8 @@ export class Daemon implements DaemonControl {
         },
       },
       open: this.deps.openSource,
+      // Only the preview shows frames; the pipeline needs gray.
+      colour: this.deps.frameTap !== undefined,
     });
     this.loop = this.run();
     this.capture.start();
