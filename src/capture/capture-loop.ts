@@ -163,7 +163,7 @@ export class CaptureLoop {
       this.seq += 1;
       const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : Date.now();
       this.mediaMs += periodMs;
-      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, width: mat.cols, height: mat.rows } })) stats.framesDropped += 1;
+      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, width: mat.cols, height: mat.rows, fresh: n === 1 } })) stats.framesDropped += 1;
     }
     return false;
   }
