@@ -146,6 +146,17 @@ test('moved cells that do not fit the allowance wait for the next frames; the fi
   t.true(frames > 10 && frames < 200, `${frames} frames`);
 });
 
+test('where a probe lost its face, every band whose faces fit there searches the window too', (t) => {
+  const b = bands(1280, 720);
+  const pending = new PendingMotion();
+  pending.add(motionFrame(160, 90, []), b.length, [], { width: 1280, height: 720 });
+  pending.addBox({ x: 400, y: 200, width: 120, height: 120 }, b.length);
+  const areas = pending.take(b, Infinity);
+  const expected = b.map((band, i) => ({ band, i })).filter(({ band }) => MOTION_PER_FACE * band.faceMin <= 128).map(({ i }) => i);
+  t.deepEqual([...new Set(areas.map((a) => a.band))].sort(), expected);
+  for (const a of areas) t.true(a.x <= 400 && a.y <= 200 && a.x + a.width >= 520 && a.y + a.height >= 320, JSON.stringify(a));
+});
+
 test('components: 8-connected groups of cells, as bounding boxes, each with its oldest cell', (t) => {
   const grid = new Uint32Array(10 * 6);
   for (const [i, since] of [[0, 3], [11, 2], [22, 5], [8, 4], [9, 4], [19, 4], [55, 1]] as const) grid[i] = since;
@@ -178,7 +189,9 @@ test('gated schedule: the first frame is swept whole, then nothing without motio
   const pending = new PendingMotion();
   pending.add(motionFrame(160, 90, []), b.length, [], { width: 1280, height: 720 });
   const first = s.plan(b, 0, 0, pending);
-  t.is(first.strips.reduce((a, x) => a + x.windows, 0), sweepWindows(b), 'frame 0: every band, every row');
+  const rows = b.map((band, i) => first.strips.filter((x) => x.band === i).reduce((a, x) => a + x.rows, 0));
+  t.deepEqual(rows, b.map((band) => band.height), 'frame 0: every band, every row');
+  t.true(first.strips.every((x) => (b[x.band] as Band).width * Math.min(x.rows + (b[x.band] as Band).maxPx, (b[x.band] as Band).height) <= 500_000 + (b[x.band] as Band).width * 8), 'no strip larger than MAX_STRIP_PX');
   s.cost.sweep(1, 1e4);
   let searched = 0;
   for (let i = 1; i < 300; i++) searched += s.plan(b, 0, i * 33, pending).strips.length;
@@ -212,6 +225,13 @@ test('gated schedule: a still confirmed face is probed at the still rate; motion
   t.true((count.get(2) ?? 0) >= 17 && (count.get(2) ?? 0) <= 19, `moving face probed ${count.get(2)} times in 3 s`);
   t.is(count.get(3), 90);
   t.is(count.get(4), 90);
+  // Whatever the budget: with room for one probe a frame taken by a lost track, the still face is still probed.
+  const tight = new DetectionSchedule({ budgetMs: 1, trackHz: 6, fullEvery: 5, sweepIntervalMs: 10_000, stillHz: 1 });
+  tight.cost.probe(1, 1);
+  tight.pickProbes([still], 0); // found by a probe before (a confirmed track was probed on every frame while tentative)
+  let stillProbes = 0;
+  for (let i = 1; i <= 90; i++) stillProbes += tight.pickProbes([lost, still], i * 33.3).filter((p) => p.id === 1).length;
+  t.true(stillProbes >= 3 && stillProbes <= 4, `still face probed ${stillProbes} times in 3 s beside a lost one`);
   // The limit: at least twice within tracker.max_age_s, and never less than once a second.
   t.is(stillHz(2), 1);
   t.is(stillHz(0.5), 4);

@@ -110,6 +110,12 @@ export class CostModel {
   }
 }
 
+/** Most band pixels one strip may search at once. detectMultiScale keeps, for as long as the detector lives,
+ * integral images of every pyramid level of the largest image it was given: the whole first band of a 1080p frame
+ * (1536x864) in one call holds 28 MB of them, a strip of this size 10 MB. The first frame is swept in 3 strips
+ * instead of 1 (about a third more windows, once). */
+const MAX_STRIP_PX = 500_000;
+
 /** Share of the budget that probes may take; the rest is the sweep's, so that new faces are always looked for. */
 const PROBE_SHARE = 0.7;
 
@@ -280,9 +286,12 @@ export class DetectionSchedule {
   /** The most anchor rows of `band` whose strip fits `allowance` windows; at least a quarter of the band's
    * largest window (smaller strips would mostly rescan their overlap), at most what is left of the band. */
   private rowsFor(band: Band, left: number, allowance: number): number {
-    if (stripWindows(band, left) <= allowance) return left;
-    let lo = Math.min(left, Math.max(8, Math.ceil(band.maxPx / 4)));
-    let hi = left;
+    const least = Math.min(left, Math.max(8, Math.ceil(band.maxPx / 4)));
+    // At most MAX_STRIP_PX of image per detectMultiScale call, even when the allowance is unlimited (the first frame).
+    const most = Math.min(left, Math.max(least, Math.floor(MAX_STRIP_PX / band.width) - band.maxPx));
+    if (stripWindows(band, most) <= allowance) return most;
+    let lo = least;
+    let hi = most;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       if (stripWindows(band, Math.min(left, mid + band.maxPx)) <= allowance) lo = mid;
