@@ -1,6 +1,6 @@
 // `npm run bench`: the real pipeline (the Daemon: capture → detect → track → classify → events, MQTT
-// optional) over the reference clips, every frame as fast as it goes, one clip per child process so
-// that peak RSS is the daemon's own; then some of them again paced at their own frame rate, as a camera
+// optional) over the reference clips, every frame as fast as it goes, each run of a clip in a child process of
+// its own so that peak RSS is the daemon's own; then some of them again paced at their own frame rate, as a camera
 // delivers them (CPU as a share of one core, how soon a new face is reported). Prints tables, checks the
 // targets, and writes reports/bench/bench.json.
 import { fork } from 'node:child_process';
@@ -10,14 +10,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromRoot } from '../../src/system/paths.js';
 import { benchClips, type ReferenceClip } from '../helpers/clips/reference.js';
-import { checkClassroom, checkPaced, checkTargets, compareTable, dominantStage, pacedTable, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
+import { checkClassroom, checkPaced, checkTargets, clipReport, compareTable, dominantStage, pacedTable, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
 import { resolveModel } from './model.js';
 import { workerCommand, type Runtime } from './runtime.js';
-import type { WorkerReply, WorkerRequest } from './worker.js';
+import type { WorkerReply, WorkerRequest, WorkerRun } from './worker.js';
+import { readLayout, scoreScene } from './scene.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --clip PATH        benchmark this video file instead of the reference clips (repeatable)
-  --repeat N         run each clip N times (samples pooled; default 1)
+  --repeat N         run each clip N times, each in a process of its own (samples pooled, figures the median of the runs; default 1)
   --model PATH       ONNX model (default: models/emotion-cnn-lstm.int8.onnx, else the newest models/work/**/*.onnx)
   --threads N        ONNX Runtime intra-op threads (default 1)
   --cv-threads N     OpenCV worker threads (default: OpenCV's, one per core)
@@ -103,8 +104,8 @@ function parseOptions(argv: string[]): Options | null {
   };
 }
 
-/** Run one clip in a child process and wait for its report. */
-function benchInChild(command: { script: string; execArgv: string[] }, req: WorkerRequest): Promise<{ report: ClipReport; cvThreads: number }> {
+/** Run one clip once in a child process and wait for what it measured. */
+function benchInChild(command: { script: string; execArgv: string[] }, req: WorkerRequest): Promise<WorkerRun> {
   return new Promise((resolve, reject) => {
     // The daemon's process settings from deploy/emotiond.service, so that RSS is measured as deployed.
     const execArgv = [...command.execArgv, '--max-semi-space-size=1'];
@@ -118,9 +119,26 @@ function benchInChild(command: { script: string; execArgv: string[] }, req: Work
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      if (reply?.ok) resolve({ report: reply.report, cvThreads: reply.cvThreads });
+      if (reply?.ok) resolve(reply);
       else reject(new Error(reply ? reply.error : `bench worker for ${req.clip} exited (${signal ?? code}) without a report`));
     });
+  });
+}
+
+/** One report over the runs of a clip, each from a process of its own. */
+function reportOf(clip: ReferenceClip, done: WorkerRun[], pace: 'none' | 'realtime'): ClipReport {
+  const runs = done.map((d) => d.run);
+  const layout = readLayout(clip.path);
+  const mqtt = done[0]?.mqtt ? { messages: done.reduce((a, d) => a + (d.mqtt?.messages ?? 0), 0), bytes: done.reduce((a, d) => a + (d.mqtt?.bytes ?? 0), 0) } : null;
+  const bases = done.map((d) => d.rssBaseBytes).sort((a, b) => a - b);
+  return clipReport(runs, {
+    scenes: layout ? runs.map((r) => scoreScene(r, layout)) : [],
+    name: clip.name,
+    rssBaseBytes: bases[Math.floor((bases.length - 1) / 2)] ?? 0,
+    loadBefore: done[0]?.loadBefore ?? 0,
+    loadAfter: done.at(-1)?.loadAfter ?? 0,
+    mqtt,
+    pace,
   });
 }
 
@@ -188,12 +206,14 @@ async function main(): Promise<number> {
   for (const [list, pace, out] of [[clips, 'none', reports], [pacedClips, 'realtime', paced]] as const) {
     if (list.length > 0) console.log(pace === 'none' ? 'every frame, as fast as it goes:' : 'paced at each clip\'s frame rate, as a camera:');
     for (const clip of list) {
-      const req: WorkerRequest = { name: clip.name, clip: clip.path, model: model.path, threads: opts.threads, repeat: opts.repeat, settings: opts.settings, mqtt: opts.mqtt, cvThreads: opts.cvThreads, pace };
+      const req: WorkerRequest = { name: clip.name, clip: clip.path, model: model.path, threads: opts.threads, settings: opts.settings, mqtt: opts.mqtt, cvThreads: opts.cvThreads, pace };
       process.stdout.write(`  ${clip.name} ... `);
-      const done = await benchInChild(command, req);
-      cvThreads = done.cvThreads;
-      out.push(done.report);
-      console.log(`${done.report.fps} frames/s, ${done.report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
+      const done: WorkerRun[] = [];
+      for (let i = 0; i < opts.repeat; i++) done.push(await benchInChild(command, req));
+      const report = reportOf(clip, done, pace);
+      cvThreads = done[0]?.cvThreads ?? 0;
+      out.push(report);
+      console.log(`${report.fps} frames/s, ${report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
     }
   }
 

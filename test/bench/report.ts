@@ -2,7 +2,7 @@
 // prints them as a table.
 import { STAGES, type Stage } from '../../src/system/stats.js';
 import { quantile } from '../../src/system/quantile.js';
-import type { ClipRun } from './run-clip.js';
+import type { RunRecord } from './run-clip.js';
 import { tracksSeen } from './run-clip.js';
 import type { SceneReport } from './scene.js';
 
@@ -62,6 +62,8 @@ export interface ClipReport {
   cpu_share_runs: number[];
   /** RSS once OpenCV, ONNX Runtime and the daemon's modules were loaded, before the first run. */
   rss_base_mb: number;
+  /** Peak RSS of each run (each in a process of its own), and their median. */
+  peak_rss_runs_mb: number[];
   peak_rss_mb: number;
   faces_classified: number;
   /** Distinct track ids that had face_appeared, per run. */
@@ -123,7 +125,7 @@ export interface ReportContext {
 }
 
 /** One report over every run of a clip (samples pooled). */
-export function clipReport(runs: ClipRun[], ctx: ReportContext): ClipReport {
+export function clipReport(runs: RunRecord[], ctx: ReportContext): ClipReport {
   const first = runs[0];
   if (!first) throw new Error('no runs');
   const pooled = Object.fromEntries(STAGES.map((s) => [s, runs.flatMap((r) => r.samples[s])])) as Record<Stage, number[]>;
@@ -156,7 +158,8 @@ export function clipReport(runs: ClipRun[], ctx: ReportContext): ClipReport {
     cpu_cores_used: round(cpuMs / wallMs),
     cpu_share_runs: runs.map((r) => round(r.cpuMs / r.wallMs, 3)),
     rss_base_mb: round(ctx.rssBaseBytes / 2 ** 20, 1),
-    peak_rss_mb: round(Math.max(...runs.map((r) => Math.max(r.rssPeakBytes, r.maxRssBytes))) / 2 ** 20, 1),
+    peak_rss_runs_mb: runs.map((r) => round(Math.max(r.rssPeakBytes, r.maxRssBytes) / 2 ** 20, 1)),
+    peak_rss_mb: round((middle(runs.map((r) => Math.max(r.rssPeakBytes, r.maxRssBytes))) ?? 0) / 2 ** 20, 1),
     faces_classified: faces,
     tracks_seen: tracksSeen(events).length,
     events: {

@@ -29,9 +29,15 @@ export interface ClipRunOptions {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
 }
 
-export interface ClipRun {
-  clip: string;
+export interface ClipRun extends RunRecord {
   sink: MemorySink;
+}
+
+/** What the reports read of a run: a ClipRun, or one that came over the bench worker's IPC channel (the sink's
+ * arrays only). */
+export interface RunRecord {
+  clip: string;
+  sink: Pick<MemorySink, 'events' | 'faces' | 'cameras'>;
   frames: number;
   framesBad: number;
   /** Frames dropped by the latest-frame slot (the pipeline was busy): only paced runs drop. */
@@ -149,6 +155,12 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
     firstFrameMs: daemon.stats.firstFrameMs ?? 0,
     cpuPerFrameMs,
   };
+}
+
+/** A run as it crosses a process boundary (plain data). */
+export function runRecord(r: ClipRun): RunRecord {
+  const { events, faces, cameras } = r.sink;
+  return { ...r, sink: { events, faces, cameras } };
 }
 
 /** Distinct track ids that appeared, in order of appearance. */

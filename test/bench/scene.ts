@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type { BoxTuple } from '../helpers/clips/data.js';
 import type { ComposedFace } from '../helpers/clips/compose.js';
 import type { EmotionEvent, FaceState } from '../../src/types.js';
-import type { ClipRun } from './run-clip.js';
+import type { RunRecord } from './run-clip.js';
 import { nearestRank } from '../../src/system/quantile.js';
 
 export interface SceneReport {
@@ -42,7 +42,7 @@ function inside(cx: number, cy: number, [x, y, w, h]: BoxTuple): boolean {
 
 const round = (x: number | null, k = 100): number | null => (x === null ? null : Math.round(x * k) / k);
 
-export function scoreScene(run: ClipRun, layout: { fps: number; faces: ComposedFace[] }): SceneReport {
+export function scoreScene(run: RunRecord, layout: { fps: number; faces: ComposedFace[] }): SceneReport {
   const events = run.sink.events;
   const appeared = events.filter((e): e is Extract<EmotionEvent, { type: 'face_appeared' }> => e.type === 'face_appeared');
   const t0 = run.firstFrameMs;
