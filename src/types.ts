@@ -130,6 +130,9 @@ export interface DetectStats {
   /** Smallest face searched for, in frame pixels. */
   min_face_px: number;
   budget_ms: number;
+  /** Share of the frame the sweep for new faces searched per frame (cascade windows, as a share of a search of
+   * the whole frame), over the last 256 frames. */
+  searched: number;
 }
 
 /** Per-face LSTM step rates, over the faces present that were stepped at least twice. */
@@ -146,6 +149,8 @@ export interface FrameInfo {
   timestampMs: number;
   width: number;
   height: number;
+  /** The first frame since the source was opened (or reopened): the detector searches it whole. */
+  fresh?: boolean;
 }
 
 interface EventBase {

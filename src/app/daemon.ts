@@ -113,7 +113,7 @@ export class Daemon implements DaemonControl {
     const info = this.model.info;
     this.log.info({ model: modelPath, classes: info.classes, version: info.metadata['emotiond.version'], step_hz: info.stepHz }, 'model loaded');
     if (info.stepHzAssumed) this.log.warn({ model: modelPath, step_hz: info.stepHz }, 'the model does not say the step rate it was trained for (emotiond.step_hz): assuming it');
-    const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade));
+    const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade), config.tracker.max_age_s);
     this.log.info({ cascade: detector.cascadePath }, 'cascade loaded');
     const device = config.device.id;
     const tracker = new FaceTracker(config.tracker);
@@ -156,6 +156,8 @@ export class Daemon implements DaemonControl {
         },
       },
       open: this.deps.openSource,
+      // Only the preview shows frames; the pipeline needs gray.
+      colour: this.deps.frameTap !== undefined,
     });
     this.loop = this.run();
     this.capture.start();

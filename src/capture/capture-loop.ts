@@ -30,6 +30,8 @@ export interface CaptureDeps {
   events: CaptureEvents;
   /** Opens the source; injectable so tests can pass a fake frame source. */
   open?: (settings: Config['source']) => FrameSource;
+  /** Keep frames in colour (`emotiond preview`); otherwise OpenCvSource delivers 8-bit gray. */
+  colour?: boolean;
 }
 
 class StallError extends Error {}
@@ -68,7 +70,7 @@ export class CaptureLoop {
       opened = true;
       let source: FrameSource | undefined;
       try {
-        source = (this.deps.open ?? OpenCvSource.open)(settings);
+        source = this.deps.open ? this.deps.open(settings) : OpenCvSource.open(settings, { colour: this.deps.colour });
         logger.info({ source: describeSource(settings.uri), kind: source.kind, ...source.props }, 'source opened');
         const finished = await this.pump(source, () => {
           lastFrameMs = Date.now();
@@ -161,7 +163,7 @@ export class CaptureLoop {
       this.seq += 1;
       const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : Date.now();
       this.mediaMs += periodMs;
-      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, width: mat.cols, height: mat.rows } })) stats.framesDropped += 1;
+      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, width: mat.cols, height: mat.rows, fresh: n === 1 } })) stats.framesDropped += 1;
     }
     return false;
   }

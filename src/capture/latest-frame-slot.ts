@@ -27,6 +27,8 @@ export class LatestFrameSlot {
       return true;
     }
     const replaced = this.frame !== null;
+    // A dropped first frame of a (re)opened source passes that on: the detector must still search the next whole.
+    if (this.frame?.info.fresh) frame.info.fresh = true;
     this.frame?.mat.release();
     this.frame = frame;
     return !replaced;

@@ -1,4 +1,8 @@
 // Frame sources through OpenCV VideoCapture: V4L2 devices, GStreamer pipelines, files and stream URLs.
+// Frames come out as 8-bit gray, the only thing the pipeline needs, decoded as cheaply as the backend allows:
+// MJPEG (V4L2 cameras, files, streams) as the JPEG bytes, which libjpeg decodes to gray without the chroma;
+// V4L2 YUYV/UYVY as it comes, whose Y plane is the gray; anything else decoded to BGR by the backend and
+// converted once. No full-size colour frame is kept, unless colour is asked for (`emotiond preview`).
 import fs from 'node:fs';
 import cv from '../system/opencv.js';
 import type { Config } from '../config/schema.js';
@@ -11,6 +15,18 @@ export interface SourceProps {
   width: number;
   height: number;
   fps: number;
+  /** How frames become gray (logged when the source opens). */
+  decode?: Decode;
+}
+
+/** jpeg-to-gray: the backend hands over the JPEG bytes (MJPEG), decoded to gray; y-plane: V4L2 YUYV/UYVY as it
+ * comes, its Y plane taken; bgr-to-gray: the backend's BGR frame, converted once; colour: kept as the backend
+ * gives it (asked for by `emotiond preview`). */
+export type Decode = 'jpeg-to-gray' | 'y-plane' | 'bgr-to-gray' | 'colour';
+
+export interface SourceOptions {
+  /** Keep the frames in colour (`emotiond preview` shows them); otherwise they are 8-bit gray. */
+  colour?: boolean;
 }
 
 /** One opened capture. `read` resolves null at the end of a file or stream. */
@@ -54,14 +70,19 @@ export class OpenCvSource implements FrameSource {
   private pending: Promise<unknown> | null = null;
   private closed = false;
 
+  /** The backend's pixel format (the byte order of a V4L2 4:2:2 camera read as it comes). */
+  private readonly fourcc: string;
+
   private constructor(
     private readonly cap: cv.VideoCapture,
     readonly kind: SourceKind,
     readonly props: SourceProps,
-  ) {}
+  ) {
+    this.fourcc = fourccText(cap.get(cv.CAP_PROP_FOURCC));
+  }
 
   /** Open and configure; throws EMD_SOURCE_OPEN naming the source when it cannot deliver. */
-  static open(settings: Config['source']): OpenCvSource {
+  static open(settings: Config['source'], opts: SourceOptions = {}): OpenCvSource {
     const kind = sourceKind(settings.uri);
     const where = `source.uri "${describeSource(settings.uri)}" (${kind})`;
     let cap: cv.VideoCapture;
@@ -77,21 +98,19 @@ export class OpenCvSource implements FrameSource {
       cap.release();
       throw new EmotiondError('EMD_SOURCE_OPEN', `${where}: OpenCV could not open it (no frame size reported)`);
     }
-    return new OpenCvSource(cap, kind, props);
+    return new OpenCvSource(cap, kind, { ...props, decode: opts.colour ? 'colour' : chooseDecode(cap, kind) });
   }
 
+  /** The next frame (8-bit gray unless colour was asked for); null at the end. A frame that cannot be decoded
+   * comes back empty, for the capture loop to count as bad. */
   async read(): Promise<cv.Mat | null> {
-    const reading = cvCallAsync('read frame', () => this.cap.readAsync(), 'EMD_SOURCE_READ');
+    const reading = (async () => grayFrame(await cvCallAsync('read frame', () => this.cap.readAsync(), 'EMD_SOURCE_READ'), this.props.decode ?? 'bgr-to-gray', this.fourcc))();
     this.pending = reading;
     const mat = await reading.finally(() => {
       if (this.pending === reading) this.pending = null;
     });
-    if (this.closed) {
-      mat.release();
-      return null;
-    }
-    if (mat.empty) {
-      mat.release();
+    if (this.closed || mat === null) {
+      mat?.release();
       return null;
     }
     return mat;
@@ -107,6 +126,62 @@ export class OpenCvSource implements FrameSource {
     if (this.pending) void this.pending.catch(() => undefined).then(() => this.cap.release());
     else this.cap.release();
   }
+}
+
+/**
+ * What the backend read, as the pipeline takes it (`raw` is released): 8-bit gray, or unchanged for 'colour';
+ * null when `raw` is empty (the end of the source). JPEG bytes (a 1-row Mat, 'jpeg-to-gray') are decoded to
+ * gray; a 2-channel frame (V4L2 4:2:2 as it comes) gives its Y plane, in the byte order `fourcc` says; BGR and
+ * BGRA are converted. A frame that cannot be decoded comes back as an empty Mat (the capture loop counts it as
+ * bad), never as an error.
+ */
+export async function grayFrame(raw: cv.Mat, decode: Decode, fourcc: string): Promise<cv.Mat | null> {
+  if (raw.empty) {
+    raw.release();
+    return null;
+  }
+  if (decode === 'colour' || (raw.channels === 1 && raw.rows > 1)) return raw;
+  if (decode === 'jpeg-to-gray' && raw.rows === 1) {
+    const jpeg = raw.getData();
+    raw.release();
+    try {
+      return await cv.imdecodeAsync(jpeg, cv.IMREAD_GRAYSCALE).catch(() => new cv.Mat());
+    } finally {
+      // The decoder reads the buffer on a worker thread: it must outlive the call.
+      void jpeg.byteLength;
+    }
+  }
+  const code = raw.channels === 2 ? (fourcc === 'UYVY' ? cv.COLOR_YUV2GRAY_UYVY : cv.COLOR_YUV2GRAY_YUYV) : raw.channels === 4 ? cv.COLOR_BGRA2GRAY : raw.channels === 3 ? cv.COLOR_BGR2GRAY : null;
+  if (code === null) return raw;
+  try {
+    return await raw.cvtColorAsync(code).catch(() => new cv.Mat());
+  } finally {
+    raw.release();
+  }
+}
+
+/** A FourCC code as its four characters. */
+export function fourccText(code: number): string {
+  const c = Math.round(code);
+  return String.fromCharCode(c & 255, (c >> 8) & 255, (c >> 16) & 255, (c >>> 24) & 255);
+}
+
+/** MJPEG as the FFmpeg and V4L2 backends name it (FFmpeg's "mjpe" is the start of its codec name "mjpeg"). */
+export function isJpegFourcc(fourcc: string): boolean {
+  return /^(mjpg|mjpe|jpeg|avrn|dmb1|mjpa)$/i.test(fourcc.trim());
+}
+
+/** Ask the backend for undecoded frames where gray comes cheaper that way: MJPEG as JPEG bytes (V4L2: without
+ * RGB conversion; FFmpeg, for files and streams: the raw stream), V4L2 YUYV/UYVY as it comes. Otherwise, or
+ * when the backend refuses, its BGR frames, converted once. */
+function chooseDecode(cap: cv.VideoCapture, kind: SourceKind): Decode {
+  const fourcc = fourccText(cap.get(cv.CAP_PROP_FOURCC));
+  if (isJpegFourcc(fourcc)) {
+    if (kind === 'v4l2' && cap.set(cv.CAP_PROP_CONVERT_RGB, 0)) return 'jpeg-to-gray';
+    if ((kind === 'file' || kind === 'url') && cap.set(cv.CAP_PROP_FORMAT, -1)) return 'jpeg-to-gray';
+  }
+  if (kind === 'v4l2' && /^(YUYV|YUY2|UYVY)$/.test(fourcc) && cap.set(cv.CAP_PROP_CONVERT_RGB, 0)) return 'y-plane';
+  return 'bgr-to-gray';
 }
 
 function configureCamera(cap: cv.VideoCapture, s: Config['source']): void {

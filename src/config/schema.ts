@@ -31,6 +31,8 @@ export interface Config {
     budget_ms: number;
     track_hz: number;
     roi_margin: number;
+    sweep_interval_s: number;
+    motion_threshold: number;
   };
   tracker: {
     iou_threshold: number;
@@ -238,6 +240,16 @@ export const schema: convict.Schema<Config> = {
     },
     track_hz: { doc: 'Re-detections per second of each tracked face (round-robin); boxes are predicted between them. New and lost faces are searched on every frame.', format: range(0.5, 120), default: 6 },
     roi_margin: { doc: 'Margin around a track searched between full detections, as a fraction of the face size.', format: range(0, 3), default: 0.5 },
+    sweep_interval_s: {
+      doc: 'Motion gate: seconds between searches of the whole frame for new faces (a safety net). In between, only where the picture moved is searched (a motion mask on a small gray copy of the frame), and a tracked face whose picture did not change is re-detected once a second instead of track_hz. The first frame, a reopened camera and a change of the whole scene are searched whole. 0 = no gate: the whole frame is searched over and over (every detector.full_every frames at most).',
+      format: range(0, 3600),
+      default: 10,
+    },
+    motion_threshold: {
+      doc: 'Motion gate: change of the mean gray level of a cell of the motion mask (a square of about a quarter of the smallest face) that counts as motion, after a change of the whole picture\'s brightness is taken out. Changes add up over frames, so slow motion counts too; raise it for a noisy camera (night, infrared).',
+      format: range(1, 128),
+      default: 8,
+    },
   },
   tracker: {
     iou_threshold: { doc: 'Least overlap (IoU) for a detection to continue a track.', format: range(0, 1), default: 0.25 },

@@ -51,12 +51,17 @@ export interface BandInput {
  * position where its window fits, so a strip also rescans, for its smaller windows, rows that the next strip
  * scans again (the overlap that lets the largest window fit). */
 export function stripWindows(band: Pick<Band, 'width' | 'minPx' | 'maxPx' | 'window' | 'factor'>, imgRows: number): number {
+  return areaWindows(band, band.width, imgRows);
+}
+
+/** Windows one detectMultiScale call scans on an image of `imgCols` x `imgRows` band pixels. */
+export function areaWindows(band: Pick<Band, 'minPx' | 'maxPx' | 'window' | 'factor'>, imgCols: number, imgRows: number): number {
   const { window, factor: f } = band;
   let total = 0;
   for (let s = 1; Math.round(window * s) <= band.maxPx; s *= f) {
     if (Math.round(window * s) < band.minPx) continue;
     const step = s > 2 ? 1 : 2;
-    total += (Math.max(0, band.width / s - window) / step) * (Math.max(0, imgRows / s - window) / step);
+    total += (Math.max(0, imgCols / s - window) / step) * (Math.max(0, imgRows / s - window) / step);
   }
   return total;
 }

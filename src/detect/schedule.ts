@@ -6,11 +6,16 @@
 //  - the sweep for new faces: bands of face sizes (bands.ts), each cut into strips of rows, searched from a
 //    cursor that advances as far as the rest of the budget allows, and never faster than one sweep per
 //    detector.full_every frames. A completed sweep's duration is the longest a new face waits to be found.
+// With the motion gate (detector.sweep_interval_s > 0) the whole frame is swept only on the first frame, when
+// asked (a reopened camera, a new scene, tracks reset) and every sweep_interval_s; in between the sweep searches
+// only where the frame moved (motion-regions.ts), within the same allowance, and a confirmed face whose window
+// saw no motion since its last probe is probed at the still rate (at least once a second) instead of track_hz.
 // Costs are learned while running (ms per cascade window, ms per probe), so the budget holds on a Pi as on a PC.
 import type { Band } from './bands.js';
 import { stripWindows, sweepWindows } from './bands.js';
 import type { Box } from '../types.js';
 import { RateKeeper } from '../system/rate-keeper.js';
+import type { PendingMotion, SearchArea } from './motion-regions.js';
 
 export interface ScheduleSettings {
   /** Detection time per frame to aim for (ms); the first frame and one strip per frame may exceed it. */
@@ -19,6 +24,10 @@ export interface ScheduleSettings {
   trackHz: number;
   /** A sweep takes at least this many frames (cheap frames need not be swept on every frame). */
   fullEvery: number;
+  /** Motion gate: ms between full sweeps, searching only where the frame moved in between; 0 = sweep continuously. */
+  sweepIntervalMs?: number;
+  /** Motion gate: probes of a confirmed face that saw no motion since its last probe, per second. */
+  stillHz?: number;
 }
 
 /** What the schedule needs to know of a track: its id and some of the tracker's geometry (a TrackedFace is one). */
@@ -36,6 +45,11 @@ export interface ProbeTarget {
 /** A face moving faster than this (face sides per second) is probed on every frame: between two probes at
  * track_hz it would move out of its search window (the demo clip's face leaves at 2.9 sides/s). */
 const FAST_SIDES_PER_S = 0.5;
+
+/** A track that moves so fast that it is probed on every frame. */
+export function isFast(t: ProbeTarget): boolean {
+  return speed(t) > FAST_SIDES_PER_S;
+}
 
 /** Speed of a track in face sides per second. */
 export function speed({ geometry: g }: ProbeTarget): number {
@@ -56,7 +70,21 @@ export interface SweepStats {
   /** Duration of the last completed sweep (frame clock), or null before one completed. */
   lastSweepMs: number | null;
   lastSweepFrames: number | null;
+  /** Cascade windows the sweep searched per frame, as a share of a whole sweep, over the last SHARE_FRAMES frames. */
+  searched: number;
 }
+
+/** This frame's search for new faces: the strips of a full sweep in progress, and areas that moved. */
+export interface SweepPlan {
+  strips: Strip[];
+  areas: SearchArea[];
+}
+
+/** Frames over which the searched share is averaged. */
+const SHARE_FRAMES = 256;
+
+/** Searches of fewer cascade windows than this do not teach the cost model. */
+const MIN_WINDOWS_LEARNED = 2000;
 
 /** Learned cost of detection work, smoothed (alpha 0.2). */
 export class CostModel {
@@ -67,7 +95,8 @@ export class CostModel {
   private probeSeen = false;
 
   sweep(ms: number, windows: number): void {
-    if (windows <= 0 || !Number.isFinite(ms)) return;
+    // A small search costs mostly its call (crop, scale, the cascade's setup): it says little about a window's cost.
+    if (windows < MIN_WINDOWS_LEARNED || !Number.isFinite(ms)) return;
     const x = ms / windows;
     this.msPerWindow = this.sweepSeen ? 0.8 * this.msPerWindow + 0.2 * x : x;
     this.sweepSeen = true;
@@ -80,6 +109,12 @@ export class CostModel {
     this.probeSeen = true;
   }
 }
+
+/** Most band pixels one strip may search at once. detectMultiScale keeps, for as long as the detector lives,
+ * integral images of every pyramid level of the largest image it was given: the whole first band of a 1080p frame
+ * (1536x864) in one call holds 28 MB of them, a strip of this size 10 MB. The first frame is swept in 3 strips
+ * instead of 1 (about a third more windows, once). */
+const MAX_STRIP_PX = 500_000;
 
 /** Share of the budget that probes may take; the rest is the sweep's, so that new faces are always looked for. */
 const PROBE_SHARE = 0.7;
@@ -95,9 +130,37 @@ export class DetectionSchedule {
   private done: { ms: number; frames: number } | null = null;
   /** Windows of a whole sweep of the current bands (they change only with the frame size). */
   private total: { bands: readonly Band[]; windows: number } | null = null;
+  /** Motion gate: a full sweep is running; one was asked for; when the last one started (frame clock). */
+  private fullRunning = false;
+  private fullAsked = true;
+  private lastFullMs = -Infinity;
+  /** Motion gate: tracks whose window moved since their last probe, and when each was last probed. */
+  private readonly moved = new Set<number>();
+  private readonly lastProbe = new Map<number, number>();
+  private readonly stillRate: RateKeeper | null;
+  /** The tracks picked on this frame as still faces. */
+  private readonly stillPicked = new Set<number>();
+  /** Share of a whole sweep searched on each of the last frames (a ring). */
+  private readonly shares = new Float64Array(SHARE_FRAMES);
 
   constructor(private readonly settings: ScheduleSettings) {
     this.rate = new RateKeeper(settings.trackHz);
+    this.stillRate = this.gated ? new RateKeeper(Math.min(settings.trackHz, settings.stillHz ?? 1)) : null;
+  }
+
+  /** Whether the motion gate is on. */
+  get gated(): boolean {
+    return (this.settings.sweepIntervalMs ?? 0) > 0;
+  }
+
+  /** Tracks whose probe window saw motion on this frame (motion gate). */
+  noteMoved(ids: Iterable<number>): void {
+    for (const id of ids) this.moved.add(id);
+  }
+
+  /** Sweep the whole frame, starting with the next frame (a reopened camera, a new scene, tracks reset). */
+  requestFull(): void {
+    this.fullAsked = true;
   }
 
   /** The tracks to probe on this frame: urgent ones (tentative, missed, fast), then the most overdue confirmed.
@@ -105,22 +168,46 @@ export class DetectionSchedule {
    * cannot take all that are due, the rest wait for the next frames. */
   pickProbes(tracks: readonly ProbeTarget[], nowMs: number): ProbeTarget[] {
     this.rate.tick(nowMs);
+    this.stillRate?.tick(nowMs);
     const live = new Set(tracks.map((t) => t.id));
     for (const id of this.nextProbe.keys()) if (!live.has(id)) this.nextProbe.delete(id);
-    const lateness = (t: ProbeTarget): number =>
-      t.geometry.status === 'tentative' || t.geometry.misses > 0 || speed(t) > FAST_SIDES_PER_S ? Infinity : this.rate.lateness(this.nextProbe.get(t.id), nowMs);
+    for (const id of this.lastProbe.keys()) if (!live.has(id)) this.lastProbe.delete(id);
+    for (const id of this.moved) if (!live.has(id)) this.moved.delete(id);
+    this.stillPicked.clear();
+    const still = (t: ProbeTarget): boolean => this.stillRate !== null && this.lastProbe.has(t.id) && !this.moved.has(t.id);
+    const lateness = (t: ProbeTarget): number => {
+      if (t.geometry.status === 'tentative' || t.geometry.misses > 0 || isFast(t)) return Infinity;
+      // Still (motion gate): its pixels did not change since its last probe, which found it.
+      if (this.stillRate && still(t)) return this.stillRate.lateness((this.lastProbe.get(t.id) as number) + this.stillRate.periodMs, nowMs);
+      return this.rate.lateness(this.nextProbe.get(t.id), nowMs);
+    };
+    const isStill = (t: ProbeTarget): boolean => t.geometry.status === 'confirmed' && t.geometry.misses === 0 && !isFast(t) && still(t);
     const due = tracks.map((t) => ({ t, late: lateness(t) })).filter((x) => x.late >= 0);
     due.sort((a, b) => b.late - a.late || a.t.id - b.t.id);
     const fit = Math.max(1, Math.floor((this.settings.budgetMs * PROBE_SHARE) / Math.max(1e-3, this.cost.msPerProbe)));
-    const chosen = due.slice(0, fit).map((x) => x.t);
-    for (const t of chosen) this.nextProbe.set(t.id, this.rate.next(this.nextProbe.get(t.id), nowMs));
+    // A still face that is due is probed whatever the budget (once a second, in its own box: cheap), so that
+    // arrivals and lost faces, which are probed on every frame, cannot make it age out.
+    const chosen = [...due.slice(0, fit), ...due.slice(fit).filter((x) => isStill(x.t))].map((x) => x.t);
+    for (const t of chosen) {
+      if (isStill(t)) this.stillPicked.add(t.id);
+      this.nextProbe.set(t.id, this.rate.next(this.nextProbe.get(t.id), nowMs));
+      // A probe that misses makes the track urgent (misses > 0) until one finds it again.
+      this.lastProbe.set(t.id, nowMs);
+      this.moved.delete(t.id);
+    }
     return chosen;
+  }
+
+  /** Whether a track picked on this frame is a still face: found by its last probe, no motion in its window since. */
+  stillProbe(id: number): boolean {
+    return this.stillPicked.has(id);
   }
 
   /** Start the sweep over (the frame size changed: the bands are new). */
   restartSweep(): void {
     this.cursor = { band: 0, row: 0 };
     this.sweepStart = null;
+    this.fullAsked = true;
   }
 
   /** Cut this frame's share of the sweep into strips and advance the cursor. `spentMs`: the probes' time.
@@ -128,9 +215,52 @@ export class DetectionSchedule {
   nextStrips(bands: readonly Band[], spentMs: number, nowMs: number): Strip[] {
     const frame = this.frames++;
     if (bands.length === 0) return [];
-    if (this.cursor.band >= bands.length || this.cursor.row >= (bands[this.cursor.band] as Band).height) this.restartSweep();
+    const allowance = frame === 0 ? Infinity : this.allowance(this.totalWindows(bands), spentMs);
+    const strips = this.stripsWithin(bands, allowance, nowMs, frame);
+    this.account(bands, strips);
+    return strips;
+  }
+
+  /** This frame's search for new faces. Without the motion gate, the sweep's strips (nextStrips). With it: the
+   * moved areas first, within the budget, then the strips of a full sweep while one runs (at least one strip a
+   * frame, at its usual pace); a full sweep starts on the first frame, when asked, and every sweep_interval_s. */
+  plan(bands: readonly Band[], spentMs: number, nowMs: number, pending: PendingMotion): SweepPlan {
+    if (!this.gated) return { strips: this.nextStrips(bands, spentMs, nowMs), areas: [] };
+    const frame = this.frames++;
+    if (bands.length === 0) return { strips: [], areas: [] };
+    if (this.fullAsked || (!this.fullRunning && nowMs - this.lastFullMs >= (this.settings.sweepIntervalMs ?? 0))) {
+      this.fullAsked = false;
+      this.fullRunning = true;
+      this.lastFullMs = nowMs;
+      this.cursor = { band: 0, row: 0 };
+      this.sweepStart = null;
+      // The full sweep searches the cells that moved before it: no need to search them twice.
+      pending.clear();
+    }
+    // Motion is searched within the budget (a new face waits as little as it can); a full sweep keeps its pace.
+    const byBudget = frame === 0 ? Infinity : Math.max(0, this.settings.budgetMs - spentMs) / Math.max(1e-9, this.cost.msPerWindow);
+    const areas = pending.take(bands, byBudget);
+    const spent = areas.reduce((a, x) => a + x.windows, 0);
+    const allowance = frame === 0 ? Infinity : Math.min(byBudget - spent, this.allowance(this.totalWindows(bands), spentMs));
+    const strips = this.fullRunning ? this.stripsWithin(bands, Math.max(allowance, 0), nowMs, frame) : [];
+    this.account(bands, [...strips, ...areas]);
+    return { strips, areas };
+  }
+
+  /** The searched share of this frame. */
+  private account(bands: readonly Band[], searched: ReadonlyArray<{ windows: number }>): void {
+    const total = this.totalWindows(bands);
+    this.shares[this.frames % SHARE_FRAMES] = total > 0 ? searched.reduce((a, x) => a + x.windows, 0) / total : 0;
+  }
+
+  /** Strips from the cursor within `allowance` windows (at least one); ends a sweep when the cursor wraps. */
+  private stripsWithin(bands: readonly Band[], allowanceIn: number, nowMs: number, frame: number): Strip[] {
+    if (this.cursor.band >= bands.length || this.cursor.row >= (bands[this.cursor.band] as Band).height) {
+      this.cursor = { band: 0, row: 0 };
+      this.sweepStart = null;
+    }
     this.sweepStart ??= { ms: nowMs, frame };
-    let allowance = frame === 0 ? Infinity : this.allowance(this.totalWindows(bands), spentMs);
+    let allowance = allowanceIn;
     const strips: Strip[] = [];
     for (;;) {
       const band = bands[this.cursor.band] as Band;
@@ -156,9 +286,12 @@ export class DetectionSchedule {
   /** The most anchor rows of `band` whose strip fits `allowance` windows; at least a quarter of the band's
    * largest window (smaller strips would mostly rescan their overlap), at most what is left of the band. */
   private rowsFor(band: Band, left: number, allowance: number): number {
-    if (stripWindows(band, left) <= allowance) return left;
-    let lo = Math.min(left, Math.max(8, Math.ceil(band.maxPx / 4)));
-    let hi = left;
+    const least = Math.min(left, Math.max(8, Math.ceil(band.maxPx / 4)));
+    // At most MAX_STRIP_PX of image per detectMultiScale call, even when the allowance is unlimited (the first frame).
+    const most = Math.min(left, Math.max(least, Math.floor(MAX_STRIP_PX / band.width) - band.maxPx));
+    if (stripWindows(band, most) <= allowance) return most;
+    let lo = least;
+    let hi = most;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       if (stripWindows(band, Math.min(left, mid + band.maxPx)) <= allowance) lo = mid;
@@ -177,6 +310,10 @@ export class DetectionSchedule {
     const start = this.sweepStart ?? { ms: nowMs, frame };
     this.done = { ms: nowMs - start.ms, frames: frame - start.frame + 1 };
     this.sweepStart = { ms: nowMs, frame: frame + 1 };
+    if (this.gated) {
+      this.fullRunning = false;
+      this.sweepStart = null;
+    }
   }
 
   private totalWindows(bands: readonly Band[]): number {
@@ -185,6 +322,9 @@ export class DetectionSchedule {
   }
 
   stats(): SweepStats {
-    return { lastSweepMs: this.done?.ms ?? null, lastSweepFrames: this.done?.frames ?? null };
+    const n = Math.min(this.frames, SHARE_FRAMES);
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += this.shares[i] as number;
+    return { lastSweepMs: this.done?.ms ?? null, lastSweepFrames: this.done?.frames ?? null, searched: n > 0 ? sum / n : 0 };
   }
 }

@@ -60,6 +60,7 @@ export class DaemonMetrics {
     total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
     gauge('emotiond_faces', 'Confirmed faces present now (NaN while 1 to privacy.min_faces - 1 are: withheld).', () => shownFaceCount(stats.activeTracks, deps.minFaces ?? 1) ?? Number.NaN);
     gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
+    gauge('emotiond_detect_searched_ratio', 'Share of the frame searched for new faces per frame (cascade windows, as a share of a search of the whole frame), over the last 256 frames.', () => stats.sources.detect?.().searched ?? 0);
     new Counter({
       name: 'emotiond_emotion_seconds_total',
       help: 'Face-seconds spent in each committed emotion (from the room summaries when per-face data is off).',

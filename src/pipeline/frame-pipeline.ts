@@ -42,6 +42,7 @@ export class FramePipeline {
     let gray: cv.Mat | undefined;
     try {
       gray = toGray(frame.mat);
+      if (frame.info.fresh) detector.searchWhole();
       const t1 = performance.now();
       const round = detector.detect(gray, tracker.tracks, now);
       const t2 = performance.now();
@@ -90,6 +91,8 @@ export class FramePipeline {
    * in the model at that moment publishes nothing for them afterwards (see `generation`). */
   endAll(nowMs: number = this.now()): number {
     this.generation += 1;
+    // Faces still there are found again by a search of the whole frame (behind the motion gate they may not move).
+    this.deps.detector.searchWhole();
     const ended = this.deps.tracker.endAll();
     for (const t of ended) this.end(t, nowMs);
     return ended.length;

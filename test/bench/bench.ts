@@ -1,7 +1,8 @@
 // `npm run bench`: the real pipeline (the Daemon: capture → detect → track → classify → events, MQTT
-// optional) over the reference clips, every frame as fast as it goes, one clip per child process so
-// that peak RSS is the daemon's own. Prints a table, checks the targets on the three-face clip, and
-// writes reports/bench/bench.json.
+// optional) over the reference clips, every frame as fast as it goes, each run of a clip in a child process of
+// its own so that peak RSS is the daemon's own; then some of them again paced at their own frame rate, as a camera
+// delivers them (CPU as a share of one core, how soon a new face is reported). Prints tables, checks the
+// targets, and writes reports/bench/bench.json.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,20 +10,25 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromRoot } from '../../src/system/paths.js';
 import { benchClips, type ReferenceClip } from '../helpers/clips/reference.js';
-import { checkClassroom, checkTargets, dominantStage, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
+import { checkClassroom, checkPaced, checkTargets, clipReport, compareTable, dominantStage, pacedTable, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
 import { resolveModel } from './model.js';
 import { workerCommand, type Runtime } from './runtime.js';
-import type { WorkerReply, WorkerRequest } from './worker.js';
+import type { WorkerReply, WorkerRequest, WorkerRun } from './worker.js';
+import { readLayout, scoreScene } from './scene.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --clip PATH        benchmark this video file instead of the reference clips (repeatable)
-  --repeat N         run each clip N times (samples pooled; default 1)
+  --repeat N         run each clip N times, each in a process of its own (samples pooled, figures the median of the runs; default 1)
   --model PATH       ONNX model (default: models/emotion-cnn-lstm.int8.onnx, else the newest models/work/**/*.onnx)
   --threads N        ONNX Runtime intra-op threads (default 1)
   --cv-threads N     OpenCV worker threads (default: OpenCV's, one per core)
   --set KEY=VALUE    any daemon setting, e.g. --set detector.detect_width=240 (repeatable)
   --mqtt             publish through the daemon's MQTT publisher to an aedes broker inside the bench
   --runtime R        dist (compile to reports/bench/dist and run with plain node, as deployed; default) or tsx
+  --skip-paced       only the unpaced runs (every frame as fast as it goes)
+  --only-paced       only the paced runs (each clip at its own frame rate, as a camera)
+  --only TEXT        only the reference clips whose name contains TEXT (repeatable)
+  --compare FILE     print CPU per frame and RSS against an earlier report (a bench.json), clip by clip
   --out FILE         JSON report (default reports/bench/bench.json)
 On a machine busy with other work, wall-clock figures drop with the CPU share the bench gets (the cores
 column); as root, \`chrt -r 10 node --import tsx test/bench/bench.ts ...\` measures as on an idle machine.`;
@@ -36,6 +42,10 @@ interface Options {
   settings: Record<string, string>;
   mqtt: boolean;
   runtime: Runtime;
+  paced: boolean;
+  unpaced: boolean;
+  only: string[];
+  compare?: string;
   out: string;
 }
 
@@ -58,6 +68,10 @@ function parseOptions(argv: string[]): Options | null {
       set: { type: 'string', multiple: true },
       mqtt: { type: 'boolean' },
       runtime: { type: 'string' },
+      'skip-paced': { type: 'boolean' },
+      'only-paced': { type: 'boolean' },
+      only: { type: 'string', multiple: true },
+      compare: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -72,6 +86,7 @@ function parseOptions(argv: string[]): Options | null {
   }
   const runtime = values.runtime ?? 'dist';
   if (runtime !== 'dist' && runtime !== 'tsx') throw new Error(`--runtime must be dist or tsx, got "${runtime}"`);
+  if (values['skip-paced'] && values['only-paced']) throw new Error('--skip-paced and --only-paced exclude each other');
   return {
     clips: (values.clip ?? []).map((c) => path.resolve(c)),
     repeat: positiveInt('repeat', values.repeat, 1),
@@ -81,12 +96,16 @@ function parseOptions(argv: string[]): Options | null {
     settings,
     mqtt: values.mqtt === true,
     runtime,
+    paced: values['skip-paced'] !== true,
+    unpaced: values['only-paced'] !== true,
+    only: values.only ?? [],
+    compare: values.compare === undefined ? undefined : path.resolve(values.compare),
     out: path.resolve(values.out ?? fromRoot('reports/bench/bench.json')),
   };
 }
 
-/** Run one clip in a child process and wait for its report. */
-function benchInChild(command: { script: string; execArgv: string[] }, req: WorkerRequest): Promise<{ report: ClipReport; cvThreads: number }> {
+/** Run one clip once in a child process and wait for what it measured. */
+function benchInChild(command: { script: string; execArgv: string[] }, req: WorkerRequest): Promise<WorkerRun> {
   return new Promise((resolve, reject) => {
     // The daemon's process settings from deploy/emotiond.service, so that RSS is measured as deployed.
     const execArgv = [...command.execArgv, '--max-semi-space-size=1'];
@@ -100,9 +119,26 @@ function benchInChild(command: { script: string; execArgv: string[] }, req: Work
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      if (reply?.ok) resolve({ report: reply.report, cvThreads: reply.cvThreads });
+      if (reply?.ok) resolve(reply);
       else reject(new Error(reply ? reply.error : `bench worker for ${req.clip} exited (${signal ?? code}) without a report`));
     });
+  });
+}
+
+/** One report over the runs of a clip, each from a process of its own. */
+function reportOf(clip: ReferenceClip, done: WorkerRun[], pace: 'none' | 'realtime'): ClipReport {
+  const runs = done.map((d) => d.run);
+  const layout = readLayout(clip.path);
+  const mqtt = done[0]?.mqtt ? { messages: done.reduce((a, d) => a + (d.mqtt?.messages ?? 0), 0), bytes: done.reduce((a, d) => a + (d.mqtt?.bytes ?? 0), 0) } : null;
+  const bases = done.map((d) => d.rssBaseBytes).sort((a, b) => a - b);
+  return clipReport(runs, {
+    scenes: layout ? runs.map((r) => scoreScene(r, layout)) : [],
+    name: clip.name,
+    rssBaseBytes: bases[Math.floor((bases.length - 1) / 2)] ?? 0,
+    loadBefore: done[0]?.loadBefore ?? 0,
+    loadAfter: done.at(-1)?.loadAfter ?? 0,
+    mqtt,
+    pace,
   });
 }
 
@@ -138,15 +174,21 @@ async function main(): Promise<number> {
   let clips: ReferenceClip[];
   let target: ReferenceClip | undefined;
   let rooms: ReferenceClip[] = [];
+  let pacedClips: ReferenceClip[] = [];
   if (opts.clips.length > 0) {
     clips = opts.clips.map((p) => ({ name: path.basename(p, path.extname(p)), path: p, faces: 0 }));
+    pacedClips = clips;
   } else {
     const ref = benchClips();
-    clips = ref.clips;
+    const wanted = (c: ReferenceClip): boolean => opts.only.length === 0 || opts.only.some((o) => c.name.includes(o));
+    clips = ref.clips.filter(wanted);
     target = ref.target;
     rooms = ref.classrooms;
+    pacedClips = ref.paced.filter(wanted);
     if (ref.note) notes.push(ref.note);
   }
+  if (!opts.unpaced) clips = [];
+  if (!opts.paced) pacedClips = [];
   const model = resolveModel(opts.model);
   if (model.note) notes.push(model.note);
   const command = await workerCommand(opts.runtime);
@@ -159,21 +201,38 @@ async function main(): Promise<number> {
   );
 
   const reports: ClipReport[] = [];
+  const paced: ClipReport[] = [];
   let cvThreads = 0;
-  for (const clip of clips) {
-    const req: WorkerRequest = { name: clip.name, clip: clip.path, model: model.path, threads: opts.threads, repeat: opts.repeat, settings: opts.settings, mqtt: opts.mqtt, cvThreads: opts.cvThreads };
-    process.stdout.write(`  ${clip.name} ... `);
-    const done = await benchInChild(command, req);
-    cvThreads = done.cvThreads;
-    reports.push(done.report);
-    console.log(`${done.report.fps} frames/s, ${done.report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
+  for (const [list, pace, out] of [[clips, 'none', reports], [pacedClips, 'realtime', paced]] as const) {
+    if (list.length > 0) console.log(pace === 'none' ? 'every frame, as fast as it goes:' : 'paced at each clip\'s frame rate, as a camera:');
+    for (const clip of list) {
+      const req: WorkerRequest = { name: clip.name, clip: clip.path, model: model.path, threads: opts.threads, settings: opts.settings, mqtt: opts.mqtt, cvThreads: opts.cvThreads, pace };
+      process.stdout.write(`  ${clip.name} ... `);
+      const done: WorkerRun[] = [];
+      for (let i = 0; i < opts.repeat; i++) done.push(await benchInChild(command, req));
+      const report = reportOf(clip, done, pace);
+      cvThreads = done[0]?.cvThreads ?? 0;
+      out.push(report);
+      console.log(`${report.fps} frames/s, ${report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
+    }
   }
 
-  console.log(`\nper-stage ms are median/p95; cpu/frame in ms; cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`);
-  console.log(table(reports));
+  if (reports.length > 0) {
+    console.log(`\nper-stage ms are median/p95; cpu/frame in ms (each run's mean, median of the runs); cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`);
+    console.log(table(reports));
+  }
   if (reports.some((r) => r.scene)) {
     console.log(`\nclassroom clips (each figure the median of ${opts.repeat} run(s)); hz = LSTM steps per second per face on the frame clock; first report = seconds from a face's arrival to its face_appeared\n`);
     console.log(sceneTable(reports));
+  }
+  if (paced.length > 0) {
+    console.log(`\npaced (each clip at its own frame rate, as a camera delivers it; ${opts.repeat} run(s)): CPU = CPU time / wall time of the daemon's process, as a share of one core; first event = seconds from a face's first frame to its face_appeared on the frame clock, p50/p95 over the faces that arrive after the first frame, median of the runs\n`);
+    console.log(pacedTable(paced));
+  }
+  if (opts.compare) {
+    const before = JSON.parse(fs.readFileSync(opts.compare, 'utf8')) as { clips: ClipReport[]; paced?: ClipReport[] };
+    console.log(`\nagainst ${path.relative(process.cwd(), opts.compare)} (cpu/frame in ms; cpu % of one core for paced runs):\n`);
+    console.log(compareTable([...reports, ...paced], [...before.clips, ...(before.paced ?? [])]));
   }
   const loadNow = os.loadavg()[0] ?? 0;
   const policy = schedPolicy();
@@ -210,6 +269,14 @@ async function main(): Promise<number> {
     console.log(`\ntargets on ${r.clip} (shipped defaults; cpu/frame against ${targetReport.clip} in this run):\n${verdicts(checks)}`);
   }
 
+  const pacedChecks: Array<{ clip: string; checks: TargetCheck[]; pass: boolean }> = [];
+  for (const r of paced) {
+    const checks = checkPaced(r);
+    if (checks.length === 0) continue;
+    pacedChecks.push({ clip: r.clip, checks, pass: checks.every((c) => c.pass) });
+    console.log(`\ntargets on ${r.clip}, paced at ${r.clip_fps} fps (median of ${r.runs} run(s)):\n${verdicts(checks)}`);
+  }
+
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   const json = {
     time: new Date().toISOString(),
@@ -222,8 +289,10 @@ async function main(): Promise<number> {
     settings: opts.settings,
     notes,
     clips: reports,
+    paced,
     targets,
     classroom_targets: classroomChecks,
+    paced_targets: pacedChecks,
   };
   fs.writeFileSync(opts.out, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`\nwrote ${path.relative(process.cwd(), opts.out) || opts.out}`);

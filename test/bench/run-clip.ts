@@ -24,14 +24,24 @@ export interface ClipRunOptions {
   settings?: Record<string, string | boolean>;
   /** Publish through the daemon's MQTT parts to this broker (mqtt.enabled); off when undefined. */
   mqttUrl?: string;
+  /** "none" (default): every frame as fast as it goes; "realtime": at the clip's frame rate, as a camera. */
+  pace?: 'none' | 'realtime';
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
 }
 
-export interface ClipRun {
-  clip: string;
+export interface ClipRun extends RunRecord {
   sink: MemorySink;
+}
+
+/** What the reports read of a run: a ClipRun, or one that came over the bench worker's IPC channel (the sink's
+ * arrays only). */
+export interface RunRecord {
+  clip: string;
+  sink: Pick<MemorySink, 'events' | 'faces' | 'cameras'>;
   frames: number;
   framesBad: number;
+  /** Frames dropped by the latest-frame slot (the pipeline was busy): only paced runs drop. */
+  framesDropped: number;
   facesClassified: number;
   /** Every sample of every stage, in ms (the daemon's own windows keep only the last 512). */
   samples: Record<Stage, number[]>;
@@ -71,7 +81,7 @@ export function clipSettings(opts: ClipRunOptions): Record<string, string | bool
   return {
     'device.id': 'bench',
     'source.uri': opts.clip,
-    'source.pace': 'none',
+    'source.pace': opts.pace ?? 'none',
     'source.loop': false,
     'classifier.model': opts.model,
     'classifier.threads': String(opts.threads),
@@ -134,6 +144,7 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
     sink,
     frames: daemon.stats.framesProcessed,
     framesBad: daemon.stats.framesBad,
+    framesDropped: daemon.stats.framesDropped,
     facesClassified: daemon.stats.facesClassified,
     samples,
     wallMs,
@@ -144,6 +155,12 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
     firstFrameMs: daemon.stats.firstFrameMs ?? 0,
     cpuPerFrameMs,
   };
+}
+
+/** A run as it crosses a process boundary (plain data). */
+export function runRecord(r: ClipRun): RunRecord {
+  const { events, faces, cameras } = r.sink;
+  return { ...r, sink: { events, faces, cameras } };
 }
 
 /** Distinct track ids that appeared, in order of appearance. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type { BoxTuple } from '../helpers/clips/data.js';
 import type { ComposedFace } from '../helpers/clips/compose.js';
 import type { EmotionEvent, FaceState } from '../../src/types.js';
-import type { ClipRun } from './run-clip.js';
+import type { RunRecord } from './run-clip.js';
 import { nearestRank } from '../../src/system/quantile.js';
 
 export interface SceneReport {
@@ -21,9 +21,9 @@ export interface SceneReport {
   labelled: number;
   /** LSTM steps per second of each tracked face over its confirmed life (frame clock): min and median. */
   classify_hz: { min: number | null; median: number | null };
-  /** Frame-clock seconds from a face's first frame to its face_appeared, for faces that arrive after the
-   * first frame (the first frame is searched whole): median and max; and for all faces. */
-  first_report_s: { median: number | null; max: number | null; late_faces: number };
+  /** Frame-clock seconds from a face's first frame to its face_appeared (its first event), for faces that arrive
+   * after the first frame (the first frame is searched whole): median, p95 (nearest rank) and max. */
+  first_report_s: { median: number | null; p95: number | null; max: number | null; late_faces: number };
   /** Per face: index, subject, label, tracks, last label, steps/s. */
   per_face: Array<{ face: number; subject: string; label: string | null; tracks: number[]; last: string | null; hz: number | null; report_s: number | null }>;
 }
@@ -42,7 +42,7 @@ function inside(cx: number, cy: number, [x, y, w, h]: BoxTuple): boolean {
 
 const round = (x: number | null, k = 100): number | null => (x === null ? null : Math.round(x * k) / k);
 
-export function scoreScene(run: ClipRun, layout: { fps: number; faces: ComposedFace[] }): SceneReport {
+export function scoreScene(run: RunRecord, layout: { fps: number; faces: ComposedFace[] }): SceneReport {
   const events = run.sink.events;
   const appeared = events.filter((e): e is Extract<EmotionEvent, { type: 'face_appeared' }> => e.type === 'face_appeared');
   const t0 = run.firstFrameMs;
@@ -85,7 +85,7 @@ export function scoreScene(run: ClipRun, layout: { fps: number; faces: ComposedF
     label_right: labelled.filter((p) => p.last === p.label).length,
     labelled: labelled.length,
     classify_hz: { min: hz.length ? Math.min(...hz) : null, median: nearestRank(hz, 0.5) ?? null },
-    first_report_s: { median: nearestRank(late, 0.5) ?? null, max: late.length ? Math.max(...late) : null, late_faces: late.length },
+    first_report_s: { median: nearestRank(late, 0.5) ?? null, p95: nearestRank(late, 0.95) ?? null, max: late.length ? Math.max(...late) : null, late_faces: late.length },
     per_face: perFace,
   };
 }

@@ -1,14 +1,14 @@
-// `npm run memory -- [--seconds N] [--root DIR]`: the daemon's memory as the service runs it (the unit's
-// NODE_OPTIONS and MALLOC_ARENA_MAX, the built entry point, a real mosquitto) on the demo clip and on the
-// three-face clip, each played at its own frame rate: peak RSS, PSS and anonymous memory from
-// /proc/PID/smaps_rollup, sampled every 0.5 s. --root runs another checkout's build (a before/after
-// comparison); its dist/ and node_modules/ must be there.
+// `npm run memory -- [--seconds N] [--root DIR] [--clip NAME]`: the daemon's memory as the service runs it (the
+// unit's NODE_OPTIONS and MALLOC_ARENA_MAX, the built entry point, a real mosquitto) on the demo clip, the
+// three-face clip and the 1920x1080 classroom, each played at its own frame rate: peak RSS, PSS and anonymous
+// memory from /proc/PID/smaps_rollup, sampled every 0.5 s. --root runs another checkout's build (a before/after
+// comparison); its dist/ and node_modules/ must be there. --clip (repeatable) keeps only the clips named.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Mosquitto, freePort } from '../helpers/mosquitto.js';
-import { DEMO_CLIP, threeFaces } from '../helpers/clips/reference.js';
+import { DEMO_CLIP, classrooms, threeFaces } from '../helpers/clips/reference.js';
 import { sharedDataDir } from '../helpers/clips/data.js';
 import { DaemonProcess, ensureBuilt } from './daemon-process.js';
 import { sampleProcess } from './sampler.js';
@@ -49,9 +49,11 @@ async function main(): Promise<void> {
   const root = path.resolve(opt('--root') ?? path.resolve(import.meta.dirname, '../..'));
   ensureBuilt(root);
   const data = sharedDataDir();
-  const clips: Array<[string, string]> = [['demo', DEMO_CLIP]];
-  if (data) clips.push(['three faces', threeFaces(data).path]);
-  else console.log('memory: no shared data: the three-face clip is skipped');
+  let clips: Array<[string, string]> = [['demo', DEMO_CLIP]];
+  if (data) clips.push(['three faces', threeFaces(data).path], ['classroom 1080p', (classrooms(data)[1] as { path: string }).path]);
+  else console.log('memory: no shared data: the three-face and classroom clips are skipped');
+  const only = args.flatMap((a, i) => (a === '--clip' ? [args[i + 1] ?? ''] : []));
+  if (only.length > 0) clips = clips.filter(([name]) => only.includes(name));
   const port = await freePort();
   const broker = new Mosquitto([{ port }]);
   await broker.start();

@@ -18,10 +18,21 @@ export interface ClassroomSpec {
   maxFace: number;
   rows: number;
   seconds: number;
+  /** Frames per second (30 when absent): faces arrive and play their sequences at the same times at any rate. */
+  fps?: number;
+  /** 'arrivals' (when absent): a third of the faces from the first frame, the others arriving between 1 and 5 s,
+   * each playing its expression a second after it arrives. 'still': a class sitting still: every face from the
+   * first frame but every ninth, which arrives between 3 and 15 s; each plays its expression once, at a time of
+   * its own between 2 and 18 s. */
+  scene?: 'arrivals' | 'still';
 }
 
 export const CLASSROOM_720P: ClassroomSpec = { name: 'classroom-27faces-1280x720', width: 1280, height: 720, faces: 27, minFace: 36, maxFace: 90, rows: 4, seconds: 12 };
 export const CLASSROOM_1080P: ClassroomSpec = { name: 'classroom-30faces-1920x1080', width: 1920, height: 1080, faces: 30, minFace: 40, maxFace: 120, rows: 4, seconds: 12 };
+/** The 720p classroom at 15 fps: the same faces at the same times. */
+export const CLASSROOM_720P_15FPS: ClassroomSpec = { ...CLASSROOM_720P, name: 'classroom-27faces-1280x720-15fps', fps: 15 };
+/** The 720p classroom sitting still for 20 s: 24 faces from the start, 3 arrivals, one expression each. */
+export const CLASSROOM_STILL_720P: ClassroomSpec = { ...CLASSROOM_720P, name: 'classroom-still-27faces-1280x720', seconds: 20, scene: 'still' };
 
 const FPS = 30;
 /** A face's picture is its Haar box grown by this much (hair, chin, some shoulder). */
@@ -30,6 +41,9 @@ const REGION_PER_FACE = 1.6;
 const NEUTRAL_HOLD = 30;
 /** A third of the faces are there from the first frame; the others arrive between these times (s). */
 const ARRIVALS_S: [number, number] = [1, 5];
+/** The still scene: arrivals of every ninth face, and the window in which each face plays its expression (s). */
+const STILL_ARRIVALS_S: [number, number] = [3, 15];
+const STILL_ONSETS_S: [number, number] = [2, 18];
 const SEED = 20261201;
 
 /** CK+ labels that are one of the six classes (contempt and disgust have none). */
@@ -108,6 +122,20 @@ function overlaps(a: BoxTuple, b: BoxTuple): boolean {
   return a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3];
 }
 
+const between = (rnd: () => number, [a, b]: [number, number]): number => a + rnd() * (b - a);
+
+/** When face i arrives and when its expression starts, in frames of the clip. */
+function timing(spec: ClassroomSpec, i: number, rnd: () => number): { first: number; onset: number } {
+  const fps = spec.fps ?? FPS;
+  const frames = spec.seconds * fps;
+  if (spec.scene === 'still') {
+    const first = i % 9 === 4 ? Math.round(between(rnd, STILL_ARRIVALS_S) * fps) : 0;
+    return { first, onset: Math.min(frames - 1, Math.max(first + fps, Math.round(between(rnd, STILL_ONSETS_S) * fps))) };
+  }
+  const first = i % 3 === 0 ? 0 : Math.round(between(rnd, ARRIVALS_S) * fps);
+  return { first, onset: Math.min(frames - 1, first + Math.round((NEUTRAL_HOLD * fps) / FPS)) };
+}
+
 /** Lay out every face; throws if two pictures overlap or one leaves the frame (a broken recipe). */
 function layout(spec: ClassroomSpec, sequences: CkSequence[]): Placed[] {
   // Seeded: the layout must not change between runs or machines.
@@ -115,11 +143,9 @@ function layout(spec: ClassroomSpec, sequences: CkSequence[]): Placed[] {
   const usable = sequences.filter((s) => LABELS[s.label]).sort((a, b) => `${a.subject}/${a.sequence}`.localeCompare(`${b.subject}/${b.sequence}`));
   if (usable.length === 0) throw new Error('no CK+ full-frame sequence with one of the six labels');
   const order = usable.map((s) => ({ s, k: rnd() })).sort((a, b) => a.k - b.k).map((x) => x.s);
-  const frames = spec.seconds * FPS;
   const placed = seats(spec, rnd).map((seat, i): Placed => {
     const seq = order[i % order.length] as CkSequence;
-    const arrives = i % 3 === 0 ? 0 : Math.round((ARRIVALS_S[0] + rnd() * (ARRIVALS_S[1] - ARRIVALS_S[0])) * FPS);
-    return { seq, label: LABELS[seq.label] as string, mirror: i >= order.length, ...place(seq, seat), first: arrives, onset: Math.min(frames - 1, arrives + NEUTRAL_HOLD) };
+    return { seq, label: LABELS[seq.label] as string, mirror: i >= order.length, ...place(seq, seat), ...timing(spec, i, rnd) };
   });
   placed.forEach((p, i) => {
     const [x, y, w, h] = p.region;
@@ -131,19 +157,21 @@ function layout(spec: ClassroomSpec, sequences: CkSequence[]): Placed[] {
   return placed;
 }
 
-/** The frame of its sequence a face shows at clip frame i (null before it arrives). */
-function frameAt(p: Placed, i: number): string | null {
+/** The frame of its sequence a face shows at clip frame i (null before it arrives); sequences play at 30 fps. */
+function frameAt(p: Placed, i: number, fps: number): string | null {
   if (i < p.first) return null;
-  const k = Math.max(0, i - p.onset);
+  const k = Math.round((Math.max(0, i - p.onset) * FPS) / fps);
   return p.seq.files[Math.min(k, p.seq.files.length - 1)] as string;
 }
 
 /** The composed classroom clip under `cacheDir` (made on first use). */
 export function classroomClip(dataDir: string, cacheDir: string, spec: ClassroomSpec = CLASSROOM_720P): ComposedClip {
-  const recipe = `classroom/v1: ${spec.width}x${spec.height}, ${spec.faces} faces of ${spec.minFace}-${spec.maxFace} px in ${spec.rows} rows, ${spec.seconds} s, seed ${SEED}, region x${REGION_PER_FACE}, neutral hold ${NEUTRAL_HOLD}, arrivals ${ARRIVALS_S.join('-')} s`;
+  const fps = spec.fps ?? FPS;
+  const variant = `${spec.fps ? `, ${fps} fps` : ''}${spec.scene === 'still' ? `, still: arrivals ${STILL_ARRIVALS_S.join('-')} s of every ninth face, onsets ${STILL_ONSETS_S.join('-')} s` : ''}`;
+  const recipe = `classroom/v1: ${spec.width}x${spec.height}, ${spec.faces} faces of ${spec.minFace}-${spec.maxFace} px in ${spec.rows} rows, ${spec.seconds} s, seed ${SEED}, region x${REGION_PER_FACE}, neutral hold ${NEUTRAL_HOLD}, arrivals ${ARRIVALS_S.join('-')} s${variant}`;
   return cached(cacheDir, spec.name, recipe, (file) => {
     const placed = layout(spec, readCkSequences(dataDir));
-    const frames = spec.seconds * FPS;
+    const frames = spec.seconds * fps;
     const scaled = new Map<string, cv.Mat>();
     const picture = (p: Placed, idx: number, png: string): cv.Mat => {
       const key = `${idx}:${png}`;
@@ -165,13 +193,14 @@ export function classroomClip(dataDir: string, cacheDir: string, spec: Classroom
         frames,
         (i, canvas) => {
           placed.forEach((p, idx) => {
-            const png = frameAt(p, i);
+            const png = frameAt(p, i, fps);
             if (!png) return;
             const [x, y, w, h] = p.region;
             picture(p, idx, png).copyTo(canvas.getRegion(new cv.Rect(x, y, w, h)));
           });
         },
         { width: spec.width, height: spec.height },
+        fps,
       );
     } finally {
       for (const m of scaled.values()) m.release();
@@ -185,6 +214,6 @@ export function classroomClip(dataDir: string, cacheDir: string, spec: Classroom
       onsetFrame: p.onset,
       lastFrame: frames - 1,
     }));
-    return { width: spec.width, height: spec.height, fps: FPS, frames, faces };
+    return { width: spec.width, height: spec.height, fps, frames, faces };
   });
 }

@@ -165,17 +165,27 @@ export function cached(cacheDir: string, name: string, recipe: string, make: (fi
   }
 }
 
-/** Write `frames` frames of an MJPEG AVI (640x480 unless `size` says otherwise); `draw` paints frame i onto a gray canvas. */
-export function writeClip(file: string, frames: number, draw: (i: number, canvas: cv.Mat) => void, size = { width: WIDTH, height: HEIGHT }): void {
-  const writer = new cv.VideoWriter(file, cv.VideoWriter.fourcc('MJPG'), FPS, new cv.Size(size.width, size.height), true);
+/** Write `frames` frames of an MJPEG AVI (640x480 at 30 fps unless `size` and `fps` say otherwise); `draw` paints frame i onto a gray canvas. */
+export function writeClip(file: string, frames: number, draw: (i: number, canvas: cv.Mat) => void, size = { width: WIDTH, height: HEIGHT }, fps = FPS): void {
+  writeFrames(file, frames, size, fps, (i) => {
+    const canvas = new cv.Mat(size.height, size.width, cv.CV_8UC1, BACKGROUND);
+    try {
+      draw(i, canvas);
+      return canvas.cvtColor(cv.COLOR_GRAY2BGR);
+    } finally {
+      canvas.release();
+    }
+  });
+}
+
+/** Write `frames` BGR frames made by `make` (each released here) as an MJPEG AVI. */
+export function writeFrames(file: string, frames: number, size: { width: number; height: number }, fps: number, make: (i: number) => cv.Mat): void {
+  const writer = new cv.VideoWriter(file, cv.VideoWriter.fourcc('MJPG'), fps, new cv.Size(size.width, size.height), true);
   try {
     for (let i = 0; i < frames; i++) {
-      const canvas = new cv.Mat(size.height, size.width, cv.CV_8UC1, BACKGROUND);
-      draw(i, canvas);
-      const bgr = canvas.cvtColor(cv.COLOR_GRAY2BGR);
+      const bgr = make(i);
       writer.write(bgr);
       bgr.release();
-      canvas.release();
     }
   } finally {
     writer.release();
