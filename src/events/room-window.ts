@@ -16,6 +16,8 @@ export class RoomWindow {
     startMs: number,
     /** privacy.min_faces (1 = every face-time counts). */
     private readonly minFaces = 1,
+    /** The wall time that stamps a summary made at frame time `frameMs` (default: frame times are wall times). */
+    private readonly wall: (frameMs: number) => number = (frameMs) => frameMs,
   ) {
     this.windowStartMs = startMs;
     this.lastTickMs = startMs;
@@ -42,7 +44,7 @@ export class RoomWindow {
     const shares = withheld ? zeroScores() : normalise(this.totals);
     const out: RoomSummary = {
       device: this.device,
-      time: new Date(nowMs).toISOString(),
+      time: new Date(this.wall(nowMs)).toISOString(),
       window_s: Math.round((nowMs - this.windowStartMs) / 100) / 10,
       faces,
       shares,

@@ -56,6 +56,7 @@ export class DaemonMetrics {
     total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
     total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
     gauge('emotiond_faces', 'Confirmed faces present now.', () => stats.activeTracks);
+    total('emotiond_clock_jumps_total', 'Steps of the wall clock of more than 5 s against the monotonic clock (NTP sync on a board without a real-time clock); durations are not affected.', () => stats.clockJumps);
     gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
     new Counter({
       name: 'emotiond_emotion_seconds_total',

@@ -52,8 +52,8 @@ export class EventDelivery {
     }
   }
 
-  /** Resolves when the outbox is empty, the link is down, or the deadline (ms since the epoch) has passed. */
-  async drain(deadline: number, now: () => number = Date.now): Promise<void> {
+  /** Resolves when the outbox is empty, the link is down, or the deadline (on the clock `now`, monotonic by default) has passed. */
+  async drain(deadline: number, now: () => number = () => performance.now()): Promise<void> {
     this.pump();
     while (this.deps.online() && this.deps.outbox.length > 0 && now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }

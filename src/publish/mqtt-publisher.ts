@@ -33,6 +33,7 @@ export interface MqttPublisherDeps {
   supportUrl?: string;
   /** Checks inbound commands (default: one compiled for this publisher, tens of milliseconds). */
   validator?: PayloadValidator;
+  /** Monotonic ms for the face rate limit and the command log budget (default performance.now()). */
   now?: () => number;
   /** privacy.per_face (default true). The daemon's privacy filter keeps per-face messages from this sink;
    * here it decides what happens to events an earlier run left in the queue file: false discards them. */
@@ -67,7 +68,7 @@ export class MqttPublisher implements EventSink {
     this.topics = topicsFor(m.base_topic, device.id);
     this.log = deps.logger.child({ module: 'mqtt' });
     this.control = deps.control;
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? (() => performance.now());
     const file = m.queue_file === '' ? undefined : path.resolve(deps.config.system.state_dir, m.queue_file);
     this.outbox = new Outbox({ max: m.queue_max, file, logger: this.log });
     this.delivery = new EventDelivery({
@@ -176,9 +177,9 @@ export class MqttPublisher implements EventSink {
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.state.stop();
-    const deadline = this.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     if (this.link) {
-      await this.delivery.drain(deadline, this.now);
+      await this.delivery.drain(deadline, () => performance.now());
       await this.link.end(deadline, { topic: this.topics.availability, payload: availabilityPayload('offline') });
     }
     await this.outbox.close();
@@ -232,7 +233,7 @@ export class MqttPublisher implements EventSink {
       host: this.host.snapshot(),
       mqtt: this.health(),
       paused,
-      nowMs: this.now(),
+      nowMs: Date.now(),
     });
     return JSON.parse(text) as Record<string, unknown>;
   }

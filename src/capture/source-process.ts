@@ -1,0 +1,82 @@
+// The source's own process (source.isolation "process"): it opens and reads the source through OpenCvSource,
+// one request at a time, for the daemon (isolated-source.ts). An open or a read that blocks inside OpenCV (a
+// GStreamer pipeline that never prerolls, a URL whose server accepts and never answers) blocks this process
+// only; the daemon ends it. It loads OpenCV and nothing else of the daemon.
+import net from 'node:net';
+import readline from 'node:readline';
+import { EmotiondError, asError } from '../errors.js';
+import { OpenCvSource, type FrameSource } from './opencv-source.js';
+import { encodeReply, type SourceReply, type SourceRequest } from './source-protocol.js';
+
+const out = new net.Socket({ fd: 3, readable: false, writable: true });
+let source: FrameSource | undefined;
+
+function reply(r: SourceReply, data?: Buffer): void {
+  out.write(encodeReply(r));
+  if (data) out.write(data);
+}
+
+function fail(id: number, err: unknown, code: EmotiondError['code']): void {
+  const e = asError(err);
+  reply({ id, kind: 'error', code: e instanceof EmotiondError ? e.code : code, message: e.message });
+}
+
+async function handle(req: SourceRequest): Promise<void> {
+  switch (req.kind) {
+    case 'open':
+      try {
+        source?.close();
+        source = undefined;
+        source = OpenCvSource.open(req.settings);
+        reply({ id: req.id, kind: 'opened', source: source.kind, props: source.props });
+      } catch (err) {
+        fail(req.id, err, 'EMD_SOURCE_OPEN');
+      }
+      return;
+    case 'read': {
+      if (!source) return fail(req.id, new Error('no source is open'), 'EMD_SOURCE_READ');
+      try {
+        const mat = await source.read();
+        if (!mat) return reply({ id: req.id, kind: 'end' });
+        try {
+          // getData() is one contiguous copy (an ROI is copied row by row); the Mat goes at once.
+          const data = mat.getData();
+          reply({ id: req.id, kind: 'frame', rows: mat.rows, cols: mat.cols, type: mat.type, bytes: data.length }, data);
+        } finally {
+          mat.release();
+        }
+      } catch (err) {
+        fail(req.id, err, 'EMD_SOURCE_READ');
+      }
+      return;
+    }
+    case 'rewind':
+      reply({ id: req.id, kind: 'done', ok: source?.rewind() === true });
+      return;
+    case 'close':
+      source?.close();
+      source = undefined;
+      reply({ id: req.id, kind: 'done', ok: true });
+  }
+}
+
+// Ctrl+C reaches the whole process group and systemd signals the whole cgroup: the daemon stops this process
+// itself, in order, after the camera state was published. It also ends when the daemon goes (stdin closes;
+// and, when started through setpriv, by SIGKILL from the kernel even while an open blocks).
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
+out.on('error', () => process.exit(0));
+// One at a time, in order: a read never overlaps an open or a close of the same capture.
+let queue: Promise<void> = Promise.resolve();
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  let req: SourceRequest;
+  try {
+    req = JSON.parse(line) as SourceRequest;
+  } catch {
+    return;
+  }
+  queue = queue.then(() => handle(req));
+}).on('close', () => {
+  source?.close();
+  process.exit(0);
+});
