@@ -19,6 +19,7 @@ export const ERRORS = {
   EMD_DATASET: 'Dataset file is missing or malformed',
   EMD_NOTIFY: 'sd_notify failure',
   EMD_HTTP: 'HTTP server failure',
+  EMD_DISK_FULL: 'The file system of the state directory is full',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

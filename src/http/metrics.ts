@@ -120,6 +120,7 @@ export class DaemonMetrics {
     field('emotiond_mqtt_queue_dropped_total', 'Events dropped because the queue was full.', 'counter', (h) => h.queue_dropped);
     field('emotiond_mqtt_delivered_total', 'Events acknowledged by the broker.', 'counter', (h) => h.delivered);
     field('emotiond_mqtt_reconnects_total', 'Reconnects to the MQTT broker.', 'counter', (h) => h.reconnects);
+    field('emotiond_mqtt_queue_disk_full', '1 while mqtt.queue_file cannot be written because its file system is full (events in memory only).', 'gauge', (h) => (h.queue_disk_full ? 1 : 0));
   }
 
   get contentType(): string {

@@ -21,6 +21,9 @@ export class EventDelivery {
 
   push(payload: string): void {
     this.deps.outbox.push(payload);
+    // Offline, an event waits for the file only until this frame's work is done (one write for all it made);
+    // online, the flush waits up to a second, and events the broker acknowledges meanwhile never reach the card.
+    if (!this.deps.online()) this.deps.outbox.persistSoon();
     this.pump();
   }
 

@@ -135,6 +135,8 @@ export class MqttPublisher implements EventSink {
       delivered: this.outbox.delivered,
       reconnects: this.link?.reconnects ?? 0,
       rejected_commands: this.commands.rejected,
+      queue_disk_full: this.outbox.diskFull,
+      queue_disk_full_s: this.outbox.diskFullSeconds(),
     };
   }
 

@@ -11,6 +11,9 @@ export interface OutboxItem {
 
 interface Entry extends OutboxItem, FileEntry {}
 
+/** How often a full file system is checked for room again. */
+const DISK_FULL_RETRY_MS = 2000;
+
 export interface OutboxDeps {
   max: number;
   /** Absolute path of the queue file; undefined keeps the queue in memory only. */
@@ -27,11 +30,23 @@ export class Outbox {
   private nextSeq = 1;
   private persistTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** close() ran: no more timed flushes. */
+  private closed = false;
   private readonly queueFile: QueueFile | undefined;
   /** Events dropped because the queue was full. */
   dropped = 0;
   /** Events the broker acknowledged. */
   delivered = 0;
+
+  /** The state directory's file system is full: events are kept in memory only until it has room. */
+  get diskFull(): boolean {
+    return this.queueFile?.diskFull ?? false;
+  }
+
+  /** Seconds the state directory's file system was full since start. */
+  diskFullSeconds(): number {
+    return this.queueFile?.diskFullSeconds() ?? 0;
+  }
 
   constructor(private readonly deps: OutboxDeps) {
     this.queueFile = deps.file === undefined ? undefined : new QueueFile({ file: deps.file, logger: deps.logger });
@@ -129,6 +144,20 @@ export class Outbox {
     return [...inflight, ...this.pending.slice(this.head)];
   }
 
+  /**
+   * Write the file on the next turn of the event loop instead of within persistDelayMs: while the broker is
+   * away nothing will be acknowledged meanwhile, and a power cut would lose what the delay holds back.
+   */
+  persistSoon(): void {
+    if (this.queueFile === undefined) return;
+    if (this.persistTimer) clearTimeout(this.persistTimer);
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = undefined;
+      void this.flush();
+    }, 0);
+    this.persistTimer.unref();
+  }
+
   /** Flush to the file now (no-op without a file); resolves when written. */
   async persist(): Promise<void> {
     if (this.persistTimer) clearTimeout(this.persistTimer);
@@ -139,6 +168,8 @@ export class Outbox {
   /** Stop the timer, write what is left and compact the file to the queued events only. */
   async close(): Promise<void> {
     await this.persist();
+    this.closed = true;
+    if (this.persistTimer) clearTimeout(this.persistTimer);
     const file = this.queueFile;
     if (file === undefined) return;
     this.writing = this.writing.then(async () => {
@@ -153,16 +184,19 @@ export class Outbox {
     const file = this.queueFile;
     if (file === undefined) return this.writing;
     // Serialised: the entries are read when this write starts, so changes made meanwhile go in the next one.
-    this.writing = this.writing.then(() => file.sync(this.live()));
+    // While the file system is full the file is looked at again every few seconds (a statfs) for room.
+    this.writing = this.writing.then(() => file.sync(this.live())).then(() => {
+      if (file.diskFull) this.schedulePersist(DISK_FULL_RETRY_MS);
+    });
     return this.writing;
   }
 
-  private schedulePersist(): void {
-    if (this.queueFile === undefined || this.persistTimer) return;
+  private schedulePersist(delayMs = this.deps.persistDelayMs ?? 1000): void {
+    if (this.queueFile === undefined || this.persistTimer || this.closed) return;
     this.persistTimer = setTimeout(() => {
       this.persistTimer = undefined;
       void this.flush();
-    }, this.deps.persistDelayMs ?? 1000);
+    }, delayMs);
     this.persistTimer.unref();
   }
 

@@ -25,6 +25,10 @@ export interface MqttHealth {
   reconnects: number;
   /** Inbound command payloads rejected since start. */
   rejected_commands: number;
+  /** mqtt.queue_file cannot be written because the file system is full: events are in memory only. */
+  queue_disk_full: boolean;
+  /** Seconds the queue file's file system was full since start. */
+  queue_disk_full_s: number;
 }
 
 /** Process and host figures the daemon's own health() may not carry; filled in only where missing. */
