@@ -12,7 +12,7 @@ export class MjpegStream {
 
   constructor(
     private readonly clip: string,
-    private readonly port: number,
+    readonly port: number,
   ) {
     this.url = `http://127.0.0.1:${port}/cam.mjpg`;
   }
