@@ -4,7 +4,8 @@
 // undelivered; event lines after the last marker are all undelivered. Markers are appended only when events
 // already in the file were delivered or dropped. When the dead part outgrows the live part (and
 // COMPACT_MIN_BYTES), and at start and clean stop, the file is rewritten with the live events only
-// (temp file, fsync, rename). One fdatasync per flush. A file without markers (older versions) reads the same.
+// (temp file, fsync, rename). One fdatasync per flush, beside the next appends (they do not wait for it). A file
+// without markers (older versions) reads the same.
 // A full file system (ENOSPC, EDQUOT: a small SD card) leaves the file as it was before the failed write (an
 // append cut short is truncated away, a temp file removed): the events stay in memory (up to mqtt.queue_max), said
 // once, and the file is written again once statfs shows room for it.
@@ -96,6 +97,9 @@ export class QueueFile {
   private bytes = 0;
   /** Dead event lines the last marker (or compaction) accounts for. */
   private deadMarked = 0;
+  /** The fdatasync of appended lines in flight, and whether another is queued behind it. */
+  private syncing: Promise<void> = Promise.resolve();
+  private syncQueued = false;
   /** Since when (monotonic ms) the file system has been full; null while writes succeed. */
   private fullSinceMs: number | null = null;
   /** Milliseconds of earlier full periods. */
@@ -161,8 +165,29 @@ export class QueueFile {
       const { bytesWritten } = await handle.write(buf);
       // A short write is the file system filling up mid-line.
       if (bytesWritten < buf.length) throw Object.assign(new Error(`wrote ${bytesWritten} of ${buf.length} bytes`), { code: 'ENOSPC' });
-      await handle.datasync();
       this.bytes += buf.length;
+      // In the page cache now: a process that is killed loses none of it. The fdatasync that makes it survive a
+      // power cut runs beside the next appends, so that they never wait for the card.
+      this.syncSoon(handle);
+    });
+  }
+
+  /** One fdatasync of the appends so far, after the one in flight (appends meanwhile share the next). */
+  private syncSoon(handle: fs.promises.FileHandle): void {
+    if (this.syncQueued) return;
+    this.syncQueued = true;
+    this.syncing = this.syncing.then(async () => {
+      this.syncQueued = false;
+      if (this.handle !== handle) return; // rewritten or closed meanwhile (a rewrite syncs its own file)
+      try {
+        await handle.datasync();
+      } catch (err) {
+        if (this.handle !== handle) return;
+        // What the card did not take is unknown: the next flush rewrites the file from memory.
+        this.failed(err);
+        this.handle = undefined;
+        await handle.close().catch(() => undefined);
+      }
     });
   }
 
@@ -301,6 +326,7 @@ export class QueueFile {
   private async closeHandle(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
+    await this.syncing; // an fdatasync in flight on it finishes first
     await handle?.close().catch(() => undefined);
   }
 }

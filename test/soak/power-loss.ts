@@ -1,7 +1,9 @@
 // `npm run power-loss -- [--kills 50] [--seed S] [--clip FILE]`: power cuts during a broker outage. The built
 // daemon, as the service runs it, reads a clip served as a live MJPEG stream while no broker listens, with
 // mqtt.queue_file in its state directory and `--print` (every event it makes, on stdout, as it makes it). It is
-// killed with SIGKILL at a random moment (1.5 to 8 s after its start), N times in a row on the same queue file.
+// killed with SIGKILL at a random moment, N times in a row on the same queue file: one kill in five while it starts
+// (0.5 to 3 s after it was started: loading, compacting the file), the others 0 to 6 s after its first frame (while
+// it makes events and writes them).
 // After each kill the queue file must parse (no bad line, no torn tail) and still hold every event an earlier run
 // had queued; events this run made that had not reached the file yet are counted (the window between an event
 // and its write). At the end the broker comes up, the daemon runs once more, and a persistent subscriber must get
@@ -98,8 +100,15 @@ async function main(): Promise<void> {
   const figures = { kills: 0, unparseable_files: 0, torn_tails: 0, bad_lines: 0, vanished_from_file: 0, made_not_written: 0, made: 0, tmp_files_seen: 0, orphan_source_processes: 0 };
   for (let k = 1; k <= opts.kills; k++) {
     const child = start(`run-${k}`);
-    const after = 1500 + rnd() * 6500;
-    await sleep(after);
+    const spawned = Date.now();
+    const out = path.join(runDir, `run-${k}.out`);
+    if (rnd() < 0.2) await sleep(500 + rnd() * 2500);
+    else {
+      const firstFrame = Date.now() + 30_000;
+      while (Date.now() < firstFrame && !fs.readFileSync(out, 'utf8').includes('"state":"online"')) await sleep(50);
+      await sleep(rnd() * 6000);
+    }
+    const after = Date.now() - spawned;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
