@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import test from 'ava';
-import cv from '../src/system/opencv.js';
 import { Daemon, type Part } from '../src/app/daemon.js';
 import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { buildHttpParts, mqttHealthOf } from '../src/http/http-part.js';
@@ -21,17 +20,10 @@ import { missingModel, testModel } from './helpers/shared-data.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 import { sleep, waitUntil } from './helpers/wait.js';
 import { subscribe } from './publish-helpers.js';
+import { missingGstreamer } from './helpers/media-tools.js';
 
 const W = 160;
 const H = 120;
-
-function missingGstreamer(): string | undefined {
-  if (!/GStreamer:\s+YES/.test(cv.getBuildInformation())) return 'OpenCV is built without GStreamer';
-  const cap = new cv.VideoCapture('videotestsrc num-buffers=1 ! videoconvert ! appsink', cv.CAP_GSTREAMER);
-  const ok = cap.get(cv.CAP_PROP_FRAME_WIDTH) > 0;
-  cap.release();
-  return ok ? undefined : 'GStreamer base plugins missing (apt install gstreamer1.0-plugins-base)';
-}
 
 // The camera: prints its port, then "conn" per connection. stdin "silent": new connections get nothing and
 // connections being fed stop (kept open); "send": silent connections are closed (a camera that rebooted) and

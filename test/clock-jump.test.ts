@@ -18,17 +18,14 @@ import { threeFaces } from './helpers/clips/reference.js';
 import { sleep, waitUntil } from './helpers/wait.js';
 import { subscribe } from './publish-helpers.js';
 import { MjpegStream } from './soak/stream.js';
+import { missingFfmpeg } from './helpers/media-tools.js';
 import type { EmotionEvent, FaceState, RoomSummary } from '../src/types.js';
 
 const ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
 const DAY_MS = 86_400_000;
 const DEVICE = 'clockjump';
 
-function ffmpegMissing(): string | undefined {
-  return fs.existsSync('/usr/bin/ffmpeg') ? undefined : 'ffmpeg not found (apt-get install ffmpeg)';
-}
-
-const why = firstMissing(missingFaketime(), mosquittoMissing(), ffmpegMissing(), missingModel(), sharedDataDir() ? undefined : missingFile(ASTRONAUT, 'python3-skimage'));
+const why = firstMissing(missingFaketime(), mosquittoMissing(), missingFfmpeg(), missingModel(), sharedDataDir() ? undefined : missingFile(ASTRONAUT, 'python3-skimage'));
 
 function kill(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

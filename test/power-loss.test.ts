@@ -2,15 +2,13 @@
 // daemon at random moments on the same queue file, then the broker comes back. The 50-kill run and its figures
 // are in the closing notes of issue #33; here the targets that hold at any length.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import test from 'ava';
 import { mosquittoMissing } from './helpers/mosquitto.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 import { missingModel } from './helpers/shared-data.js';
+import { missingFfmpeg } from './helpers/media-tools.js';
 
-const ffmpegMissing = (): string | undefined => (fs.existsSync('/usr/bin/ffmpeg') ? undefined : 'ffmpeg not found (apt-get install ffmpeg)');
-
-testUnless(firstMissing(mosquittoMissing(), ffmpegMissing(), missingModel()), { serial: true })('power loss: 5 SIGKILLs during a broker outage; the queue file always parses, every queued event is delivered once', async (t) => {
+testUnless(firstMissing(mosquittoMissing(), missingFfmpeg(), missingModel()), { serial: true })('power loss: 5 SIGKILLs during a broker outage; the queue file always parses, every queued event is delivered once', async (t) => {
   t.timeout(4 * 60_000);
   const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import=tsx', 'test/soak/power-loss.ts', '--kills', '5', '--seed', '7'], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -3,21 +3,13 @@
 // during a broker outage, a wedged camera open, a SIGKILL while connected) against the built daemon, a live MJPEG
 // stream and a real mosquitto. The long runs and their figures are in the closing notes; here the targets that
 // hold at any length.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import test from 'ava';
 import { faultPlan, BROKER_DOWN_S, CAMERA_DOWN_S, DISK_FULL_S, WEDGE_S } from './soak/plan.js';
 import { mosquittoMissing } from './helpers/mosquitto.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 import { missingModel } from './helpers/shared-data.js';
-
-function ffmpegMissing(): string | undefined {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'ffmpeg not found (apt-get install ffmpeg)';
-  }
-}
+import { missingFfmpeg } from './helpers/media-tools.js';
 
 test('the fault plan: after the warm-up, every fault within the run and its outage lengths; one of each in three minutes', (t) => {
   const short = faultPlan(3);
@@ -37,7 +29,7 @@ test('the fault plan: after the warm-up, every fault within the run and its outa
   t.throws(() => faultPlan(2), { message: /at least 3/ });
 });
 
-const soakTest = testUnless(firstMissing(mosquittoMissing(), ffmpegMissing(), missingModel()), { serial: true });
+const soakTest = testUnless(firstMissing(mosquittoMissing(), missingFfmpeg(), missingModel()), { serial: true });
 
 soakTest('soak, 3 minutes: no event lost, no crash, the camera back within 5 s, no fd leak, through jumps, a full disk, kills and a wedge', async (t) => {
   t.timeout(8 * 60_000);

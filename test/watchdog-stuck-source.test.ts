@@ -7,22 +7,13 @@
 // pipelines) a stuck read ends with that process and is retried: camera-wedge.test.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import cv from '../src/system/opencv.js';
 import { missingModel, testModel } from './helpers/shared-data.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 import { notifySocket } from './helpers/notify-socket.js';
+import { missingGstreamer } from './helpers/media-tools.js';
 
 const W = 160;
 const H = 120;
-
-/** OpenCV built with GStreamer and the base plugins (videotestsrc, videoconvert, appsink; tcp and rawparse ship with them). */
-function missingGstreamer(): string | undefined {
-  if (!/GStreamer:\s+YES/.test(cv.getBuildInformation())) return 'OpenCV is built without GStreamer';
-  const cap = new cv.VideoCapture('videotestsrc num-buffers=1 ! videoconvert ! appsink', cv.CAP_GSTREAMER);
-  const ok = cap.get(cv.CAP_PROP_FRAME_WIDTH) > 0;
-  cap.release();
-  return ok ? undefined : 'GStreamer base plugins missing (apt install gstreamer1.0-plugins-base)';
-}
 
 const gstTest = testUnless(firstMissing(missingModel(), missingGstreamer()), { serial: true });
 
