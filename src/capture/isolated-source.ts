@@ -7,15 +7,17 @@
 // this: the OpenCV binding keeps its classes in process-wide statics, and loading it in a second thread breaks
 // the Mats of the first. The cost is one copy of each frame through a pipe (pixels only, no serialiser).
 import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import net from 'node:net';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import cv from '../system/opencv.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../system/logger.js';
 import { EmotiondError, ERRORS, type ErrorCode } from '../errors.js';
 import { describeSource, sourceKind, type FrameSource, type SourceKind, type SourceProps } from './opencv-source.js';
-import { ReplyDecoder, type SourceReply, type SourceRequest } from './source-protocol.js';
+import { ReplyReader, type SourceReply, type SourceRequest } from './source-protocol.js';
 
 /** Whether these settings put the source in a process of its own. */
 export function isolates(s: Config['source']): boolean {
@@ -26,6 +28,8 @@ export function isolates(s: Config['source']): boolean {
 const SHORT_TIMEOUT_MS = 5000;
 /** Starts the process with the kernel's parent-death signal: it ends with the daemon even while an open blocks. */
 const SETPRIV = '/usr/bin/setpriv';
+/** How often the daemon tries to connect to a process that is starting. */
+const CONNECT_RETRY_MS = 20;
 
 type Request = SourceRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 interface Answer {
@@ -43,22 +47,43 @@ class SourceProcess {
   private killed = false;
   exited = false;
 
+  private socket: net.Socket | undefined;
+
   constructor(private readonly log: Logger) {
-    const { command, args } = childCommand();
+    // The name of an abstract socket (Linux; the leading NUL is added on both sides): nothing in the file system.
+    const name = `emotiond-source-${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+    const { command, args } = childCommand(name);
     // stdout goes to the daemon's stderr: a library printing there must not mix with `--print`'s JSON lines.
-    this.child = spawn(command, args, { stdio: ['pipe', 2, 'inherit', 'pipe'] });
-    const decoder = new ReplyDecoder((reply, data) => this.answer(reply, data));
-    (this.child.stdio[3] as Readable).on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk);
-      } catch (err) {
-        this.kill(`unreadable reply: ${(err as Error).message}`);
-      }
-    });
+    this.child = spawn(command, args, { stdio: ['pipe', 2, 'inherit'] });
     (this.child.stdin as Writable).on('error', () => undefined); // EPIPE once it has ended: 'exit' reports it
     this.child.on('error', (err) => this.ended(`cannot start: ${err.message}`));
     this.child.on('exit', (code, signal) => this.ended(signal ?? `exit ${code}`));
+    this.connect(name, new ReplyReader((reply, data) => this.answer(reply, data)));
     this.log.debug({ pid: this.child.pid }, 'source process started');
+  }
+
+  /** Connects to the process's socket once it listens; replies are read straight into their buffers. */
+  private connect(name: string, reader: ReplyReader): void {
+    if (this.exited) return;
+    const socket = net.connect({
+      path: `\0${name}`,
+      onread: {
+        buffer: () => reader.target(),
+        callback: (n: number) => {
+          try {
+            reader.read(n);
+          } catch (err) {
+            this.kill(`unreadable reply: ${(err as Error).message}`);
+          }
+          return true;
+        },
+      },
+    });
+    socket.once('connect', () => (this.socket = socket));
+    socket.on('error', () => {
+      // Not listening yet (it is starting): try again; once connected, the process's end is reported by 'exit'.
+      if (this.socket !== socket) setTimeout(() => this.connect(name, reader), CONNECT_RETRY_MS).unref();
+    });
   }
 
   /** Sends a request; the answer, or a rejection when the process ends or `timeoutMs` passes first. */
@@ -84,6 +109,7 @@ class SourceProcess {
   }
 
   kill(why = 'ended by the daemon'): void {
+    this.socket?.destroy();
     if (this.exited) return;
     if (!this.killed) this.log.debug({ pid: this.child.pid, why }, 'ending the source process');
     this.killed = true;
@@ -102,6 +128,7 @@ class SourceProcess {
   private ended(how: string): void {
     if (this.exited) return;
     this.exited = true;
+    this.socket?.destroy();
     if (!this.killed) this.log.warn({ pid: this.child.pid, how }, 'the source process ended unexpectedly; the source is reopened in a new one');
     this.fail(new Error(`the source process ended (${how})`));
   }
@@ -116,9 +143,10 @@ class SourceProcess {
 }
 
 /** node with source-process.js beside this module (dist), or the .ts through tsx (a checkout); under setpriv. */
-function childCommand(): { command: string; args: string[] } {
+function childCommand(socketName: string): { command: string; args: string[] } {
   const js = fileURLToPath(new URL('./source-process.js', import.meta.url));
-  const node = fs.existsSync(js) ? [process.execPath, js] : [process.execPath, '--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./source-process.ts', import.meta.url))];
+  const script = fs.existsSync(js) ? [js] : ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./source-process.ts', import.meta.url))];
+  const node = [process.execPath, '--expose-gc', ...script, socketName];
   if (!fs.existsSync(SETPRIV)) return { command: node[0] as string, args: node.slice(1) };
   return { command: SETPRIV, args: ['--pdeathsig', 'SIGKILL', '--', ...node] };
 }
@@ -133,6 +161,8 @@ function fromReply(r: { code: ErrorCode; message: string }): EmotiondError {
 class IsolatedSource implements FrameSource {
   readonly cancellable = true;
   private closed = false;
+  /** The frame buffer is lent until the Mat is made: one read at a time. */
+  private reading = false;
 
   constructor(
     private readonly proc: SourceProcess,
@@ -142,7 +172,9 @@ class IsolatedSource implements FrameSource {
 
   async read(): Promise<cv.Mat | null> {
     if (this.closed) return null;
-    const { reply, data } = await this.proc.request({ kind: 'read' });
+    if (this.reading) throw new EmotiondError('EMD_SOURCE_READ', 'a second read while one is in flight');
+    this.reading = true;
+    const { reply, data } = await this.proc.request({ kind: 'read' }).finally(() => (this.reading = false));
     if (this.closed || reply.kind === 'end') return null;
     if (reply.kind === 'error') throw fromReply(reply);
     if (reply.kind !== 'frame' || data === null) throw new EmotiondError('EMD_SOURCE_READ', `the source process answered a read with "${reply.kind}"`);
@@ -150,7 +182,7 @@ class IsolatedSource implements FrameSource {
     if ((reply.type & 7) !== 0 || !(reply.rows > 0 && reply.cols > 0) || data.length !== reply.rows * reply.cols * channels) {
       throw new EmotiondError('EMD_FRAME_BAD', `the source process sent ${data.length} bytes for a ${reply.cols}x${reply.rows} frame of type ${reply.type}`);
     }
-    // Copies the pixels into a Mat of its own: the buffer is not referenced afterwards.
+    // Copies the pixels into a Mat of its own, before any other read: the buffer is lent (see ReplyDecoder).
     return new cv.Mat(data, reply.rows, reply.cols, reply.type);
   }
 

@@ -8,12 +8,28 @@ import { EmotiondError, asError } from '../errors.js';
 import { OpenCvSource, type FrameSource } from './opencv-source.js';
 import { encodeReply, type SourceReply, type SourceRequest } from './source-protocol.js';
 
-const out = new net.Socket({ fd: 3, readable: false, writable: true });
+// Replies go to the daemon over a local socket it connects to (the abstract name argv[2]), in order; those made
+// before it connected wait for it.
+const connected = new Promise<net.Socket>((resolve) => {
+  const server = net.createServer((socket) => {
+    server.close();
+    socket.on('error', () => process.exit(0));
+    socket.on('close', () => process.exit(0));
+    resolve(socket);
+  });
+  server.listen(`\0${process.argv[2] ?? ''}`);
+});
 let source: FrameSource | undefined;
+/** Run with --expose-gc: a collection every four frames (this heap is a few MB: about a millisecond) frees the
+ * frame copies that were sent (each up to 6 MB outside the heap: V8 would otherwise let tens of them pile up). */
+const gc = (globalThis as { gc?: () => void }).gc;
+let sent = 0;
 
 function reply(r: SourceReply, data?: Buffer): void {
-  out.write(encodeReply(r));
-  if (data) out.write(data);
+  void connected.then((out) => {
+    out.write(encodeReply(r));
+    if (data) out.write(data);
+  });
 }
 
 function fail(id: number, err: unknown, code: EmotiondError['code']): void {
@@ -42,6 +58,7 @@ async function handle(req: SourceRequest): Promise<void> {
           // getData() is one contiguous copy (an ROI is copied row by row); the Mat goes at once.
           const data = mat.getData();
           reply({ id: req.id, kind: 'frame', rows: mat.rows, cols: mat.cols, type: mat.type, bytes: data.length }, data);
+          if (++sent % 4 === 0) gc?.();
         } finally {
           mat.release();
         }
@@ -65,7 +82,6 @@ async function handle(req: SourceRequest): Promise<void> {
 // and, when started through setpriv, by SIGKILL from the kernel even while an open blocks).
 process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
-out.on('error', () => process.exit(0));
 // One at a time, in order: a read never overlaps an open or a close of the same capture.
 let queue: Promise<void> = Promise.resolve();
 readline.createInterface({ input: process.stdin }).on('line', (line) => {

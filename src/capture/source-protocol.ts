@@ -1,6 +1,8 @@
 // Messages between the daemon and its source process (isolated-source.ts, source-process.ts). Requests go as
-// JSON lines on the child's stdin; replies come on its fd 3 as a 4-byte length, a JSON header and, for a frame,
-// `bytes` bytes of pixel data (one copy through the kernel, none through a serialiser).
+// JSON lines on the child's stdin; replies come on a local socket of the child's as a 4-byte length, a JSON header
+// and, for a frame, `bytes` bytes of pixel data, which the daemon reads straight into one frame buffer (one copy
+// through the kernel; no serialiser, and no buffer allocated per read: at a megabyte or more per frame, those would
+// keep the daemon's garbage collector busy).
 import type { Config } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
 import type { SourceKind, SourceProps } from './opencv-source.js';
@@ -32,10 +34,14 @@ export function encodeReply(reply: SourceReply): Buffer {
 const MAX_HEADER = 64 * 1024;
 
 /**
- * Reads replies from the bytes of fd 3, in order. A frame's data is gathered into one buffer of its size
- * (allocated once per frame), which the reply hands over.
+ * Reads replies, in order, from a socket that reads into target() (net's `onread`): a frame's data straight into
+ * its frame buffer, anything else into a scratch buffer. The frame buffer is lent with the reply and filled again
+ * with the next frame of the same size, so the receiver copies it out before it asks for another frame.
  */
-export class ReplyDecoder {
+export class ReplyReader {
+  private spare: Buffer | null = null;
+  private readonly scratch = Buffer.allocUnsafe(64 * 1024);
+  private intoFrame = false;
   private head: Buffer = Buffer.alloc(0);
   /** Length of the JSON header being read, -1 while its 4-byte length is incomplete. */
   private headLen = -1;
@@ -43,7 +49,24 @@ export class ReplyDecoder {
 
   constructor(private readonly onReply: (reply: SourceReply, data: Buffer | null) => void) {}
 
-  /** Feed the next chunk; throws on bytes that are not replies (the process is then ended). */
+  /** Where the next read lands: the rest of the frame being received, else the scratch buffer. */
+  target(): Buffer {
+    this.intoFrame = this.frame !== null;
+    return this.frame ? this.frame.data.subarray(this.frame.filled) : this.scratch;
+  }
+
+  /** `n` bytes were read into the last target(); throws on bytes that are not replies (the process is then ended). */
+  read(n: number): void {
+    const f = this.frame;
+    if (!this.intoFrame || !f) return this.push(this.scratch.subarray(0, n));
+    f.filled += n;
+    if (f.filled === f.data.length) {
+      this.frame = null;
+      this.onReply(f.reply, f.data);
+    }
+  }
+
+  /** Feeds bytes that are in hand (a chunk, or what the scratch buffer got). */
   push(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length) {
@@ -71,7 +94,10 @@ export class ReplyDecoder {
         const reply = JSON.parse(this.head.subarray(4).toString('utf8')) as SourceReply;
         this.head = Buffer.alloc(0);
         this.headLen = -1;
-        if (reply.kind === 'frame' && reply.bytes > 0) this.frame = { reply, data: Buffer.allocUnsafe(reply.bytes), filled: 0 };
+        if (reply.kind === 'frame' && reply.bytes > 0) {
+          if (this.spare?.length !== reply.bytes) this.spare = Buffer.allocUnsafe(reply.bytes);
+          this.frame = { reply, data: this.spare, filled: 0 };
+        }
         else this.onReply(reply, null);
       }
     }
