@@ -4,8 +4,8 @@
 // undelivered; event lines after the last marker are all undelivered. Markers are appended only when events
 // already in the file were delivered or dropped. When the dead part outgrows the live part (and
 // COMPACT_MIN_BYTES), and at start and clean stop, the file is rewritten with the live events only
-// (temp file, fsync, rename). One fdatasync per flush, beside the next appends (they do not wait for it). A file
-// without markers (older versions) reads the same.
+// (temp file, fsync, rename). Appends are written at once and synced (fdatasync) at most a second later, one sync
+// for all of them, beside the next appends. A file without markers (older versions) reads the same.
 // A full file system (ENOSPC, EDQUOT: a small SD card) leaves the file as it was before the failed write (an
 // append cut short is truncated away, a temp file removed): the events stay in memory (up to mqtt.queue_max), said
 // once, and the file is written again once statfs shows room for it.
@@ -24,6 +24,8 @@ export interface FileEntry {
 
 /** Below this much dead data the file is not rewritten (a rename and a directory fsync are writes too). */
 export const COMPACT_MIN_BYTES = 64 * 1024;
+/** Appends reach the card (fdatasync) at most this long after they were written to the file. */
+const SYNC_DELAY_MS = 1000;
 /** After the file system was full, a write is tried again once this much more than the queue is free. */
 const DISK_FULL_MARGIN = 64 * 1024;
 
@@ -97,9 +99,9 @@ export class QueueFile {
   private bytes = 0;
   /** Dead event lines the last marker (or compaction) accounts for. */
   private deadMarked = 0;
-  /** The fdatasync of appended lines in flight, and whether another is queued behind it. */
+  /** The fdatasync of appended lines in flight, and the timer of the next. */
   private syncing: Promise<void> = Promise.resolve();
-  private syncQueued = false;
+  private syncTimer: NodeJS.Timeout | undefined;
   /** Since when (monotonic ms) the file system has been full; null while writes succeed. */
   private fullSinceMs: number | null = null;
   /** Milliseconds of earlier full periods. */
@@ -167,17 +169,23 @@ export class QueueFile {
       if (bytesWritten < buf.length) throw Object.assign(new Error(`wrote ${bytesWritten} of ${buf.length} bytes`), { code: 'ENOSPC' });
       this.bytes += buf.length;
       // In the page cache now: a process that is killed loses none of it. The fdatasync that makes it survive a
-      // power cut runs beside the next appends, so that they never wait for the card.
+      // power cut follows within SYNC_DELAY_MS, one for all the appends meanwhile (each fdatasync rewrites the
+      // file's last page on the card), and appends never wait for it.
       this.syncSoon(handle);
     });
   }
 
-  /** One fdatasync of the appends so far, after the one in flight (appends meanwhile share the next). */
   private syncSoon(handle: fs.promises.FileHandle): void {
-    if (this.syncQueued) return;
-    this.syncQueued = true;
+    if (this.syncTimer) return;
+    this.syncTimer = setTimeout(() => void this.syncNow(handle), SYNC_DELAY_MS);
+    this.syncTimer.unref();
+  }
+
+  /** One fdatasync of the appends so far, after the one in flight. */
+  private syncNow(handle: fs.promises.FileHandle): Promise<void> {
+    clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
     this.syncing = this.syncing.then(async () => {
-      this.syncQueued = false;
       if (this.handle !== handle) return; // rewritten or closed meanwhile (a rewrite syncs its own file)
       try {
         await handle.datasync();
@@ -189,6 +197,7 @@ export class QueueFile {
         await handle.close().catch(() => undefined);
       }
     });
+    return this.syncing;
   }
 
   /** Rewrites the file with the live events only (also what a clean stop does when there is dead data). */
@@ -325,6 +334,7 @@ export class QueueFile {
 
   private async closeHandle(): Promise<void> {
     const handle = this.handle;
+    if (handle && this.syncTimer) await this.syncNow(handle); // appends not yet synced are, before it closes
     this.handle = undefined;
     await this.syncing; // an fdatasync in flight on it finishes first
     await handle?.close().catch(() => undefined);
