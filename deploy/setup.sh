@@ -37,8 +37,9 @@ pkgs=(build-essential python3 pkg-config patchelf opencv-data ffmpeg python3-ski
 if [ "$with_test" -eq 1 ]; then
   # debootstrap, systemd-container: deploy/test-live.sh boots a Debian 12 container with systemd as PID 1.
   # chromium: the dashboard tests drive Debian's browser (playwright-core, nothing downloaded).
+  # faketime: the clock tests and the soak move the daemon's wall clock (libfaketime).
   pkgs+=(mosquitto openssl python3-torch python3-onnx python3-numpy python3-matplotlib python3-opencv systemd gstreamer1.0-plugins-base
-    debootstrap systemd-container chromium)
+    debootstrap systemd-container chromium faketime)
 fi
 if [ "$print_pkgs" -eq 1 ]; then echo "${pkgs[*]}"; exit 0; fi
 missing=()

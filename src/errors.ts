@@ -20,6 +20,7 @@ export const ERRORS = {
   EMD_NOTIFY: 'sd_notify failure',
   EMD_HTTP: 'HTTP server failure',
   EMD_PRIVILEGES: 'Root privileges cannot be dropped',
+  EMD_DISK_FULL: 'The file system of the state directory is full',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

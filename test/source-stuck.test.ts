@@ -45,13 +45,13 @@ modelTest('reads that never return: after max_stuck_reads the loop gives up and 
   });
   await daemon.start();
   await until(() => daemon.stats.framesProcessed >= 3, 10_000, 'the first frames');
-  await until(() => !daemon.stats.alive(Date.now(), WINDOW_MS), 20_000, 'the watchdog check to fail');
+  await until(() => !daemon.stats.alive(performance.now(), WINDOW_MS), 20_000, 'the watchdog check to fail');
   const why = await daemon.sourceFailed;
   t.regex(why, /2 reads .*stuck/);
   t.is(source.opens(), 2, 'opened, reopened once, then no more');
   t.is(sink.cameras.at(-1)?.state, 'offline');
   t.regex(sink.cameras.at(-1)?.error ?? '', /stuck/);
-  t.false(daemon.stats.alive(Date.now(), WINDOW_MS), 'stays failed');
+  t.false(daemon.stats.alive(performance.now(), WINDOW_MS), 'stays failed');
 });
 
 modelTest('a source that never delivers is retried until source.give_up_s, then given up', async (t) => {
@@ -65,7 +65,7 @@ modelTest('a source that never delivers is retried until source.give_up_s, then 
   t.teardown(() => daemon.stop());
   await daemon.start();
   await until(() => daemon.stats.sourceReopens >= 2, 10_000, 'reopen attempts');
-  await until(() => !daemon.stats.alive(Date.now(), WINDOW_MS), 20_000, 'the watchdog check to fail');
+  await until(() => !daemon.stats.alive(performance.now(), WINDOW_MS), 20_000, 'the watchdog check to fail');
   t.regex(await daemon.sourceFailed, /no frame for 1 s/);
   t.true(sink.cameras.every((c) => c.state === 'offline'));
 });

@@ -13,15 +13,17 @@ import { EmotionGate } from '../events/emotion-gate.js';
 import { RoomWindow } from '../events/room-window.js';
 import { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import { CaptureLoop, type CaptureDeps } from '../capture/capture-loop.js';
-import { describeSource } from '../capture/opencv-source.js';
+import { describeSource, sourceKind } from '../capture/opencv-source.js';
+import { IsolatedSources, isolates } from '../capture/isolated-source.js';
 import { FramePipeline } from '../pipeline/frame-pipeline.js';
-import { PipelineStats } from '../system/stats.js';
+import { PROGRESS_WINDOW_MS, PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
 import { applyRuntimeEnv } from '../system/runtime-env.js';
 import { FanOutSink } from './fan-out-sink.js';
 import { PrivacyFilter, withShownCounts } from '../events/privacy-filter.js';
 import { readMemory } from '../system/memory.js';
 import { PausedFile } from './paused-file.js';
+import { ClockWatch, FrameClock, monotonicMs } from '../system/clock.js';
 
 /** A part started before the camera and stopped after it (MQTT publisher, embedded broker, ...). */
 export interface Part {
@@ -48,6 +50,8 @@ export interface DaemonDeps {
   sinks?: EventSink[];
   /** Replaces OpenCV capture (tests). */
   openSource?: CaptureDeps['open'];
+  /** Replaces the face classifier (tests: one that stops classifying). */
+  classifier?: (model: EmotionModel, maxFaces: number, logger: Logger) => FaceClassifier;
   /** Progress hooks for systemd. */
   onReady?: () => void;
   /** Sees frames with the tracks found in them (`emotiond preview` only; never the service). */
@@ -75,6 +79,8 @@ export class Daemon implements DaemonControl {
   private model?: EmotionModel;
   private pipeline?: FramePipeline;
   private capture?: CaptureLoop;
+  /** The source's own process (source.isolation), when it has one. */
+  private sources?: IsolatedSources;
   private loop?: Promise<void>;
   private started: Array<Part> = [];
   private paused = false;
@@ -90,6 +96,10 @@ export class Daemon implements DaemonControl {
   /** The camera state last published (retained on MQTT): a stop leaves it offline. */
   private lastCamera?: CameraState;
   private readonly pausedFile?: PausedFile;
+  /** Once a second: the wall clock against the monotonic one, and which stages make no progress. */
+  private healthTimer?: NodeJS.Timeout;
+  private readonly clockWatch: ClockWatch;
+  private stalledShown: string[] = [];
 
   constructor(private readonly deps: DaemonDeps) {
     this.log = deps.logger.child({ module: 'daemon' });
@@ -97,6 +107,7 @@ export class Daemon implements DaemonControl {
     this.out = new PrivacyFilter(deps.config.privacy, this.fan);
     for (const s of deps.sinks ?? []) this.fan.add(s);
     if (deps.pausedFile) this.pausedFile = new PausedFile(deps.pausedFile, this.log);
+    this.clockWatch = new ClockWatch({ onJump: (ms) => this.clockJumped(ms) });
   }
 
   async start(): Promise<void> {
@@ -116,20 +127,24 @@ export class Daemon implements DaemonControl {
     const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade), config.tracker.max_age_s);
     this.log.info({ cascade: detector.cascadePath }, 'cascade loaded');
     const device = config.device.id;
+    // Cameras and streams run on the monotonic clock; files on media time (the same timings at any speed).
+    const clock = new FrameClock(sourceKind(config.source.uri) === 'file');
+    const wall = (frameMs: number): number => clock.wall(frameMs);
     const tracker = new FaceTracker(config.tracker);
-    const classifier = new FaceClassifier(this.model, config.classifier.max_faces, logger.child({ module: 'classify' }));
+    const classifier = (this.deps.classifier ?? ((m, n, l) => new FaceClassifier(m, n, l)))(this.model, config.classifier.max_faces, logger.child({ module: 'classify' }));
     this.stats.sources = { detect: () => detector.stats(), classify: () => classifier.rates(tracker.confirmedTracks) };
-    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps }, { device, emit: (e) => this.out.event(e) });
+    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps }, { device, emit: (e) => this.out.event(e), wall });
     this.pipeline = new FramePipeline({
       device,
       detector,
       tracker,
       classifier,
       gate,
-      room: new RoomWindow(device, Date.now(), config.privacy.min_faces),
+      room: new RoomWindow(device, clock.now(), config.privacy.min_faces, wall),
       sink: this.out,
       stats: this.stats,
       roomIntervalS: config.events.room_interval_s,
+      clock,
     });
     for (const part of this.deps.parts ?? []) {
       await part.start();
@@ -137,6 +152,8 @@ export class Daemon implements DaemonControl {
       if ('sink' in part) this.fan.add(part.sink);
       this.log.info({ part: part.name }, 'started');
     }
+    if (!this.deps.openSource && isolates(config.source)) this.sources = new IsolatedSources(logger.child({ module: 'capture' }));
+    const sources = this.sources;
     this.capture = new CaptureLoop({
       settings: config.source,
       slot: this.slot,
@@ -155,12 +172,15 @@ export class Daemon implements DaemonControl {
           this.failedResolve(reason);
         },
       },
-      open: this.deps.openSource,
+      open: this.deps.openSource ?? (sources ? (s, o) => sources.open(s, o) : undefined),
       // Only the preview shows frames; the pipeline needs gray.
       colour: this.deps.frameTap !== undefined,
+      clock,
     });
     this.loop = this.run();
     this.capture.start();
+    this.healthTimer = setInterval(() => this.checkHealth(), 1000);
+    this.healthTimer.unref();
     const timeout = setTimeout(() => this.maybeReady(true), config.system.ready_timeout_s * 1000);
     timeout.unref();
   }
@@ -174,7 +194,11 @@ export class Daemon implements DaemonControl {
         this.log.error({ err, what }, 'stop step failed');
       }
     };
-    await guard('capture', () => this.capture?.stop());
+    clearInterval(this.healthTimer);
+    const captureStopped = guard('capture', () => this.capture?.stop());
+    // Ends an open or a read in flight in the source's process at once (the loop knows it is stopping).
+    this.sources?.close();
+    await captureStopped;
     // Before the sinks stop: the retained camera state must not say online once nothing reads the camera.
     if (this.capture && this.lastCamera?.state !== 'offline') this.publishCamera(this.cameraState('offline', null, null, null, null));
     this.slot.close();
@@ -194,10 +218,11 @@ export class Daemon implements DaemonControl {
       if (!frame) break;
       if (this.paused) {
         frame.mat.release();
+        this.stats.skipped();
         continue;
       }
       const tap = this.deps.frameTap;
-      const copy = tap?.wants(Date.now()) ? frame.mat.copy() : undefined;
+      const copy = tap?.wants(monotonicMs()) ? frame.mat.copy() : undefined;
       try {
         await this.pipeline?.process(frame);
       } catch (err) {
@@ -226,6 +251,22 @@ export class Daemon implements DaemonControl {
     this.pipeline.flushRoom();
   }
 
+  /** A step of the wall clock: said once, with its size; durations and tracks are not touched (monotonic). */
+  private clockJumped(jumpMs: number): void {
+    this.stats.clockJumps += 1;
+    this.stats.clockJumpLastS = Math.round(jumpMs / 100) / 10;
+    this.log.warn({ jump_s: this.stats.clockJumpLastS, now: new Date().toISOString() }, `the wall clock jumped ${jumpMs > 0 ? 'forward' : 'back'} by ${describeSeconds(Math.abs(jumpMs) / 1000)} (NTP sync or a manual change): events are stamped with the new time; durations, tracks and timers run on the monotonic clock and are unaffected`);
+  }
+
+  private checkHealth(): void {
+    this.clockWatch.check();
+    const stalled = this.paused ? [] : this.stats.stalled();
+    const fresh = stalled.filter((s) => !this.stalledShown.includes(s));
+    if (fresh.length > 0) this.log.warn({ stalled, source_failed: this.stats.sourceFailed }, `no progress for ${PROGRESS_WINDOW_MS / 1000} s in: ${stalled.join(', ')}; /healthz fails and the watchdog is not fed`);
+    else if (stalled.length === 0 && this.stalledShown.length > 0) this.log.info({ recovered: this.stalledShown }, 'every stage makes progress again');
+    this.stalledShown = stalled;
+  }
+
   private maybeReady(timedOut = false): void {
     if (this.readyTold || !this.model) return;
     const sinksReady = this.started.every((p) => !('isReady' in p) || typeof p.isReady !== 'function' || p.isReady());
@@ -234,6 +275,11 @@ export class Daemon implements DaemonControl {
       this.log.info({ camera: this.firstFrame, sinks: sinksReady }, 'ready');
       this.deps.onReady?.();
     }
+  }
+
+  /** Whether the systemd watchdog may be fed: paused, or every stage makes progress (PipelineStats.stalled). */
+  makingProgress(): boolean {
+    return this.paused || this.stats.alive();
   }
 
   /** Parts call this when they become ready (MQTT connected). */
@@ -284,4 +330,10 @@ export class Daemon implements DaemonControl {
   config(): Record<string, unknown> {
     return this.deps.redactedConfig() as unknown as Record<string, unknown>;
   }
+}
+
+function describeSeconds(s: number): string {
+  if (s >= 3600) return `${Math.round(s / 360) / 10} h`;
+  if (s >= 60) return `${Math.round(s / 6) / 10} min`;
+  return `${Math.round(s * 10) / 10} s`;
 }

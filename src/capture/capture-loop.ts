@@ -2,6 +2,8 @@
 // or stalls is reopened with back-off (reopen_min_s doubling to reopen_max_s); the rest keeps running.
 // A stalled read cannot be cancelled (it blocks inside OpenCV on a worker thread), only abandoned: after
 // max_stuck_reads of them still blocked, or give_up_s without a frame, reopening is given up (`failed`).
+// A source in its own process (isolated-source.ts) is cancellable: its stalled read ends with the process.
+// Frames are stamped on the frame clock: monotonic for cameras and streams, media time for files.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type cv from '../system/opencv.js';
 import type { Config } from '../config/schema.js';
@@ -9,8 +11,9 @@ import type { Logger } from '../system/logger.js';
 import type { PipelineStats } from '../system/stats.js';
 import { asError } from '../errors.js';
 import { redactText } from '../system/redact.js';
+import { FrameClock } from '../system/clock.js';
 import type { LatestFrameSlot } from './latest-frame-slot.js';
-import { OpenCvSource, describeSource, type FrameSource, type SourceProps } from './opencv-source.js';
+import { OpenCvSource, describeSource, type FrameSource, type SourceOptions, type SourceProps } from './opencv-source.js';
 
 export interface CaptureEvents {
   online(props: SourceProps): void;
@@ -28,10 +31,12 @@ export interface CaptureDeps {
   stats: PipelineStats;
   logger: Logger;
   events: CaptureEvents;
-  /** Opens the source; injectable so tests can pass a fake frame source. */
-  open?: (settings: Config['source']) => FrameSource;
+  /** Opens the source (in this process, or in a process of its own); injectable so tests can pass a fake frame source. */
+  open?: (settings: Config['source'], opts: SourceOptions) => FrameSource | Promise<FrameSource>;
   /** Keep frames in colour (`emotiond preview`); otherwise OpenCvSource delivers 8-bit gray. */
   colour?: boolean;
+  /** The frame clock (default: the monotonic clock, media time for files). */
+  clock?: FrameClock;
 }
 
 class StallError extends Error {}
@@ -40,12 +45,16 @@ export class CaptureLoop {
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
   private seq = 0;
+  private readonly clock: FrameClock;
   /** Media clock for files: frame n of the file is stamped clockStart + n * period, so that timing
    * (hysteresis, expiry) is the same whether a file is paced in real time or read as fast as possible. */
-  private clockStart = Date.now();
+  private readonly clockStart: number;
   private mediaMs = 0;
 
-  constructor(private readonly deps: CaptureDeps) {}
+  constructor(private readonly deps: CaptureDeps) {
+    this.clock = deps.clock ?? new FrameClock(false);
+    this.clockStart = this.clock.now();
+  }
 
   start(): void {
     this.running ??= this.loop().catch((err) => this.deps.logger.error({ err }, 'capture loop failed'));
@@ -64,16 +73,20 @@ export class CaptureLoop {
     const { settings, logger, stats, events } = this.deps;
     let delayS = settings.reopen_min_s;
     let opened = false;
-    let lastFrameMs = Date.now();
+    let lastFrameMs = this.clock.now();
     while (!this.stopped) {
       if (opened) stats.sourceReopens += 1;
       opened = true;
       let source: FrameSource | undefined;
       try {
-        source = this.deps.open ? this.deps.open(settings) : OpenCvSource.open(settings, { colour: this.deps.colour });
+        // An open in a process of its own may take up to open_timeout_s: the capture is busy, not stalled.
+        stats.sourceRetryUntilMs = this.clock.now() + settings.open_timeout_s * 1000;
+        source = await (this.deps.open ?? OpenCvSource.open)(settings, { colour: this.deps.colour });
+        stats.sourceRetryUntilMs = this.clock.now();
+        if (this.stopped) return;
         logger.info({ source: describeSource(settings.uri), kind: source.kind, ...source.props }, 'source opened');
         const finished = await this.pump(source, () => {
-          lastFrameMs = Date.now();
+          lastFrameMs = this.clock.now();
           if (delayS !== settings.reopen_min_s) delayS = settings.reopen_min_s;
         });
         if (finished) {
@@ -84,6 +97,7 @@ export class CaptureLoop {
         logger.warn({ source: describeSource(settings.uri) }, 'stream ended; reopening');
         events.offline('stream ended');
       } catch (err) {
+        if (this.stopped) return; // a read ended by the stop itself (a source process is ended with the daemon)
         // Error texts may echo the URI (FFmpeg, GStreamer): shown redacted, in the log and on the camera topic.
         const message = redactText(asError(err).message);
         logger.warn({ source: describeSource(settings.uri), retry_s: delayS, error: message }, 'source failed; reopening after delay');
@@ -94,7 +108,7 @@ export class CaptureLoop {
       if (this.stopped) return;
       const hopeless = this.giveUpReason(lastFrameMs);
       if (hopeless !== undefined) return this.giveUp(hopeless);
-      stats.sourceRetryUntilMs = Date.now() + delayS * 1000;
+      stats.sourceRetryUntilMs = this.clock.now() + delayS * 1000;
       await sleep(delayS * 1000, undefined, { signal: this.abort.signal }).catch(() => undefined);
       delayS = Math.min(delayS * 2, settings.reopen_max_s);
     }
@@ -107,7 +121,7 @@ export class CaptureLoop {
     if (stuck >= max_stuck_reads) {
       return `${stuck} reads from the source are stuck (no frame within ${stall_timeout_s} s, never returned; source.max_stuck_reads is ${max_stuck_reads})`;
     }
-    if (give_up_s > 0 && Date.now() - lastFrameMs >= give_up_s * 1000) return `no frame for ${give_up_s} s while reopening the source (source.give_up_s)`;
+    if (give_up_s > 0 && this.clock.now() - lastFrameMs >= give_up_s * 1000) return `no frame for ${give_up_s} s while reopening the source (source.give_up_s)`;
     return undefined;
   }
 
@@ -133,7 +147,7 @@ export class CaptureLoop {
       const mat = await this.readWithTimeout(source);
       if (mat === null) {
         if (source.kind !== 'file') return false;
-        if (settings.loop && source.rewind()) {
+        if (settings.loop && (await source.rewind())) {
           t0 = performance.now();
           n = 0;
           continue;
@@ -159,9 +173,9 @@ export class CaptureLoop {
         else if (due < -periodMs) t0 = performance.now() - n * periodMs;
       }
       n += 1;
-      stats.framesIn += 1;
+      stats.received(this.clock.now());
       this.seq += 1;
-      const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : Date.now();
+      const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now();
       this.mediaMs += periodMs;
       if (!slot.put({ mat, info: { seq: this.seq, timestampMs, width: mat.cols, height: mat.rows, fresh: n === 1 } })) stats.framesDropped += 1;
     }
@@ -184,10 +198,12 @@ export class CaptureLoop {
       return mat ?? null;
     } catch (err) {
       if (err instanceof StallError) {
-        // Abandoned, not cancelled: it holds its thread until it returns, and a frame it brings is released.
+        // In-process reads are abandoned, not cancelled: each holds its thread until it returns. A cancellable
+        // source's read ends when the source is closed. A frame either brings late is released.
         const { stats } = this.deps;
-        stats.stuckReads += 1;
-        read.then((m) => m?.release(), () => undefined).finally(() => (stats.stuckReads -= 1));
+        const stuck = source.cancellable !== true;
+        if (stuck) stats.stuckReads += 1;
+        read.then((m) => m?.release(), () => undefined).finally(() => stuck && (stats.stuckReads -= 1));
       }
       throw err;
     } finally {

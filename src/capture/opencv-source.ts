@@ -33,9 +33,11 @@ export interface SourceOptions {
 export interface FrameSource {
   readonly kind: SourceKind;
   readonly props: SourceProps;
+  /** A stalled read ends when the source is closed (it runs in a process that close() ends). */
+  readonly cancellable?: boolean;
   read(): Promise<cv.Mat | null>;
   /** Seek a file back to its first frame; false when the source cannot. */
-  rewind(): boolean;
+  rewind(): boolean | Promise<boolean>;
   close(): void;
 }
 

@@ -16,9 +16,6 @@ import { shownFaceCount } from '../events/privacy-filter.js';
 
 /** How often STATUS= tells systemd the frame rate and faces. */
 const STATUS_INTERVAL_MS = 5000;
-/** The watchdog is fed only while a frame was processed this recently, or the source is being reopened
- * after a failure (PipelineStats.alive): a hung camera read or a stuck event loop stops it. */
-const PROGRESS_WINDOW_MS = 15000;
 /** Exit status when the frame source cannot be recovered in this process (sysexits EX_IOERR): not 0, so
  * that Restart=on-failure restarts the service. */
 const EXIT_SOURCE_FAILED = 74;
@@ -85,7 +82,9 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
     notify.close();
     return exitCodeFor(err);
   }
-  notify.startWatchdog(() => daemon.stats.alive(Date.now(), PROGRESS_WINDOW_MS) || daemon.isPaused());
+  // Fed only while every stage makes progress (PipelineStats.stalled: frames come, are processed, faces present are
+  // classified; opening or waiting to reopen the source counts) or the daemon is paused; a stuck event loop stops it.
+  notify.startWatchdog(() => daemon.makingProgress());
   log.info({ device: config.device.id, source: redactText(config.source.uri) }, 'running');
   // A signal or the end of a file source (no loop) stops the daemon; both resolve to the exit code.
   void daemon.sourceEnded.then(() => stop('source ended'));

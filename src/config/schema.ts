@@ -18,6 +18,8 @@ export interface Config {
     stall_timeout_s: number;
     max_stuck_reads: number;
     give_up_s: number;
+    isolation: 'auto' | 'process' | 'none';
+    open_timeout_s: number;
   };
   detector: {
     cascade: string;
@@ -207,6 +209,12 @@ export const schema: convict.Schema<Config> = {
       format: range(0, 604800),
       default: 3600,
     },
+    isolation: {
+      doc: 'Where the source is opened and read: "process" = in a process of its own, so that an open or a read that blocks (a GStreamer pipeline that never prerolls, a stream URL that does not answer) never stops the daemon, and is ended after source.open_timeout_s or source.stall_timeout_s and retried; "none" = in the daemon (no frame copy between processes, but a wedged open blocks it); "auto" = "process" for cameras, streams and GStreamer pipelines, "none" for video files.',
+      format: ['auto', 'process', 'none'],
+      default: 'auto',
+    },
+    open_timeout_s: { doc: 'With source.isolation "process": an open that has not finished after this long is ended, reported (camera offline) and retried like any other camera fault.', format: range(1, 600), default: 20 },
   },
   detector: {
     cascade: {

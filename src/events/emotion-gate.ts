@@ -9,6 +9,8 @@ export interface GateDeps {
   emit: (e: EmotionEvent) => void;
   /** Distinguishes event ids across restarts. */
   bootId?: string;
+  /** The wall time that stamps an event made at frame time `frameMs` (default: frame times are wall times). */
+  wall?: (frameMs: number) => number;
 }
 
 export class EmotionGate {
@@ -62,7 +64,7 @@ export class EmotionGate {
       id: `${this.deps.device}-${this.bootId}-${this.counter}`,
       device: this.deps.device,
       track: track.id,
-      time: new Date(nowMs).toISOString(),
+      time: new Date(this.deps.wall?.(nowMs) ?? nowMs).toISOString(),
       box: { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) },
     };
   }

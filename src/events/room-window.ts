@@ -16,6 +16,8 @@ export class RoomWindow {
     startMs: number,
     /** privacy.min_faces (1 = every face-time counts). */
     private readonly minFaces = 1,
+    /** The wall time that stamps a summary made at frame time `frameMs` (default: frame times are wall times). */
+    private readonly wall: (frameMs: number) => number = (frameMs) => frameMs,
   ) {
     this.windowStartMs = startMs;
     this.lastTickMs = startMs;
@@ -42,7 +44,7 @@ export class RoomWindow {
     const shares = withheld ? zeroScores() : normalise(this.totals);
     const out: RoomSummary = {
       device: this.device,
-      time: new Date(nowMs).toISOString(),
+      time: new Date(this.wall(nowMs)).toISOString(),
       window_s: Math.round((nowMs - this.windowStartMs) / 100) / 10,
       faces,
       shares,
@@ -61,9 +63,10 @@ export class RoomWindow {
   }
 }
 
-/** The summary of a room nothing has been seen in yet, since `startMs` (a run that has just started), under `minFaces`. */
-export function emptySummary(device: string, startMs: number, nowMs: number, minFaces: number): RoomSummary {
-  return { device, time: new Date(nowMs).toISOString(), window_s: Math.max(0.1, Math.round((nowMs - startMs) / 100) / 10), faces: 0, shares: zeroScores(), dominant: null, withheld: false, min_faces: minFaces };
+/** The summary of a room nothing has been seen in yet, since `startMs` (a run that has just started; monotonic ms
+ * like `nowMs`), under `minFaces`, stamped with the wall time `wallMs`. */
+export function emptySummary(device: string, startMs: number, nowMs: number, minFaces: number, wallMs: number): RoomSummary {
+  return { device, time: new Date(wallMs).toISOString(), window_s: Math.max(0.1, Math.round((nowMs - startMs) / 100) / 10), faces: 0, shares: zeroScores(), dominant: null, withheld: false, min_faces: minFaces };
 }
 
 /**

@@ -58,7 +58,8 @@ class DashboardPart implements HttpPart {
   private metrics?: DaemonMetrics;
   private tick?: NodeJS.Timeout;
   private pending?: NodeJS.Timeout;
-  private lastSentMs = 0;
+  /** Monotonic (a step of the wall clock back would otherwise hold updates for as long). */
+  private lastSentMs = -Infinity;
 
   constructor(private readonly deps: HttpPartDeps) {}
 
@@ -120,7 +121,7 @@ class DashboardPart implements HttpPart {
   /** Something the page shows changed: send now, or once MIN_UPDATE_MS after the last update. */
   private changed(): void {
     if (!this.server || this.server.dashboards === 0 || this.pending) return;
-    const wait = this.lastSentMs + MIN_UPDATE_MS - Date.now();
+    const wait = this.lastSentMs + MIN_UPDATE_MS - performance.now();
     if (wait <= 0) return this.send();
     this.pending = setTimeout(() => this.send(), wait);
   }
@@ -128,7 +129,7 @@ class DashboardPart implements HttpPart {
   private send(): void {
     clearTimeout(this.pending);
     this.pending = undefined;
-    this.lastSentMs = Date.now();
+    this.lastSentMs = performance.now();
     this.server?.broadcast();
   }
 }

@@ -2,6 +2,7 @@
 // EventSink like MQTT's, so it sees only what the daemon lets leave the pipeline (privacy.per_face=false
 // sends it no faces): then the mood, the faces present and the timeline come from the room summaries.
 import { EMOTIONS, zeroScores, type Box, type CameraState, type Emotion, type EmotionEvent, type EmotionScores, type EventSink, type FaceState, type RoomSummary } from '../types.js';
+import { systemClock, type Clock } from '../system/clock.js';
 
 /** A face not updated for this long is dropped from the live view (a pause, a missed face_gone). */
 const FACE_STALE_MS = 5000;
@@ -36,21 +37,24 @@ export interface MoodNow {
 
 interface Tracked extends LiveFace {
   scores: EmotionScores | null;
-  /** Wall time of the last update. */
+  /** Monotonic time of the last update. */
   seenMs: number;
-  /** Frame time of the last update, for emotion seconds. */
-  frameMs: number;
+  /** The face's age_s at the last update (the frame clock: files on media time), for emotion seconds. */
+  ageS: number;
 }
 
 export class LiveState implements EventSink {
   private readonly faces = new Map<number, Tracked>();
   private cameraState: CameraState | null = null;
+  /** The last room summary and when it came (monotonic). */
   private lastRoom: { summary: RoomSummary; atMs: number } | null = null;
   /** Per-face data has arrived at least once (false with privacy.per_face=false). */
   private perFace = false;
   /** Face-seconds per committed emotion since start (emotiond_emotion_seconds_total). */
   readonly emotionSeconds: EmotionScores = zeroScores();
   private readonly timeline: TimelinePoint[] = [];
+  /** When each timeline point was added (monotonic): points older than the span leave, whatever their wall time. */
+  private readonly timelineAddedMs: number[] = [];
   private bucket: { startMs: number; samples: number; faceSamples: number; counts: EmotionScores } | null = null;
   /** points() as JSON, made again only after the timeline changed (it changes once a second; messages go out
    * up to four times a second, and the timeline is most of each). */
@@ -60,7 +64,12 @@ export class LiveState implements EventSink {
   /** Called after every change the page shows. */
   onChange?: () => void;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** Expiry and freshness run on the clock's monotonic time; timeline buckets are wall-clock times. */
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  private now(): number {
+    return this.clock.mono();
+  }
 
   event(e: EmotionEvent): void {
     if (e.type === 'face_gone') this.drop(e.track);
@@ -79,11 +88,11 @@ export class LiveState implements EventSink {
   face(f: FaceState): void {
     const nowMs = this.now();
     this.perFace = true;
-    const frameMs = Date.parse(f.time);
     const before = this.faces.get(f.track);
-    if (before?.emotion && Number.isFinite(frameMs) && frameMs > before.frameMs) this.emotionSeconds[before.emotion] += (frameMs - before.frameMs) / 1000;
-    this.faces.set(f.track, { track: f.track, emotion: f.emotion, scores: f.scores, box: { ...f.box }, seenMs: nowMs, frameMs: Number.isFinite(frameMs) ? frameMs : 0 });
-    if (this.firstClassifiedMs === null && (f.emotion !== null || f.scores !== null)) this.firstClassifiedMs = nowMs;
+    // The face's age, not its time stamps: a step of the wall clock between two states adds nothing.
+    if (before?.emotion && f.age_s > before.ageS) this.emotionSeconds[before.emotion] += f.age_s - before.ageS;
+    this.faces.set(f.track, { track: f.track, emotion: f.emotion, scores: f.scores, box: { ...f.box }, seenMs: nowMs, ageS: f.age_s });
+    if (this.firstClassifiedMs === null && (f.emotion !== null || f.scores !== null)) this.firstClassifiedMs = this.clock.wall();
     this.onChange?.();
   }
 
@@ -132,9 +141,8 @@ export class LiveState implements EventSink {
 
   /** Takes one sample of the faces present into the current bucket (called once a second). */
   sample(): void {
-    const nowMs = this.now();
     if (!this.perFace) return;
-    const startMs = Math.floor(nowMs / TIMELINE_BUCKET_MS) * TIMELINE_BUCKET_MS;
+    const startMs = Math.floor(this.clock.wall() / TIMELINE_BUCKET_MS) * TIMELINE_BUCKET_MS;
     if (this.bucket && this.bucket.startMs !== startMs) this.closeBucket();
     this.bucket ??= { startMs, samples: 0, faceSamples: 0, counts: zeroScores() };
     const b = this.bucket;
@@ -167,8 +175,12 @@ export class LiveState implements EventSink {
   private push(p: TimelinePoint): void {
     this.timelineCache = null;
     this.timeline.push(p);
+    this.timelineAddedMs.push(this.now());
     const oldest = this.now() - TIMELINE_SPAN_MS;
-    while (this.timeline.length > 0 && Date.parse(this.timeline[0]!.time) < oldest) this.timeline.shift();
+    while (this.timeline.length > 0 && (this.timelineAddedMs[0] ?? 0) < oldest) {
+      this.timeline.shift();
+      this.timelineAddedMs.shift();
+    }
   }
 
   private drop(track: number): void {

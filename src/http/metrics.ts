@@ -59,6 +59,7 @@ export class DaemonMetrics {
     total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
     total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
     gauge('emotiond_faces', 'Confirmed faces present now (NaN while 1 to privacy.min_faces - 1 are: withheld).', () => shownFaceCount(stats.activeTracks, deps.minFaces ?? 1) ?? Number.NaN);
+    total('emotiond_clock_jumps_total', 'Steps of the wall clock of more than 5 s against the monotonic clock (NTP sync on a board without a real-time clock); durations are not affected.', () => stats.clockJumps);
     gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
     gauge('emotiond_detect_searched_ratio', 'Share of the frame searched for new faces per frame (cascade windows, as a share of a search of the whole frame), over the last 256 frames.', () => stats.sources.detect?.().searched ?? 0);
     new Counter({
@@ -123,6 +124,7 @@ export class DaemonMetrics {
     field('emotiond_mqtt_queue_dropped_total', 'Events dropped because the queue was full.', 'counter', (h) => h.queue_dropped);
     field('emotiond_mqtt_delivered_total', 'Events acknowledged by the broker.', 'counter', (h) => h.delivered);
     field('emotiond_mqtt_reconnects_total', 'Reconnects to the MQTT broker.', 'counter', (h) => h.reconnects);
+    field('emotiond_mqtt_queue_disk_full', '1 while mqtt.queue_file cannot be written because its file system is full (events in memory only).', 'gauge', (h) => (h.queue_disk_full ? 1 : 0));
   }
 
   get contentType(): string {

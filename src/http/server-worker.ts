@@ -40,8 +40,9 @@ const post = (m: FromWorker): void => port.postMessage(m);
 const files = new Map(setup.files.map((f) => [f.path, { type: f.type, body: Buffer.from(f.body) }]));
 const clients = new Set<http.ServerResponse>();
 let state = '';
-let health: Extract<ToWorker, { kind: 'health' }> | undefined;
-let metrics: Extract<ToWorker, { kind: 'metrics' }> | undefined;
+// Ages are taken on this thread's monotonic clock when a message arrives: the wall clock may step meanwhile.
+let health: (Extract<ToWorker, { kind: 'health' }> & { receivedMs: number }) | undefined;
+let metrics: (Extract<ToWorker, { kind: 'metrics' }> & { receivedMs: number }) | undefined;
 const waitingForMetrics: Array<{ req: http.IncomingMessage; res: http.ServerResponse; timer: NodeJS.Timeout }> = [];
 const hostNames = new HostNames({ bind: setup.host, extra: setup.allowedHosts });
 const login = setup.auth ? new LoginCheck(setup.auth) : undefined;
@@ -79,9 +80,9 @@ port.on('message', (m: ToWorker) => {
     each((res) => {
       if (!res.writableNeedDrain) res.write(frame);
     });
-  } else if (m.kind === 'health') health = m;
+  } else if (m.kind === 'health') health = { ...m, receivedMs: performance.now() };
   else if (m.kind === 'metrics') {
-    metrics = m;
+    metrics = { ...m, receivedMs: performance.now() };
     for (const w of waitingForMetrics.splice(0)) {
       clearTimeout(w.timer);
       send(w.req, w.res, 200, m.contentType, m.body);
@@ -117,7 +118,7 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, code: number,
 /** The last metrics the main thread rendered (it renders them every second while scrapes come), else new ones. */
 function scrape(req: http.IncomingMessage, res: http.ServerResponse): void {
   post({ kind: 'scraped' });
-  if (metrics && Date.now() - metrics.atMs <= METRICS_FRESH_MS) return send(req, res, 200, metrics.contentType, metrics.body);
+  if (metrics && performance.now() - metrics.receivedMs <= METRICS_FRESH_MS) return send(req, res, 200, metrics.contentType, metrics.body);
   const timer = setTimeout(() => {
     const i = waitingForMetrics.findIndex((w) => w.res === res);
     if (i >= 0) waitingForMetrics.splice(i, 1);
@@ -129,7 +130,7 @@ function scrape(req: http.IncomingMessage, res: http.ServerResponse): void {
 /** The health the main thread posts every second; when it has gone silent, its event loop is stuck: not live. */
 function healthz(req: http.IncomingMessage, res: http.ServerResponse): void {
   if (!health) return send(req, res, 503, JSON_TYPE, JSON.stringify({ error: 'no health yet' }));
-  if (Date.now() - health.atMs <= setup.mainSilentMs) return send(req, res, health.code, JSON_TYPE, health.body);
+  if (performance.now() - health.receivedMs <= setup.mainSilentMs) return send(req, res, health.code, JSON_TYPE, health.body);
   const body = { ...(JSON.parse(health.body) as Record<string, unknown>), status: 'failing', live: false, ready: false };
   send(req, res, 503, JSON_TYPE, JSON.stringify(body));
 }

@@ -44,7 +44,8 @@ export class HttpServer {
   private readonly log: Logger;
   private boundPort = 0;
   private connected = 0;
-  private lastScrapeMs = 0;
+  /** Monotonic: a step of the wall clock must not stop or start the rendering. */
+  private lastScrapeMs = -Infinity;
   private rendering = false;
   private stopped?: Promise<void>;
 
@@ -111,7 +112,7 @@ export class HttpServer {
   refresh(): void {
     const { code, body } = this.deps.health();
     this.post({ kind: 'health', code, body: JSON.stringify(body), atMs: Date.now() });
-    if (Date.now() - this.lastScrapeMs < SCRAPED_RECENTLY_MS) this.render();
+    if (performance.now() - this.lastScrapeMs < SCRAPED_RECENTLY_MS) this.render();
   }
 
   async stop(): Promise<void> {
@@ -125,7 +126,7 @@ export class HttpServer {
   }
 
   private scraped(): void {
-    this.lastScrapeMs = Date.now();
+    this.lastScrapeMs = performance.now();
     this.render();
   }
 

@@ -1,7 +1,8 @@
 // The two JSON bodies the HTTP server makes: the dashboard's live message (SSE, schema
 // dashboard.schema.json) and GET /healthz (healthz.schema.json).
 import type { Emotion } from '../types.js';
-import type { PipelineStats } from '../system/stats.js';
+import type { PipelineStats, Stage } from '../system/stats.js';
+import { monotonicMs } from '../system/clock.js';
 import type { MqttHealth } from '../publish/payloads.js';
 import { shownFaceCount } from '../events/privacy-filter.js';
 import type { LiveFace, LiveState, TimelinePoint } from './live-state.js';
@@ -56,6 +57,7 @@ export function dashboardJson(src: StatusSources, nowMs = Date.now()): string {
   return `${JSON.stringify(dashboardHead(src, nowMs)).slice(0, -1)},"timeline":${src.live.timelineJson()}}`;
 }
 
+/** `nowMs` is the wall time the message is stamped with; rates are on the monotonic clock. */
 function dashboardHead(src: StatusSources, nowMs: number): Omit<DashboardMessage, 'timeline'> {
   const { live, daemon } = src;
   const mood = live.mood();
@@ -76,7 +78,7 @@ function dashboardHead(src: StatusSources, nowMs: number): Omit<DashboardMessage
       camera_error: cam?.error ?? null,
       mqtt: mqtt === null ? 'off' : mqtt.connected ? 'connected' : 'disconnected',
       mqtt_queue: mqtt?.queue_length ?? null,
-      fps: Math.round(daemon.stats.fps(nowMs) * 10) / 10,
+      fps: Math.round(daemon.stats.fps() * 10) / 10,
       paused: daemon.isPaused(),
     },
   };
@@ -96,23 +98,24 @@ export interface Healthz {
   frames_processed: number;
   last_frame_age_s: number | null;
   fps: number;
+  /** Stages that have work and made no progress for 15 s (PipelineStats.stalled); empty while live. */
+  stalled: Stage[];
 }
 
-/** The watchdog's progress window (src/cli/run.ts): a frame within it, or a source being reopened. */
-const PROGRESS_WINDOW_MS = 15_000;
-
 /**
- * Live: the pipeline makes progress (a frame within 15 s, or the source is being reopened), is paused, or has
- * not had its first frame yet; never once the source was given up. Ready: frames flow from an online camera
- * and MQTT (when on) is connected.
+ * Live: every stage makes progress (PipelineStats.stalled: frames come from the source or it is being opened or
+ * reopened, frames read are processed, faces present are classified), or the daemon is paused, or it has not had
+ * its first frame yet; never once the source was given up. Ready: frames flow from an online camera and MQTT
+ * (when on) is connected. `nowMs` (wall) stamps the answer; `monoMs` is what progress is measured on.
  */
-export function healthz(src: StatusSources, nowMs = Date.now()): Healthz {
+export function healthz(src: StatusSources, nowMs = Date.now(), monoMs = monotonicMs()): Healthz {
   const { stats } = src.daemon;
   const paused = src.daemon.isPaused();
   const cam = src.live.lastCamera()?.state ?? 'unknown';
   const mqtt = src.mqtt?.() ?? null;
   const mqttState = mqtt === null ? 'off' : mqtt.connected ? 'connected' : 'disconnected';
-  const live = paused || (!stats.sourceFailed && (stats.framesProcessed === 0 || stats.alive(nowMs, PROGRESS_WINDOW_MS)));
+  const stalled = paused ? [] : stats.stalled(monoMs);
+  const live = paused || (!stats.sourceFailed && (stats.framesProcessed === 0 || stalled.length === 0));
   const ready = live && cam === 'online' && stats.framesProcessed > 0 && mqttState !== 'disconnected';
   return {
     status: !live ? 'failing' : ready ? 'ok' : stats.framesProcessed === 0 ? 'starting' : 'degraded',
@@ -126,7 +129,8 @@ export function healthz(src: StatusSources, nowMs = Date.now()): Healthz {
     camera: cam,
     mqtt: mqttState,
     frames_processed: stats.framesProcessed,
-    last_frame_age_s: stats.lastProgressMs > 0 ? Math.round((nowMs - stats.lastProgressMs) / 100) / 10 : null,
-    fps: Math.round(stats.fps(nowMs) * 10) / 10,
+    last_frame_age_s: Number.isFinite(stats.lastProgressMs) ? Math.round((monoMs - stats.lastProgressMs) / 100) / 10 : null,
+    fps: Math.round(stats.fps(monoMs) * 10) / 10,
+    stalled: live ? [] : stalled,
   };
 }

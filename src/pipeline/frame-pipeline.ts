@@ -10,6 +10,7 @@ import type { RoomWindow } from '../events/room-window.js';
 import type { PipelineStats } from '../system/stats.js';
 import type { EventSink, FaceState, LabelledFace, TrackedFace } from '../types.js';
 import { cvCall } from '../errors.js';
+import { FrameClock } from '../system/clock.js';
 
 export interface PipelineDeps {
   device: string;
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   sink: EventSink;
   stats: PipelineStats;
   roomIntervalS: number;
+  /** Frame times and the wall time that stamps messages (default: the monotonic clock, stamps read when made). */
+  clock?: FrameClock;
 }
 
 export class FramePipeline {
@@ -29,36 +32,44 @@ export class FramePipeline {
   private lastFrameMs: number | null = null;
   /** Bumped whenever every track is ended, so that a frame awaiting the model can tell its tracks are gone. */
   private generation = 0;
+  private readonly clock: FrameClock;
 
-  constructor(private readonly deps: PipelineDeps) {}
+  constructor(private readonly deps: PipelineDeps) {
+    this.clock = deps.clock ?? new FrameClock(false);
+  }
 
   /** Process one frame and release it. Throws only for a bad frame; the caller counts and skips it. */
   async process(frame: Frame): Promise<void> {
     const { detector, tracker, classifier, gate, stats } = this.deps;
     const now = frame.info.timestampMs;
     this.lastFrameMs = now;
-    stats.firstFrameMs ??= now;
+    stats.firstFrameMs ??= this.clock.wall(now);
     const t0 = performance.now();
     let gray: cv.Mat | undefined;
     try {
+      stats.currentStage = 'detect';
       gray = toGray(frame.mat);
       if (frame.info.fresh) detector.searchWhole();
       const t1 = performance.now();
       const round = detector.detect(gray, tracker.tracks, now);
       const t2 = performance.now();
+      stats.currentStage = 'track';
       const update = tracker.update(round, now);
       for (const t of update.ended) this.end(t, now);
       const t3 = performance.now();
       // A reset or a pause while the model runs ends every track: what this frame computed for them is stale.
       const generation = this.generation;
-      const classified = await classifier.classify(gray, tracker.confirmedTracks, now);
+      stats.currentStage = 'classify';
+      const present = tracker.confirmedTracks;
+      const classified = await classifier.classify(gray, present, now);
       const current = generation === this.generation;
       const t4 = performance.now();
+      stats.currentStage = 'events';
       if (current) {
-        stats.facesClassified += classified.length;
+        stats.classified(classified.length, present.length);
         for (const t of classified) {
           gate.classified(t, now);
-          this.deps.sink.face(faceState(this.deps.device, t, now));
+          this.deps.sink.face(faceState(this.deps.device, t, now, this.clock.wall(now)));
         }
         this.summarise(now);
       }
@@ -82,9 +93,9 @@ export class FramePipeline {
     return this.deps.tracker.tracks;
   }
 
-  /** The frame clock when frames came (files run on media time), else the wall clock. */
+  /** The frame clock: the last frame's time (files run on media time), else now. */
   now(): number {
-    return this.lastFrameMs ?? Date.now();
+    return this.lastFrameMs ?? this.clock.now();
   }
 
   /** End every track (shutdown, pause or reset_tracks): face_gone for each confirmed face. A frame that is
@@ -124,13 +135,14 @@ function toGray(mat: cv.Mat): cv.Mat {
   return cvCall('convert BGR frame to gray', () => mat.bgrToGray());
 }
 
-export function faceState(device: string, t: TrackedFace, now: number): FaceState {
+/** The state of one face at frame time `now`, stamped `wallMs` (default: `now` is on the wall scale). */
+export function faceState(device: string, t: TrackedFace, now: number, wallMs = now): FaceState {
   const b = t.geometry.box;
   const scores = t.model.scores;
   return {
     device,
     track: t.id,
-    time: new Date(now).toISOString(),
+    time: new Date(wallMs).toISOString(),
     emotion: t.label.committed ?? null,
     scores: scores ? Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, Math.round(v * 1000) / 1000])) as FaceState['scores'] : null,
     box: { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) },

@@ -76,7 +76,7 @@ export class BrokerLink {
   }
 
   /**
-   * Ends the connection by `deadline` (ms since the epoch): publishes `last` first when online (a clean
+   * Ends the connection by `deadline` (monotonic ms, performance.now()): publishes `last` first when online (a clean
    * stop's availability offline), then DISCONNECT; a link that is down or slow is just dropped.
    */
   async end(deadline: number, last?: { topic: string; payload: string }): Promise<void> {
@@ -84,9 +84,9 @@ export class BrokerLink {
     this.ending = true;
     if (!client) return;
     if (this.online && last) {
-      await withTimeout(client.publishAsync(last.topic, last.payload, { qos: 1, retain: true }), deadline - Date.now()).catch(() => undefined);
+      await withTimeout(client.publishAsync(last.topic, last.payload, { qos: 1, retain: true }), deadline - performance.now()).catch(() => undefined);
     }
-    const clean = await withTimeout(client.endAsync(!this.online), Math.max(100, deadline - Date.now())).then(
+    const clean = await withTimeout(client.endAsync(!this.online), Math.max(100, deadline - performance.now())).then(
       () => true,
       () => false,
     );

@@ -21,6 +21,9 @@ export class EventDelivery {
 
   push(payload: string): void {
     this.deps.outbox.push(payload);
+    // Offline, an event waits for the file only until this frame's work is done (one write for all it made);
+    // online, the flush waits up to a second, and events the broker acknowledges meanwhile never reach the card.
+    if (!this.deps.online()) this.deps.outbox.persistSoon();
     this.pump();
   }
 
@@ -52,8 +55,8 @@ export class EventDelivery {
     }
   }
 
-  /** Resolves when the outbox is empty, the link is down, or the deadline (ms since the epoch) has passed. */
-  async drain(deadline: number, now: () => number = Date.now): Promise<void> {
+  /** Resolves when the outbox is empty, the link is down, or the deadline (on the clock `now`, monotonic by default) has passed. */
+  async drain(deadline: number, now: () => number = () => performance.now()): Promise<void> {
     this.pump();
     while (this.deps.online() && this.deps.outbox.length > 0 && now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }

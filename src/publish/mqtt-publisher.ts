@@ -34,6 +34,7 @@ export interface MqttPublisherDeps {
   supportUrl?: string;
   /** Checks inbound commands (default: one compiled for this publisher, tens of milliseconds). */
   validator?: PayloadValidator;
+  /** Monotonic ms for the face rate limit and the command log budget (default performance.now()). */
   now?: () => number;
   /** privacy.per_face (default true). The daemon's privacy filter keeps per-face messages from this sink;
    * here it decides what happens to events an earlier run left in the queue file: false discards them. */
@@ -73,7 +74,7 @@ export class MqttPublisher implements EventSink {
     this.topics = topicsFor(m.base_topic, device.id);
     this.log = deps.logger.child({ module: 'mqtt' });
     this.control = deps.control;
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? (() => performance.now());
     this.createdMs = this.now();
     const file = m.queue_file === '' ? undefined : path.resolve(deps.config.system.state_dir, m.queue_file);
     this.outbox = new Outbox({ max: m.queue_max, file, logger: this.log, compactAfterMs: deps.queueCompactAfterMs });
@@ -111,12 +112,12 @@ export class MqttPublisher implements EventSink {
     return this.link?.online ?? false;
   }
 
-  /** The last connection error (refused, TLS, auth, ...); cleared by a successful connect. */
   /** Failed connection attempts since start. */
   get connectFailures(): number {
     return this.link?.failures ?? 0;
   }
 
+  /** The last connection error (refused, TLS, auth, ...); cleared by a successful connect. */
   get lastError(): EmotiondError | undefined {
     return this.link?.lastError;
   }
@@ -146,6 +147,8 @@ export class MqttPublisher implements EventSink {
       delivered: this.outbox.delivered,
       reconnects: this.link?.reconnects ?? 0,
       rejected_commands: this.commands.rejected,
+      queue_disk_full: this.outbox.diskFull,
+      queue_disk_full_s: this.outbox.diskFullSeconds(),
     };
   }
 
@@ -188,9 +191,9 @@ export class MqttPublisher implements EventSink {
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.state.stop();
-    const deadline = this.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     if (this.link) {
-      await this.delivery.drain(deadline, this.now);
+      await this.delivery.drain(deadline, () => performance.now());
       await this.link.end(deadline, { topic: this.topics.availability, payload: availabilityPayload('offline') });
     }
     await this.outbox.close();
@@ -244,7 +247,7 @@ export class MqttPublisher implements EventSink {
       host: this.host.snapshot(),
       mqtt: this.health(),
       paused,
-      nowMs: this.now(),
+      nowMs: Date.now(),
     });
     return JSON.parse(text) as Record<string, unknown>;
   }
@@ -276,7 +279,7 @@ export class MqttPublisher implements EventSink {
     this.state.resend();
     // The retained room is an earlier run's until this run's first summary, which may be room_interval_s
     // (up to a day) away, and under privacy settings since changed: replace it now with an empty one.
-    if (!this.state.holds(this.topics.room)) this.room(emptySummary(this.deps.config.device.id, this.createdMs, this.now(), this.deps.minFaces ?? 1));
+    if (!this.state.holds(this.topics.room)) this.room(emptySummary(this.deps.config.device.id, this.createdMs, this.now(), this.deps.minFaces ?? 1, Date.now()));
     this.publishControlState();
     this.delivery.pump();
     this.resolveFirstConnect();

@@ -25,6 +25,8 @@ export interface OutboxDeps {
 
 /** Delivered events leave the queue file within this long (outbox.compactAfterMs). */
 export const COMPACT_AFTER_MS = 60_000;
+/** How often a full file system is checked for room again. */
+const DISK_FULL_RETRY_MS = 2000;
 
 export class Outbox {
   private pending: Entry[] = [];
@@ -33,7 +35,9 @@ export class Outbox {
   private nextSeq = 1;
   private persistTimer: NodeJS.Timeout | undefined;
   private compactTimer: NodeJS.Timeout | undefined;
-  /** Since when the file holds a delivered event (undefined: none since its last rewrite). */
+  /** close() ran: no more timed flushes. */
+  private closed = false;
+  /** Since when (monotonic ms) the file holds a delivered event (undefined: none since its last rewrite). */
   private deliveredInFileSinceMs: number | undefined;
   private lastDeliveredInFileMs = 0;
   private writing: Promise<void> = Promise.resolve();
@@ -42,6 +46,16 @@ export class Outbox {
   dropped = 0;
   /** Events the broker acknowledged. */
   delivered = 0;
+
+  /** The state directory's file system is full: events are kept in memory only until it has room. */
+  get diskFull(): boolean {
+    return this.queueFile?.diskFull ?? false;
+  }
+
+  /** Seconds the state directory's file system was full since start. */
+  diskFullSeconds(): number {
+    return this.queueFile?.diskFullSeconds() ?? 0;
+  }
 
   constructor(private readonly deps: OutboxDeps) {
     this.queueFile = deps.file === undefined ? undefined : new QueueFile({ file: deps.file, logger: deps.logger });
@@ -113,7 +127,7 @@ export class Outbox {
     if (entry && this.inflight.delete(item.seq)) {
       this.delivered += 1;
       if (entry.line >= 0) {
-        this.lastDeliveredInFileMs = Date.now();
+        this.lastDeliveredInFileMs = performance.now();
         this.deliveredInFileSinceMs ??= this.lastDeliveredInFileMs;
         this.schedulePersist();
         this.scheduleCompaction();
@@ -144,6 +158,20 @@ export class Outbox {
     return [...inflight, ...this.pending.slice(this.head)];
   }
 
+  /**
+   * Write the file on the next turn of the event loop instead of within persistDelayMs: while the broker is
+   * away nothing will be acknowledged meanwhile, and a power cut would lose what the delay holds back.
+   */
+  persistSoon(): void {
+    if (this.queueFile === undefined) return;
+    if (this.persistTimer) clearTimeout(this.persistTimer);
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = undefined;
+      void this.flush();
+    }, 0);
+    this.persistTimer.unref();
+  }
+
   /** Flush to the file now (no-op without a file); resolves when written. */
   async persist(): Promise<void> {
     if (this.persistTimer) clearTimeout(this.persistTimer);
@@ -156,6 +184,8 @@ export class Outbox {
     clearTimeout(this.compactTimer);
     this.compactTimer = undefined;
     await this.persist();
+    this.closed = true;
+    if (this.persistTimer) clearTimeout(this.persistTimer);
     const file = this.queueFile;
     if (file === undefined) return;
     this.writing = this.writing.then(async () => {
@@ -170,14 +200,16 @@ export class Outbox {
     const file = this.queueFile;
     if (file === undefined) return this.writing;
     // Serialised: the entries are read when this write starts, so changes made meanwhile go in the next one.
+    // While the file system is full the file is looked at again every few seconds (a statfs) for room.
     this.writing = this.writing.then(async () => {
-      const startedMs = Date.now();
+      const startedMs = performance.now();
       const since = this.deliveredInFileSinceMs;
       const rewrites = file.rewrites;
       await file.sync(this.live(), since !== undefined && startedMs - since >= this.compactAfterMs);
-      if (file.rewrites === rewrites) return;
+      if (file.diskFull) this.schedulePersist(DISK_FULL_RETRY_MS);
       // Rewritten with the live events only: what was delivered before it started is gone from the file.
-      this.deliveredInFileSinceMs = this.lastDeliveredInFileMs > startedMs ? startedMs : undefined;
+      if (file.rewrites !== rewrites) this.deliveredInFileSinceMs = this.lastDeliveredInFileMs > startedMs ? startedMs : undefined;
+      // Still a delivered event in the file (not rewritten: not due yet, or the disk is full): look again when due.
       if (this.deliveredInFileSinceMs !== undefined) this.scheduleCompaction();
     });
     return this.writing;
@@ -189,8 +221,9 @@ export class Outbox {
 
   /** A flush that rewrites the file once the oldest delivered event in it is compactAfterMs old. */
   private scheduleCompaction(): void {
-    if (this.queueFile === undefined || this.compactTimer || this.deliveredInFileSinceMs === undefined) return;
-    const wait = Math.max(0, this.deliveredInFileSinceMs + this.compactAfterMs - Date.now());
+    if (this.queueFile === undefined || this.compactTimer || this.closed || this.deliveredInFileSinceMs === undefined) return;
+    // Rounded up: a timer may fire up to a millisecond before its fractional delay is over.
+    const wait = Math.max(0, Math.ceil(this.deliveredInFileSinceMs + this.compactAfterMs - performance.now()) + 1);
     this.compactTimer = setTimeout(() => {
       this.compactTimer = undefined;
       void this.flush();
@@ -198,12 +231,12 @@ export class Outbox {
     this.compactTimer.unref();
   }
 
-  private schedulePersist(): void {
-    if (this.queueFile === undefined || this.persistTimer) return;
+  private schedulePersist(delayMs = this.deps.persistDelayMs ?? 1000): void {
+    if (this.queueFile === undefined || this.persistTimer || this.closed) return;
     this.persistTimer = setTimeout(() => {
       this.persistTimer = undefined;
       void this.flush();
-    }, this.deps.persistDelayMs ?? 1000);
+    }, delayMs);
     this.persistTimer.unref();
   }
 

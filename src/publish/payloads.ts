@@ -25,17 +25,22 @@ export interface MqttHealth {
   reconnects: number;
   /** Inbound command payloads rejected since start. */
   rejected_commands: number;
+  /** mqtt.queue_file cannot be written because the file system is full: events are in memory only. */
+  queue_disk_full: boolean;
+  /** Seconds the queue file's file system was full since start. */
+  queue_disk_full_s: number;
 }
 
 /** Process and host figures the daemon's own health() may not carry; filled in only where missing. */
 export class HostHealth {
   private lastCpu = process.cpuUsage();
-  private lastMs = Date.now();
+  /** Monotonic: a step of the wall clock must not make a CPU figure of 0 or thousands of percent. */
+  private lastMs = performance.now();
 
   constructor(private readonly thermalZone = '/sys/class/thermal/thermal_zone0/temp') {}
 
   /** CPU use of this process since the previous call, in percent of one core. */
-  cpuPercent(nowMs = Date.now()): number {
+  cpuPercent(nowMs = performance.now()): number {
     const cpu = process.cpuUsage(this.lastCpu);
     const elapsedMs = Math.max(1, nowMs - this.lastMs);
     this.lastCpu = process.cpuUsage();

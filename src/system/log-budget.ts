@@ -20,7 +20,7 @@ export class LogBudget {
   private readonly now: () => number;
 
   constructor(private readonly opts: LogBudgetOptions) {
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** Call once per would-be log line. */

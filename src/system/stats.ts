@@ -1,9 +1,14 @@
 // Health counters and per-stage timings, owned by the composition root and written by the stages.
 import type { ClassifyStats, DetectStats } from '../types.js';
 import { quantile } from './quantile.js';
+import { monotonicMs } from './clock.js';
 
 export const STAGES = ['capture', 'detect', 'track', 'classify', 'events', 'publish', 'frame'] as const;
 export type Stage = (typeof STAGES)[number];
+
+/** A stage that has work and makes no progress for this long is stalled: /healthz fails and the systemd
+ * watchdog is no longer fed. */
+export const PROGRESS_WINDOW_MS = 15_000;
 
 /** Keeps the last `size` samples for median and p95. */
 export class TimingWindow {
@@ -43,6 +48,12 @@ export interface StatsSnapshot {
   /** LSTM steps per second per face, over the faces present. */
   classify: ClassifyStats | null;
   uptime_s: number;
+  /** Steps of the wall clock seen since start (NTP's first sync on a board without a real-time clock). */
+  clock_jumps: number;
+  /** Size of the last one in seconds (positive: forward), null before any. */
+  clock_jump_last_s: number | null;
+  /** Stages that have work and have made no progress for 15 s (see PipelineStats.stalled). */
+  stalled: Stage[];
 }
 
 export class PipelineStats {
@@ -53,22 +64,35 @@ export class PipelineStats {
   sourceReopens = 0;
   facesClassified = 0;
   activeTracks = 0;
-  /** Frame clock (ms since the epoch; media time for files) of the first frame processed: tools measure from it. */
+  /** Wall time (ms since the epoch; media time on that scale for files) of the first frame processed: tools
+   * measure from it. */
   firstFrameMs: number | null = null;
   /** Where the detector's and the classifier's figures come from (wired by the composition root); read when a
    * snapshot is taken, not on every frame. */
   sources: { detect?: () => DetectStats; classify?: () => ClassifyStats } = {};
-  /** Wall time of the last processed frame (ms since epoch); the watchdog checks it for progress. */
-  lastProgressMs = 0;
-  /** End of the capture loop's latest deliberate reopen back-off (ms since epoch; 0 = none yet). */
-  sourceRetryUntilMs = 0;
+  /** Monotonic time (system/clock.ts) of the last processed frame. */
+  lastProgressMs = -Infinity;
+  /** Monotonic time until which the capture loop is opening the source (at most source.open_timeout_s) or waiting
+   * to reopen it after a failure: busy, not stalled. */
+  sourceRetryUntilMs = -Infinity;
+  /** Monotonic time of the last frame read from the source. */
+  lastFrameInMs = -Infinity;
+  /** The pipeline stage the frame in progress is in (null between frames): names a pipeline that stalls. */
+  currentStage: Stage | null = null;
+  /** Steps of the wall clock seen (ClockWatch), and the last one's size in seconds. */
+  clockJumps = 0;
+  clockJumpLastS: number | null = null;
+  /** Since when (monotonic) frames were read and none processed; null when none waits. */
+  private unprocessedSinceMs: number | null = null;
+  /** Since when (monotonic) frames with confirmed faces were processed and no face was classified. */
+  unclassifiedSinceMs: number | null = null;
   /** The capture loop gave up on the source (reads stuck for good, or source.give_up_s without a frame). */
   sourceFailed = false;
   /** Source reads abandoned after the stall timeout that have not returned: each holds a libuv worker thread,
    * and Node joins those threads at exit, so while one is stuck the process cannot exit normally. */
   stuckReads = 0;
   private readonly timings = new Map<Stage, TimingWindow>(STAGES.map((s) => [s, new TimingWindow()]));
-  private readonly startedMs = Date.now();
+  private readonly startedMs = monotonicMs();
   private readonly recent: number[] = [];
 
   /** Time spent in event sinks since the last frame was accounted (see takePublishMs). */
@@ -103,31 +127,66 @@ export class PipelineStats {
   }
 
   /**
-   * Liveness for the systemd watchdog: a frame was processed within `windowMs`, or the capture loop is
-   * waiting to reopen a failed source (an unplugged camera) or left that wait less than `windowMs` ago.
-   * A hung read or a blocked event loop satisfies neither, and nothing does once the source was given up.
+   * Liveness for the systemd watchdog and /healthz: no stage is stalled (see stalled()). A blocked event loop
+   * never gets to answer, and nothing is alive once the source was given up.
    */
-  alive(nowMs: number, windowMs: number): boolean {
-    if (this.sourceFailed) return false;
-    return nowMs - this.lastProgressMs < windowMs || nowMs < this.sourceRetryUntilMs + windowMs;
+  alive(nowMs = monotonicMs(), windowMs = PROGRESS_WINDOW_MS): boolean {
+    return this.stalled(nowMs, windowMs).length === 0;
   }
 
-  processed(nowMs = Date.now()): void {
+  /**
+   * The stages that have work and made no progress for `windowMs` (monotonic times):
+   * capture: no frame from the source, while it is neither being opened nor waiting to be reopened (or given up);
+   * the stage a frame is stuck in: frames were read and none was processed;
+   * classify: frames with faces present were processed and no face was classified.
+   */
+  stalled(nowMs = monotonicMs(), windowMs = PROGRESS_WINDOW_MS): Stage[] {
+    const out: Stage[] = [];
+    const busy = nowMs < this.sourceRetryUntilMs + windowMs;
+    if (this.sourceFailed || (!busy && nowMs - Math.max(this.lastFrameInMs, this.startedMs) >= windowMs)) out.push('capture');
+    if (this.unprocessedSinceMs !== null && nowMs - this.unprocessedSinceMs >= windowMs) out.push(this.currentStage ?? 'detect');
+    if (this.unclassifiedSinceMs !== null && nowMs - this.unclassifiedSinceMs >= windowMs && !out.includes('classify')) out.push('classify');
+    return out;
+  }
+
+  /** A frame was read from the source. */
+  received(nowMs = monotonicMs()): void {
+    this.framesIn += 1;
+    this.lastFrameInMs = nowMs;
+    this.unprocessedSinceMs ??= nowMs;
+  }
+
+  /** A frame was released unprocessed on purpose (paused): nothing waits. */
+  skipped(): void {
+    this.unprocessedSinceMs = null;
+    this.unclassifiedSinceMs = null;
+  }
+
+  /** The classifier stepped `count` faces on a frame with `present` confirmed faces. */
+  classified(count: number, present: number, nowMs = monotonicMs()): void {
+    this.facesClassified += count;
+    if (count > 0 || present === 0) this.unclassifiedSinceMs = null;
+    else this.unclassifiedSinceMs ??= nowMs;
+  }
+
+  processed(nowMs = monotonicMs()): void {
     this.framesProcessed += 1;
     this.lastProgressMs = nowMs;
+    this.unprocessedSinceMs = null;
+    this.currentStage = null;
     this.recent.push(nowMs);
     while (this.recent.length > 0 && (this.recent[0] ?? 0) < nowMs - 5000) this.recent.shift();
   }
 
   /** Processed frames per second over the last five seconds. */
-  fps(nowMs = Date.now()): number {
+  fps(nowMs = monotonicMs()): number {
     const live = this.recent.filter((t) => t >= nowMs - 5000);
     if (live.length < 2) return 0;
     const span = (nowMs - (live[0] ?? nowMs)) / 1000;
     return span > 0 ? (live.length - 1) / span : 0;
   }
 
-  snapshot(nowMs = Date.now()): StatsSnapshot {
+  snapshot(nowMs = monotonicMs()): StatsSnapshot {
     const stage_ms = {} as Record<Stage, { median: number; p95: number }>;
     for (const s of STAGES) {
       const { median, p95 } = this.timings.get(s)?.summary() ?? { median: 0, p95: 0 };
@@ -146,6 +205,9 @@ export class PipelineStats {
       detect: this.sources.detect?.() ?? null,
       classify: this.sources.classify?.() ?? null,
       uptime_s: Math.round((nowMs - this.startedMs) / 1000),
+      clock_jumps: this.clockJumps,
+      clock_jump_last_s: this.clockJumpLastS,
+      stalled: this.stalled(nowMs),
     };
   }
 }

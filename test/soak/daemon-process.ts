@@ -4,7 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const ENTRY = 'dist/src/cli/main.js';
+export const ENTRY = 'dist/src/cli/main.js';
 
 /** Builds the daemon (npm run build) unless dist/ is newer than every source file: other tests may be reading
  * dist/ at the same time, and tsc rewrites its files in place. */
@@ -31,10 +31,13 @@ export function unitMemoryEnv(root: string): Record<string, string> {
 export class DaemonProcess {
   private child: ChildProcess | undefined;
   private stopping = false;
+  /** A SIGKILL the soak sent (a power cut): its exit is not a crash. */
+  private killing = false;
   crashes = 0;
+  kills = 0;
   readonly logFile: string;
 
-  constructor(private readonly opts: { root: string; runDir: string; args: string[]; onCrash: () => void }) {
+  constructor(private readonly opts: { root: string; runDir: string; args: string[]; onCrash: () => void; env?: NodeJS.ProcessEnv; onKilled?: () => void }) {
     this.logFile = path.join(opts.runDir, 'daemon.log');
   }
 
@@ -47,17 +50,35 @@ export class DaemonProcess {
     const log = fs.openSync(this.logFile, 'a');
     const child = spawn(process.execPath, [path.join(root, ENTRY), 'run', '--system-state-dir', path.join(runDir, 'state'), '--log-level', 'warn', ...args], {
       cwd: root,
-      env: { ...process.env, NODE_ENV: 'production', ...unitMemoryEnv(root) },
+      env: { ...process.env, NODE_ENV: 'production', ...unitMemoryEnv(root), ...this.opts.env },
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);
     this.child = child;
     child.once('exit', (code, signal) => {
       if (this.stopping) return;
-      this.crashes += 1;
-      fs.appendFileSync(this.logFile, `\n[soak] daemon exited unexpectedly (${signal ?? code}); restarting in 1 s\n`);
-      this.opts.onCrash();
+      if (this.killing) {
+        this.killing = false;
+        fs.appendFileSync(this.logFile, `\n[soak] daemon killed (SIGKILL, a power cut); restarting in 1 s\n`);
+        this.opts.onKilled?.();
+      } else {
+        this.crashes += 1;
+        fs.appendFileSync(this.logFile, `\n[soak] daemon exited unexpectedly (${signal ?? code}); restarting in 1 s\n`);
+        this.opts.onCrash();
+      }
       setTimeout(() => !this.stopping && this.start(), 1000);
+    });
+  }
+
+  /** SIGKILL, as a power cut ends it (not counted as a crash); restarted after 1 s like the others. Resolves at the exit. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.killing = true;
+    this.kills += 1;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
     });
   }
 

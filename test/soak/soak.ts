@@ -1,8 +1,13 @@
 // `npm run soak -- --minutes N [--seed S] [--clip FILE]`: the built daemon, run as the service runs it (the
 // unit's NODE_OPTIONS and MALLOC_ARENA_MAX), reads a clip served as a live MJPEG stream over HTTP by ffmpeg
-// and publishes to a real mosquitto, while camera outages, broker outages and bursts of malformed commands
-// are injected on a schedule (plan.ts). It samples memory and fds, counts events against what the outbox
-// accepted, and ends with one JSON line of results.
+// and publishes to a real mosquitto, while camera outages, broker outages with a power cut (SIGKILL) in the
+// middle, bursts of malformed commands, wall-clock jumps (+1 day, then -25 h, through libfaketime), a full disk
+// during a broker outage (its state directory is a small tmpfs, filled), a camera whose open wedges (a server
+// that accepts and never answers) and a power cut while connected are injected on a schedule (plan.ts). It
+// samples memory and fds and /healthz, counts events against what the outbox accepted, and ends with one JSON
+// line of results. The full disk needs root (mount), the clock jumps libfaketime: without them those faults are
+// skipped, and said so.
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +23,8 @@ import { MjpegStream } from './stream.js';
 import { medianOver, sampleProcess, type Sample } from './sampler.js';
 import { EventLedger, type OutboxCounts } from './ledger.js';
 import { DaemonProcess, ensureBuilt } from './daemon-process.js';
+import { FakeWallClock, missingFaketime } from '../helpers/faketime.js';
+import { fill, mountTmpfs, tmpfsMissing, type Tmpfs } from '../helpers/tmpfs.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEVICE = 'soak';
@@ -60,23 +67,42 @@ class Watch {
   readonly ledger = new EventLedger();
   /** Wall times (ms) at which the camera topic said online. */
   readonly onlineTimes: number[] = [];
-  rejectedCommands = 0;
+  /** Rejected command payloads: earlier daemon processes (killed or crashed) and the one running now. */
+  private rejectedEarlier = 0;
+  private rejectedNow = 0;
   lastEventMs = 0;
+  /** face_gone durations and room windows that are negative or longer than an hour (a clock jump leaking in). */
+  badDurations = 0;
+
+  rejectedCommands(): number {
+    return this.rejectedEarlier + this.rejectedNow;
+  }
+
+  /** A daemon process ended (crash or power cut): what it counted stays counted. */
+  processEnded(): void {
+    this.ledger.processEnded();
+    this.rejectedEarlier += this.rejectedNow;
+    this.rejectedNow = 0;
+  }
 
   onMessage(topic: string, payload: Buffer): void {
     const text = payload.toString();
     if (topic === topics.events) {
       this.ledger.event(text);
       this.lastEventMs = Date.now();
+      const d = (JSON.parse(text) as { duration_s?: number }).duration_s;
+      if (d !== undefined && !(d >= 0 && d <= 3600)) this.badDurations += 1;
       return;
     }
     try {
       const body = JSON.parse(text) as Record<string, unknown>;
-      if (topic === topics.camera && body['state'] === 'online') this.onlineTimes.push(Date.parse(String(body['time'])));
+      // Arrival on the soak's clock: the daemon's own stamps follow its (jumping) wall clock.
+      if (topic === topics.camera && body['state'] === 'online') this.onlineTimes.push(Date.now());
+      if (topic === topics.room && !(Number(body['window_s']) >= 0 && Number(body['window_s']) <= 3600)) this.badDurations += 1;
       if (topic === topics.stats) {
         const mqtt = body['mqtt'] as OutboxCounts & { rejected_commands: number };
         this.ledger.stats(mqtt);
-        this.rejectedCommands = mqtt.rejected_commands;
+        this.rejectedNow = mqtt.rejected_commands;
       }
     } catch {
       // retained clears and discovery configs are not ours to check here
@@ -123,8 +149,26 @@ async function main(): Promise<void> {
 
   const stream = new MjpegStream(clip.path, await freePort());
   stream.up();
-  const daemon = new DaemonProcess({ root: ROOT, runDir, args: ['--source', stream.url, '--mqtt-url', brokerUrl, '--device-id', DEVICE, '--mqtt-stats-interval-s', '2'], onCrash: () => watch.ledger.processEnded() });
+  // The state directory on a small tmpfs that a fault fills; the daemon's wall clock under libfaketime.
+  const noTmpfs = tmpfsMissing();
+  const noFaketime = missingFaketime();
+  if (noTmpfs) console.log(`soak: the full-disk faults are skipped: ${noTmpfs}`);
+  if (noFaketime) console.log(`soak: the clock jumps are skipped: ${noFaketime}`);
+  const stateFs: Tmpfs | undefined = noTmpfs ? undefined : mountTmpfs(4096);
+  const stateDir = path.join(runDir, 'state');
+  if (stateFs) fs.symlinkSync(stateFs.dir, stateDir);
+  const wall = noFaketime ? undefined : new FakeWallClock(path.join(runDir, 'faketime'));
+  const httpPort = await freePort();
+  const daemon = new DaemonProcess({
+    root: ROOT,
+    runDir,
+    args: ['--source', stream.url, '--mqtt-url', brokerUrl, '--device-id', DEVICE, '--mqtt-stats-interval-s', '2', '--mqtt-queue-file', 'outbox.jsonl', '--http-enabled', '--http-port', String(httpPort)],
+    env: wall?.env(),
+    onCrash: () => watch.processEnded(),
+    onKilled: () => watch.processEnded(),
+  });
   daemon.start();
+  const health = healthProbe(httpPort);
 
   const t0 = Date.now();
   const since = (): number => (Date.now() - t0) / 1000;
@@ -134,8 +178,13 @@ async function main(): Promise<void> {
     if (s) samples.push(s);
   }, 2000);
   const backs: number[] = [];
+  const wedgeBacks: number[] = [];
   let cameraOutages = 0;
   let brokerOutages = 0;
+  let clockOffsetH = 0;
+  let clockJumpsInjected = 0;
+  let diskFullS = 0;
+  let wedges = 0;
 
   const apply = async (f: Fault): Promise<void> => {
     await sleep(Math.max(0, f.at_s * 1000 - (Date.now() - t0)));
@@ -147,10 +196,43 @@ async function main(): Promise<void> {
       stream.up();
       backs.push(await cameraBack(watch, await stream.listening()));
     } else if (f.kind === 'broker') {
+      // A power cut in the middle of the outage: what the outbox queued must survive it.
       await broker.stop();
       brokerOutages += 1;
-      await sleep(f.down_s * 1000);
+      await sleep((f.down_s * 1000) / 2);
+      await daemon.kill();
+      await sleep((f.down_s * 1000) / 2);
       await broker.start();
+    } else if (f.kind === 'clock_forward' || f.kind === 'clock_back') {
+      if (!wall) return;
+      clockOffsetH += f.kind === 'clock_forward' ? 24 : -25;
+      wall.set(`${clockOffsetH >= 0 ? '+' : ''}${clockOffsetH}h`);
+      clockJumpsInjected += 1;
+    } else if (f.kind === 'disk_full') {
+      // The broker goes away, then the card fills up: events must wait in memory.
+      await broker.stop();
+      brokerOutages += 1;
+      await sleep(2000);
+      const filler = stateFs ? fill(stateFs.dir) : undefined;
+      const full = Date.now();
+      await sleep(f.down_s * 1000);
+      if (filler) {
+        fs.rmSync(filler);
+        diskFullS += (Date.now() - full) / 1000;
+      }
+      await sleep(3000);
+      await broker.start();
+    } else if (f.kind === 'wedge') {
+      // The camera's server accepts and never answers: every open blocks until it gives up or is ended.
+      await stream.down();
+      wedges += 1;
+      const hole = await blackHole(stream.port);
+      await sleep(f.down_s * 1000);
+      await hole.close();
+      stream.up();
+      wedgeBacks.push(await cameraBack(watch, await stream.listening()));
+    } else if (f.kind === 'kill') {
+      await daemon.kill();
     } else {
       await burst(brokerUrl);
     }
@@ -165,6 +247,8 @@ async function main(): Promise<void> {
   const stopped = await daemon.stop();
   await sub.endAsync();
   await broker.stop();
+  health.stop();
+  stateFs?.unmount();
 
   // Both windows are normal running: the 30 s before the first fault and the last 30 s (after the last recovery).
   const startWin: [number, number] = [Math.max(5, plan.warmup_s - 30), plan.warmup_s];
@@ -189,11 +273,65 @@ async function main(): Promise<void> {
     camera_outages: cameraOutages,
     camera_back_s_max: backs.length ? round1(Math.max(...backs)) : null,
     broker_outages: brokerOutages,
-    rejected_commands: watch.rejectedCommands,
+    rejected_commands: watch.rejectedCommands(),
     crashes: daemon.crashes + (stopped === 0 ? 0 : 1),
+    kills: daemon.kills,
+    clock_jumps: wall ? clockJumpsLogged(daemon.logFile) : null,
+    clock_jumps_injected: clockJumpsInjected,
+    bad_durations: watch.badDurations,
+    disk_full_s: stateFs ? round1(diskFullS) : null,
+    wedged_camera: wedges,
+    wedge_back_s_max: wedgeBacks.length ? round1(Math.max(...wedgeBacks)) : null,
+    healthz_max_ms: health.maxMs(),
+    healthz_answers: health.answers(),
   };
   console.log(`soak: camera back after ${backs.map((b) => b.toFixed(1)).join(', ')} s; stop exit ${stopped}; daemon log ${daemon.logFile}`);
   console.log(JSON.stringify(result));
+}
+
+/** Steps of the wall clock the daemon logged (one warn line each, with its size), over all its processes. */
+function clockJumpsLogged(logFile: string): number {
+  return fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"jump_s"')).length;
+}
+
+/** A camera whose server accepts connections and never answers; close() also ends the connections it holds. */
+async function blackHole(port: number): Promise<{ close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** GET /healthz every second: the slowest answer (while the daemon runs; a restart's refused connections aside). */
+function healthProbe(port: number): { maxMs(): number | null; answers(): number; stop(): void } {
+  let max: number | null = null;
+  let answers = 0;
+  let running = true;
+  void (async () => {
+    while (running) {
+      const t0 = performance.now();
+      // Refused while a killed daemon restarts: not counted; no answer within 5 s: counted as 5 s.
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5000) }).then(
+        async (r) => (await r.text(), true),
+        (err: Error) => err.name === 'TimeoutError',
+      );
+      if (ok) {
+        answers += 1;
+        max = Math.max(max ?? 0, Math.round(performance.now() - t0));
+      }
+      await sleep(1000);
+    }
+  })();
+  return { maxMs: () => max, answers: () => answers, stop: () => (running = false) };
 }
 
 /** Seconds from the stream's return (ffmpeg listening) to the daemon's next frame (its camera topic saying online). */

@@ -12,7 +12,7 @@ export class MjpegStream {
 
   constructor(
     private readonly clip: string,
-    private readonly port: number,
+    readonly port: number,
   ) {
     this.url = `http://127.0.0.1:${port}/cam.mjpg`;
   }
@@ -47,7 +47,9 @@ export class MjpegStream {
   }
 
   private spawn(): void {
-    const args = ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', this.clip, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', this.url];
+    // A still photo is served as a 15 fps camera that sees it; a clip loops at its own rate.
+    const input = /\.(png|jpe?g)$/i.test(this.clip) ? ['-loop', '1', '-framerate', '15', '-i', this.clip] : ['-stream_loop', '-1', '-i', this.clip];
+    const args = ['-loglevel', 'error', '-re', ...input, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', this.url];
     const child = spawn('ffmpeg', args, { stdio: 'ignore' });
     this.child = child;
     child.once('exit', () => {
