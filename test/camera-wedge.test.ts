@@ -13,7 +13,7 @@ import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { buildHttpParts, mqttHealthOf } from '../src/http/http-part.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
-import { MemorySink } from '../src/publish/memory-sink.js';
+import { MemorySink } from '../src/sinks/memory-sink.js';
 import { quantile } from '../src/system/quantile.js';
 import { freePort } from './helpers/ports.js';
 import { missingModel, testModel } from './helpers/shared-data.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { freePort } from './helpers/ports.js';
 import { testModel } from './helpers/shared-data.js';
 import { waitUntil } from './publish-helpers.js';

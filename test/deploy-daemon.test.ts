@@ -7,7 +7,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { shippedModel } from './helpers/shared-data.js';
 import { notifySocket, type Note } from './helpers/notify-socket.js';
 import { freePort } from './helpers/ports.js';

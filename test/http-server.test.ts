@@ -6,7 +6,7 @@ import path from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/config/load.js';
 import { DEMO_CLIP } from './helpers/clips/reference.js';
-import { PayloadValidator } from '../src/publish/validate.js';
+import { PayloadValidator } from '../src/contract/validate.js';
 import { EMOTIONS } from '../src/types.js';
 import { HttpServer } from '../src/http/server.js';
 import { LiveState } from '../src/http/live-state.js';

@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { parseQueue } from '../src/publish/queue-file.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { parseQueue } from '../src/outbox/queue-file.js';
 import { captureLogger, eventIds, gate, makeEvent, sleep, startBroker, subscribe, testConfig, waitUntil } from './publish-helpers.js';
 import { fill, mountTmpfs, tmpfsMissing } from './helpers/tmpfs.js';
 import { testUnless } from './helpers/skip.js';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { Outbox } from '../src/publish/outbox.js';
+import { Outbox } from '../src/outbox/outbox.js';
 import { captureLogger, makeEvent, tmpDir } from './publish-helpers.js';
 
 const haveProcIo = fs.existsSync('/proc/self/io');

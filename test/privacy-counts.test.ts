@@ -9,7 +9,7 @@ import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { buildHttpParts } from '../src/http/http-part.js';
 import { createLogger } from '../src/system/logger.js';
-import { PayloadValidator } from '../src/publish/validate.js';
+import { PayloadValidator } from '../src/contract/validate.js';
 import type { RoomSummary } from '../src/types.js';
 import { DEMO_CLIP } from './helpers/clips/reference.js';
 import { readStates } from './helpers/http-daemon.js';

@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import mqtt from 'mqtt';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { topicsFor } from '../src/publish/topics.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { topicsFor } from '../src/contract/topics.js';
 import { EmotiondError } from '../src/errors.js';
-import { passwordPath } from '../src/publish/connection.js';
-import { HostHealth } from '../src/publish/payloads.js';
+import { passwordPath } from '../src/mqtt/connection.js';
+import { HostHealth } from '../src/contract/payloads.js';
 import {
   assertSchema,
   captureLogger,

@@ -1,9 +1,9 @@
 // Inbound commands over a real broker: set (pause), request/response, and a fuzz of 10 000 bad payloads.
 import test, { type ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { topicsFor } from '../src/publish/topics.js';
-import { MAX_COMMAND_BYTES, REJECT_LOG_BURST } from '../src/publish/commands.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { topicsFor } from '../src/contract/topics.js';
+import { MAX_COMMAND_BYTES, REJECT_LOG_BURST } from '../src/mqtt/commands.js';
 import { assertSchema, captureLogger, fakeControl, startBroker, subscribe, testConfig, waitUntil } from './publish-helpers.js';
 
 const FAST = { minMs: 100, maxMs: 200 };

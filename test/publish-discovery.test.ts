@@ -1,9 +1,9 @@
 // Home Assistant discovery: configs validate, point at topics and fields that really carry data, are
 // published again when HA comes online, and removeDiscovery() clears them.
 import test from 'ava';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { removeDiscovery } from '../src/publish/discovery.js';
-import { topicsFor } from '../src/publish/topics.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { removeDiscovery } from '../src/contract/discovery.js';
+import { topicsFor } from '../src/contract/topics.js';
 import { assertSchema, captureLogger, fakeControl, makeCamera, makeRoom, startBroker, subscribe, testConfig, waitUntil, type Received } from './publish-helpers.js';
 
 const topics = topicsFor('emotiond', 'testcam');

@@ -1,8 +1,8 @@
 // Against Debian mosquitto: MQTT 5 (with request/response correlation data) and TLS with a test CA
 // (server verification, client certificates). Skipped when mosquitto or openssl is missing.
 import test from 'ava';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { topicsFor } from '../src/publish/topics.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { topicsFor } from '../src/contract/topics.js';
 import { Mosquitto, freePort, makeTestPki, mosquittoMissing, type TestPki } from './helpers/mosquitto.js';
 import { assertSchema, captureLogger, fakeControl, makeEvent, subscribe, testConfig, waitUntil } from './publish-helpers.js';
 

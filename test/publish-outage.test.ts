@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { topicsFor } from '../src/publish/topics.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { topicsFor } from '../src/contract/topics.js';
 import { assertSchema, captureLogger, eventIds, gate, makeEvent, makeRoom, sleep, startBroker, subscribe, testConfig, waitUntil } from './publish-helpers.js';
 
 const OUTAGE_S = Number(process.env['EMOTIOND_OUTAGE_S'] ?? 5);

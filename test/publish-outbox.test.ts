@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { Outbox } from '../src/publish/outbox.js';
-import { parseQueue } from '../src/publish/queue-file.js';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
+import { Outbox } from '../src/outbox/outbox.js';
+import { parseQueue } from '../src/outbox/queue-file.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { assertSchema, captureLogger, eventIds, gate, makeEvent, sleep, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
 
 const FAST = { minMs: 100, maxMs: 200 };

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { redactStrings, redactText } from '../src/system/redact.js';
 import { describeSource } from '../src/capture/opencv-source.js';
-import { safeUrl } from '../src/publish/connection.js';
+import { safeUrl } from '../src/mqtt/connection.js';
 import { loadConfig } from '../src/config/load.js';
 
 const hidden: Array<[string, string, string]> = [

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
-import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import type { RoomSummary } from '../src/types.js';
 import { spawnDaemon, type DaemonProcess } from './helpers/daemon-process.js';
 import { missingModel, testModel } from './helpers/shared-data.js';

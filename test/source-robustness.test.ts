@@ -9,7 +9,7 @@ import { makeDaemon, until } from './helpers/daemon-harness.js';
 import { Daemon } from '../src/app/daemon.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
-import { MemorySink } from '../src/publish/memory-sink.js';
+import { MemorySink } from '../src/sinks/memory-sink.js';
 import { missingFile, missingModel, testModel } from './helpers/shared-data.js';
 import { freePort } from './helpers/ports.js';
 import { firstMissing, testUnless } from './helpers/skip.js';

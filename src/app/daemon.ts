@@ -19,7 +19,7 @@ import { FramePipeline } from '../pipeline/frame-pipeline.js';
 import { PROGRESS_WINDOW_MS, PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';
 import { applyRuntimeEnv } from '../system/runtime-env.js';
-import { FanOutSink } from './fan-out-sink.js';
+import { FanOutSink } from '../sinks/fan-out-sink.js';
 import { PrivacyFilter, withShownCounts } from '../events/privacy-filter.js';
 import { readMemory } from '../system/memory.js';
 import { PausedFile } from './paused-file.js';

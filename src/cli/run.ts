@@ -5,7 +5,7 @@ import { cleartextPasswordWarnings, type LoadedConfig } from '../config/load.js'
 import type { Logger } from '../system/logger.js';
 import { Daemon, type Part } from '../app/daemon.js';
 import { PAUSED_FILE } from '../app/paused-file.js';
-import { StdoutSink } from '../publish/stdout-sink.js';
+import { StdoutSink } from '../sinks/stdout-sink.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { buildMqttParts } from '../app/mqtt-parts.js';
 import { buildHttpParts, mqttHealthOf } from '../http/http-part.js';

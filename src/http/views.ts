@@ -3,7 +3,7 @@
 import type { Emotion } from '../types.js';
 import type { PipelineStats, Stage } from '../system/stats.js';
 import { monotonicMs } from '../system/clock.js';
-import type { MqttHealth } from '../publish/payloads.js';
+import type { MqttHealth } from '../contract/payloads.js';
 import { shownFaceCount } from '../events/privacy-filter.js';
 import type { LiveFace, LiveState, TimelinePoint } from './live-state.js';
 

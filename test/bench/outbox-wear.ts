@@ -9,9 +9,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
-import { EmbeddedBroker } from '../../src/publish/embedded-broker.js';
-import { MqttPublisher } from '../../src/publish/mqtt-publisher.js';
-import { PayloadValidator } from '../../src/publish/validate.js';
+import { EmbeddedBroker } from '../../src/broker/embedded-broker.js';
+import { MqttPublisher } from '../../src/mqtt/mqtt-publisher.js';
+import { PayloadValidator } from '../../src/contract/validate.js';
 import { zeroScores, type EmotionEvent } from '../../src/types.js';
 
 const USAGE = `usage: npm run outbox-wear -- [--seconds 60] [--rate 5] [--dir DIR]

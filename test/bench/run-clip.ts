@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/system/logger.js';
 import { STAGES, type Stage } from '../../src/system/stats.js';
-import { MemorySink } from '../../src/publish/memory-sink.js';
+import { MemorySink } from '../../src/sinks/memory-sink.js';
 import type { EmotionEvent } from '../../src/types.js';
 
 export interface ClipRunOptions {

@@ -2,7 +2,7 @@
 import { Daemon, type DaemonDeps } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/system/logger.js';
-import { MemorySink } from '../../src/publish/memory-sink.js';
+import { MemorySink } from '../../src/sinks/memory-sink.js';
 
 export { waitUntil as until } from './wait.js';
 

@@ -17,7 +17,7 @@ import { Mosquitto, freePort } from '../helpers/mosquitto.js';
 import { connectClient } from '../helpers/mqtt-client.js';
 import { DEMO_CLIP, threeFaces } from '../helpers/clips/reference.js';
 import { sharedDataDir } from '../helpers/clips/data.js';
-import { topicsFor } from '../../src/publish/topics.js';
+import { topicsFor } from '../../src/contract/topics.js';
 import { faultPlan, type Fault } from './plan.js';
 import { MjpegStream } from './stream.js';
 import { medianOver, sampleProcess, type Sample } from './sampler.js';

@@ -2,7 +2,7 @@
 // sent again after every connect, so a broker that restarted without persistence gets the picture back.
 // Faces are rate-limited per track without losing the last state; a cleared face ('' payload) is forgotten
 // once the broker has acknowledged the clear.
-import type { Topics } from './topics.js';
+import type { Topics } from '../contract/topics.js';
 
 export interface RetainedStateDeps {
   topics: Topics;

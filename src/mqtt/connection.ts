@@ -6,8 +6,8 @@ import type { IClientOptions } from 'mqtt';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, fileReason } from '../errors.js';
 import { redactText } from '../system/redact.js';
-import type { Topics } from './topics.js';
-import { availabilityPayload } from './payloads.js';
+import type { Topics } from '../contract/topics.js';
+import { availabilityPayload } from '../contract/payloads.js';
 
 export interface ConnectionSettings {
   url: string;

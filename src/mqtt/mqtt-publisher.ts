@@ -10,13 +10,13 @@ import type { CameraState, DaemonControl, EmotionEvent, EventSink, FaceState, Ro
 import { BrokerLink } from './broker-link.js';
 import { CommandHandler } from './commands.js';
 import { connectionSettings, safeUrl } from './connection.js';
-import { discoveryMessages, isHaBirth } from './discovery.js';
-import { EventDelivery } from './event-delivery.js';
-import { Outbox } from './outbox.js';
-import { availabilityPayload, HostHealth, pausedPayload, statsPayload, type MqttHealth } from './payloads.js';
+import { discoveryMessages, isHaBirth } from '../contract/discovery.js';
+import { EventDelivery } from '../outbox/event-delivery.js';
+import { Outbox } from '../outbox/outbox.js';
+import { availabilityPayload, HostHealth, pausedPayload, statsPayload, type MqttHealth } from '../contract/payloads.js';
 import { RetainedState } from './retained-state.js';
-import { discoveryTopicsFor, topicsFor, type Topics } from './topics.js';
-import { PayloadValidator } from './validate.js';
+import { discoveryTopicsFor, topicsFor, type Topics } from '../contract/topics.js';
+import { PayloadValidator } from '../contract/validate.js';
 import { emptySummary } from '../events/room-window.js';
 
 export interface MqttPublisherDeps {

@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import { EMOTIONS } from '../types.js';
-import { connectionSettings, refusesMqtt5, safeUrl, useMqtt311 } from './connection.js';
+import { connectionSettings, refusesMqtt5, safeUrl, useMqtt311 } from '../mqtt/connection.js';
 import { discoveryTopicsFor, nodeId, topicsFor, type Topics } from './topics.js';
 
 export interface DiscoveryMessage {

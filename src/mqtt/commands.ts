@@ -4,9 +4,9 @@
 import type { Logger } from '../system/logger.js';
 import { LogBudget } from '../system/log-budget.js';
 import type { DaemonControl } from '../types.js';
-import { REQUEST_NAMES, type RequestName, type Topics } from './topics.js';
-import { responsePayload, type ResponseBody } from './payloads.js';
-import type { PayloadValidator } from './validate.js';
+import { REQUEST_NAMES, type RequestName, type Topics } from '../contract/topics.js';
+import { responsePayload, type ResponseBody } from '../contract/payloads.js';
+import type { PayloadValidator } from '../contract/validate.js';
 
 export const MAX_COMMAND_BYTES = 64 * 1024;
 /** Rejected payloads logged per minute; the rest are only counted (stats `rejected_commands`). */
