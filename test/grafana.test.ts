@@ -6,7 +6,7 @@ import test from 'ava';
 import { loadConfig } from '../src/config/load.js';
 import { DaemonMetrics } from '../src/http/metrics.js';
 import { LiveState } from '../src/http/live-state.js';
-import { HostHealth } from '../src/contract/payloads.js';
+import { HostHealth } from '../src/system/host-health.js';
 import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { createLogger } from '../src/system/logger.js';
 import { projectRoot } from '../src/system/paths.js';

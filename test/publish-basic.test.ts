@@ -7,8 +7,8 @@ import mqtt from 'mqtt';
 import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { topicsFor } from '../src/contract/topics.js';
 import { EmotiondError } from '../src/errors.js';
-import { passwordPath } from '../src/mqtt/connection.js';
-import { HostHealth } from '../src/contract/payloads.js';
+import { passwordPath } from '../src/system/credentials.js';
+import { HostHealth } from '../src/system/host-health.js';
 import {
   assertSchema,
   captureLogger,

@@ -2,7 +2,7 @@
 // published again when HA comes online, and removeDiscovery() clears them.
 import test from 'ava';
 import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
-import { removeDiscovery } from '../src/contract/discovery.js';
+import { removeDiscovery } from '../src/cli/remove-discovery.js';
 import { topicsFor } from '../src/contract/topics.js';
 import { assertSchema, captureLogger, fakeControl, makeCamera, makeRoom, startBroker, subscribe, testConfig, waitUntil, type Received } from './publish-helpers.js';
 

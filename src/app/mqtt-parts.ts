@@ -5,7 +5,7 @@ import { splitList } from '../config/schema.js';
 import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import type { DaemonControl } from '../types.js';
-import { passwordPath, readPassword } from '../mqtt/connection.js';
+import { passwordPath, readPassword } from '../system/credentials.js';
 import { EmbeddedBroker, type BrokerCredentials } from '../broker/embedded-broker.js';
 import { MqttPublisher } from '../mqtt/mqtt-publisher.js';
 import type { Part, SinkPart } from './daemon.js';

@@ -4,7 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { EMOTIONS } from '../types.js';
 import { STAGES, type PipelineStats, type Stage } from '../system/stats.js';
 import { readMemory } from '../system/memory.js';
-import type { HostHealth, MqttHealth } from '../contract/payloads.js';
+import type { MqttHealth } from '../contract/payloads.js';
+import type { HostHealth } from '../system/host-health.js';
 import type { LiveState } from './live-state.js';
 import { shownFaceCount } from '../events/privacy-filter.js';
 

@@ -1,11 +1,9 @@
 // Turns the `mqtt` config section into MQTT.js client options: URL, protocol, client id, Last Will,
 // credentials (password file or systemd credential) and TLS files. Files are read here, once, at start.
-import fs from 'node:fs';
-import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import type { Config } from '../config/schema.js';
-import { EmotiondError, fileReason } from '../errors.js';
 import { redactText } from '../system/redact.js';
+import { readPassword, readSecretFile } from '../system/credentials.js';
 import type { Topics } from '../contract/topics.js';
 import { availabilityPayload } from '../contract/payloads.js';
 
@@ -21,31 +19,6 @@ export interface ConnectionDeps {
   env?: NodeJS.ProcessEnv;
   /** Suffix for a second client of the same device (remove-discovery) so it does not kick the daemon off. */
   clientIdSuffix?: string;
-}
-
-/**
- * Where the password comes from: a path (anything with a slash) is read as is; a bare name is looked up in
- * `$CREDENTIALS_DIRECTORY` (systemd LoadCredential=) when that is set, else read relative to the working directory.
- */
-export function passwordPath(passwordFile: string, env: NodeJS.ProcessEnv): string {
-  const bare = !passwordFile.includes('/') && !passwordFile.includes(path.sep);
-  const creds = env['CREDENTIALS_DIRECTORY'];
-  if (bare && creds) return path.join(creds, passwordFile);
-  return passwordFile;
-}
-
-function readFile(file: string, key: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new EmotiondError('EMD_MQTT_FILE', `${key} ${file}: ${fileReason(err)}`);
-  }
-}
-
-/** The password in mqtt.password_file without its final newline; undefined when no file is set. */
-export function readPassword(m: Pick<Config['mqtt'], 'password_file'>, env: NodeJS.ProcessEnv): string | undefined {
-  if (m.password_file === '') return undefined;
-  return readFile(passwordPath(m.password_file, env), 'mqtt.password_file').toString('utf8').replace(/\r?\n$/, '');
 }
 
 /** The client id: `mqtt.client_id`, or `emotiond_<device>` when empty. */
@@ -90,9 +63,9 @@ export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
   if (m.username !== '') options.username = m.username;
   const password = readPassword(m, env);
   if (password !== undefined) options.password = password;
-  if (m.ca_file !== '') options.ca = readFile(m.ca_file, 'mqtt.ca_file');
-  if (m.cert_file !== '') options.cert = readFile(m.cert_file, 'mqtt.cert_file');
-  if (m.key_file !== '') options.key = readFile(m.key_file, 'mqtt.key_file');
+  if (m.ca_file !== '') options.ca = readSecretFile(m.ca_file, 'mqtt.ca_file');
+  if (m.cert_file !== '') options.cert = readSecretFile(m.cert_file, 'mqtt.cert_file');
+  if (m.key_file !== '') options.key = readSecretFile(m.key_file, 'mqtt.key_file');
   options.rejectUnauthorized = m.reject_unauthorized;
   return { url, options };
 }
