@@ -3,8 +3,8 @@
 // frame, and the whole daemon on a clip where faces arrive with little motion (sitting down slowly, fading in).
 import test from 'ava';
 import cv from '../src/system/opencv.js';
-import { MotionMask, SCENE_SHARE, brightnessRatio, compareCells, type MotionFrame } from '../src/detect/motion-mask.js';
-import { MOTION_PER_FACE, PendingMotion, components } from '../src/detect/motion-regions.js';
+import { MotionMask, SCENE_SHARE, brightnessRatio, compareCells, type MotionFrame } from '../src/motion/motion-mask.js';
+import { MOTION_PER_FACE, PendingMotion, components } from '../src/motion/motion-regions.js';
 import { planBands, sweepWindows, type Band } from '../src/detect/bands.js';
 import { DetectionSchedule, type ProbeTarget } from '../src/detect/schedule.js';
 import { FaceDetector, movedIn, stillHz } from '../src/detect/face-detector.js';

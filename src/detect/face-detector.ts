@@ -12,8 +12,8 @@ import { EmotiondError, asError, cvCall } from '../errors.js';
 import { iou } from '../geometry.js';
 import { planBands, smallestFace, type Band } from './bands.js';
 import { DetectionSchedule, type ProbeTarget, type Strip } from './schedule.js';
-import { MotionMask, type MotionFrame } from './motion-mask.js';
-import { PendingMotion, type SearchArea } from './motion-regions.js';
+import { MotionMask, type MotionFrame } from '../motion/motion-mask.js';
+import { PendingMotion, type SearchArea } from '../motion/motion-regions.js';
 
 export type DetectorSettings = Config['detector'];
 export type { ProbeTarget };

@@ -15,7 +15,7 @@ import type { Band } from './bands.js';
 import { stripWindows, sweepWindows } from './bands.js';
 import type { Box } from '../types.js';
 import { RateKeeper } from '../system/rate-keeper.js';
-import type { PendingMotion, SearchArea } from './motion-regions.js';
+import type { PendingMotion, SearchArea } from '../motion/motion-regions.js';
 
 export interface ScheduleSettings {
   /** Detection time per frame to aim for (ms); the first frame and one strip per frame may exceed it. */

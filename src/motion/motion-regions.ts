@@ -8,7 +8,7 @@
 // kept (its face is painted over in the sweep anyway, and its own probes follow it). Pure arithmetic.
 import type { Box } from '../types.js';
 import type { MotionFrame } from './motion-mask.js';
-import { areaWindows, type Band } from './bands.js';
+import { areaWindows, type Band } from '../detect/bands.js';
 
 /** A rectangle of the frame one band searches, in frame pixels (whole pixels, inside the frame). */
 export interface SearchArea {
