@@ -14,7 +14,7 @@ import { RoomWindow } from '../events/room-window.js';
 import { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import { CaptureLoop, type CaptureDeps } from '../capture/capture-loop.js';
 import { describeSource, sourceKind } from '../capture/opencv-source.js';
-import { IsolatedSources, isolates } from '../capture/isolated-source.js';
+import { IsolatedSources, isolates } from '../source-process/isolated-source.js';
 import { FramePipeline } from '../pipeline/frame-pipeline.js';
 import { PROGRESS_WINDOW_MS, PipelineStats } from '../system/stats.js';
 import { fromRoot, readVersion } from '../system/paths.js';

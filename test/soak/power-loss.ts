@@ -66,7 +66,7 @@ function printedIds(file: string): string[] {
 /** Source processes of this checkout still running (each must end with its daemon). */
 function sourceProcesses(): number {
   const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(path.join(ROOT, 'dist/src/capture/source-process.js')) && !l.includes('ps -eo')).length;
+  return out.split('\n').filter((l) => l.includes(path.join(ROOT, 'dist/src/source-process/source-process.js')) && !l.includes('ps -eo')).length;
 }
 
 async function main(): Promise<void> {

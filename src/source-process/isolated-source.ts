@@ -16,7 +16,7 @@ import cv from '../system/opencv.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../system/logger.js';
 import { EmotiondError, ERRORS, type ErrorCode } from '../errors.js';
-import { describeSource, sourceKind, type FrameSource, type SourceKind, type SourceOptions, type SourceProps } from './opencv-source.js';
+import { describeSource, sourceKind, type FrameSource, type SourceKind, type SourceOptions, type SourceProps } from '../capture/opencv-source.js';
 import { ReplyReader, type SourceReply, type SourceRequest } from './source-protocol.js';
 
 /** Whether these settings put the source in a process of its own. */

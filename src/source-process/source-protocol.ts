@@ -5,7 +5,7 @@
 // keep the daemon's garbage collector busy).
 import type { Config } from '../config/schema.js';
 import type { ErrorCode } from '../errors.js';
-import type { SourceKind, SourceProps } from './opencv-source.js';
+import type { SourceKind, SourceProps } from '../capture/opencv-source.js';
 
 export type SourceRequest =
   | { id: number; kind: 'open'; settings: Config['source']; colour: boolean }

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import readline from 'node:readline';
 import { EmotiondError, asError } from '../errors.js';
-import { OpenCvSource, type FrameSource } from './opencv-source.js';
+import { OpenCvSource, type FrameSource } from '../capture/opencv-source.js';
 import { encodeReply, type SourceReply, type SourceRequest } from './source-protocol.js';
 
 // Replies go to the daemon over a local socket it connects to (the abstract name argv[2]), in order; those made
