@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import test from 'ava';
 import { Daemon, type Part } from '../src/app/daemon.js';
 import { buildMqttParts } from '../src/app/mqtt-parts.js';
-import { buildHttpParts, mqttHealthOf } from '../src/http/http-part.js';
+import { buildHttpParts, mqttHealthOf } from '../src/dashboard/dashboard-part.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
 import { MemorySink } from '../src/sinks/memory-sink.js';

@@ -4,7 +4,7 @@
 // libfaketime on a live stream, is clock-jump.test.ts.
 import test from 'ava';
 import { ClockWatch, FrameClock, type Clock } from '../src/system/clock.js';
-import { LiveState, TIMELINE_SPAN_MS } from '../src/http/live-state.js';
+import { LiveState, TIMELINE_SPAN_MS } from '../src/dashboard/live-state.js';
 import { zeroScores, type FaceState } from '../src/types.js';
 
 /** A clock the test moves: mono advances with tick(); wall = mono + offset, and step() changes the offset. */

@@ -10,7 +10,7 @@ import { Daemon, type Part } from '../src/app/daemon.js';
 import { FaceClassifier } from '../src/classify/face-classifier.js';
 import type { FrameSource } from '../src/capture/opencv-source.js';
 import { loadConfig } from '../src/config/load.js';
-import { buildHttpParts } from '../src/http/http-part.js';
+import { buildHttpParts } from '../src/dashboard/dashboard-part.js';
 import { createLogger } from '../src/system/logger.js';
 import { SdNotify } from '../src/system/sd-notify.js';
 import { MemorySink } from '../src/sinks/memory-sink.js';

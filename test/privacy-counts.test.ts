@@ -7,7 +7,7 @@ import test from 'ava';
 import { Daemon, type Part } from '../src/app/daemon.js';
 import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
-import { buildHttpParts } from '../src/http/http-part.js';
+import { buildHttpParts } from '../src/dashboard/dashboard-part.js';
 import { createLogger } from '../src/system/logger.js';
 import { PayloadValidator } from '../src/contract/validate.js';
 import type { RoomSummary } from '../src/types.js';

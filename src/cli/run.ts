@@ -8,7 +8,7 @@ import { PAUSED_FILE } from '../app/paused-file.js';
 import { StdoutSink } from '../sinks/stdout-sink.js';
 import { SdNotify } from '../system/sd-notify.js';
 import { buildMqttParts } from '../app/mqtt-parts.js';
-import { buildHttpParts, mqttHealthOf } from '../http/http-part.js';
+import { buildHttpParts, mqttHealthOf } from '../dashboard/dashboard-part.js';
 import { redactText } from '../system/redact.js';
 import { exitCodeFor, isConfigError } from '../errors.js';
 import type { EventSink } from '../types.js';

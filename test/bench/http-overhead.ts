@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Daemon, type Part } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
-import { buildHttpParts } from '../../src/http/http-part.js';
+import { buildHttpParts } from '../../src/dashboard/dashboard-part.js';
 import { createLogger } from '../../src/system/logger.js';
 import { fromRoot } from '../../src/system/paths.js';
 import { launchBrowser } from '../helpers/browser.js';

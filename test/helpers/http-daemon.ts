@@ -3,7 +3,7 @@ import { Daemon, type Part } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/system/logger.js';
 import { MemorySink } from '../../src/sinks/memory-sink.js';
-import { buildHttpParts, type HttpPart } from '../../src/http/http-part.js';
+import { buildHttpParts, type HttpPart } from '../../src/dashboard/dashboard-part.js';
 import { freePort } from './ports.js';
 
 export interface HttpDaemon {

@@ -13,8 +13,8 @@ import { MqttPublisher } from '../mqtt/mqtt-publisher.js';
 import type { Part, SinkPart } from '../app/daemon.js';
 import { LiveState } from './live-state.js';
 import { DaemonMetrics } from './metrics.js';
-import { HttpServer, type HttpCredentials } from './server.js';
-import { readStaticFiles } from './static-files.js';
+import { HttpServer, type HttpCredentials } from '../http/server.js';
+import { readStaticFiles } from '../http/static-files.js';
 import { dashboardJson, healthz, type DaemonView, type StatusSources } from './views.js';
 
 /** Dashboards get an update at most this often (faces change at the LSTM step rate, ~5 Hz). */
