@@ -72,6 +72,18 @@ export interface FaceModelState {
   scores?: EmotionScores;
 }
 
+/** The detector's part (detect/schedule.ts): when the face is next due for a probe, and what the motion gate knows
+ * of it. Only the detector writes it. */
+export interface FaceProbe {
+  /** Frame-clock time the face is next due for a probe at detector.track_hz. */
+  nextMs?: number;
+  /** Motion gate: when its last probe ran, whether its window moved since, and whether this frame's probe of it is
+   * one of a still face (found by its last probe, no motion since: searched in its own box). */
+  lastMs?: number;
+  moved?: boolean;
+  still?: boolean;
+}
+
 /** The event gate's part (events/hysteresis.ts): the committed label and its timers. Only events/ writes it. */
 export interface FaceLabel {
   /** Emotion after hysteresis; what events report. */
@@ -90,11 +102,12 @@ export interface FaceLabel {
 
 /**
  * A face followed across frames, as every stage reads it: one part per stage that writes it, each read-only
- * here. The writers get their own part writable: TrackerFace, ClassifiedFace, LabelledFace.
+ * here. The writers get their own part writable: TrackerFace, ClassifiedFace, LabelledFace, the detector's ProbeTarget.
  */
 export interface TrackedFace {
   readonly id: number;
   readonly geometry: Readonly<FaceGeometry>;
+  readonly probe: Readonly<FaceProbe>;
   readonly model: Readonly<FaceModelState>;
   readonly label: Readonly<FaceLabel>;
 }
@@ -118,6 +131,7 @@ export interface LabelledFace extends TrackedFace {
 export interface Face {
   readonly id: number;
   readonly geometry: FaceGeometry;
+  readonly probe: FaceProbe;
   readonly model: FaceModelState;
   readonly label: FaceLabel;
 }

@@ -112,8 +112,8 @@ test('a tight budget makes the sweep take more frames, but every frame still sca
 test('probes: new and lost tracks on every frame, found ones at track_hz, most overdue first within the budget', (t) => {
   const s = new DetectionSchedule({ budgetMs: 10, trackHz: 6, fullEvery: 5 });
   const box = { x: 0, y: 0, width: 40, height: 40 };
-  const tracks: ProbeTarget[] = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, geometry: { box, status: 'confirmed', misses: 0 } }));
-  tracks.push({ id: 100, geometry: { box, status: 'tentative', misses: 0 } }, { id: 101, geometry: { box, status: 'confirmed', misses: 2 } });
+  const tracks: ProbeTarget[] = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } }));
+  tracks.push({ id: 100, probe: {}, geometry: { box, status: 'tentative', misses: 0 } }, { id: 101, probe: {}, geometry: { box, status: 'confirmed', misses: 2 } });
   // A probe costs 1 ms: 7 fit in the probes' share (70 %) of the 10 ms budget.
   s.cost.probe(1, 1);
   const count = new Map<number, number>();
@@ -139,7 +139,7 @@ test('probes: new and lost tracks on every frame, found ones at track_hz, most o
 
 test('with room in the budget, a found track is probed at track_hz, not on every frame', (t) => {
   const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
-  const track: ProbeTarget = { id: 1, geometry: { box: { x: 0, y: 0, width: 40, height: 40 }, status: 'confirmed', misses: 0 } };
+  const track: ProbeTarget = { id: 1, probe: {}, geometry: { box: { x: 0, y: 0, width: 40, height: 40 }, status: 'confirmed', misses: 0 } };
   let probes = 0;
   for (let i = 0; i < 90; i++) probes += s.pickProbes([track], i * 33.3).length;
   t.true(probes >= 17 && probes <= 19, `${probes} probes in 3 s`);
@@ -166,8 +166,8 @@ test('a face that moves fast is probed on every frame; a still one at track_hz',
   const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
   const box = { x: 0, y: 0, width: 90, height: 90 };
   // 260 px/s on a 90 px face (2.9 sides/s): the demo clip's face leaving the frame.
-  const walking: ProbeTarget = { id: 1, geometry: { box, status: 'confirmed', misses: 0, motion: { vx: 0.26, vy: 0 } } };
-  const still: ProbeTarget = { id: 2, geometry: { box, status: 'confirmed', misses: 0, motion: { vx: 0.002, vy: 0 } } };
+  const walking: ProbeTarget = { id: 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0, motion: { vx: 0.26, vy: 0 } } };
+  const still: ProbeTarget = { id: 2, probe: {}, geometry: { box, status: 'confirmed', misses: 0, motion: { vx: 0.002, vy: 0 } } };
   const count = new Map<number, number>();
   for (let i = 0; i < 30; i++) for (const p of s.pickProbes([walking, still], i * 66.7)) count.set(p.id, (count.get(p.id) ?? 0) + 1);
   t.is(count.get(1), 30);

@@ -71,8 +71,8 @@ testUnless(dataDir ? undefined : missingDataMessage())('without the motion gate 
     // Two faces tracked, the third new. For a second of frames: the tracked two are probed at track_hz and
     // found by their probe, never by the sweep (they are painted over); the third turns up in the sweep.
     const tracked = [
-      { id: 1, geometry: { box: a, status: 'confirmed' as const, misses: 0 } },
-      { id: 2, geometry: { box: b, status: 'confirmed' as const, misses: 0 } },
+      { id: 1, probe: {}, geometry: { box: a, status: 'confirmed' as const, misses: 0 } },
+      { id: 2, probe: {}, geometry: { box: b, status: 'confirmed' as const, misses: 0 } },
     ];
     // The same frame over and over: behind the motion gate nothing would be searched again (motion-gate.test.ts).
     const d = new FaceDetector({ ...detector, sweep_interval_s: 0 }, resolveCascade('haar'));

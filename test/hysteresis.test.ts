@@ -10,6 +10,7 @@ function face(id = 1): Face {
   return {
     id,
     geometry: { box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, votes: [20], misses: 0, firstSeenMs: 0, lastSeenMs: 0 },
+    probe: {},
     model: {},
     label: { timeIn: zeroScores() },
   };

@@ -212,13 +212,13 @@ test('gated schedule: the first frame is swept whole, then nothing without motio
 test('gated schedule: a still confirmed face is probed at the still rate; motion in its window, a miss or a new track bring track_hz or every frame back', (t) => {
   const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5, sweepIntervalMs: 10_000, stillHz: stillHz(2) });
   const box = { x: 0, y: 0, width: 40, height: 40 };
-  const still: ProbeTarget = { id: 1, geometry: { box, status: 'confirmed', misses: 0 } };
-  const moving: ProbeTarget = { id: 2, geometry: { box, status: 'confirmed', misses: 0 } };
-  const lost: ProbeTarget = { id: 3, geometry: { box, status: 'confirmed', misses: 1 } };
-  const fresh: ProbeTarget = { id: 4, geometry: { box, status: 'tentative', misses: 0 } };
+  const still: ProbeTarget = { id: 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } };
+  const moving: ProbeTarget = { id: 2, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } };
+  const lost: ProbeTarget = { id: 3, probe: {}, geometry: { box, status: 'confirmed', misses: 1 } };
+  const fresh: ProbeTarget = { id: 4, probe: {}, geometry: { box, status: 'tentative', misses: 0 } };
   const count = new Map<number, number>();
   for (let i = 0; i < 90; i++) {
-    s.noteMoved([2]);
+    s.noteMoved([moving]);
     for (const p of s.pickProbes([still, moving, lost, fresh], i * 33.3)) count.set(p.id, (count.get(p.id) ?? 0) + 1);
   }
   t.true((count.get(1) ?? 0) >= 3 && (count.get(1) ?? 0) <= 5, `still face probed ${count.get(1)} times in 3 s`);
@@ -228,9 +228,11 @@ test('gated schedule: a still confirmed face is probed at the still rate; motion
   // Whatever the budget: with room for one probe a frame taken by a lost track, the still face is still probed.
   const tight = new DetectionSchedule({ budgetMs: 1, trackHz: 6, fullEvery: 5, sweepIntervalMs: 10_000, stillHz: 1 });
   tight.cost.probe(1, 1);
-  tight.pickProbes([still], 0); // found by a probe before (a confirmed track was probed on every frame while tentative)
+  // Another detector's face (its probe state is on the face: the faces above were this schedule's).
+  const stillThere: ProbeTarget = { id: 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } };
+  tight.pickProbes([stillThere], 0); // found by a probe before (a confirmed track was probed on every frame while tentative)
   let stillProbes = 0;
-  for (let i = 1; i <= 90; i++) stillProbes += tight.pickProbes([lost, still], i * 33.3).filter((p) => p.id === 1).length;
+  for (let i = 1; i <= 90; i++) stillProbes += tight.pickProbes([lost, stillThere], i * 33.3).filter((p) => p.id === 1).length;
   t.true(stillProbes >= 3 && stillProbes <= 4, `still face probed ${stillProbes} times in 3 s beside a lost one`);
   // The limit: at least twice within tracker.max_age_s, and never less than once a second.
   t.is(stillHz(2), 1);
@@ -251,7 +253,7 @@ testUnless(dataDir ? undefined : missingDataMessage())('the detector behind the 
   const faces = new FaceDetector(settings, resolveCascade('haar')).detect(gray, [], 0).all;
   t.is(faces.length, 3, JSON.stringify(faces));
   const [a, b, c] = [...faces].sort((p, q) => p.box.x - q.box.x).map((f) => f.box) as [Box, Box, Box];
-  const tracked = [a, b].map((box, i) => ({ id: i + 1, geometry: { box, status: 'confirmed' as const, misses: 0 } }));
+  const tracked = [a, b].map((box, i) => ({ id: i + 1, probe: {}, geometry: { box, status: 'confirmed' as const, misses: 0 } }));
   // Face c hidden behind the wall's grey: the frame without it, then with it.
   const hidden = gray.copy();
   hidden.drawRectangle(new cv.Rect(Math.round(c.x - 10), Math.round(c.y - 10), Math.round(c.width + 20), Math.round(c.height + 20)), new cv.Vec3(96, 96, 96), -1);

@@ -84,7 +84,7 @@ export class FaceDetector {
     const t1 = performance.now();
     const probes = this.schedule.pickProbes(tracks, nowMs);
     const probed = new Map<number, Detection | null>();
-    for (const t of probes) probed.set(t.id, this.probe(gray, t.geometry.box, t.geometry.misses, this.schedule.stillProbe(t.id)));
+    for (const t of probes) probed.set(t.id, this.probe(gray, t.geometry.box, t.geometry.misses, t.probe.still === true));
     const t2 = performance.now();
     this.schedule.cost.probe(t2 - t1, probes.length);
     const hits = [...probed.values()].filter((d): d is Detection => d !== null);
@@ -118,9 +118,9 @@ export class FaceDetector {
     const motion = (this.motion as MotionMask).update(gray, MotionMask.cellFor(this.minFace(gray.cols, gray.rows)));
     if (motion.scene) {
       this.schedule.requestFull();
-      this.schedule.noteMoved(tracks.map((t) => t.id));
+      this.schedule.noteMoved(tracks);
     } else if (motion.count > 0) {
-      this.schedule.noteMoved(tracks.filter((t) => movedIn(motion, this.probeWindow(t.geometry.box, gray.cols, gray.rows, t.geometry.misses))).map((t) => t.id));
+      this.schedule.noteMoved(tracks.filter((t) => movedIn(motion, this.probeWindow(t.geometry.box, gray.cols, gray.rows, t.geometry.misses))));
     }
     return motion;
   }

@@ -199,6 +199,7 @@ export function newTrack(id: number, d: Detection, nowMs: number): Face {
   return {
     id,
     geometry: { box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, motion },
+    probe: {},
     model: {},
     label: { timeIn: zeroScores() },
   };
