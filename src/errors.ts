@@ -14,7 +14,7 @@ export const ERRORS = {
   EMD_MODEL_RUN: 'Emotion model inference failed',
   EMD_OPENCV: 'OpenCV call failed',
   EMD_MQTT: 'MQTT failure',
-  EMD_MQTT_FILE: 'MQTT password, CA, certificate or key file cannot be read',
+  EMD_SECRET_FILE: 'Password, CA, certificate or key file cannot be read',
   EMD_PAYLOAD_INVALID: 'Payload is invalid',
   EMD_DATASET: 'Dataset file is missing or malformed',
   EMD_NOTIFY: 'sd_notify failure',
@@ -46,7 +46,7 @@ const CONFIG_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'EMD_CASCADE_LOAD',
   'EMD_MODEL_LOAD',
   'EMD_MODEL_METADATA',
-  'EMD_MQTT_FILE',
+  'EMD_SECRET_FILE',
 ]);
 
 export function isConfigError(err: unknown): err is EmotiondError {

@@ -1,4 +1,6 @@
-// Result and event types shared by every stage. Payloads published on MQTT are built from these.
+// Result and event types shared by every stage, and the shapes of the daemon's parts. Payloads published on MQTT
+// are built from these.
+import type cv from './system/opencv.js';
 
 /** The six classes, in the model's output order (the model's metadata is checked against this). */
 export const EMOTIONS = ['Angry', 'Fear', 'Happy', 'Neutral', 'Sad', 'Surprise'] as const;
@@ -255,6 +257,31 @@ export interface EventSink {
   /** The face is gone: clear its state. */
   faceCleared(device: string, track: number): void;
   camera(c: CameraState): void;
+}
+
+/** A part with a life of its own (embedded broker, MQTT publisher, HTTP server, preview server): the composition
+ * root (app/daemon.ts) starts the parts in order before the camera and stops them in reverse after it. */
+export interface Part {
+  readonly name: string;
+  /** Resolves once the part works. `signal` aborts a start still under way (the daemon is stopped meanwhile): the
+   * start then ends at its next step, and stop() undoes what it did. */
+  start(signal?: AbortSignal): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A part that also receives events. */
+export interface SinkPart extends Part {
+  readonly sink: EventSink;
+  /** True once the part can deliver (MQTT connected); READY waits for it up to system.ready_timeout_s. */
+  isReady?(): boolean;
+}
+
+/** Gets a copy of a frame after it was processed, with the tracks as they stand after it (`emotiond preview`). */
+export interface FrameTap {
+  /** Asked before each frame: whether a copy is wanted (a copy costs a frame's memory and time). */
+  wants(nowMs: number): boolean;
+  /** The copy, which the tap owns and must release. */
+  frame(mat: cv.Mat, tracks: readonly TrackedFace[]): void;
 }
 
 /** What the MQTT command handler may ask of the running daemon. */

@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { Daemon } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
 import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
@@ -35,9 +34,7 @@ async function withDaemon(t: ExecutionContext, flags: Record<string, string>, wh
     env: {},
     flags: { 'source.uri': CLIP, 'classifier.model': testModel() ?? '', 'device.id': 'camtest', 'mqtt.url': url, 'mqtt.protocol_version': '4', 'mqtt.discovery': false, ...flags },
   });
-  const parts: ReturnType<typeof buildMqttParts> = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   await daemon.start();
   await whileRunning(daemon, seen);
   await daemon.stop();

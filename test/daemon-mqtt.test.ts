@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { Daemon } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
 import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
@@ -42,9 +41,7 @@ testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to
     env: {},
     flags: { 'source.uri': clip as string, 'source.pace': 'none', 'classifier.model': model as string, 'device.id': 'itest', 'mqtt.url': `mqtt://127.0.0.1:${broker.port}`, 'mqtt.protocol_version': '4', 'events.room_interval_s': '1', 'mqtt.face_interval_s': '0.2' },
   });
-  const parts: ReturnType<typeof buildMqttParts> = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   try {
     await daemon.start();
     await daemon.sourceEnded;

@@ -8,9 +8,11 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { pino } from 'pino';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
-import type { Part } from '../src/app/daemon.js';
+import { buildOutputs } from '../src/app/outputs.js';
+import type { Config } from '../src/config/schema.js';
 import { loadConfig } from '../src/config/load.js';
+import { PipelineStats } from '../src/system/stats.js';
+import { zeroScores, type DaemonControl, type Part } from '../src/types.js';
 import { EmotiondError } from '../src/errors.js';
 import { freePort } from './helpers/ports.js';
 import { fakeControl, tmpDir, waitUntil } from './publish-helpers.js';
@@ -37,10 +39,18 @@ async function tryConnect(url: string, opts: IClientOptions): Promise<string> {
   }
 }
 
-async function startParts(flags: Record<string, string | boolean>): Promise<{ parts: Part[]; ready: () => boolean }> {
-  const { config } = loadConfig({ env: {}, flags: { 'device.id': 'authcam', 'mqtt.discovery': false, ...flags } });
+/** The daemon's outputs for `config` (the MQTT ones here), as the composition root builds them; `ready` once the
+ * publisher has connected. */
+function mqttOutputs(config: Config, control: DaemonControl): { parts: readonly Part[]; ready: () => boolean } {
+  const outputs = buildOutputs({ config, logger, version: '1', control, view: { stats: new PipelineStats(), version: '1', isPaused: () => false }, emotionSeconds: zeroScores });
   let ready = false;
-  const parts = buildMqttParts({ config, logger, control: fakeControl(), version: '1', onReady: () => (ready = true) });
+  outputs.publisher?.onConnect(() => (ready = true));
+  return { parts: outputs.parts, ready: () => ready };
+}
+
+async function startParts(flags: Record<string, string | boolean>): Promise<{ parts: readonly Part[]; ready: () => boolean }> {
+  const { config } = loadConfig({ env: {}, flags: { 'device.id': 'authcam', 'mqtt.discovery': false, ...flags } });
+  const { parts, ready } = mqttOutputs(config, fakeControl());
   const started: Part[] = [];
   try {
     for (const p of parts) {
@@ -51,10 +61,10 @@ async function startParts(flags: Record<string, string | boolean>): Promise<{ pa
     for (const p of started.reverse()) await p.stop();
     throw err;
   }
-  return { parts, ready: () => ready };
+  return { parts, ready };
 }
 
-async function stopParts(parts: Part[]): Promise<void> {
+async function stopParts(parts: readonly Part[]): Promise<void> {
   for (const p of [...parts].reverse()) await p.stop();
 }
 
@@ -119,11 +129,10 @@ async function wsParts(t: ExecutionContext, flags: Record<string, string>): Prom
     env: {},
     flags: { 'device.id': 'authcam', 'mqtt.discovery': false, 'mqtt.embedded': true, 'mqtt.embedded_port': String(await freePort()), 'mqtt.embedded_ws_port': String(wsPort), 'mqtt.username': 'kiosk', 'mqtt.password_file': passwordFile('s3cret-pw\n'), ...flags },
   });
-  let ready = false;
-  const parts = buildMqttParts({ config, logger, control, version: '1', onReady: () => (ready = true) });
+  const { parts, ready } = mqttOutputs(config, control);
   for (const p of parts) await p.start();
   t.teardown(() => stopParts(parts));
-  await waitUntil(() => ready, 5000, 'the publisher');
+  await waitUntil(ready, 5000, 'the publisher');
   return { ws: `ws://127.0.0.1:${wsPort}`, wsPort, control };
 }
 

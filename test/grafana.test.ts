@@ -5,7 +5,7 @@ import path from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/config/load.js';
 import { DaemonMetrics } from '../src/dashboard/metrics.js';
-import { LiveState } from '../src/dashboard/live-state.js';
+import { zeroScores } from '../src/types.js';
 import { HostHealth } from '../src/system/host-health.js';
 import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { createLogger } from '../src/system/logger.js';
@@ -29,7 +29,7 @@ test('the Grafana dashboard imports with a Prometheus input and queries only met
   const logger = createLogger({ level: 'silent', pretty: 'no' });
   const publisher = new MqttPublisher({ config, logger, version: 'test', env: {} });
   const host = new HostHealth();
-  const metrics = new DaemonMetrics({ stats: new PipelineStats(), live: new LiveState(), host, mqtt: () => publisher.health(), device: 'test', version: 'test' });
+  const metrics = new DaemonMetrics({ stats: new PipelineStats(), host, emotionSeconds: zeroScores, mqtt: () => publisher.health(), device: 'test', version: 'test' });
   try {
     const families = parsePrometheusText(await metrics.text());
     const exposed = new Set<string>();

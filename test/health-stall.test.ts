@@ -6,11 +6,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import cv from '../src/system/opencv.js';
-import { Daemon, type Part } from '../src/app/daemon.js';
+import { Daemon } from '../src/app/daemon.js';
 import { FaceClassifier } from '../src/classify/face-classifier.js';
 import type { FrameSource } from '../src/capture/opencv-source.js';
 import { loadConfig } from '../src/config/load.js';
-import { buildHttpParts } from '../src/dashboard/dashboard-part.js';
 import { createLogger } from '../src/system/logger.js';
 import { SdNotify } from '../src/system/sd-notify.js';
 import { MemorySink } from '../src/sinks/memory-sink.js';
@@ -66,17 +65,14 @@ testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage'
   const lines: Array<Record<string, unknown>> = [];
   const logger = createLogger({ level: 'warn', pretty: 'no', destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
   let classifier: StoppableClassifier | undefined;
-  const parts: Part[] = [];
   const daemon = new Daemon({
     config: loaded.config,
     logger,
     redactedConfig: loaded.redacted,
-    parts,
     sinks: [new MemorySink()],
     openSource: () => photoCamera(photo),
     classifier: (m, n, l) => (classifier = new StoppableClassifier(m, n, l)),
   });
-  parts.push(...buildHttpParts({ config: loaded.config, logger, daemon, mqtt: null }));
   const notify = await notifySocket(t);
   const sd = new SdNotify({ socketPath: notify.path, watchdogUsec: 400_000 });
   await daemon.start();

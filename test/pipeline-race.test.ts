@@ -57,7 +57,7 @@ testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage'
   const model = await EmotionModel.load(testModel() as string, { threads: 1 });
   const classifier = new YieldingClassifier(model, 32, logger);
   const { sink, log } = recorder();
-  const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps }, { device: 'test', emit: (e) => sink.event(e) });
+  const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps }, { device: 'test' });
   const pipeline = new FramePipeline({
     device: 'test',
     detector: new FaceDetector(config.detector, resolveCascade('haar')),

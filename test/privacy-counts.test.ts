@@ -4,10 +4,8 @@
 // clip (one face), a real broker, the real HTTP server.
 import fs from 'node:fs';
 import test from 'ava';
-import { Daemon, type Part } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
+import { Daemon } from '../src/app/daemon.js';
 import { loadConfig } from '../src/config/load.js';
-import { buildHttpParts } from '../src/dashboard/dashboard-part.js';
 import { createLogger } from '../src/system/logger.js';
 import { PayloadValidator } from '../src/contract/validate.js';
 import type { RoomSummary } from '../src/types.js';
@@ -49,10 +47,7 @@ testUnless(noClip)('min_faces 2 with one face present: no count of it on MQTT ro
     },
   });
   const logger = createLogger({ level: 'warn', pretty: 'no' });
-  const parts: Part[] = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
-  parts.push(...buildHttpParts({ config: loaded.config, logger, daemon, mqtt: null }));
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   await daemon.start();
   t.teardown(() => daemon.stop());
   const url = `http://127.0.0.1:${port}`;

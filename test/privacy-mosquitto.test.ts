@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { Daemon } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
 import { projectRoot } from '../src/system/paths.js';
@@ -41,9 +40,7 @@ testUnless(noRun)('per_face false: no per-face message on a real mosquitto, room
       'privacy.per_face': false,
     },
   });
-  const parts: ReturnType<typeof buildMqttParts> = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   await daemon.start();
   await waitUntil(() => sub.messages.some((m) => m.topic === 'emotiond/private/availability'), 10000, 'the daemon online on the broker');
   await daemon.sourceEnded;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { RoomWindow } from '../src/events/room-window.js';
-import { PrivacyFilter, withMinFaces } from '../src/events/privacy-filter.js';
+import { PrivacyFilter } from '../src/events/privacy-filter.js';
 import { MemorySink } from '../src/sinks/memory-sink.js';
 import { Outbox } from '../src/outbox/outbox.js';
 import { PayloadValidator } from '../src/contract/validate.js';
@@ -32,11 +32,13 @@ test('min_faces 3: face-time counts only while 3 faces are present; 1 or 2 prese
   room.tick([a, b, c], 1000); // 1 s with three faces: counted
   room.tick([c], 9000); // 8 s with one face (Sad): not counted
   const withOne = room.summary([c], 10000);
-  t.like(withOne, { faces: 1, withheld: true, dominant: null, min_faces: 3 });
+  t.like(withOne, { faces: null, withheld: true, dominant: null, min_faces: 3 }, 'the count is withheld with the mood');
   t.deepEqual(withOne.shares, zeroScores(), 'no shares while one face is present');
 
-  room.tick([a, b, c], 10000);
-  room.tick([a, b, c], 11000); // three faces: counted
+  // Two new faces (new tracks) join the one that stayed.
+  const [a2, b2] = [face(4, 'Happy'), face(5, 'Happy')];
+  room.tick([a2, b2, c], 10000);
+  room.tick([a2, b2, c], 11000); // three faces: counted
   room.tick([c], 19000); // one face for 8 s: not counted, and the room is empty at the end
   const emptyAfter = room.summary([], 20000);
   t.like(emptyAfter, { faces: 0, withheld: false, dominant: 'Happy' }, 'shares of the time three were there');
@@ -61,7 +63,7 @@ test('min_faces 1 (the default) never withholds', (t) => {
 
 test('per_face false: the filter passes room and camera, and no event, face state or face clear', (t) => {
   const sink = new MemorySink();
-  const filter = new PrivacyFilter({ per_face: false, min_faces: 1 }, sink);
+  const filter = new PrivacyFilter({ per_face: false }, sink);
   filter.event(makeEvent(0));
   filter.event(makeEvent(2));
   filter.face(makeFace(4, 1));
@@ -75,21 +77,25 @@ test('per_face false: the filter passes room and camera, and no event, face stat
   t.is(sink.cameras.length, 1);
 
   const open = new MemorySink();
-  const through = new PrivacyFilter({ per_face: true, min_faces: 1 }, open);
+  const through = new PrivacyFilter({ per_face: true }, open);
   through.event(makeEvent(0));
   through.face(makeFace(4, 1));
   through.faceCleared('testcam', 4);
   t.deepEqual([open.events.length, open.faces.length, open.cleared.length], [1, 1, 1]);
 });
 
-test('the filter withholds a summary of fewer than min_faces faces whatever made it', (t) => {
+test('the room window, the one place min_faces applies, withholds a summary of fewer than min_faces faces', (t) => {
   const validator = new PayloadValidator();
-  const two = { ...makeRoom(), faces: 2 };
-  const out = withMinFaces(two, 3);
+  const room = new RoomWindow('dev', 0, 3);
+  const [a, b, c] = [face(1, 'Neutral'), face(2, 'Neutral'), face(3, 'Sad')];
+  room.tick([a, b, c], 0);
+  room.tick([a, b, c], 1000);
+  const out = room.summary([a, b], 2000);
   t.like(out, { faces: null, withheld: true, dominant: null, min_faces: 3 }, 'the count is withheld with the mood');
   t.deepEqual(out.shares, zeroScores());
   t.true(validator.validate('room', out).ok);
-  t.like(withMinFaces({ ...makeRoom(), faces: 3 }, 3), { withheld: false, dominant: 'Neutral', min_faces: 3 });
+  room.tick([a, b, c], 2000);
+  t.like(room.summary([a, b, c], 3000), { withheld: false, dominant: 'Neutral', min_faces: 3 });
   const lying = { ...makeRoom(), withheld: true };
   t.false(validator.validate('room', lying).ok, 'the schema refuses a withheld summary that carries shares or a mood');
 });

@@ -252,7 +252,7 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
 
   t.teardown(() => missing.stop());
   const err = await t.throwsAsync(missing.start());
-  t.true(err instanceof EmotiondError && err.code === 'EMD_MQTT_FILE');
+  t.true(err instanceof EmotiondError && err.code === 'EMD_SECRET_FILE');
 
   t.deepEqual([...new Set(seen)].sort(), ['cam:nope', 'cam:s3cret-pw']);
   const allLogs = JSON.stringify(log.lines);

@@ -6,7 +6,7 @@ import test from 'ava';
 import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { topicsFor } from '../src/contract/topics.js';
 import { kindOfTopic } from '../src/contract/validate.js';
-import { withMinFaces } from '../src/events/privacy-filter.js';
+import { zeroScores } from '../src/types.js';
 import { assertSchema, captureLogger, fakeControl, makeCamera, makeEvent, makeFace, makeRoom, sleep, startBroker, subscribe, testConfig, type Received } from './publish-helpers.js';
 
 const EXAMPLES = new URL('../src/contract/EXAMPLES.md', import.meta.url);
@@ -69,8 +69,8 @@ test('one real, schema-valid example per topic; EXAMPLES.md documents every topi
   pub.face(makeFace(4, 3, device));
   pub.faceCleared(device, 4);
   pub.room(makeRoom(device));
-  // What the daemon's privacy filter makes of a summary of one face with privacy.min_faces 3.
-  pub.room(withMinFaces({ ...makeRoom(device), faces: 1 }, 3));
+  // What the room window makes of a window with one face present under privacy.min_faces 3.
+  pub.room({ ...makeRoom(device), faces: null, shares: zeroScores(), dominant: null, withheld: true, min_faces: 3 });
   pub.camera(makeCamera(device));
   await sub.client.publishAsync(topics.set, '{"paused":true}', { qos: 1 });
   await sub.client.publishAsync(topics.request('health_check'), '{"transaction":"42"}', { qos: 1 });

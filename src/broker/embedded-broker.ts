@@ -12,6 +12,7 @@ import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import { LogBudget } from '../system/log-budget.js';
 import { LoginCheck, LoginThrottle } from '../system/login-check.js';
+import { urlHost } from '../system/addresses.js';
 
 export interface BrokerCredentials {
   username: string;
@@ -56,17 +57,18 @@ export class EmbeddedBroker {
 
   /** The URL a client on this machine uses. */
   get url(): string {
-    const host = this.deps.host === '0.0.0.0' || this.deps.host === '::' ? '127.0.0.1' : this.deps.host;
-    return `mqtt://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+    return `mqtt://${urlHost(this.deps.host)}:${this.port}`;
   }
 
-  async start(): Promise<void> {
+  /** Listens; `signal` aborts a start under way (what it opened is closed). */
+  async start(signal?: AbortSignal): Promise<void> {
     if (this.broker) return;
     if (this.deps.wsPort !== 0 && !this.deps.auth?.password) {
       throw new EmotiondError('EMD_CONFIG_INVALID', 'the embedded broker\'s WebSocket listener (mqtt.embedded_ws_port) needs mqtt.username and a non-empty mqtt.password_file: any web page open on this machine could otherwise read and command the daemon');
     }
     const broker = await Aedes.createBroker();
     this.broker = broker;
+    if (signal?.aborted) return this.stop();
     broker.on('clientError', (client, err) => this.log.debug({ client: client.id, err: err.message }, 'client error'));
     broker.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'connection error'));
     if (this.deps.auth) broker.authenticate = authenticator(this.deps.auth, this.log);
@@ -77,6 +79,7 @@ export class EmbeddedBroker {
         broker.handle(socket);
       });
       this.port = await listen(this.tcp, this.deps.port, this.deps.host);
+      if (signal?.aborted) return await this.stop();
       if (this.deps.wsPort !== 0) {
         this.httpServer = http.createServer((_req, res) => {
           res.writeHead(426).end('MQTT over WebSocket only\n');
@@ -94,6 +97,7 @@ export class EmbeddedBroker {
         });
         this.wss.on('connection', (ws, req) => broker.handle(createWebSocketStream(ws), req));
         this.wsPort = await listen(this.httpServer, this.deps.wsPort === 'auto' ? 0 : this.deps.wsPort, this.deps.host);
+        if (signal?.aborted) return await this.stop();
       }
     } catch (err) {
       await this.stop();

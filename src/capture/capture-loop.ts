@@ -50,6 +50,9 @@ export class CaptureLoop {
    * (hysteresis, expiry) is the same whether a file is paced in real time or read as fast as possible. */
   private readonly clockStart: number;
   private mediaMs = 0;
+  /** Reads abandoned after the stall timeout that have not returned: each holds a libuv worker thread (OpenCV cannot
+   * cancel a read), and Node joins those threads at exit, so while one is stuck the process cannot exit normally. */
+  private stuck = 0;
 
   constructor(private readonly deps: CaptureDeps) {
     this.clock = deps.clock ?? new FrameClock(false);
@@ -63,6 +66,11 @@ export class CaptureLoop {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running;
+  }
+
+  /** Reads stuck in the source now (see `stuck`): the daemon ends with SIGKILL while there are any. */
+  get stuckReads(): number {
+    return this.stuck;
   }
 
   private get stopped(): boolean {
@@ -117,7 +125,7 @@ export class CaptureLoop {
   /** Why reopening the source cannot help any more, or undefined while it may. */
   private giveUpReason(lastFrameMs: number): string | undefined {
     const { max_stuck_reads, give_up_s, stall_timeout_s } = this.deps.settings;
-    const stuck = this.deps.stats.stuckReads;
+    const stuck = this.stuck;
     if (stuck >= max_stuck_reads) {
       return `${stuck} reads from the source are stuck (no frame within ${stall_timeout_s} s, never returned; source.max_stuck_reads is ${max_stuck_reads})`;
     }
@@ -155,7 +163,7 @@ export class CaptureLoop {
         return true;
       }
       if (!isUsable(mat)) {
-        stats.framesBad += 1;
+        stats.badFrame();
         mat.release();
         continue;
       }
@@ -200,10 +208,9 @@ export class CaptureLoop {
       if (err instanceof StallError) {
         // In-process reads are abandoned, not cancelled: each holds its thread until it returns. A cancellable
         // source's read ends when the source is closed. A frame either brings late is released.
-        const { stats } = this.deps;
         const stuck = source.cancellable !== true;
-        if (stuck) stats.stuckReads += 1;
-        read.then((m) => m?.release(), () => undefined).finally(() => stuck && (stats.stuckReads -= 1));
+        if (stuck) this.stuck += 1;
+        read.then((m) => m?.release(), () => undefined).finally(() => stuck && (this.stuck -= 1));
       }
       throw err;
     } finally {

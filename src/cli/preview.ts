@@ -65,7 +65,8 @@ export async function runPreview(loaded: LoadedConfig, logger: Logger, opts: Pre
   const view = new PreviewView({ minSize: config.detector.min_size, endsAtMs });
   const server = new PreviewServer({ port: config.preview.port, view, endsAtMs, logger: log });
   // No MQTT, no HTTP dashboard, no stdout events: only the view, which is not an event sink.
-  const daemon = new Daemon({ config, logger, redactedConfig: loaded.redacted, parts: [server], frameTap: view });
+  const viewOnly = { ...config, mqtt: { ...config.mqtt, enabled: false }, http: { ...config.http, enabled: false }, events: { ...config.events, print: false } };
+  const daemon = new Daemon({ config: viewOnly, logger, redactedConfig: loaded.redacted, parts: [server], frameTap: view });
   let timer: NodeJS.Timeout | undefined;
   const stopped = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve(`${config.preview.duration_s} s are up`), config.preview.duration_s * 1000);

@@ -1,7 +1,7 @@
 // Loads the configuration: schema defaults < JSON file < EMOTIOND_* environment < command-line flags.
 // Every value is validated strictly; an error names the key, the value and where it came from.
 import fs from 'node:fs';
-import net from 'node:net';
+import { isLoopbackHost } from '../system/addresses.js';
 import convict from 'convict';
 import { EmotiondError } from '../errors.js';
 import { REDACTED, redactStrings, redactText } from '../system/redact.js';
@@ -212,18 +212,6 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   checkEmbeddedBroker(config, origin);
   checkHttpServer(config, origin);
   return { config, file, origin, redacted: () => redact(config) };
-}
-
-/** Addresses only this machine reaches (127.0.0.0/8, ::1, localhost): an embedded broker there may stay open. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (h === 'localhost') return true;
-  const family = net.isIP(h);
-  if (family === 0) return false;
-  const loopback = new net.BlockList();
-  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-  loopback.addAddress('::1', 'ipv6');
-  return loopback.check(h, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /**

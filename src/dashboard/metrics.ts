@@ -1,18 +1,20 @@
 // GET /metrics: Prometheus text exposition (prom-client, a registry of its own: no global one). Counters and
-// gauges are read from the daemon when scraped; the per-stage histograms observe every timing sample.
+// gauges are read from the daemon when scraped; the per-stage histograms observe every timing sample. The process
+// figures (CPU seconds, resident memory, file descriptors, event-loop lag, heap) are prom-client's default set; the
+// daemon adds only what that set has not.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { EMOTIONS } from '../types.js';
+import { EMOTIONS, type EmotionScores } from '../types.js';
 import { STAGES, type PipelineStats, type Stage } from '../system/stats.js';
 import { readMemory } from '../system/memory.js';
-import type { MqttHealth } from '../contract/payloads.js';
 import type { HostHealth } from '../system/host-health.js';
-import type { LiveState } from './live-state.js';
+import type { MqttHealth } from '../contract/payloads.js';
 import { shownFaceCount } from '../events/privacy-filter.js';
 
 export interface MetricsDeps {
   stats: PipelineStats;
-  live: LiveState;
   host: HostHealth;
+  /** Face-seconds per emotion as the room summaries counted them (events/room-window.ts). */
+  emotionSeconds: () => EmotionScores;
   /** The MQTT publisher's health; null when MQTT is off (its metrics are then absent). */
   mqtt: (() => MqttHealth) | null;
   device: string;
@@ -29,48 +31,28 @@ export class DaemonMetrics {
   private readonly unsubscribe: () => void;
 
   constructor(deps: MetricsDeps) {
-    const { stats, live, host } = deps;
+    const { stats, host } = deps;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const total = (name: string, help: string, read: () => number): void => {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
-    };
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
-    };
     new Gauge({ name: 'emotiond_info', help: 'Constant 1, labelled with the device id and the version.', labelNames: ['device', 'version'], registers }).set({ device: deps.device, version: deps.version }, 1);
-    total('emotiond_frames_processed_total', 'Frames that went through the pipeline.', () => stats.framesProcessed);
-    total('emotiond_frames_dropped_total', 'Frames dropped because the pipeline was still busy (latest-frame slot).', () => stats.framesDropped);
-    total('emotiond_frames_bad_total', 'Frames skipped because they could not be processed.', () => stats.framesBad);
-    total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
-    total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
-    gauge('emotiond_faces', 'Confirmed faces present now (NaN while 1 to privacy.min_faces - 1 are: withheld).', () => shownFaceCount(stats.activeTracks, deps.minFaces ?? 1) ?? Number.NaN);
-    total('emotiond_clock_jumps_total', 'Steps of the wall clock of more than 5 s against the monotonic clock (NTP sync on a board without a real-time clock); durations are not affected.', () => stats.clockJumps);
-    gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
-    gauge('emotiond_detect_searched_ratio', 'Share of the frame searched for new faces per frame (cascade windows, as a share of a search of the whole frame), over the last 256 frames.', () => stats.sources.detect?.().searched ?? 0);
+    this.total('emotiond_frames_processed_total', 'Frames that went through the pipeline.', () => stats.framesProcessed);
+    this.total('emotiond_frames_dropped_total', 'Frames dropped because the pipeline was still busy (latest-frame slot).', () => stats.framesDropped);
+    this.total('emotiond_frames_bad_total', 'Frames skipped because they could not be processed.', () => stats.framesBad);
+    this.total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
+    this.total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
+    this.gauge('emotiond_faces', 'Confirmed faces present now (NaN while 1 to privacy.min_faces - 1 are: withheld).', () => shownFaceCount(stats.activeTracks, deps.minFaces ?? 1) ?? Number.NaN);
+    this.total('emotiond_clock_jumps_total', 'Steps of the wall clock of more than 5 s against the monotonic clock (NTP sync on a board without a real-time clock); durations are not affected.', () => stats.clockJumps);
+    this.gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
+    this.gauge('emotiond_detect_searched_ratio', 'Share of the frame searched for new faces per frame (cascade windows, as a share of a search of the whole frame), over the last 256 frames.', () => stats.sources.detect?.().searched ?? 0);
     new Counter({
       name: 'emotiond_emotion_seconds_total',
-      help: 'Face-seconds spent in each committed emotion (from the room summaries when per-face data is off).',
+      help: 'Face-seconds in each committed emotion, as the room summaries counted them (added with each summary; a withheld summary adds nothing).',
       labelNames: ['emotion'],
       registers,
       collect() {
         this.reset();
-        for (const e of EMOTIONS) this.inc({ emotion: e }, live.emotionSeconds[e]);
+        const seconds = deps.emotionSeconds();
+        for (const e of EMOTIONS) this.inc({ emotion: e }, seconds[e]);
       },
     });
     const histogram = new Histogram({ name: 'emotiond_stage_duration_seconds', help: 'Time per frame in each pipeline stage (frame = the whole frame).', labelNames: ['stage'], buckets: BUCKETS, registers });
@@ -79,53 +61,53 @@ export class DaemonMetrics {
     const byStage = new Map(STAGES.map((s) => [s, histogram.labels({ stage: s })]));
     this.unsubscribe = stats.addSampleListener((stage: Stage, ms: number) => byStage.get(stage)?.observe(ms / 1000));
     if (deps.mqtt) this.mqttMetrics(deps.mqtt);
-    gauge('emotiond_cpu_percent', 'CPU use of the daemon since the previous scrape, in percent of one core.', () => host.cpuPercent());
     new Gauge({
       name: 'emotiond_memory_bytes',
-      help: 'Resident memory: rss (total), anon (what the daemon allocates), file (mapped files, shared).',
+      help: 'Resident memory by kind: anon (what the daemon allocates), file (mapped files, shared); their sum is process_resident_memory_bytes.',
       labelNames: ['kind'],
       registers,
       collect() {
         const m = readMemory();
-        this.set({ kind: 'rss' }, m.rss_mb * 2 ** 20);
         this.set({ kind: 'anon' }, m.anon_mb * 2 ** 20);
         this.set({ kind: 'file' }, m.file_mb * 2 ** 20);
       },
     });
     // Absent where the host has no thermal zone (containers, most PCs), rather than a false 0.
-    if (host.temperatureC() !== null) gauge('emotiond_temperature_celsius', 'SoC temperature (thermal_zone0).', () => host.temperatureC() ?? Number.NaN);
+    if (host.temperatureC() !== null) this.gauge('emotiond_temperature_celsius', 'SoC temperature (thermal_zone0).', () => host.temperatureC() ?? Number.NaN);
+  }
+
+  /** A counter whose value is read when scraped. */
+  private total(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
+  /** A gauge whose value is read when scraped. */
+  private gauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   private mqttMetrics(read: () => MqttHealth): void {
-    const registers = [this.registry];
-    const field = (name: string, help: string, kind: 'counter' | 'gauge', pick: (h: MqttHealth) => number): void => {
-      if (kind === 'counter') {
-        new Counter({
-          name,
-          help,
-          registers,
-          collect() {
-            this.reset();
-            this.inc(pick(read()));
-          },
-        });
-      } else {
-        new Gauge({
-          name,
-          help,
-          registers,
-          collect() {
-            this.set(pick(read()));
-          },
-        });
-      }
-    };
-    field('emotiond_mqtt_connected', '1 while connected to the MQTT broker.', 'gauge', (h) => (h.connected ? 1 : 0));
-    field('emotiond_mqtt_queue_length', 'Events waiting for the broker (queued plus sent but not acknowledged).', 'gauge', (h) => h.queue_length);
-    field('emotiond_mqtt_queue_dropped_total', 'Events dropped because the queue was full.', 'counter', (h) => h.queue_dropped);
-    field('emotiond_mqtt_delivered_total', 'Events acknowledged by the broker.', 'counter', (h) => h.delivered);
-    field('emotiond_mqtt_reconnects_total', 'Reconnects to the MQTT broker.', 'counter', (h) => h.reconnects);
-    field('emotiond_mqtt_queue_disk_full', '1 while mqtt.queue_file cannot be written because its file system is full (events in memory only).', 'gauge', (h) => (h.queue_disk_full ? 1 : 0));
+    this.gauge('emotiond_mqtt_connected', '1 while connected to the MQTT broker.', () => (read().connected ? 1 : 0));
+    this.gauge('emotiond_mqtt_queue_length', 'Events waiting for the broker (queued plus sent but not acknowledged).', () => read().queue_length);
+    this.total('emotiond_mqtt_queue_dropped_total', 'Events dropped because the queue was full.', () => read().queue_dropped);
+    this.total('emotiond_mqtt_delivered_total', 'Events acknowledged by the broker.', () => read().delivered);
+    this.total('emotiond_mqtt_reconnects_total', 'Reconnects to the MQTT broker.', () => read().reconnects);
+    this.gauge('emotiond_mqtt_queue_disk_full', '1 while mqtt.queue_file cannot be written because its file system is full (events in memory only).', () => (read().queue_disk_full ? 1 : 0));
   }
 
   get contentType(): string {

@@ -30,10 +30,11 @@ export interface DashboardMessage {
   device: string;
   time: string;
   notice: string | null;
+  /** The room's mood: the last room summary's dominant emotion, as on MQTT's room topic. */
   mood: Emotion | null;
-  mood_source: 'faces' | 'room' | 'none';
+  mood_source: 'room' | 'none';
   withheld: boolean;
-  /** null while 1 to privacy.min_faces - 1 faces are present. */
+  /** Confirmed faces present now (as /metrics' emotiond_faces); null while 1 to privacy.min_faces - 1 are. */
   faces_present: number | null;
   faces: LiveFace[];
   frame: { width: number; height: number } | null;
@@ -46,10 +47,6 @@ export interface DashboardMessage {
     paused: boolean;
   };
   timeline: TimelinePoint[];
-}
-
-export function dashboardMessage(src: StatusSources, nowMs = Date.now()): DashboardMessage {
-  return { ...dashboardHead(src, nowMs), timeline: src.live.points() };
 }
 
 /** The message as JSON, with the timeline's JSON as the live state keeps it (the costly part, made once a second). */
@@ -70,7 +67,7 @@ function dashboardHead(src: StatusSources, nowMs: number): Omit<DashboardMessage
     mood: mood.mood,
     mood_source: mood.source,
     withheld: mood.withheld,
-    faces_present: mood.faces === null ? null : shownFaceCount(mood.faces, src.minFaces ?? 1),
+    faces_present: shownFaceCount(daemon.stats.activeTracks, src.minFaces ?? 1),
     faces: live.liveFaces(),
     frame: cam?.width && cam.height ? { width: cam.width, height: cam.height } : null,
     status: {

@@ -8,6 +8,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
+import { isWildcardHost } from '../system/addresses.js';
 
 /** Interface addresses are looked up again at most this often when an unknown address comes (DHCP). */
 const REFRESH_MS = 10_000;
@@ -43,7 +44,7 @@ export class HostNames {
   }
 
   private get wildcard(): boolean {
-    return this.opts.bind === '0.0.0.0' || this.opts.bind === '::';
+    return isWildcardHost(this.opts.bind);
   }
 
   private refresh(nowMs: number): void {

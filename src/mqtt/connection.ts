@@ -4,6 +4,7 @@ import type { IClientOptions } from 'mqtt';
 import type { Config } from '../config/schema.js';
 import { redactText } from '../system/redact.js';
 import { readPassword, readSecretFile } from '../system/credentials.js';
+import { urlHost } from '../system/addresses.js';
 import type { Topics } from '../contract/topics.js';
 import { availabilityPayload } from '../contract/payloads.js';
 
@@ -30,12 +31,10 @@ export function clientId(config: Pick<Config, 'mqtt' | 'device'>): string {
 export function brokerUrl(config: Pick<Config, 'mqtt'>): { url: string; protocolVersion: 4 | 5 } {
   const m = config.mqtt;
   if (!m.embedded) return { url: m.url, protocolVersion: m.protocol_version };
-  const host = m.embedded_host === '0.0.0.0' || m.embedded_host === '::' ? '127.0.0.1' : m.embedded_host;
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  return { url: `mqtt://${hostPart}:${m.embedded_port}`, protocolVersion: 4 };
+  return { url: `mqtt://${urlHost(m.embedded_host)}:${m.embedded_port}`, protocolVersion: 4 };
 }
 
-/** Throws EMD_MQTT_FILE when a credential or TLS file cannot be read (a configuration problem, not an outage). */
+/** Throws EMD_SECRET_FILE when a credential or TLS file cannot be read (a configuration problem, not an outage). */
 export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
   const m = deps.config.mqtt;
   const env = deps.env ?? process.env;
@@ -61,7 +60,7 @@ export function connectionSettings(deps: ConnectionDeps): ConnectionSettings {
     options.properties = { sessionExpiryInterval: 0, maximumPacketSize: 1024 * 1024 };
   }
   if (m.username !== '') options.username = m.username;
-  const password = readPassword(m, env);
+  const password = readPassword('mqtt.password_file', m.password_file, env);
   if (password !== undefined) options.password = password;
   if (m.ca_file !== '') options.ca = readSecretFile(m.ca_file, 'mqtt.ca_file');
   if (m.cert_file !== '') options.cert = readSecretFile(m.cert_file, 'mqtt.cert_file');

@@ -25,7 +25,7 @@ export interface MqttPublisherDeps {
   logger: Logger;
   /** emotiond's version, for stats and the discovery device/origin blocks. */
   version: string;
-  /** The running daemon (pause, reset, health, config); may also be given later with setControl(). */
+  /** The running daemon (pause, reset, health, config); without it commands are refused (tests of the publisher alone). */
   control?: DaemonControl;
   /** Where `$CREDENTIALS_DIRECTORY` is read from (default: process.env). */
   env?: NodeJS.ProcessEnv;
@@ -64,9 +64,11 @@ export class MqttPublisher implements EventSink {
   private readonly connectListeners = new Set<() => void>();
   private readonly firstConnect: Promise<void>;
   private resolveFirstConnect: () => void = () => undefined;
-  private control: DaemonControl | undefined;
+  private readonly control: DaemonControl | undefined;
   private link: BrokerLink | undefined;
   private stopping = false;
+  /** start() read the queue file: stop() writes it back. */
+  private loaded = false;
   private statsTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -134,11 +136,6 @@ export class MqttPublisher implements EventSink {
     return () => this.connectListeners.delete(listener);
   }
 
-  setControl(control: DaemonControl): void {
-    this.control = control;
-    if (this.connected) this.publishControlState();
-  }
-
   /** The MQTT part of the stats. */
   health(): MqttHealth {
     return {
@@ -159,13 +156,14 @@ export class MqttPublisher implements EventSink {
   }
 
   /**
-   * Loads the queue file and starts connecting; resolves at once. Throws EMD_MQTT_FILE only for configuration
+   * Loads the queue file and starts connecting; resolves at once. Throws EMD_SECRET_FILE only for configuration
    * problems (unreadable password, CA, cert or key file; bad URL), never because the broker is down.
    */
   async start(): Promise<void> {
     if (this.link) return;
     const settings = connectionSettings({ config: this.deps.config, topics: this.topics, env: this.deps.env });
     this.outbox.load(() => this.deps.perFace !== false);
+    this.loaded = true;
     const link = new BrokerLink({
       settings,
       logger: this.log,
@@ -197,6 +195,8 @@ export class MqttPublisher implements EventSink {
       await this.delivery.drain(deadline, () => performance.now());
       await this.link.end(deadline, { topic: this.topics.availability, payload: availabilityPayload('offline') });
     }
+    // A start that failed before the queue file was read leaves the file of an earlier run as it is.
+    if (!this.loaded) return;
     await this.outbox.close();
     this.log.info({ undelivered: this.outbox.length, dropped: this.outbox.dropped, delivered: this.outbox.delivered }, 'MQTT publisher stopped');
   }

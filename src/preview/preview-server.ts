@@ -5,7 +5,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Part } from '../app/daemon.js';
+import type { Part } from '../types.js';
 import { EmotiondError } from '../errors.js';
 import { HostNames, refusal } from '../http/request-guard.js';
 import type { Logger } from '../system/logger.js';

@@ -1,20 +1,13 @@
-// Sends events to every sink (stdout, MQTT, tests); a failing sink is logged and never stops the others.
+// Sends events to every sink (stdout, MQTT, the dashboard, tests); a failing sink is logged and never stops the
+// others. The sinks are given at construction, in the order they are served.
 import type { CameraState, EmotionEvent, EventSink, FaceState, RoomSummary } from '../types.js';
 import type { Logger } from '../system/logger.js';
-import type { PipelineStats } from '../system/stats.js';
 
 export class FanOutSink implements EventSink {
-  private readonly sinks: EventSink[] = [];
-
   constructor(
     private readonly logger: Logger,
-    /** Where the time spent in sinks is added up (the 'publish' stage). */
-    private readonly stats?: PipelineStats,
+    private readonly sinks: readonly EventSink[],
   ) {}
-
-  add(sink: EventSink): void {
-    this.sinks.push(sink);
-  }
 
   event(e: EmotionEvent): void {
     this.each('event', (s) => s.event(e));
@@ -37,7 +30,6 @@ export class FanOutSink implements EventSink {
   }
 
   private each(what: string, fn: (s: EventSink) => void): void {
-    const t0 = performance.now();
     for (const s of this.sinks) {
       try {
         fn(s);
@@ -45,6 +37,5 @@ export class FanOutSink implements EventSink {
         this.logger.error({ err, what }, 'event sink failed');
       }
     }
-    this.stats?.addPublish(performance.now() - t0);
   }
 }

@@ -2,7 +2,6 @@
 // $CREDENTIALS_DIRECTORY for a bare name) and how it is read (once, at start; the final newline is not part of it).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../config/schema.js';
 import { EmotiondError, fileReason } from '../errors.js';
 
 /**
@@ -16,17 +15,19 @@ export function passwordPath(passwordFile: string, env: NodeJS.ProcessEnv): stri
   return passwordFile;
 }
 
-/** The password in mqtt.password_file without its final newline; undefined when no file is set. */
-export function readPassword(m: Pick<Config['mqtt'], 'password_file'>, env: NodeJS.ProcessEnv): string | undefined {
-  if (m.password_file === '') return undefined;
-  return readSecretFile(passwordPath(m.password_file, env), 'mqtt.password_file').toString('utf8').replace(/\r?\n$/, '');
+/** The password in the file that the setting `key` names (`file`: mqtt.password_file, http.password_file), without its
+ * final newline; undefined when the setting is empty. */
+export function readPassword(key: string, file: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (file === '') return undefined;
+  return readSecretFile(passwordPath(file, env), key).toString('utf8').replace(/\r?\n$/, '');
 }
 
-/** A password, CA, certificate or key file that the setting `key` names; a file that cannot be read is a configuration error. */
+/** A password, CA, certificate or key file that the setting `key` names; one that cannot be read is a configuration
+ * error (EMD_SECRET_FILE, exit 78). */
 export function readSecretFile(file: string, key: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new EmotiondError('EMD_MQTT_FILE', `${key} ${file}: ${fileReason(err)}`);
+    throw new EmotiondError('EMD_SECRET_FILE', `${key} ${file}: ${fileReason(err)}`);
   }
 }

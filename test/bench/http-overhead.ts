@@ -14,9 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Daemon, type Part } from '../../src/app/daemon.js';
+import { Daemon } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
-import { buildHttpParts } from '../../src/dashboard/dashboard-part.js';
 import { createLogger } from '../../src/system/logger.js';
 import { fromRoot } from '../../src/system/paths.js';
 import { launchBrowser } from '../helpers/browser.js';
@@ -60,10 +59,8 @@ async function child(req: ChildRequest): Promise<void> {
   fs.writeFileSync(empty, '{}\n');
   const loaded = loadConfig({ file: empty, env: {}, flags });
   const logger = createLogger({ level: 'warn', pretty: 'no' });
-  const parts: Part[] = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  const [http] = buildHttpParts({ config: loaded.config, logger, daemon, mqtt: null });
-  if (http) parts.push(http);
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
+  const http = daemon.http;
   // The HTTP part's own time: its event sink (called in the frame), and each live message it builds and
   // writes (a timer): wrapped here, for the bench only.
   let httpMs = 0;
@@ -79,16 +76,16 @@ async function child(req: ChildRequest): Promise<void> {
       }
     };
   };
-  if (http) for (const m of ['event', 'room', 'face', 'faceCleared', 'camera', 'sample']) timed(http.live, m);
+  if (http) for (const m of ['event', 'room', 'face', 'faceCleared', 'camera']) timed(http.live, m);
   const cpuPerFrameMs: number[] = [];
   let last: NodeJS.CpuUsage | null = null;
-  daemon.stats.onSample = (stage) => {
+  daemon.stats.addSampleListener((stage) => {
     if (stage !== 'frame') return;
     const now = process.cpuUsage();
     const counting = !req.http || (http?.dashboards ?? 0) > 0;
     if (last && counting) cpuPerFrameMs.push((now.user - last.user + now.system - last.system) / 1000);
     last = now;
-  };
+  });
   if (req.paused) daemon.setPaused(true);
   const go = new Promise<void>((resolve) => process.on('message', (m) => m === 'go' && resolve()));
   await daemon.start();

@@ -1,14 +1,14 @@
 // The real daemon with its HTTP part (the dashboard, /metrics, /healthz) on a free port, for the HTTP tests.
-import { Daemon, type Part } from '../../src/app/daemon.js';
+import { Daemon } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/system/logger.js';
 import { MemorySink } from '../../src/sinks/memory-sink.js';
-import { buildHttpParts, type HttpPart } from '../../src/dashboard/dashboard-part.js';
+import type { DashboardPart } from '../../src/dashboard/dashboard-part.js';
 import { freePort } from './ports.js';
 
 export interface HttpDaemon {
   daemon: Daemon;
-  http: HttpPart;
+  http: DashboardPart;
   sink: MemorySink;
   url: string;
 }
@@ -20,11 +20,9 @@ export async function makeHttpDaemon(flags: Record<string, string | boolean>, en
   const loaded = loadConfig({ env: {}, flags: { 'mqtt.enabled': false, 'log.level': 'error', 'log.pretty': 'no', 'http.enabled': true, 'http.port': String(port), ...flags } });
   const logger = log ?? createLogger({ level: loaded.config.log.level, pretty: 'no' });
   const sink = new MemorySink();
-  const parts: Part[] = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], parts });
-  const [http] = buildHttpParts({ config: loaded.config, logger, daemon, mqtt: null, env });
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], env });
+  const http = daemon.http;
   if (!http) throw new Error('http.enabled but no HTTP part');
-  parts.push(http);
   return { daemon, http, sink, url: `http://127.0.0.1:${port}` };
 }
 
