@@ -3,11 +3,11 @@
 // frame, and the whole daemon on a clip where faces arrive with little motion (sitting down slowly, fading in).
 import test from 'ava';
 import cv from '../src/system/opencv.js';
-import { MotionMask, SCENE_SHARE, brightnessRatio, compareCells, type MotionFrame } from '../src/motion/motion-mask.js';
+import { MotionMask, SCENE_SHARE, brightnessRatio, compareCells, movedIn, type MotionFrame } from '../src/motion/motion-mask.js';
 import { MOTION_PER_FACE, PendingMotion, components } from '../src/motion/motion-regions.js';
-import { planBands, sweepWindows, type Band } from '../src/detect/bands.js';
+import { areaWindows, planBands, sweepWindows, type Band } from '../src/detect/bands.js';
 import { DetectionSchedule, type ProbeTarget } from '../src/detect/schedule.js';
-import { FaceDetector, movedIn, stillHz } from '../src/detect/face-detector.js';
+import { FaceDetector, stillHz } from '../src/detect/face-detector.js';
 import { resolveCascade } from '../src/detect/cascade-file.js';
 import { configWith, runClip } from './bench/run-clip.js';
 import { resolveModel } from './bench/model.js';
@@ -104,7 +104,7 @@ function motionFrame(cols: number, rows: number, moved: Array<[number, number]>)
 
 test('moved cells are searched, with a margin of the largest face, by each band whose faces could have made the motion; cells of a known face are not', (t) => {
   const b = bands(1280, 720);
-  const pending = new PendingMotion();
+  const pending = new PendingMotion<Band>(areaWindows);
   // 96 x 96 pixels of motion: bands of faces up to twice that size search it, larger ones do not.
   pending.add(motionFrame(160, 90, block(80, 40, 12, 12)), b.length, [], { width: 1280, height: 720 });
   const areas = pending.take(b, Infinity);
@@ -131,7 +131,7 @@ test('moved cells are searched, with a margin of the largest face, by each band 
 
 test('moved cells that do not fit the allowance wait for the next frames; the first area of a frame is cut to fit', (t) => {
   const b = bands(1280, 720);
-  const pending = new PendingMotion();
+  const pending = new PendingMotion<Band>(areaWindows);
   const moved: Array<[number, number]> = [];
   for (let c = 10; c < 150; c++) for (let r = 10; r < 80; r += 3) moved.push([c, r]);
   pending.add(motionFrame(160, 90, moved), b.length, [], { width: 1280, height: 720 });
@@ -148,7 +148,7 @@ test('moved cells that do not fit the allowance wait for the next frames; the fi
 
 test('where a probe lost its face, every band whose faces fit there searches the window too', (t) => {
   const b = bands(1280, 720);
-  const pending = new PendingMotion();
+  const pending = new PendingMotion<Band>(areaWindows);
   pending.add(motionFrame(160, 90, []), b.length, [], { width: 1280, height: 720 });
   pending.addBox({ x: 400, y: 200, width: 120, height: 120 }, b.length);
   const areas = pending.take(b, Infinity);
@@ -169,7 +169,7 @@ test('components: 8-connected groups of cells, as bounding boxes, each with its 
 
 test('motion that goes on in one place does not starve motion elsewhere: the group that waited longest goes first', (t) => {
   const b = bands(640, 480);
-  const pending = new PendingMotion();
+  const pending = new PendingMotion<Band>(areaWindows);
   const whole = sweepWindows(b);
   const frame = { width: 640, height: 480 };
   pending.add(motionFrame(80, 60, block(70, 40, 6, 6)), b.length, [], frame);
@@ -186,7 +186,7 @@ test('motion that goes on in one place does not starve motion elsewhere: the gro
 test('gated schedule: the first frame is swept whole, then nothing without motion, a full sweep every interval and when asked', (t) => {
   const b = bands(1280, 720);
   const s = new DetectionSchedule({ budgetMs: 8, trackHz: 6, fullEvery: 5, sweepIntervalMs: 10_000, stillHz: 1 });
-  const pending = new PendingMotion();
+  const pending = new PendingMotion<Band>(areaWindows);
   pending.add(motionFrame(160, 90, []), b.length, [], { width: 1280, height: 720 });
   const first = s.plan(b, 0, 0, pending);
   const rows = b.map((band, i) => first.strips.filter((x) => x.band === i).reduce((a, x) => a + x.rows, 0));

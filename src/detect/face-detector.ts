@@ -10,9 +10,9 @@ import type { Box, DetectStats, Detection } from '../types.js';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, asError, cvCall } from '../errors.js';
 import { iou } from '../geometry.js';
-import { planBands, smallestFace, type Band } from './bands.js';
+import { areaWindows, planBands, smallestFace, type Band } from './bands.js';
 import { DetectionSchedule, type ProbeTarget, type Strip } from './schedule.js';
-import { MotionMask, type MotionFrame } from '../motion/motion-mask.js';
+import { MotionMask, movedIn, type MotionFrame } from '../motion/motion-mask.js';
 import { PendingMotion, type SearchArea } from '../motion/motion-regions.js';
 
 export type DetectorSettings = Config['detector'];
@@ -51,7 +51,7 @@ export class FaceDetector {
   private plan?: { width: number; height: number; bands: Band[] };
   /** The motion gate's mask and the moved cells not yet searched; null without the gate. */
   private readonly motion: MotionMask | null;
-  private readonly pending = new PendingMotion();
+  private readonly pending = new PendingMotion<Band>(areaWindows);
   private jitter = 0;
 
   /** `trackMaxAgeS`: tracker.max_age_s, which a still face's probes must beat (see stillHz). */
@@ -263,16 +263,6 @@ export class FaceDetector {
  * so that a face whose pixels do not change never ages out between two probes. */
 export function stillHz(trackMaxAgeS: number): number {
   return Math.max(1, 2 / trackMaxAgeS);
-}
-
-/** Whether any cell of the motion mask that moved on this frame overlaps `box` (frame pixels). */
-export function movedIn(motion: MotionFrame, box: Box): boolean {
-  const c0 = Math.max(0, Math.floor(box.x / motion.cellW));
-  const c1 = Math.min(motion.cols - 1, Math.floor((box.x + box.width) / motion.cellW));
-  const r0 = Math.max(0, Math.floor(box.y / motion.cellH));
-  const r1 = Math.min(motion.rows - 1, Math.floor((box.y + box.height) / motion.cellH));
-  for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) if (motion.moved[r * motion.cols + c] === 1) return true;
-  return false;
 }
 
 /** The window size declared in a cascade XML (24 for the Haar frontal face cascade). */

@@ -210,7 +210,7 @@ export class DetectionSchedule {
   /** This frame's search for new faces. Without the motion gate, the sweep's strips (nextStrips). With it: the
    * moved areas first, within the budget, then the strips of a full sweep while one runs (at least one strip a
    * frame, at its usual pace); a full sweep starts on the first frame, when asked, and every sweep_interval_s. */
-  plan(bands: readonly Band[], spentMs: number, nowMs: number, pending: PendingMotion): SweepPlan {
+  plan(bands: readonly Band[], spentMs: number, nowMs: number, pending: PendingMotion<Band>): SweepPlan {
     if (!this.gated) return { strips: this.nextStrips(bands, spentMs, nowMs), areas: [] };
     const frame = this.frames++;
     if (bands.length === 0) return { strips: [], areas: [] };

@@ -1,5 +1,5 @@
 // What the sweep for new faces still has to search: the cells of the motion mask that moved and were not yet
-// searched, kept per band of face sizes (bands.ts), since each band searches at its own resolution and within
+// searched, kept per band of face sizes (the detector's, detect/bands.ts), since each band searches at its own resolution and within
 // its own share of the budget. A band searches a group of moved cells with a margin of its largest face around
 // it (a face of that size may cover the cells anywhere), and only a group at least half as wide or as high as
 // its smallest face: a face that arrives, walks in, turns to the camera or comes out from behind someone moves
@@ -8,7 +8,18 @@
 // kept (its face is painted over in the sweep anyway, and its own probes follow it). Pure arithmetic.
 import type { Box } from '../types.js';
 import type { MotionFrame } from './motion-mask.js';
-import { areaWindows, type Band } from '../detect/bands.js';
+
+/** What the areas need of a band of face sizes (the detector's bands, detect/bands.ts): frame pixels to band
+ * pixels, its largest window in band pixels, and the face sides it finds in frame pixels. */
+export interface SearchBand {
+  scale: number;
+  maxPx: number;
+  faceMin: number;
+  faceMax: number;
+}
+
+/** Cascade windows a search of `cols` x `rows` band pixels of `band` scans (the detector's cost measure). */
+export type WindowCount<B extends SearchBand> = (band: B, cols: number, rows: number) => number;
 
 /** A rectangle of the frame one band searches, in frame pixels (whole pixels, inside the frame). */
 export interface SearchArea {
@@ -41,12 +52,15 @@ const MAX_GROUPS = 40;
 /** A band searches a group of moved cells at least this share of its smallest face wide or high. */
 export const MOTION_PER_FACE = 0.5;
 
-export class PendingMotion {
+export class PendingMotion<B extends SearchBand = SearchBand> {
   private grid = { cols: 0, rows: 0, cellW: 1, cellH: 1, width: 0, height: 0 };
   /** Per band: for each cell still to search, the number (from 1) of the frame that added it; 0 for the others. */
   private pending: Uint32Array[] = [];
   private counts: number[] = [];
   private frame = 0;
+
+  /** `windows`: what a search of an area of a band costs, in cascade windows. */
+  constructor(private readonly windows: WindowCount<B>) {}
 
   /** Cells still to search, over all bands. */
   get size(): number {
@@ -110,18 +124,18 @@ export class PendingMotion {
    * they fit `allowance` windows. The first area of a frame is searched even when it does not fit, cut to a
    * strip of rows that does (at least one row of cells and its margins), so that motion is always searched.
    */
-  take(bands: readonly Band[], allowance: number): SearchArea[] {
+  take(bands: readonly B[], allowance: number): SearchArea[] {
     const out: SearchArea[] = [];
     let left = allowance;
     const groups: Array<{ group: Group; area: SearchArea; fit: number }> = [];
     for (let b = 0; b < Math.min(bands.length, this.pending.length); b++) {
-      const band = bands[b] as Band;
+      const band = bands[b] as B;
       if (this.counts[b] !== 0) for (const group of this.groups(b, band)) groups.push({ group, area: this.area(b, band, group), fit: this.sizeFit(group, band) });
     }
     // Oldest first; of the same age, the band whose faces are the size of the motion, then the cheaper.
     groups.sort((p, q) => p.group.oldest - q.group.oldest || p.fit - q.fit || p.area.windows - q.area.windows);
     for (const { group, area } of groups) {
-      const band = bands[group.band] as Band;
+      const band = bands[group.band] as B;
       if (area.windows <= left) {
         out.push(area);
         left -= area.windows;
@@ -139,7 +153,7 @@ export class PendingMotion {
 
   /** How far the band's faces are from the size of the group's motion (0: a face of the band could have made it;
    * otherwise octaves away). A face that arrives moves over about its size and a little more (hair, shoulders). */
-  private sizeFit(g: CellRect, band: Band): number {
+  private sizeFit(g: CellRect, band: B): number {
     const extent = Math.max((g.c1 - g.c0 + 1) * this.grid.cellW, (g.r1 - g.r0 + 1) * this.grid.cellH);
     if (extent < band.faceMin) return Math.log2(band.faceMin / extent);
     return extent > 2 * band.faceMax ? Math.log2(extent / (2 * band.faceMax)) : 0;
@@ -163,7 +177,7 @@ export class PendingMotion {
   /** The band's pending cells in groups: bounding boxes of connected cells, merged while one search of the
    * merged box (grown by the band's largest face) costs no more than searching the two apart (their margins
    * overlap). Every cell inside a group's box is searched with its margins, whichever group it came from. */
-  private groups(b: number, band: Band): Group[] {
+  private groups(b: number, band: B): Group[] {
     const cost = (r: CellRect): number => this.area(b, band, r).windows;
     const { cellW, cellH } = this.grid;
     const found: Array<CellRect & { oldest: number }> = [];
@@ -192,20 +206,20 @@ export class PendingMotion {
   }
 
   /** The frame rectangle band `b` searches for the cells `r`: the cells grown by the band's largest face. */
-  private area(b: number, band: Band, r: CellRect, rows?: { y0: number; y1: number }): SearchArea {
+  private area(b: number, band: B, r: CellRect, rows?: { y0: number; y1: number }): SearchArea {
     const { cellW, cellH, width, height } = this.grid;
     const pad = Math.ceil(band.maxPx / band.scale);
     const x0 = Math.max(0, Math.floor(r.c0 * cellW) - pad);
     const x1 = Math.min(width, Math.ceil((r.c1 + 1) * cellW) + pad);
     const y0 = rows?.y0 ?? Math.max(0, Math.floor(r.r0 * cellH) - pad);
     const y1 = rows?.y1 ?? Math.min(height, Math.ceil((r.r1 + 1) * cellH) + pad);
-    return { band: b, x: x0, y: y0, width: x1 - x0, height: y1 - y0, windows: areaWindows(band, (x1 - x0) * band.scale, (y1 - y0) * band.scale) };
+    return { band: b, x: x0, y: y0, width: x1 - x0, height: y1 - y0, windows: this.windows(band, (x1 - x0) * band.scale, (y1 - y0) * band.scale) };
   }
 
   /** The top of the group's area that fits `allowance` windows, at least as many rows of cells as its margin is
    * high (a thinner strip would mostly search its margins). `lastRow`: the last row of cells it searched whole
    * (rows below wait for the next frame). */
-  private strip(b: number, band: Band, r: CellRect, allowance: number): { area: SearchArea; lastRow: number } {
+  private strip(b: number, band: B, r: CellRect, allowance: number): { area: SearchArea; lastRow: number } {
     const { cellH } = this.grid;
     const pad = Math.ceil(band.maxPx / band.scale);
     const full = this.area(b, band, r);
