@@ -13,6 +13,9 @@ export interface BrokerLinkDeps {
   onConnect: () => void;
   onClose: () => void;
   onMessage: (topic: string, payload: Buffer, meta: { retain: boolean; correlationData?: Buffer }) => void;
+  /** Told of every failed attempt instead of the log (a one-shot client gives up on it); `fallback`: the broker
+   * refused MQTT 5, and the next attempt is made with MQTT 3.1.1. */
+  onError?: (err: Error, fallback: boolean) => void;
 }
 
 export class BrokerLink {
@@ -122,7 +125,8 @@ export class BrokerLink {
     const code = (err as NodeJS.ErrnoException).code;
     const options = this.client?.options;
     // A broker without MQTT 5 (aedes, mosquitto 1.x) refuses the CONNECT: fall back to 3.1.1 for good.
-    if (options && refusesMqtt5(options, err)) {
+    const fallback = options !== undefined && refusesMqtt5(options, err);
+    if (fallback) {
       useMqtt311(options);
       this.deps.logger.warn('the broker does not speak MQTT 5; using MQTT 3.1.1');
     }
@@ -130,7 +134,8 @@ export class BrokerLink {
     const text = `${code ?? ''} ${message}`;
     this.lastError = new EmotiondError('EMD_MQTT', message, { cause: err });
     this.failures += 1;
-    if (text !== this.lastErrorText) this.deps.logger.warn({ err: { message, code } }, 'MQTT connection error; retrying');
+    if (this.deps.onError) this.deps.onError(err, fallback);
+    else if (text !== this.lastErrorText) this.deps.logger.warn({ err: { message, code } }, 'MQTT connection error; retrying');
     else this.deps.logger.debug({ code }, 'MQTT connection error; retrying');
     this.lastErrorText = text;
   }
