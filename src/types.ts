@@ -29,7 +29,7 @@ export interface RecurrentState {
   c: Float32Array;
 }
 
-export interface TrackMotion {
+interface TrackMotion {
   vx: number;
   vy: number;
   cx: number;
@@ -38,7 +38,7 @@ export interface TrackMotion {
   movedMs: number;
 }
 
-export interface StepSchedule {
+interface StepSchedule {
   /** Frame time at which the next step is due. */
   nextMs: number;
   count: number;
@@ -47,7 +47,7 @@ export interface StepSchedule {
 }
 
 /** The tracker's part of a face: where it is and how sure the tracker is that it is one. Only the tracker writes it. */
-export interface FaceGeometry {
+interface FaceGeometry {
   box: Box;
   /** 'tentative' until it has been detected `confirmHits` times; only confirmed faces are classified. */
   status: 'tentative' | 'confirmed';
@@ -65,7 +65,7 @@ export interface FaceGeometry {
 
 /** The classifier's part: the face's LSTM memory, its step schedule and the last probabilities. Only the
  * classifier writes it. */
-export interface FaceModelState {
+interface FaceModelState {
   /** Per-face LSTM memory; undefined until the face is first classified. */
   state?: RecurrentState;
   /** The classifier's schedule: when the face is next due for an LSTM step, and its steps so far. */
@@ -87,7 +87,7 @@ export interface FaceProbe {
 }
 
 /** The event gate's part (events/hysteresis.ts): the committed label and its timers. Only events/ writes it. */
-export interface FaceLabel {
+interface FaceLabel {
   /** Emotion after hysteresis; what events report. */
   committed?: Emotion;
   /** Model steps seen before the first commit (events.first_label_steps). */
@@ -161,10 +161,8 @@ export interface ClassifyStats {
 export interface FrameInfo {
   /** Monotonic frame counter from the source. */
   seq: number;
-  /** Wall-clock capture time, ms since the epoch. */
+  /** Frame-clock capture time (monotonic ms for cameras and streams, media time for files: system/clock.ts). */
   timestampMs: number;
-  width: number;
-  height: number;
   /** The first frame since the source was opened (or reopened): the detector searches it whole. */
   fresh?: boolean;
 }
@@ -179,20 +177,20 @@ interface EventBase {
   box: Box;
 }
 
-export interface FaceAppearedEvent extends EventBase {
+interface FaceAppearedEvent extends EventBase {
   type: 'face_appeared';
   emotion: Emotion | null;
   scores: EmotionScores | null;
 }
 
-export interface EmotionChangedEvent extends EventBase {
+interface EmotionChangedEvent extends EventBase {
   type: 'emotion_changed';
   before: Emotion | null;
   after: Emotion;
   scores: EmotionScores;
 }
 
-export interface FaceGoneEvent extends EventBase {
+interface FaceGoneEvent extends EventBase {
   type: 'face_gone';
   /** Seconds between the first detection and the last one. */
   duration_s: number;

@@ -2,7 +2,6 @@
 // while the model loads, or while a part does not answer — and stops what was started, in reverse; the camera is
 // never opened and nothing is left listening.
 import net from 'node:net';
-import test from 'ava';
 import { Daemon } from '../src/app/daemon.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';

@@ -2,7 +2,6 @@
 // events.room_interval_s. The real daemon on the demo clip, with a real broker and the dashboard's live feed: the
 // page's mood goes through the same values as the MQTT room topic's `dominant` (what Home Assistant's mood sensor
 // reads), in the same order, and every bar of the page's timeline is a room summary published on MQTT.
-import test from 'ava';
 import { Daemon } from '../src/app/daemon.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';

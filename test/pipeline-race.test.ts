@@ -71,7 +71,7 @@ testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage'
   });
   const photo = cv.imread(ASTRONAUT);
   let n = 0;
-  const frame = () => ({ mat: photo.copy(), info: { seq: n, timestampMs: n++ * 33, width: photo.cols, height: photo.rows } });
+  const frame = () => ({ mat: photo.copy(), info: { seq: n, timestampMs: n++ * 33 } });
   for (let i = 0; i < 30 && !log.includes('face_appeared#1'); i++) await pipeline.process(frame());
   t.true(log.includes('face_appeared#1'), `the face was announced: ${log.join(' ')}`);
 

@@ -45,7 +45,7 @@ export interface DaemonOptions {
   onReady?: () => void;
 }
 
-export type DaemonState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+type DaemonState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 export class Daemon implements DaemonControl {
   readonly stats = new PipelineStats();

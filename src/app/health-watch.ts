@@ -4,7 +4,7 @@ import type { Logger } from '../system/logger.js';
 import { ClockWatch } from '../system/clock.js';
 import { PROGRESS_WINDOW_MS, type PipelineStats, type Stage } from '../system/stats.js';
 
-export interface HealthWatchDeps {
+interface HealthWatchDeps {
   stats: PipelineStats;
   /** While paused no stage is expected to make progress. */
   paused: () => boolean;

@@ -15,7 +15,7 @@ import { DashboardPart } from '../dashboard/dashboard-part.js';
 import type { DaemonView } from '../dashboard/views.js';
 import { StdoutSink } from '../sinks/stdout-sink.js';
 
-export interface OutputDeps {
+interface OutputDeps {
   config: Config;
   logger: Logger;
   version: string;
@@ -29,7 +29,7 @@ export interface OutputDeps {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface Outputs {
+interface Outputs {
   /** Started in this order before the camera, stopped in reverse after it. */
   readonly parts: readonly Part[];
   /** The event sinks, behind the privacy filter: stdout, MQTT, the dashboard's live state. */

@@ -24,7 +24,7 @@ import { applyRuntimeEnv } from '../system/runtime-env.js';
 import { FrameClock, monotonicMs } from '../system/clock.js';
 import { PausedFile } from './paused-file.js';
 
-export interface RecognitionDeps {
+interface RecognitionDeps {
   config: Config;
   logger: Logger;
   stats: PipelineStats;

@@ -19,7 +19,7 @@ export interface BrokerCredentials {
   password: string;
 }
 
-export interface EmbeddedBrokerDeps {
+interface EmbeddedBrokerDeps {
   host: string;
   /** TCP port; 0 picks a free one (see `port` after start). */
   port: number;

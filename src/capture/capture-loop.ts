@@ -15,7 +15,7 @@ import { FrameClock } from '../system/clock.js';
 import type { LatestFrameSlot } from './latest-frame-slot.js';
 import { OpenCvSource, describeSource, type FrameSource, type SourceOptions, type SourceProps } from './opencv-source.js';
 
-export interface CaptureEvents {
+interface CaptureEvents {
   online(props: SourceProps): void;
   /** The source failed; `error` is already redacted (source errors may echo the URI). */
   offline(error: string): void;
@@ -185,7 +185,7 @@ export class CaptureLoop {
       this.seq += 1;
       const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now();
       this.mediaMs += periodMs;
-      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, width: mat.cols, height: mat.rows, fresh: n === 1 } })) stats.framesDropped += 1;
+      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, fresh: n === 1 } })) stats.framesDropped += 1;
     }
     return false;
   }

@@ -22,7 +22,7 @@ export interface SourceProps {
 /** jpeg-to-gray: the backend hands over the JPEG bytes (MJPEG), decoded to gray; y-plane: V4L2 YUYV/UYVY as it
  * comes, its Y plane taken; bgr-to-gray: the backend's BGR frame, converted once; colour: kept as the backend
  * gives it (asked for by `emotiond preview`). */
-export type Decode = 'jpeg-to-gray' | 'y-plane' | 'bgr-to-gray' | 'colour';
+type Decode = 'jpeg-to-gray' | 'y-plane' | 'bgr-to-gray' | 'colour';
 
 export interface SourceOptions {
   /** Keep the frames in colour (`emotiond preview` shows them); otherwise they are 8-bit gray. */

@@ -18,13 +18,13 @@ export interface ModelInfo {
   metadata: Record<string, string>;
 }
 
-export interface StepResult {
+interface StepResult {
   scores: EmotionScores[];
   states: RecurrentState[];
 }
 
 /** The step rate of models whose metadata predates emotiond.step_hz (1.3.0 and older were trained for 15). */
-export const DEFAULT_STEP_HZ = 15;
+const DEFAULT_STEP_HZ = 15;
 
 function meta(m: Map<string, string>, key: string, where: string): string {
   const v = m.get(key);
@@ -104,11 +104,6 @@ export class EmotionModel {
 
   get inputSize(): number {
     return this.info.preprocess.size;
-  }
-
-  /** A zero state: what a face that was never seen starts from. */
-  initialState(): RecurrentState {
-    return { h: new Float32Array(this.info.hidden), c: new Float32Array(this.info.hidden) };
   }
 
   /**

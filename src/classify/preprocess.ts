@@ -4,6 +4,7 @@
 import cv from '../system/opencv.js';
 import type { Box } from '../types.js';
 import { EmotiondError, cvCall } from '../errors.js';
+import { clampBox } from '../geometry.js';
 
 export interface PreprocessSpec {
   /** Side of the square input, in pixels. */
@@ -61,19 +62,9 @@ export function normalizeInto(pixels: Uint8Array, spec: PreprocessSpec, out: Flo
   for (let i = 0; i < n; i++) out[offset + i] = ((pixels[i] as number) * spec.scale - mean) / (std + EPS);
 }
 
-/** The part of `box` inside a `width` x `height` frame, in whole pixels; null when nothing is left. */
-export function clampBox(box: Box, width: number, height: number): Box | null {
-  const x0 = Math.max(0, Math.round(box.x));
-  const y0 = Math.max(0, Math.round(box.y));
-  const x1 = Math.min(width, Math.round(box.x + box.width));
-  const y1 = Math.min(height, Math.round(box.y + box.height));
-  if (x1 - x0 < 2 || y1 - y0 < 2) return null;
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-}
-
 /** Crop `box` from an 8-bit gray frame and resize it to size x size with INTER_AREA. Frees its Mats. */
 export function cropFace(gray: cv.Mat, box: Box, size: number): Uint8Array {
-  const clamped = clampBox(box, gray.cols, gray.rows);
+  const clamped = clampBox(box, gray.cols, gray.rows, 2);
   if (!clamped) throw new EmotiondError('EMD_FRAME_BAD', `face box ${JSON.stringify(box)} is outside the ${gray.cols}x${gray.rows} frame`);
   const region = cvCall('crop face', () => gray.getRegion(new cv.Rect(clamped.x, clamped.y, clamped.width, clamped.height)));
   let resized: cv.Mat | undefined;

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-export interface FrameSize {
+interface FrameSize {
   width: number;
   height: number;
   /** Frame rates offered at this size (empty when the driver does not list them). */
@@ -13,13 +13,13 @@ export interface FrameSize {
   range?: boolean;
 }
 
-export interface DeviceFormat {
+interface DeviceFormat {
   fourcc: string;
   description: string;
   sizes: FrameSize[];
 }
 
-export interface DeviceInfo {
+interface DeviceInfo {
   /** N of /dev/videoN: what OpenCV takes as a camera index. */
   index: number;
   /** /dev/videoN */
@@ -36,7 +36,7 @@ export interface DeviceInfo {
   formatsError?: string;
 }
 
-export interface ListDevicesOptions {
+interface ListDevicesOptions {
   /** Default /sys/class/video4linux. */
   sysClassDir?: string;
   /** Default /dev. */

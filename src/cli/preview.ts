@@ -12,7 +12,7 @@ import { PreviewServer } from '../preview/preview-server.js';
 import { PreviewView } from '../preview/preview-view.js';
 import { dropPrivileges, groupId, unprivilegedUser } from '../system/privileges.js';
 
-export interface PreviewOptions {
+interface PreviewOptions {
   /** Where the URL line goes (default stdout). */
   write?: (line: string) => void;
   /** Resolves with a reason to stop early (a signal: see main.ts). */
@@ -29,7 +29,7 @@ export interface PreviewOptions {
 const SERVICE_VARIABLES = ['INVOCATION_ID', 'JOURNAL_STREAM', 'NOTIFY_SOCKET'] as const;
 
 /** Throws EMD_CONFIG_INVALID when the preview looks started by a service manager or with nobody at a terminal. */
-export function checkInteractive(env: NodeJS.ProcessEnv, tty: boolean): void {
+function checkInteractive(env: NodeJS.ProcessEnv, tty: boolean): void {
   const set = SERVICE_VARIABLES.filter((v) => (env[v] ?? '') !== '');
   if (set.length > 0) throw new EmotiondError('EMD_CONFIG_INVALID', `preview is for installers at a terminal, not for a service (${set.join(', ')} set: started by systemd or another service manager): the unit must run \`emotiond run\`; add --force to run it anyway`);
   if (!tty) throw new EmotiondError('EMD_CONFIG_INVALID', 'preview is for installers at a terminal, and neither its input nor its output is one: add --force to run it anyway');

@@ -19,7 +19,7 @@ const RETRY_MS = 100;
 /** The disconnect waits at most this long. */
 const END_MS = 2000;
 
-export interface RemoveDiscoveryDeps {
+interface RemoveDiscoveryDeps {
   config: Pick<Config, 'mqtt' | 'device'>;
   logger: Logger;
   env?: NodeJS.ProcessEnv;

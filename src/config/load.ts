@@ -7,7 +7,7 @@ import { EmotiondError } from '../errors.js';
 import { REDACTED, redactStrings, redactText } from '../system/redact.js';
 import { schema, type Config } from './schema.js';
 
-export const DEFAULT_CONFIG_FILE = '/etc/emotiond/config.json';
+const DEFAULT_CONFIG_FILE = '/etc/emotiond/config.json';
 
 export interface SettingInfo {
   key: string;
@@ -70,7 +70,7 @@ export function parseBoolean(raw: string): boolean | undefined {
   return undefined;
 }
 
-export interface LoadOptions {
+interface LoadOptions {
   /** Config file; when undefined the default file is read if it exists. */
   file?: string;
   env?: NodeJS.ProcessEnv;
@@ -89,7 +89,7 @@ export interface LoadedConfig {
 }
 
 /** Remove line and block comments outside strings, so that config files can be annotated (JSONC). */
-export function stripComments(text: string): string {
+function stripComments(text: string): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] as string;
@@ -278,7 +278,7 @@ export function cleartextPasswordWarnings(config: Config): string[] {
 }
 
 /** A deep copy for showing: URL and GStreamer credentials in every string hidden, the key file blanked. */
-export function redact(config: Config): Config {
+function redact(config: Config): Config {
   const copy = redactStrings(config);
   if (copy.mqtt.key_file) copy.mqtt.key_file = REDACTED;
   return copy;

@@ -112,7 +112,7 @@ export interface Config {
 }
 
 /** A format that accepts numbers in [min, max] (integers only when `int`). */
-export function range(min: number, max: number, int = false): (v: unknown) => void {
+function range(min: number, max: number, int = false): (v: unknown) => void {
   return (v: unknown) => {
     if (typeof v !== 'number' || Number.isNaN(v) || v < min || v > max || (int && !Number.isInteger(v))) {
       throw new Error(`must be ${int ? 'an integer' : 'a number'} from ${min} to ${max}`);
@@ -166,7 +166,7 @@ function fourcc(v: unknown): void {
 }
 
 /** Hostnames may hold dots and other characters a device id may not. */
-export function defaultDeviceId(): string {
+function defaultDeviceId(): string {
   return (
     os
       .hostname()

@@ -6,13 +6,13 @@ import type { Config } from '../config/schema.js';
 import { EMOTIONS } from '../types.js';
 import { discoveryTopicsFor, nodeId, type Topics } from './topics.js';
 
-export interface DiscoveryMessage {
+interface DiscoveryMessage {
   topic: string;
   /** The config object; removal publishes an empty retained payload on the same topic instead. */
   config: Record<string, unknown>;
 }
 
-export interface DiscoveryDeps {
+interface DiscoveryDeps {
   config: Pick<Config, 'mqtt' | 'device'>;
   topics: Topics;
   version: string;

@@ -1,6 +1,6 @@
 // Builders for the payloads the publisher makes itself (the pipeline's own types are published as they are).
 
-export type Availability = 'online' | 'offline';
+type Availability = 'online' | 'offline';
 
 export function availabilityPayload(state: Availability): string {
   return JSON.stringify({ state });

@@ -1,5 +1,6 @@
-// The one place that names MQTT topics. Everything the daemon publishes or listens to lives under
-// `<base_topic>/<device id>/`; Home Assistant discovery configs live under `<discovery_prefix>/`.
+// The MQTT topics of one device: everything the daemon publishes or listens to lives under
+// `<base_topic>/<device id>/`; Home Assistant discovery configs live under `<discovery_prefix>/`. (validate.ts maps
+// a topic back to the schema of its payloads.)
 
 /** Request names answered on `request/<name>` → `response/<name>`. */
 export const REQUEST_NAMES = ['health_check', 'config', 'reset_tracks'] as const;
@@ -60,7 +61,7 @@ export function topicsFor(baseTopic: string, deviceId: string): Topics {
 }
 
 /** Home Assistant discovery: `<prefix>/<component>/<node id>/<object id>/config`. */
-export interface DiscoveryTopics {
+interface DiscoveryTopics {
   /** HA's birth/will topic: `<prefix>/status` ("online" after HA starts). */
   readonly haStatus: string;
   config(component: 'sensor' | 'switch' | 'binary_sensor', objectId: string): string;

@@ -40,10 +40,10 @@ const SCHEMAS = {
   dashboard,
 } as const;
 
-export type PayloadKind = keyof typeof SCHEMAS;
-export const PAYLOAD_KINDS = Object.keys(SCHEMAS) as PayloadKind[];
+type PayloadKind = keyof typeof SCHEMAS;
+const PAYLOAD_KINDS = Object.keys(SCHEMAS) as PayloadKind[];
 
-export interface Validation {
+interface Validation {
   ok: boolean;
   /** One line naming the first problems, for logs and error responses. */
   error?: string;

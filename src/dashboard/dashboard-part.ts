@@ -21,7 +21,7 @@ const MIN_UPDATE_MS = 250;
 /** ... and at least this often (fps, the status). */
 const TICK_MS = 1000;
 
-export interface DashboardDeps {
+interface DashboardDeps {
   config: Config;
   logger: Logger;
   daemon: DaemonView;

@@ -24,7 +24,7 @@ export interface TimelinePoint {
   shares: EmotionScores;
 }
 
-export interface MoodNow {
+interface MoodNow {
   /** The last room summary's dominant emotion. */
   mood: Emotion | null;
   /** 'room' once a room summary came, else 'none'. */

@@ -10,7 +10,7 @@ import type { HostHealth } from '../system/host-health.js';
 import type { MqttHealth } from '../contract/payloads.js';
 import { shownFaceCount } from '../events/privacy-filter.js';
 
-export interface MetricsDeps {
+interface MetricsDeps {
   stats: PipelineStats;
   host: HostHealth;
   /** Face-seconds per emotion as the room summaries counted them (events/room-window.ts). */

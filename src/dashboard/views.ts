@@ -26,7 +26,7 @@ export interface StatusSources {
   minFaces?: number;
 }
 
-export interface DashboardMessage {
+interface DashboardMessage {
   device: string;
   time: string;
   notice: string | null;
@@ -81,7 +81,7 @@ function dashboardHead(src: StatusSources, nowMs: number): Omit<DashboardMessage
   };
 }
 
-export interface Healthz {
+interface Healthz {
   status: 'ok' | 'starting' | 'degraded' | 'failing';
   live: boolean;
   ready: boolean;

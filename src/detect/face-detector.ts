@@ -9,14 +9,13 @@ import cv from '../system/opencv.js';
 import type { Box, DetectStats, Detection } from '../types.js';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, asError, cvCall } from '../errors.js';
-import { iou } from '../geometry.js';
+import { clampBox, contains, iou, sameFace } from '../geometry.js';
 import { areaWindows, planBands, smallestFace, type Band } from './bands.js';
 import { DetectionSchedule, type ProbeTarget, type Strip } from './schedule.js';
 import { MotionMask, movedIn, type MotionFrame } from '../motion/motion-mask.js';
 import { PendingMotion, type SearchArea } from '../motion/motion-regions.js';
 
 export type DetectorSettings = Config['detector'];
-export type { ProbeTarget };
 
 /** Face width a track probe works at (its window is shrunk to it; never below 1.5 cascade windows): a large
  * face costs what a small one does. 48 rather than 36 px: probes run at track_hz, not on every frame, so the
@@ -34,7 +33,7 @@ const TRACK_FACE_PX = 48;
 const TIGHT_MARGIN = 0.15;
 const TIGHT_SIZES: [number, number] = [0.8, 1.25];
 
-export interface DetectionRound {
+interface DetectionRound {
   /** Tracks searched on this frame: id -> the detection that continues it, or null when none was found. */
   probed: Map<number, Detection | null>;
   /** Faces the sweep found on this frame, less those a probe found. */
@@ -100,7 +99,7 @@ export class FaceDetector {
     const swept: Detection[] = [];
     for (const strip of plan.strips) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
     for (const area of plan.areas) swept.push(...this.sweepRegion(gray, bands[area.band] as Band, this.jittered(area), known));
-    const found = suppress(swept).filter((d) => !hits.some((h) => iou(h.box, d.box) > 0.3 || contains(h.box, d.box) || contains(d.box, h.box)));
+    const found = suppress(swept).filter((d) => !hits.some((h) => sameFace(h.box, d.box)));
     return { probed, found, all: [...hits, ...found] };
   }
 
@@ -193,8 +192,8 @@ export class FaceDetector {
     const own = this.settings.equalize ? cvCall('equalise sweep area', () => scaled.equalizeHist()) : masks.length > 0 ? cvCall('copy sweep area', () => scaled.copy()) : scaled;
     try {
       for (const b of masks) {
-        const rect = clipRect(b, own.cols, own.rows);
-        if (rect) cvCall('mask tracked face', () => own.drawRectangle(rect, MASK_GREY, -1));
+        const r = clampBox(b, own.cols, own.rows);
+        if (r) cvCall('mask tracked face', () => own.drawRectangle(new cv.Rect(r.x, r.y, r.width, r.height), MASK_GREY, -1));
       }
       const found = this.run(own, band.minPx, band.maxPx);
       return found.map((d) => ({ score: d.score, box: { x: area.x + d.box.x / sx, y: area.y + d.box.y / sy, width: d.box.width / sx, height: d.box.height / sy } }));
@@ -277,31 +276,15 @@ export function cascadeWindow(file: string): number {
  * where a cascade is dearest (most windows there pass many stages): painting it over halves a band's cost. */
 const MASK_GREY = new cv.Vec3(128, 128, 128);
 
-/** The integer rectangle of a box inside a w x h image, or undefined when nothing of it is inside. */
-function clipRect(b: Box, w: number, h: number): cv.Rect | undefined {
-  const x0 = Math.max(0, Math.round(b.x));
-  const y0 = Math.max(0, Math.round(b.y));
-  const x1 = Math.min(w, Math.round(b.x + b.width));
-  const y1 = Math.min(h, Math.round(b.y + b.height));
-  return x1 > x0 && y1 > y0 ? new cv.Rect(x0, y0, x1 - x0, y1 - y0) : undefined;
-}
-
 /** Non-maximum suppression: of boxes overlapping by IoU > 0.3 keep the one with more votes; of nested
  * boxes keep the outer one (a face-sized box inside a face is a part of it), with the better votes. */
 export function suppress(dets: Detection[]): Detection[] {
   const sorted = [...dets].sort((a, b) => b.score - a.score || b.box.width - a.box.width);
   const kept: Detection[] = [];
   for (const d of sorted) {
-    const i = kept.findIndex((k) => iou(k.box, d.box) > 0.3 || contains(k.box, d.box) || contains(d.box, k.box));
+    const i = kept.findIndex((k) => sameFace(k.box, d.box));
     if (i < 0) kept.push(d);
     else if (contains(d.box, (kept[i] as Detection).box) && d.box.width > 1.2 * (kept[i] as Detection).box.width) kept[i] = { box: d.box, score: (kept[i] as Detection).score };
   }
   return kept;
-}
-
-/** True when `inner` lies (almost) entirely inside `outer`: a face inside a face is one face. */
-function contains(outer: Box, inner: Box): boolean {
-  const ix = Math.max(0, Math.min(outer.x + outer.width, inner.x + inner.width) - Math.max(outer.x, inner.x));
-  const iy = Math.max(0, Math.min(outer.y + outer.height, inner.y + inner.height) - Math.max(outer.y, inner.y));
-  return ix * iy >= 0.8 * inner.width * inner.height;
 }

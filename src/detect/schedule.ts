@@ -17,7 +17,7 @@ import type { Box, FaceProbe } from '../types.js';
 import { RateKeeper } from '../system/rate-keeper.js';
 import type { PendingMotion, SearchArea } from '../motion/motion-regions.js';
 
-export interface ScheduleSettings {
+interface ScheduleSettings {
   /** Detection time per frame to aim for (ms); the first frame and one strip per frame may exceed it. */
   budgetMs: number;
   /** Re-detections per second of each confirmed, found track. */
@@ -49,12 +49,12 @@ export interface ProbeTarget {
 const FAST_SIDES_PER_S = 0.5;
 
 /** A track that moves so fast that it is probed on every frame. */
-export function isFast(t: ProbeTarget): boolean {
+function isFast(t: ProbeTarget): boolean {
   return speed(t) > FAST_SIDES_PER_S;
 }
 
 /** Speed of a track in face sides per second. */
-export function speed({ geometry: g }: ProbeTarget): number {
+function speed({ geometry: g }: ProbeTarget): number {
   const side = Math.max(1, g.box.width);
   return g.motion ? (Math.hypot(g.motion.vx, g.motion.vy) * 1000) / side : 0;
 }
@@ -68,7 +68,7 @@ export interface Strip {
   windows: number;
 }
 
-export interface SweepStats {
+interface SweepStats {
   /** Duration of the last completed sweep (frame clock), or null before one completed. */
   lastSweepMs: number | null;
   lastSweepFrames: number | null;
@@ -77,7 +77,7 @@ export interface SweepStats {
 }
 
 /** This frame's search for new faces: the strips of a full sweep in progress, and areas that moved. */
-export interface SweepPlan {
+interface SweepPlan {
   strips: Strip[];
   areas: SearchArea[];
 }
@@ -89,7 +89,7 @@ const SHARE_FRAMES = 256;
 const MIN_WINDOWS_LEARNED = 2000;
 
 /** Learned cost of detection work, smoothed (alpha 0.2). */
-export class CostModel {
+class CostModel {
   /** ms per cascade window of the sweep, and per probe; first values are replaced by the first measurement. */
   msPerWindow = 2e-4;
   msPerProbe = 0.3;

@@ -5,7 +5,7 @@
 import { EMOTIONS, zeroScores, type Emotion, type EmotionEvent, type EmotionScores, type LabelledFace, type TrackedFace } from '../types.js';
 import { accountTime, applyHysteresis, type HysteresisSettings } from './hysteresis.js';
 
-export interface GateDeps {
+interface GateDeps {
   device: string;
   /** Distinguishes event ids across restarts. */
   bootId?: string;

@@ -11,7 +11,7 @@ export interface HysteresisSettings {
   first_steps: number;
 }
 
-export interface Commit {
+interface Commit {
   before: Emotion | null;
   after: Emotion;
 }

@@ -4,7 +4,7 @@
 // here are the counts of faces present as they may leave the device.
 import type { CameraState, EmotionEvent, EventSink, FaceState, RoomSummary } from '../types.js';
 
-export interface PrivacySettings {
+interface PrivacySettings {
   /** false: no events (each is about one face: track id, box, its emotion), no face states, no face clears. */
   per_face: boolean;
 }

@@ -100,7 +100,7 @@ export function emptySummary(device: string, startMs: number, nowMs: number, min
  * A summary is withheld while 1 to minFaces - 1 faces are present at its end (an empty room tells nobody's
  * mood), or when the window had faces but never minFaces of them at once. With minFaces 1 it never is.
  */
-export function isWithheld(facesNow: number, minFaces: number, counted: boolean, uncountedMs: number): boolean {
+function isWithheld(facesNow: number, minFaces: number, counted: boolean, uncountedMs: number): boolean {
   if (facesNow > 0 && facesNow < minFaces) return true;
   return !counted && uncountedMs > 0;
 }

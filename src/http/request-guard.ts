@@ -13,7 +13,7 @@ import { isWildcardHost } from '../system/addresses.js';
 /** Interface addresses are looked up again at most this often when an unknown address comes (DHCP). */
 const REFRESH_MS = 10_000;
 
-export interface HostNamesOptions {
+interface HostNamesOptions {
   /** The address listened on (0.0.0.0 or :: = every address of this machine). */
   bind: string;
   /** Further names the server answers to (http.allowed_hosts). */
@@ -82,7 +82,7 @@ function parseHost(header: string | undefined): { name: string; port: number } |
   return { name: m[1].toLowerCase().replace(/\.$/, ''), port: m[2] === undefined ? 80 : Number(m[2]) };
 }
 
-export interface Refusal {
+interface Refusal {
   code: 421 | 403;
   text: string;
 }

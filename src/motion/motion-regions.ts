@@ -11,7 +11,7 @@ import type { MotionFrame } from './motion-mask.js';
 
 /** What the areas need of a band of face sizes (the detector's bands, detect/bands.ts): frame pixels to band
  * pixels, its largest window in band pixels, and the face sides it finds in frame pixels. */
-export interface SearchBand {
+interface SearchBand {
   scale: number;
   maxPx: number;
   faceMin: number;
@@ -19,7 +19,7 @@ export interface SearchBand {
 }
 
 /** Cascade windows a search of `cols` x `rows` band pixels of `band` scans (the detector's cost measure). */
-export type WindowCount<B extends SearchBand> = (band: B, cols: number, rows: number) => number;
+type WindowCount<B extends SearchBand> = (band: B, cols: number, rows: number) => number;
 
 /** A rectangle of the frame one band searches, in frame pixels (whole pixels, inside the frame). */
 export interface SearchArea {

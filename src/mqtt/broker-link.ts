@@ -5,7 +5,7 @@ import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import { refusesMqtt5, safeUrl, useMqtt311, type ConnectionSettings } from './connection.js';
 
-export interface BrokerLinkDeps {
+interface BrokerLinkDeps {
   settings: ConnectionSettings;
   logger: Logger;
   /** Reconnect delay: starts at minMs, doubles up to maxMs, back to minMs after a connect (default 1 s → 10 s). */
@@ -149,7 +149,7 @@ export function errorText(err: Error): string {
   return parts.length > 0 ? parts.join('; ') : ((err as NodeJS.ErrnoException).code ?? err.name);
 }
 
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('timeout')), Math.max(0, ms));
     p.then(

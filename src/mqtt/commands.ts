@@ -12,7 +12,7 @@ export const MAX_COMMAND_BYTES = 64 * 1024;
 /** Rejected payloads logged per minute; the rest are only counted (stats `rejected_commands`). */
 export const REJECT_LOG_BURST = 10;
 
-export interface CommandDeps {
+interface CommandDeps {
   topics: Topics;
   logger: Logger;
   validator: PayloadValidator;

@@ -13,7 +13,7 @@ export interface ConnectionSettings {
   options: IClientOptions;
 }
 
-export interface ConnectionDeps {
+interface ConnectionDeps {
   config: Pick<Config, 'mqtt' | 'device'>;
   topics: Topics;
   /** Where `$CREDENTIALS_DIRECTORY` is read from (default: process.env). */
@@ -23,12 +23,12 @@ export interface ConnectionDeps {
 }
 
 /** The client id: `mqtt.client_id`, or `emotiond_<device>` when empty. */
-export function clientId(config: Pick<Config, 'mqtt' | 'device'>): string {
+function clientId(config: Pick<Config, 'mqtt' | 'device'>): string {
   return config.mqtt.client_id !== '' ? config.mqtt.client_id : `emotiond_${config.device.id}`;
 }
 
 /** The broker to use: the embedded one (always MQTT 3.1.1) or `mqtt.url`. */
-export function brokerUrl(config: Pick<Config, 'mqtt'>): { url: string; protocolVersion: 4 | 5 } {
+function brokerUrl(config: Pick<Config, 'mqtt'>): { url: string; protocolVersion: 4 | 5 } {
   const m = config.mqtt;
   if (!m.embedded) return { url: m.url, protocolVersion: m.protocol_version };
   return { url: `mqtt://${urlHost(m.embedded_host)}:${m.embedded_port}`, protocolVersion: 4 };

@@ -20,7 +20,7 @@ import { discoveryTopicsFor, topicsFor, type Topics } from '../contract/topics.j
 import { PayloadValidator } from '../contract/validate.js';
 import { emptySummary } from '../events/room-window.js';
 
-export interface MqttPublisherDeps {
+interface MqttPublisherDeps {
   config: Pick<Config, 'mqtt' | 'device' | 'system'>;
   logger: Logger;
   /** emotiond's version, for stats and the discovery device/origin blocks. */

@@ -4,7 +4,7 @@
 // once the broker has acknowledged the clear.
 import type { Topics } from '../contract/topics.js';
 
-export interface RetainedStateDeps {
+interface RetainedStateDeps {
   topics: Topics;
   faceIntervalMs: number;
   now: () => number;

@@ -3,7 +3,7 @@
 import type { Logger } from '../system/logger.js';
 import type { Outbox } from './outbox.js';
 
-export interface EventDeliveryDeps {
+interface EventDeliveryDeps {
   outbox: Outbox;
   topic: string;
   qos: 0 | 1 | 2;

@@ -5,14 +5,14 @@
 import type { Logger } from '../system/logger.js';
 import { QueueFile, type FileEntry } from './queue-file.js';
 
-export interface OutboxItem {
+interface OutboxItem {
   readonly seq: number;
   readonly payload: string;
 }
 
 interface Entry extends OutboxItem, FileEntry {}
 
-export interface OutboxDeps {
+interface OutboxDeps {
   max: number;
   /** Absolute path of the queue file; undefined keeps the queue in memory only. */
   file?: string;
@@ -24,7 +24,7 @@ export interface OutboxDeps {
 }
 
 /** Delivered events leave the queue file within this long (outbox.compactAfterMs). */
-export const COMPACT_AFTER_MS = 60_000;
+const COMPACT_AFTER_MS = 60_000;
 /** How often a full file system is checked for room again. */
 const DISK_FULL_RETRY_MS = 2000;
 

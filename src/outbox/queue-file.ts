@@ -23,7 +23,7 @@ export interface FileEntry {
 }
 
 /** Below this much dead data the file is not rewritten (a rename and a directory fsync are writes too). */
-export const COMPACT_MIN_BYTES = 64 * 1024;
+const COMPACT_MIN_BYTES = 64 * 1024;
 /** Appends reach the card (fdatasync) at most this long after they were written to the file. */
 const SYNC_DELAY_MS = 1000;
 /** After the file system was full, a write is tried again once this much more than the queue is free. */
@@ -39,7 +39,7 @@ type Ranges = Array<[number, number]>;
 /** A compaction writes `<file>.tmp-<pid>` and renames it over the file. */
 const TEMP_INFIX = '.tmp-';
 
-export interface ParsedQueue {
+interface ParsedQueue {
   /** Undelivered payloads, oldest first. */
   live: string[];
   /** Lines that are neither JSON nor a valid marker. */

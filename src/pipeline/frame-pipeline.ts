@@ -13,7 +13,7 @@ import type { EventSink, FaceState, LabelledFace, TrackedFace } from '../types.j
 import { cvCall } from '../errors.js';
 import { FrameClock } from '../system/clock.js';
 
-export interface PipelineDeps {
+interface PipelineDeps {
   device: string;
   detector: FaceDetector;
   tracker: FaceTracker;
@@ -155,7 +155,7 @@ function toGray(mat: cv.Mat): cv.Mat {
 }
 
 /** The state of one face at frame time `now`, stamped `wallMs` (default: `now` is on the wall scale). */
-export function faceState(device: string, t: TrackedFace, now: number, wallMs = now): FaceState {
+function faceState(device: string, t: TrackedFace, now: number, wallMs = now): FaceState {
   const b = t.geometry.box;
   const scores = t.model.scores;
   return {

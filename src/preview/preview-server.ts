@@ -11,7 +11,7 @@ import { HostNames, refusal } from '../http/request-guard.js';
 import type { Logger } from '../system/logger.js';
 import type { PreviewView } from './preview-view.js';
 
-export const PREVIEW_HOST = '127.0.0.1';
+const PREVIEW_HOST = '127.0.0.1';
 const BOUNDARY = 'emotiondpreview';
 /** On every answer: no caching, no sniffing, no framing, no use by another site, no Referer (the URL holds the token). */
 const COMMON_HEADERS = {
@@ -24,7 +24,7 @@ const COMMON_HEADERS = {
 };
 const TEXT = 'text/plain; charset=utf-8';
 
-export interface PreviewServerDeps {
+interface PreviewServerDeps {
   port: number;
   view: PreviewView;
   endsAtMs: number;

@@ -4,7 +4,7 @@ import cv from '../system/opencv.js';
 import type { FrameTap } from '../types.js';
 import type { TrackedFace } from '../types.js';
 
-export interface PreviewViewOptions {
+interface PreviewViewOptions {
   /** JPEGs per second at most (default 8). */
   fps?: number;
   /** The detector's smallest face, in pixels when >= 1 or as a fraction of the shorter side (detector.min_size). */

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { EmotiondError } from '../errors.js';
 
-export interface Unprivileged {
+interface Unprivileged {
   uid: number;
   gid: number;
   /** Supplementary groups after the drop (the video group when this system has one). */

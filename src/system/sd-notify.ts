@@ -3,7 +3,7 @@
 import unixDgram from 'unix-dgram';
 import type { Logger } from './logger.js';
 
-export interface SdNotifyOptions {
+interface SdNotifyOptions {
   /** Notify socket; defaults to $NOTIFY_SOCKET. */
   socketPath?: string;
   /** Watchdog timeout in microseconds; defaults to $WATCHDOG_USEC. */

@@ -12,7 +12,7 @@ export type Stage = (typeof STAGES)[number];
 export const PROGRESS_WINDOW_MS = 15_000;
 
 /** Keeps the last `size` samples for median and p95. */
-export class TimingWindow {
+class TimingWindow {
   private readonly samples: Float64Array;
   private count = 0;
   private next = 0;
@@ -34,7 +34,7 @@ export class TimingWindow {
   }
 }
 
-export interface StatsSnapshot {
+interface StatsSnapshot {
   frames_in: number;
   frames_processed: number;
   frames_dropped: number;
