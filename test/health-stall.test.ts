@@ -11,7 +11,7 @@ import { FaceClassifier } from '../src/classify/face-classifier.js';
 import type { FrameSource } from '../src/capture/opencv-source.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
-import { SdNotify } from '../src/system/sd-notify.js';
+import { SdNotify } from '../src/cli/sd-notify.js';
 import { MemorySink } from '../src/sinks/memory-sink.js';
 import { PayloadValidator } from '../src/contract/validate.js';
 import type { ClassifiedFace } from '../src/types.js';

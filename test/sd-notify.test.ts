@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { createLogger, type Logger } from '../src/system/logger.js';
-import { SdNotify } from '../src/system/sd-notify.js';
+import { SdNotify } from '../src/cli/sd-notify.js';
 import { notifySocket, type Note } from './helpers/notify-socket.js';
 import { sleep, waitUntil } from './helpers/wait.js';
 

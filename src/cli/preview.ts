@@ -10,7 +10,7 @@ import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import { PreviewServer } from '../preview/preview-server.js';
 import { PreviewView } from '../preview/preview-view.js';
-import { dropPrivileges, groupId, unprivilegedUser } from '../system/privileges.js';
+import { dropPrivileges, groupId, unprivilegedUser } from './privileges.js';
 
 interface PreviewOptions {
   /** Where the URL line goes (default stdout). */

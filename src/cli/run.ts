@@ -5,7 +5,7 @@ import { cleartextPasswordWarnings, type LoadedConfig } from '../config/load.js'
 import type { Logger } from '../system/logger.js';
 import { Daemon } from '../app/daemon.js';
 import { PAUSED_FILE } from '../app/paused-file.js';
-import { SdNotify } from '../system/sd-notify.js';
+import { SdNotify } from './sd-notify.js';
 import { redactText } from '../system/redact.js';
 import { exitCodeFor, isConfigError } from '../errors.js';
 import { shownFaceCount } from '../events/privacy-filter.js';

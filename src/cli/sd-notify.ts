@@ -1,7 +1,7 @@
 // systemd notify protocol (sd_notify(3)): READY, STATUS, STOPPING and a progress-gated WATCHDOG.
 // Without NOTIFY_SOCKET (not run by systemd, or Type=simple) every call does nothing.
 import unixDgram from 'unix-dgram';
-import type { Logger } from './logger.js';
+import type { Logger } from '../system/logger.js';
 
 interface SdNotifyOptions {
   /** Notify socket; defaults to $NOTIFY_SOCKET. */
