@@ -77,28 +77,22 @@ export class DaemonMetrics {
   }
 
   /** A counter whose value is read when scraped. */
-  private total(name: string, help: string, read: () => number): void {
-    new Counter({
-      name,
-      help,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
+  private total(name: string, help: string, value: () => number): void {
+    this.read('counter', name, help, value);
   }
 
   /** A gauge whose value is read when scraped. */
-  private gauge(name: string, help: string, read: () => number): void {
-    new Gauge({
-      name,
-      help,
-      registers: [this.registry],
-      collect() {
-        this.set(read());
-      },
-    });
+  private gauge(name: string, help: string, value: () => number): void {
+    this.read('gauge', name, help, value);
+  }
+
+  private read(kind: 'counter' | 'gauge', name: string, help: string, value: () => number): void {
+    const options = { name, help, registers: [this.registry] };
+    if (kind === 'gauge') {
+      new Gauge({ ...options, collect() { this.set(value()); } });
+      return;
+    }
+    new Counter({ ...options, collect() { this.reset(); this.inc(value()); } });
   }
 
   private mqttMetrics(read: () => MqttHealth): void {
