@@ -11,6 +11,7 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { freePort } from './helpers/ports.js';
+import { serveMjpeg } from './helpers/media-tools.js';
 import { testModel } from './helpers/shared-data.js';
 import { waitUntil } from './publish-helpers.js';
 
@@ -166,9 +167,9 @@ withClip('an MJPEG stream with credentials that fails, then opens: neither state
   const source = `http://${USER}:${PASS}@127.0.0.1:${port}/cam.mjpg`;
   const shown = `http://[redacted]@127.0.0.1:${port}/cam.mjpg`;
   const w = await runDaemon(t, source);
-  await waitUntil(() => w.logs().some((l) => l['msg'] === 'source failed; reopening after delay'), 60_000, `a failed open\n${w.seen.stderr.slice(-2000)}`);
+  await waitUntil(() => w.camera().some((c) => c.state === 'offline'), 60_000, `a failed open (camera offline on MQTT)\n${w.seen.stderr.slice(-2000)}`);
   // Now serve the clip (ffmpeg is the HTTP server): the next reopen succeeds.
-  const server = spawn('ffmpeg', ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', DEMO, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
+  const server = serveMjpeg(DEMO, port);
   t.teardown(() => void server.kill('SIGKILL'));
   await waitUntil(() => w.camera().some((c) => c.state === 'online'), 60_000, `camera online\n${w.seen.stderr.slice(-2000)}`);
   await askCommands(t, w);

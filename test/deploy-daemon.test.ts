@@ -11,6 +11,7 @@ import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { shippedModel } from './helpers/shared-data.js';
 import { notifySocket, type Note } from './helpers/notify-socket.js';
 import { freePort } from './helpers/ports.js';
+import { listeningOn, serveMjpeg } from './helpers/media-tools.js';
 import { waitUntil } from './helpers/wait.js';
 
 const SRC = path.resolve('.');
@@ -97,13 +98,6 @@ const haveFfmpeg = (() => {
 const streamTest = missing.length > 0 || !haveFfmpeg ? test.serial.skip : test.serial;
 if (missing.length === 0 && !haveFfmpeg) console.log('deploy-daemon stall test skipped: ffmpeg not installed');
 
-function serveMjpeg(port: number): ChildProcess {
-  // ffmpeg as a network camera: an MJPEG-over-HTTP stream paced in real time.
-  return spawn('ffmpeg', ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', DEMO, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], {
-    stdio: 'ignore',
-  });
-}
-
 /** run.ts feeds the watchdog while frames are processed or while the source is being reopened (PipelineStats.alive). */
 streamTest('a stalled camera stream is detected and reopened; the watchdog keeps pinging through the outage and frames resume', async (t) => {
   const notify = await notifySocket(t);
@@ -112,8 +106,8 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
   t.teardown(() => {
     for (const s of servers) s.kill('SIGKILL');
   });
-  servers.push(serveMjpeg(port));
-  await new Promise((r) => setTimeout(r, 500));
+  servers.push(serveMjpeg(DEMO, port));
+  await listeningOn(port);
 
   const d = runDaemon(t, notify.path, 1_000_000, [
     '--source', `http://127.0.0.1:${port}/cam.mjpg`,
@@ -144,7 +138,7 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
 
   // The camera comes back (a new server on the same address): frames flow again.
   servers[0]?.kill('SIGKILL');
-  servers.push(serveMjpeg(port));
+  servers.push(serveMjpeg(DEMO, port));
   const opensBefore = logged(/source opened/g);
   await waitUntil(() => logged(/source opened/g) > opensBefore, 30_000, 'the source to reopen', context);
   // STATUS said 0 fps during the outage, so a non-zero rate reported after the reopen comes from new frames.

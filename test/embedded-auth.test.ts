@@ -163,7 +163,8 @@ test.serial('the WebSocket listener refuses a web page of another origin, even w
     void client.subscribeAsync('#').catch(() => undefined);
     void client.publishAsync('emotiond/authcam/set', '{"paused":true}', { qos: 1 }).catch(() => undefined);
   });
-  await new Promise((r) => setTimeout(r, 1500));
+  // The connection ends (refused before any MQTT): nothing can reach it or come from it after that.
+  await new Promise<void>((resolve) => client.once('close', () => resolve()));
   await client.endAsync(true);
   t.false(control.paused, 'the daemon was not paused');
   t.deepEqual(received, [], 'nothing was received');

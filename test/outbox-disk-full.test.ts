@@ -70,7 +70,7 @@ testUnless(tmpfsMissing(), { serial: true })('a full file system with the broker
 
   door.open();
   await sub.waitFor(() => eventIds(sub).length >= 500, 10_000, '500 events');
-  await sleep(200);
+  await sub.roundTrip('emotiond/testcam'); // everything the publisher sent before has arrived
   t.deepEqual(eventIds(sub), range(300, 800), 'delivered once each, in order');
   t.like(pub.health(), { queue_length: 0, delivered: 500, queue_dropped: 300, queue_disk_full: false });
   t.log(`800 events: 500 delivered, 300 dropped (counted) while the disk was full for ${health.queue_disk_full_s} s; the file read ${checks.length} times while full, always whole`);

@@ -51,7 +51,7 @@ test('set {"paused":true|false} drives the daemon and the retained paused state'
 });
 
 test('requests: health_check, config, reset_tracks, unknown names and bad payloads get a response', async (t) => {
-  const { sub, control, client, log } = await setup(t);
+  const { sub, control, client, pub } = await setup(t);
   const ask = async (name: string, payload: string | Buffer): Promise<Response> => {
     const before = sub.on(topics.response(name)).length;
     await client.publishAsync(topics.request(name), payload, { qos: 1 });
@@ -90,7 +90,7 @@ test('requests: health_check, config, reset_tracks, unknown names and bad payloa
   t.is(binary.error, 'payload is not UTF-8');
   t.is(control.resets, 1, 'bad requests do nothing');
   for (const m of sub.messages) assertSchema(t, m, topics.root);
-  t.is(log.count('warn', 'rejected MQTT command payload'), 5);
+  t.like(pub.commandCounts(), { rejected: 5 });
 });
 
 test('requests to a publisher without a daemon are answered with an error', async (t) => {

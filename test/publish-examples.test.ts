@@ -7,7 +7,7 @@ import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { topicsFor } from '../src/contract/topics.js';
 import { kindOfTopic } from '../src/contract/validate.js';
 import { zeroScores } from '../src/types.js';
-import { assertSchema, captureLogger, fakeControl, makeCamera, makeEvent, makeFace, makeRoom, sleep, startBroker, subscribe, testConfig, type Received } from './publish-helpers.js';
+import { assertSchema, captureLogger, fakeControl, makeCamera, makeEvent, makeFace, makeRoom, startBroker, subscribe, testConfig, type Received } from './publish-helpers.js';
 
 const EXAMPLES = new URL('../src/contract/EXAMPLES.md', import.meta.url);
 const device = 'kitchen';
@@ -77,7 +77,7 @@ test('one real, schema-valid example per topic; EXAMPLES.md documents every topi
   await sub.client.publishAsync(topics.request('reset_tracks'), '{"transaction":"43"}', { qos: 1 });
   await sub.client.publishAsync(topics.request('nope'), '{"transaction":"44"}', { qos: 1 });
   await sub.waitFor((m) => m.filter((x) => x.topic.includes('/response/')).length === 3 && m.filter((x) => x.topic === topics.paused).length >= 2, 5000, 'responses');
-  await sleep(200);
+  await sub.settle();
   for (const m of sub.messages) assertSchema(t, m, topics.root);
 
   const first = (pred: (m: Received) => boolean, what: string): Received => {

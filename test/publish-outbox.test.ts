@@ -5,7 +5,7 @@ import test from 'ava';
 import { Outbox } from '../src/outbox/outbox.js';
 import { parseQueue } from '../src/outbox/queue-file.js';
 import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
-import { assertSchema, captureLogger, eventIds, gate, makeEvent, sleep, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
+import { assertSchema, captureLogger, eventIds, gate, makeEvent, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
 
 const FAST = { minMs: 100, maxMs: 200 };
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
@@ -85,7 +85,7 @@ test('publisher: queue_max bounds the outage queue; the newest are delivered in 
   door.open();
   await pub.whenConnected();
   await sub.waitFor(() => eventIds(sub).length >= 50, 5000, '50 events');
-  await sleep(100);
+  await sub.roundTrip('emotiond/testcam'); // everything the publisher sent before has arrived
   t.deepEqual(eventIds(sub), range(70, 120));
   for (const m of sub.messages) assertSchema(t, m, 'emotiond/testcam');
   t.like(pub.health(), { queue_length: 0, queue_dropped: 70, delivered: 50 });
@@ -119,7 +119,7 @@ test('publisher: with queue_file, undelivered events survive a restart and are t
   t.is(second.health().queue_length, 40, 'loaded at start');
   second.event(makeEvent(40));
   await sub.waitFor(() => eventIds(sub).length >= 41, 5000, '41 events');
-  await sleep(100);
+  await sub.roundTrip('emotiond/testcam'); // everything the publisher sent before has arrived
   t.deepEqual(eventIds(sub), range(0, 41));
   for (const m of sub.messages) assertSchema(t, m, 'emotiond/testcam');
   await second.stop();

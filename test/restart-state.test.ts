@@ -84,9 +84,12 @@ testUnless(noRun, { serial: true })('a retained room of an earlier run with othe
   await late.end();
 
   // Second run: no per-face data, min_faces 3, a summary only once a day.
+  const availability = await subscribe(b.url, [`${ROOT}/availability`]);
+  t.teardown(() => availability.end());
   const second = run(t, b.url, stateDir, ['--no-privacy-per-face', '--privacy-min-faces', '3', '--events-room-interval-s', '86400']);
   t.teardown(() => void second.stop());
-  await waitUntil(() => second.logs().some((l) => l['msg'] === 'connected to MQTT broker'), 60_000, `the second run connected\n${second.stderr().slice(-2000)}`);
+  const online = (): boolean => (availability.json(`${ROOT}/availability`) as Array<{ state: string }>).at(-1)?.state === 'online';
+  await waitUntil(online, 60_000, `the second run online on the broker\n${second.stderr().slice(-2000)}`);
   const after = await subscribe(b.url, [`${ROOT}/room`]);
   t.teardown(() => after.end());
   await after.waitFor((m) => (after.json(`${ROOT}/room`) as RoomSummary[]).some((r) => r.min_faces === 3), 5000, 'a room summary under min_faces 3');

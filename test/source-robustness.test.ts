@@ -1,6 +1,5 @@
 // Bad frames and failing sources never stop the daemon: they are counted, logged and retried.
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import test from 'ava';
 import cv from '../src/system/opencv.js';
 import type { FrameSource } from '../src/capture/opencv-source.js';
@@ -12,6 +11,7 @@ import { createLogger } from '../src/system/logger.js';
 import { MemorySink } from '../src/sinks/memory-sink.js';
 import { missingFile, missingModel, testModel } from './helpers/shared-data.js';
 import { freePort } from './helpers/ports.js';
+import { listeningOn, serveMjpeg } from './helpers/media-tools.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 import { projectRoot } from '../src/system/paths.js';
 
@@ -76,15 +76,10 @@ testUnless(missingModel())('a source that cannot be opened is retried with back-
   t.true(sink.cameras.every((c) => c.state === 'offline' && /nonexistent\/clip\.avi/.test(c.error ?? '')), JSON.stringify(sink.cameras[0]));
 });
 
-function serveMjpeg(port: number): ChildProcess {
-  // -listen 1: ffmpeg is the HTTP server; -re paces the clip in real time like a camera.
-  return spawn('ffmpeg', ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', DEMO, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
-}
-
 testUnless(firstMissing(missingModel(), missingFile(DEMO, 'run deploy/make-demo-clip.sh')))('an MJPEG-over-HTTP stream that is killed and restarted is reopened', async (t) => {
   const port = await freePort();
-  let server = serveMjpeg(port);
-  await new Promise((r) => setTimeout(r, 500));
+  let server = serveMjpeg(DEMO, port);
+  await listeningOn(port);
   const { daemon, sink } = makeDaemon({ ...modelFlag(), 'source.uri': `http://127.0.0.1:${port}/cam.mjpg`, 'source.reopen_min_s': '0.2', 'source.reopen_max_s': '1', 'source.stall_timeout_s': '2' });
   try {
     await daemon.start();
@@ -92,7 +87,7 @@ testUnless(firstMissing(missingModel(), missingFile(DEMO, 'run deploy/make-demo-
     server.kill('SIGKILL');
     await until(() => sink.cameras.some((c) => c.state === 'offline'), 10000, 'camera offline after the server died');
     const before = daemon.stats.framesProcessed;
-    server = serveMjpeg(port);
+    server = serveMjpeg(DEMO, port);
     await until(() => daemon.stats.framesProcessed > before + 20, 20000, 'frames after the server came back');
     t.true(daemon.stats.sourceReopens >= 1);
     // ffmpeg may not listen yet when the daemon first tries (a loaded machine): those early retries are offline

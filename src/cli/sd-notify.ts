@@ -86,6 +86,11 @@ export class SdNotify {
     this.timer.unref();
   }
 
+  /** Whether the watchdog timer runs (startWatchdog() until stopping() or close()). */
+  get watchdogRunning(): boolean {
+    return this.timer !== null;
+  }
+
   /** STOPPING=1: shutdown has begun; the watchdog stops too (systemd does not expect pings while stopping). */
   stopping(status?: string): void {
     this.stopWatchdog();
