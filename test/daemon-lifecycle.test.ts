@@ -95,3 +95,30 @@ testUnless(missing)('a stop of a daemon that was never started, and a start afte
   t.is(err?.name, 'AbortError');
   t.is(daemon.stats.framesIn, 0);
 });
+
+testUnless(missing)('the caller\'s AbortSignal ends the start like a stop does; the stop after it stops what was started', async (t) => {
+  const { daemon, sink } = makeDaemon({ 'source.uri': DEMO_CLIP, 'classifier.model': testModel() as string });
+  const ac = new AbortController();
+  const started = daemon.start(ac.signal);
+  t.is(daemon.state, 'starting');
+  ac.abort(Object.assign(new Error('the caller gave up'), { name: 'AbortError' }));
+  const err = await t.throwsAsync(started);
+  t.is(err?.name, 'AbortError', String(err));
+  t.is(err?.message, 'the caller gave up');
+  await daemon.stop();
+  t.is(daemon.state, 'stopped');
+  t.is(daemon.stats.framesIn, 0, 'no frame was read');
+  t.deepEqual(sink.cameras, [], 'the source was never opened');
+});
+
+testUnless(missing)('a start that finishes runs the real pipeline on the demo clip; a stop then ends every face and leaves the daemon stopped', async (t) => {
+  const { daemon, sink } = makeDaemon({ 'source.uri': DEMO_CLIP, 'classifier.model': testModel() as string, 'source.pace': 'realtime' });
+  await daemon.start(new AbortController().signal);
+  t.is(daemon.state, 'running');
+  await until(() => sink.events.some((e) => e.type === 'face_appeared'), 30_000, 'a face');
+  await daemon.stop();
+  t.is(daemon.state, 'stopped');
+  const appeared = sink.events.filter((e) => e.type === 'face_appeared').length;
+  t.is(sink.events.filter((e) => e.type === 'face_gone').length, appeared, 'every face that appeared is gone');
+  t.is(daemon.stats.activeTracks, 0, 'no face left tracked');
+});
