@@ -115,6 +115,11 @@ export class MqttPublisher implements EventSink {
     return this.link?.online ?? false;
   }
 
+  /** The MQTT version spoken: 5, or 4 (3.1.1) as configured or after a broker refused 5. */
+  get protocolVersion(): 4 | 5 {
+    return (this.link?.isV5 ?? this.deps.config.mqtt.protocol_version === 5) ? 5 : 4;
+  }
+
   /** Failed connection attempts since start. */
   get connectFailures(): number {
     return this.link?.failures ?? 0;
