@@ -93,7 +93,20 @@ export class BrokerLink {
       () => true,
       () => false,
     );
-    if (!clean) await client.endAsync(true).catch(() => undefined);
+    // Past the deadline with messages still unacknowledged: mqtt.js ignores a second end() while the first waits for
+    // them, so the connection itself is ended. The client's own 'close' handler stops its keep-alive timer (and,
+    // while ending, does not reconnect): it must run before the listeners are removed, or the timer outlives the stop.
+    if (!clean) {
+      await new Promise<void>((resolve) => {
+        const done = setTimeout(resolve, 1000);
+        done.unref();
+        client.once('close', () => {
+          clearTimeout(done);
+          resolve();
+        });
+        client.stream?.destroy();
+      });
+    }
     client.removeAllListeners();
     // A late socket error of the ended client must not become an unhandled 'error' event.
     client.on('error', () => undefined);
