@@ -3,13 +3,18 @@
 # CO, CROSS and the summary fields).
 
 say() { echo "# $*" >&2; }
+# The CPU an emulated arm64 binary runs as: a Raspberry Pi 4's (qemu's default, `max`, has every extension a Pi
+# lacks, so an "illegal instruction" on a Pi would pass unseen). QEMU_CPU=cortex-a53 (Pi 3, Zero 2 W) or
+# cortex-a76 (Pi 5) names another. Native binaries ignore it.
+EMU_CPU="${QEMU_CPU:-cortex-a72}"
+export QEMU_CPU="$EMU_CPU"
 die() {
   RESULT="FAILED: $*"
   exit 1
 }
 
 summary() {
-  echo "platform $RELEASE/$ARCH ($MODE): $RESULT | setup $SETUP_S | first event $EVENT_S after the demo started | OpenCV $OPENCV | Node $NODEV | $CC_V | tests: $TESTS | eval: $EVAL | roots $ROOTS | total $((SECONDS - START)) s"
+  echo "platform $RELEASE/$ARCH ($MODE${EMULATED_AS:+ as $EMULATED_AS}): $RESULT | setup $SETUP_S | first event $EVENT_S after the demo started | OpenCV $OPENCV | Node $NODEV | $CC_V | tests: $TESTS | eval: $EVAL | roots $ROOTS | total $((SECONDS - START)) s"
 }
 
 MOUNTS=() # in mount order; teardown unmounts them in reverse
@@ -138,7 +143,7 @@ host_node() {
 in_root() {
   local r="$1"
   shift
-  nice -n 10 chroot "$r" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
+  nice -n 10 chroot "$r" env -i QEMU_CPU="$EMU_CPU" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
     bash -c "cd $CO 2>/dev/null; $*"
 }
 inside() { in_root "$M" "$@"; }
@@ -149,8 +154,8 @@ in_root_pivoted() {
   local r="$1"
   shift
   nice -n 10 unshare --mount --propagation private -- bash -c 'cd "$1" && mkdir -p .pivot-old && pivot_root . .pivot-old \
-    && exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
-      /bin/bash -c "umount -l /.pivot-old && rmdir /.pivot-old && cd $2 && $3"' _ "$r" "$CO" "$*"
+    && exec /usr/bin/env -i QEMU_CPU="$4" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
+      /bin/bash -c "umount -l /.pivot-old && rmdir /.pivot-old && cd $2 && $3"' _ "$r" "$CO" "$*" "$EMU_CPU"
 }
 
 # Every process whose root is $1: TERM, then KILL after 10 s.
