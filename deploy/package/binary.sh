@@ -41,10 +41,6 @@ elif [ ! -f "$MODULES/.complete" ]; then
   bash "$HERE/modules.sh" || die "building node_modules failed"
 fi
 
-# What must not be in the package: development tools, and binaries for another CPU.
-for p in typescript tsx ava playwright-core esbuild @esbuild @types/convict; do
-  [ ! -e "$MODULES/node_modules/$p" ] || die "node_modules/$p is in the production tree"
-done
 
 # --- 2. the package tree ------------------------------------------------------------------------------------------
 
@@ -108,6 +104,10 @@ cp -a "$APP/src/http/static" "$L/dist/src/http/static"
 cp "$APP/package.json" "$L/"
 cp -a "$MODULES/node_modules" "$L/node_modules"
 tidy_modules "$L/node_modules"
+# What must not be in the package: the development tools.
+for p in typescript tsx ava playwright-core esbuild @esbuild @types/convict; do
+  [ ! -e "$L/node_modules/$p" ] || die "node_modules/$p is in the production tree"
+done
 cp "$APP"/models/*.onnx "$L/models/"
 for f in "$APP"/models/*.onnx.json; do [ ! -f "$f" ] || cp "$f" "$L/models/"; done
 for f in haarcascades/haarcascade_frontalface_default.xml lbpcascades/lbpcascade_frontalface_improved.xml; do
@@ -133,7 +133,11 @@ wrong="$(find "$L" -type f -exec file -b -e text {} + 2>/dev/null | sed -n 's/^E
 D="$SRCDIR/debian"
 sed -e "s/@NODE_VERSION@/$NODE_VERSION/" "$HERE/debian/control" >"$D/control"
 cp "$HERE/debian/emotiond.postinst" "$HERE/debian/emotiond.postrm" "$HERE/debian/emotiond.1" "$D/"
-cp "$HERE/debian/emotiond.lintian-overrides" "$D/"
+# The overrides of tags this release's lintian knows (each with the comment line above it, its reason): an override
+# of a tag it does not know is an error (trixie's has no package-supports-alternative-init-but-no-init.d-script).
+lintian-explain-tags --list-tags >"$WORK_DIR/tags"
+awk 'NR == FNR { known[$1] = 1; next } /^#/ { why = $0; next } /^emotiond: / { if ($2 in known) { print why; print } }' \
+  "$WORK_DIR/tags" "$HERE/debian/emotiond.lintian-overrides" >"$D/emotiond.lintian-overrides"
 cat >"$D/changelog" <<EOF
 emotiond ($VERSION) $RELEASE; urgency=medium
 

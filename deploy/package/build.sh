@@ -105,7 +105,7 @@ NPM_DIR="$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)"
 [ -f "$NPM_DIR/bin/npm-cli.js" ] || die "no npm-cli.js in $NPM_DIR"
 
 # 3. The build environment and binary.sh in it. node_modules are cached per lockfile, build script, Node and root.
-modules_key() { cat "$SRC/package-lock.json" "$SRC/deploy/npm-ci.sh" "$SRC/deploy/node.lock" "$SRC/deploy/package/modules.sh" <(echo "$RELEASE $ARCH $1") | sha256sum | cut -c1-12; }
+modules_key() { cat "$SRC/package-lock.json" "$SRC/deploy/npm-ci.sh" "$SRC/deploy/node.lock" <(grep '^MODULES_FORMAT=' "$SRC/deploy/package/modules.sh") <(echo "$RELEASE $ARCH $1") | sha256sum | cut -c1-12; }
 run_env=(ARCH="$ARCH" RELEASE="$RELEASE" VERSION="$VERSION" SOURCE_REV="emotiond $REV" HOME=/root LANG=C.UTF-8)
 REUSE_DIR=""
 if [ "$REUSE" -eq 1 ]; then

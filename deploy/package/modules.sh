@@ -5,6 +5,10 @@
 # headers and the release's OpenCV (cross-compiled for arm64), or (build.sh --reuse-modules, CI) the checkout's
 # node_modules pruned to production. Writes MODULES/node_modules and MODULES/.complete; binary.sh trims its copy.
 set -euo pipefail
+# build.sh's cache key has this line (with the lockfile, deploy/npm-ci.sh and deploy/node.lock, the release, CPU
+# and root): raise it when a change here changes what is built.
+# shellcheck disable=SC2034 # read by build.sh
+MODULES_FORMAT=1
 : "${ARCH:?}" "${APP:?}" "${MODULES:?}" "${NODE_TARGET:?}" "${WORK_DIR:?}"
 case "$ARCH" in amd64) TRIPLET=x86_64-linux-gnu ;; arm64) TRIPLET=aarch64-linux-gnu ;; *) exit 64 ;; esac
 
@@ -16,9 +20,12 @@ cp "$APP/deploy/npm-ci.sh" "$b/deploy/"
 if [ -n "${REUSE_MODULES:-}" ]; then
   # The checkout's own node_modules, whose add-ons deploy/setup.sh built against this release's OpenCV and a Node
   # of the packaged Node's ABI (build.sh --reuse-modules checks it), pruned to production.
-  cp -a "$REUSE_MODULES" "$b/node_modules"
+  # Its contents (it may be a link to a tree others use: nothing below touches it), without install scripts (its
+  # add-ons are built).
+  mkdir -p "$b/node_modules"
+  cp -a "$REUSE_MODULES/." "$b/node_modules/"
   rm -f "$b/node_modules/.bin/node"
-  (cd "$b" && npm prune --omit=dev --no-audit --no-fund)
+  (cd "$b" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund)
 else
   (
     cd "$b"

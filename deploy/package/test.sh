@@ -139,7 +139,7 @@ numbers_diff() {
   node -e 'const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
   if (a.length !== b.length) { console.log(`${a.length} against ${b.length} events`); process.exit(); }
   let d = 0; a.forEach((x, i) => { for (const k of new Set([...Object.keys(x), ...Object.keys(b[i])])) d = Math.max(d, Math.abs((x[k] ?? NaN) - (b[i][k] ?? NaN))); });
-  console.log(d === 0 ? "equal" : `differ by at most ${d}`);' "$1" "$2"
+  console.log(d === 0 ? "equal" : `differ by at most ${+d.toFixed(6)}`);' "$1" "$2"
 }
 # The deterministic demo in root $1 as CPU $2, to its end; its labels into file $3.
 demo_labels() {
