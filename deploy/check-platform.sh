@@ -97,10 +97,8 @@ fi
 ROOT="$ROOT_MADE"
 ROOTS="$((SECONDS - t)) s"
 say "roots ready ($ROOTS)"
-overlay "$ROOT" run || die "could not mount the overlay over $ROOT"
+overlay_chroot "$ROOT" run "$ARCH"
 M="$OVL"
-chroot_mounts "$M" "$ARCH"
-cp /etc/resolv.conf "$M/etc/resolv.conf"
 bind_dir "$CACHE/downloads/apt-$RELEASE-$ARCH" "$M/var/cache/apt/archives"
 bind_dir "$CACHE/downloads/npm" "$M/root/.npm"
 # The shared evaluation data beside the checkout, read-only, as ../shared/data (the tests that need it run).

@@ -48,6 +48,8 @@ DEMO_FLAGS="--source-pace none --detector-budget-ms 1000 --http-enabled false"
 KEEP=0 TESTS_PID="" BUILDS=() CO=/root M=""
 # shellcheck source=deploy/platform/lib.sh
 . "$SRC/deploy/platform/lib.sh"
+# shellcheck source=deploy/lib/nspawn.sh
+. "$SRC/deploy/lib/nspawn.sh"
 HOSTARCH="$(dpkg --print-architecture)"
 START=$SECONDS
 RESULT="not run" FIGURES=()
@@ -65,17 +67,10 @@ LOGS="$CACHE/logs/test-$RELEASE-$ARCH"
 ARCHIVES="$CACHE/downloads/apt-$RELEASE-$ARCH"
 mkdir -p "$LOGS" "$ARCHIVES" "$CACHE/labels"
 WORK="$(mktemp -d /var/tmp/emotiond-pkgtest.XXXXXX)"
-NSPAWN_PID=""
+# shellcheck disable=SC2034
+NSPAWN_PID="" # set by nspawn_boot, read by nspawn_stop
 # The booted container first (nspawn powers it off), then lib.sh's teardown (processes, mounts, the summary line).
-stop_container() {
-  [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null || return 0
-  kill -TERM "$NSPAWN_PID"
-  for _ in $(seq 1 120); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
-  kill -KILL "$NSPAWN_PID" 2>/dev/null
-  wait "$NSPAWN_PID" 2>/dev/null
-  NSPAWN_PID=""
-}
-trap 'stop_container; teardown' EXIT
+trap 'nspawn_stop; teardown' EXIT
 trap 'RESULT="interrupted"; exit 130' INT
 trap 'RESULT="terminated"; exit 143' TERM
 
@@ -88,10 +83,8 @@ fresh() {
   local kind="$1" root
   root="$(bash "$SRC/deploy/platform/root.sh" "$CACHE" "$RELEASE" "$ARCH" "$kind" "$SRC")" || die "could not build the $RELEASE/$ARCH $kind root (see $CACHE/logs)"
   N=$((N + 1))
-  overlay "$root" "r$N" || die "could not mount an overlay over $root"
+  overlay_chroot "$root" "r$N" "$ARCH"
   R="$OVL"
-  chroot_mounts "$R" "$ARCH"
-  cp /etc/resolv.conf "$R/etc/resolv.conf"
   cp "$DEB" "$R/root/"
   [ -z "$PREV_DEB" ] || cp "$PREV_DEB" "$R/root/"
 }
@@ -221,25 +214,8 @@ if [ "$ARCH" = amd64 ]; then
       case "${MOUNTS[$i]}" in "$S"/?*) umount -R "${MOUNTS[$i]}" 2>/dev/null || umount -R -l "${MOUNTS[$i]}" ;; esac
     done
     rm -f "$S/etc/resolv.conf"
-    systemd-nspawn --quiet --register=no --keep-unit --private-network --link-journal=no --console=passive \
-      --machine="emotiond-pkg-$$" -D "$S" --bind="$ARCHIVES:/var/cache/apt/archives" -b >"$LOGS/nspawn.log" 2>&1 &
-    NSPAWN_PID=$!
-    INIT=""
-    for _ in $(seq 1 60); do
-      INIT="$(pgrep -P "$NSPAWN_PID" -x systemd | head -n 1)"
-      [ -n "$INIT" ] && break
-      kill -0 "$NSPAWN_PID" 2>/dev/null || die "systemd-nspawn exited: $(tail -n 5 "$LOGS/nspawn.log")"
-      sleep 0.5
-    done
-    [ -n "$INIT" ] || die "no systemd in the container after 30 s"
-    inside_s() { nsenter -t "$INIT" -a -r -w env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"; }
-    booted=""
-    for _ in $(seq 1 120); do
-      booted="$(inside_s timeout 120 systemctl is-system-running --wait 2>&1)"
-      case "$booted" in running | degraded) break ;; esac
-      sleep 1
-    done
-    case "$booted" in running | degraded) ;; *) die "the container did not boot: $booted" ;; esac
+    nspawn_boot "$S" "$LOGS/nspawn.log" "emotiond-pkg-$$" --bind="$ARCHIVES:/var/cache/apt/archives" || die "$NSPAWN_WHY"
+    inside_s() { nspawn_inside "$@"; }
     # The time from apt install to the first face_appeared here includes the service's start (postinst).
     t0="$(now)"
     inside_s bash -c "cd /root && DEBIAN_FRONTEND=noninteractive apt-get -y -q install ./$(basename "$DEB") </dev/null" >"$LOGS/apt-booted.log" 2>&1 \
@@ -258,7 +234,7 @@ if [ "$ARCH" = amd64 ]; then
     passed="$(grep -c '^ok ' "$LOGS/service-checks.log")"
     failed="$(grep -c '^not ok ' "$LOGS/service-checks.log")"
     grep -q '^checks done$' "$LOGS/service-checks.log" || failed=$((failed + 1))
-    stop_container
+    nspawn_stop
     FIGURES+=("service checks under $(grep -o 'systemd [0-9]*' "$LOGS/service-checks.log" | head -n 1): $passed passed, $failed failed")
     [ "$failed" -eq 0 ] || die "service checks: $(grep '^not ok' "$LOGS/service-checks.log" | head -n 3 | tr '\n' ' ')"
   fi

@@ -98,6 +98,14 @@ overlay() {
   ROOTS_UP+=("$OVL")
 }
 
+# overlay_chroot ROOT NAME ARCH: a throw-away overlay over ROOT with chroot_mounts and the host's resolv.conf: a
+# fresh copy of a cached root to run commands in. Sets OVL.
+overlay_chroot() {
+  overlay "$1" "$2" || die "could not mount an overlay over $1"
+  chroot_mounts "$OVL" "$3"
+  cp /etc/resolv.conf "$OVL/etc/resolv.conf"
+}
+
 # /proc and /dev; /sys only for a native root (under qemu, ONNX Runtime's cpuinfo reads the host's x86
 # topology there and segfaults).
 chroot_mounts() {
@@ -314,10 +322,8 @@ cross_addons() {
   for old in "$CACHE/addons/$RELEASE-$ARCH"-*; do [ -e "$old" ] && rm -rf "$old"; done
   mkdir -p "$dir.tmp"
   : >"$log"
-  overlay "$CROSS" cross || return 1
+  overlay_chroot "$CROSS" cross "$HOSTARCH"
   C="$OVL"
-  chroot_mounts "$C" "$HOSTARCH"
-  cp /etc/resolv.conf "$C/etc/resolv.conf"
   bind_dir "$CACHE/downloads/npm" "$C/root/.npm"
   mkdir -p "$C/root/modules"
   cp "$SRC/package.json" "$SRC/package-lock.json" "$C/root/modules/"
