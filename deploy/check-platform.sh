@@ -10,11 +10,15 @@
 #      FER2013 PublicTest images). amd64 keeps its labels; arm64 must give the same labels as amd64 did.
 #   4. prints one summary line: release, arch, setup time, time to the first event, OpenCV, Node, compiler.
 # arm64 runs under qemu-user (binfmt_misc, registered here; /sys is not mounted: ONNX Runtime's cpuinfo
-# segfaults on the host's x86 topology). Its native addons (the OpenCV binding, unix-dgram) are
+# segfaults on the host's x86 topology) as a Raspberry Pi 4's CPU, QEMU_CPU=cortex-a72 (cortex-a53: Pi 3 and
+# Zero 2 W; cortex-a76: Pi 5), everywhere: the root's build, setup, the demo, the evaluation. Its native addons (the OpenCV binding, unix-dgram) are
 # cross-compiled in an amd64 root of the same release against libopencv-dev:arm64 and Debian's Node headers
 # (crossbuild-essential-arm64), then copied into the arm64 checkout, where setup.sh finds them built and does
 # everything else natively-emulated (a compile under qemu would take hours). Emulated timings mean little.
-# bookworm has Node 18: the host's Node 20 (and npm, headers) is bound in, as a user installs Node 20 first.
+# bookworm has Node 18: the root has Debian's nodejs and npm only, as a stock Debian 12 or Pi OS Bookworm after
+# `apt install git nodejs npm`, and setup.sh fetches Node 20 for the checkout (deploy/node.lock). bookworm/arm64 is
+# not checked here (the cross-compiled add-ons are built against Debian's Node headers, 18 there): the Debian
+# package covers it (npm run check:packages).
 #
 # Needs root, debootstrap, overlayfs; arm64 also qemu-user-static and binfmt-support. Caches roots, the
 # cross-built modules, npm's and apt's downloads in --cache (default /var/cache/emotiond-platform).
@@ -39,6 +43,10 @@ while [ $# -gt 0 ]; do
 done
 case "$RELEASE" in bookworm | trixie) ;; *) usage ;; esac
 case "$ARCH" in amd64 | arm64) ;; *) usage ;; esac
+if [ "$RELEASE:$ARCH" = bookworm:arm64 ]; then
+  echo "check-platform: bookworm/arm64 is checked through the Debian package (npm run check:packages), not here" >&2
+  exit 64
+fi
 [ -n "$CACHE" ] && [[ "$LIMIT_MIN" =~ ^[1-9][0-9]*$ ]] || usage
 . "$SRC/deploy/platform/lib.sh"
 # The checkout's copy in the root: under /srv, which every uid may enter (/root is 0700), as the sandbox
@@ -47,8 +55,8 @@ CO=/srv/emotiond
 
 START=$SECONDS
 HOSTARCH="$(dpkg --print-architecture)"
-MODE=native
-[ "$ARCH" = "$HOSTARCH" ] || MODE=emulated
+MODE=native EMULATED_AS=""
+[ "$ARCH" = "$HOSTARCH" ] || { MODE=emulated; EMULATED_AS="$EMU_CPU"; }
 # Filled in as the run goes; printed by summary() on every exit path.
 RESULT="not run" SETUP_S="-" EVENT_S="-" OPENCV="-" NODEV="-" CC_V="-" TESTS="-" EVAL="-" ROOTS="-"
 
@@ -89,13 +97,10 @@ fi
 ROOT="$ROOT_MADE"
 ROOTS="$((SECONDS - t)) s"
 say "roots ready ($ROOTS)"
-overlay "$ROOT" run || die "could not mount the overlay over $ROOT"
+overlay_chroot "$ROOT" run "$ARCH"
 M="$OVL"
-chroot_mounts "$M" "$ARCH"
-cp /etc/resolv.conf "$M/etc/resolv.conf"
 bind_dir "$CACHE/downloads/apt-$RELEASE-$ARCH" "$M/var/cache/apt/archives"
 bind_dir "$CACHE/downloads/npm" "$M/root/.npm"
-[ "$RELEASE" != bookworm ] || host_node "$M"
 # The shared evaluation data beside the checkout, read-only, as ../shared/data (the tests that need it run).
 SHARED=absent
 if [ -d "$SRC/../shared/data" ]; then
@@ -119,7 +124,8 @@ fi
 say "running 'deploy/setup.sh && npm run demo' in the $RELEASE/$ARCH root ($MODE; log $LOGS/demo.log)"
 run_demo $((LIMIT_MIN * 60)) || die "$DEMO_WHY"
 OPENCV="$(inside "pkg-config --modversion opencv4" 2>/dev/null || echo '?')"
-NODEV="$(inside "node --version" 2>/dev/null || echo '?')"
+# The node npm run uses: the checkout's own (node_modules/.bin/node) where setup.sh fetched one.
+NODEV="$(inside "PATH=$CO/node_modules/.bin:\$PATH node --version" 2>/dev/null || echo '?')"
 if [ -n "${CROSS:-}" ]; then CC_V="$CROSS_CC"; else CC_V="g++ $(inside "g++ -dumpfullversion" 2>/dev/null || echo '?')"; fi
 say "setup ${SETUP_S}, first face_appeared ${EVENT_S} after the demo started"
 

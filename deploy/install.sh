@@ -98,23 +98,49 @@ case "$ARCH" in
   *) warn "untested architecture $ARCH (onnxruntime-node ships linux arm64 and x64 only)" ;;
 esac
 
-NODE="$(command -v node || true)"
-[ -n "$NODE" ] || die "Node.js 20.10 or newer is required (Debian/Ubuntu: https://github.com/nodesource/distributions)"
 # 20.10: JSON import attributes, used for the payload schemas.
-"$NODE" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' \
-  || die "Node.js 20.10 or newer is required, found $("$NODE" --version) at $NODE"
-case "$NODE" in
-  /home/* | /root/*) die "node is under a home directory ($NODE, nvm?), which the service cannot see (ProtectHome=yes); install Node.js system-wide" ;;
-esac
+node_ok() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' 2>/dev/null; }
+NODE="$(command -v node || true)"
+# The checkout's own Node 20 (deploy/setup.sh fetched it where the system's is older, as on Debian 12): it is
+# installed with the program, in $PREFIX/node, and the service and the command use that copy.
+OWN_NODE=""
+if { [ -z "$NODE" ] || ! node_ok "$NODE"; } && [ -x "$SRC/deploy/node/bin/node" ] && node_ok "$SRC/deploy/node/bin/node"; then
+  OWN_NODE="$SRC/deploy/node"
+  NODE="$OWN_NODE/bin/node"
+  export PATH="$OWN_NODE/bin:$PATH"
+fi
+[ -n "$NODE" ] || die "Node.js 20.10 or newer is required: run deploy/setup.sh first (it fetches Node 20 where the system's is older)"
+node_ok "$NODE" || die "Node.js 20.10 or newer is required, found $("$NODE" --version) at $NODE: run deploy/setup.sh first (it fetches Node 20)"
+if [ -z "$OWN_NODE" ]; then
+  case "$NODE" in
+    /home/* | /root/*) die "node is under a home directory ($NODE, nvm?), which the service cannot see (ProtectHome=yes); install Node.js system-wide" ;;
+  esac
+fi
 
 echo "emotiond install: platform $PLATFORM, $ARCH, node $("$NODE" --version) at $NODE"
 echo "  source $SRC -> ${ROOT}${PREFIX}${ROOT:+ (staging root $ROOT)}"
 
 # --- apt dependencies -----------------------------------------------------------------------------
 
+# An existing build is reused (deploy/setup.sh made one): npm ci, which compiles the OpenCV binding again (10 minutes
+# and more), only where node_modules lacks the binding or is older than package-lock.json; tsc only where dist/ is
+# older than a source file.
+NEED_MODULES=0
+NEED_DIST=0
+if [ "$SKIP_BUILD" -eq 0 ]; then
+  if [ ! -f "$SRC/node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node" ] || [ "$SRC/package-lock.json" -nt "$SRC/node_modules/.package-lock.json" ]; then
+    NEED_MODULES=1
+  fi
+  if [ ! -f "$SRC/dist/src/cli/main.js" ] || [ -n "$(find "$SRC/src" "$SRC/package.json" -newer "$SRC/dist/src/cli/main.js" -print -quit 2>/dev/null)" ]; then
+    NEED_DIST=1
+  fi
+fi
+
 if [ "$SKIP_DEPS" -eq 0 ] && [ -z "$ROOT" ]; then
   command -v apt-get >/dev/null || die "apt-get not found; install the dependencies yourself and use --skip-deps"
-  PKGS=(build-essential python3 pkg-config patchelf ca-certificates v4l-utils)
+  PKGS=(ca-certificates v4l-utils)
+  # The compiler only where the binding is to be built.
+  [ "$NEED_MODULES" -eq 0 ] || PKGS+=(build-essential python3 pkg-config patchelf)
   if [ "$JETSON" -eq 1 ]; then
     # JetPack installs its own OpenCV (with CUDA) under /usr; Debian's libopencv-dev would conflict.
     [ -d /usr/include/opencv4 ] || die "Jetson without JetPack's OpenCV headers in /usr/include/opencv4: sudo apt install nvidia-opencv"
@@ -129,17 +155,26 @@ fi
 
 # --- build ----------------------------------------------------------------------------------------
 
-if [ "$SKIP_BUILD" -eq 0 ]; then
+if [ "$NEED_MODULES" -eq 1 ]; then
   command -v npm >/dev/null || die "npm not found (it comes with Node.js)"
   MULTIARCH="$(gcc -print-multiarch 2>/dev/null || echo "$ARCH-linux-gnu")"
+  # Build opencv4nodejs against the system OpenCV instead of compiling OpenCV itself (hours on a Pi),
+  # linked to the OpenCV modules the daemon uses only; against this node's installed headers.
   (
     cd "$SRC"
-    # Build opencv4nodejs against the system OpenCV instead of compiling OpenCV itself (hours on a Pi),
-    # linked to the OpenCV modules the daemon uses only.
-    OPENCV_LIB_DIR="/usr/lib/$MULTIARCH" bash "$SRC/deploy/npm-ci.sh"
-    npm run build
+    export OPENCV_LIB_DIR="/usr/lib/$MULTIARCH"
+    [ -z "$OWN_NODE" ] || export npm_config_nodedir="$OWN_NODE"
+    bash "$SRC/deploy/npm-ci.sh"
   )
-  did "built in $SRC (npm ci, npm run build)"
+  did "built node_modules in $SRC (npm ci)"
+elif [ "$SKIP_BUILD" -eq 0 ]; then
+  did "reused node_modules of $SRC (built after package-lock.json changed last)"
+fi
+if [ "$NEED_DIST" -eq 1 ]; then
+  (cd "$SRC" && npm run build)
+  did "built dist/ in $SRC (npm run build)"
+elif [ "$SKIP_BUILD" -eq 0 ]; then
+  did "reused dist/ of $SRC (newer than every file in src/)"
 fi
 
 [ -d "$SRC/dist/src" ] || die "$SRC/dist/src is missing: build first (npm run build) or drop --skip-build"
@@ -163,6 +198,13 @@ cp -a "$SRC/src/http/static" "$STAGE/dist/src/http/static"
 cp -a "$SRC/package.json" "$STAGE/"
 [ ! -f "$SRC/package-lock.json" ] || cp -a "$SRC/package-lock.json" "$STAGE/"
 cp -a "$SRC/node_modules" "$STAGE/node_modules"
+# The checkout's own Node (see above) goes with the program; node_modules/.bin/node pointed to it.
+rm -f "$STAGE/node_modules/.bin/node"
+if [ -n "$OWN_NODE" ]; then
+  mkdir -p "$STAGE/node/bin"
+  cp -a "$OWN_NODE/bin/node" "$STAGE/node/bin/node"
+  [ ! -f "$OWN_NODE/LICENSE" ] || cp -a "$OWN_NODE/LICENSE" "$STAGE/node/"
+fi
 (cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund >/dev/null 2>&1) || warn "npm prune --omit=dev failed; dev dependencies stay installed"
 # onnxruntime-node carries binaries for every OS; keep only this machine's (saves ~200 MB on an SD card).
 case "$ARCH" in
@@ -238,6 +280,9 @@ fi
 trap - EXIT
 
 # --- command-line wrapper --------------------------------------------------------------------------
+
+# The service and the command run the copy installed with the program, not the checkout's.
+[ -z "$OWN_NODE" ] || NODE="$PREFIX/node/bin/node"
 
 mkdir -p "$ROOT/usr/local/bin"
 cat >"$ROOT/usr/local/bin/emotiond.new.$$" <<EOF

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a checkout of emotiond on Debian 12 / Ubuntu 22.04+ / Raspberry Pi OS:
 # Debian packages, npm dependencies (OpenCV bindings built against the system OpenCV), the face
-# cascades, and a demo clip with real faces composed from a Debian package's sample photo.
+# cascades, and a demo clip with real faces composed from the portrait beside this script.
+# Where the system's Node.js is older than 20.10 (Debian 12 and Pi OS Bookworm ship 18), Node 20 from the npm
+# registry (node-linux-<arch>, pinned and checked by deploy/node.lock) goes into deploy/node/ and this checkout
+# uses it (node_modules/.bin/node: npm run finds it first); the system's node is not touched.
 #   deploy/setup.sh          what the daemon and the demo need
 #   deploy/setup.sh --test   also what the tests need (mosquitto, python3-torch/onnx, systemd tools)
 #   deploy/setup.sh --packages [--test]   only print the Debian packages it would install
@@ -25,20 +28,35 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # JSON import attributes (`with { type: 'json' }`) need Node 20.10.
-if [ "$print_pkgs" -eq 0 ] && ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' 2>/dev/null; then
-  echo "setup.sh: Node.js 20.10 or newer is needed (found: $(node --version 2>/dev/null || echo none))." >&2
-  echo "  Debian 13 / Ubuntu 24.04: apt install nodejs npm; otherwise install Node 20 LTS first." >&2
-  exit 1
+node_ok() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' 2>/dev/null; }
+own_node=0
+if [ "$print_pkgs" -eq 0 ] && ! node_ok node; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "setup.sh: Node.js and npm are needed (found: node $(node --version 2>/dev/null || echo none)): apt install nodejs npm" >&2
+    exit 1
+  fi
+  # shellcheck source=deploy/lib/node-dist.sh
+  . "$here/deploy/lib/node-dist.sh"
+  node_arch=$(node_dist_arch "$(uname -m)") || { echo "setup.sh: the npm registry has no Node for $(uname -m); install Node 20 LTS first" >&2; exit 1; }
+  say "Node $(node --version) is older than 20.10: using Node $(sed -n 's/^NODE_VERSION=//p' deploy/node.lock) from the npm registry (node-linux-$node_arch) in deploy/node"
+  download=$(mktemp -d "${TMPDIR:-/tmp}/emotiond-node.XXXXXX")
+  node_dist "$node_arch" "$here/deploy/node" "$download" || { rm -rf "$download"; exit 1; }
+  rm -rf "$download"
+  export PATH="$here/deploy/node/bin:$PATH"
+  # The add-ons are built against its headers, for its ABI.
+  export npm_config_nodedir="$here/deploy/node"
+  own_node=1
 fi
 
-pkgs=(build-essential python3 pkg-config patchelf opencv-data ffmpeg python3-skimage)
+pkgs=(build-essential python3 pkg-config patchelf opencv-data ffmpeg)
 # JetPack ships its own OpenCV under /usr; do not replace it with Debian's.
 [ -f /etc/nv_tegra_release ] || pkgs+=(libopencv-dev)
 if [ "$with_test" -eq 1 ]; then
   # debootstrap, systemd-container: deploy/test-live.sh boots a Debian 12 container with systemd as PID 1.
   # chromium: the dashboard tests drive Debian's browser (playwright-core, nothing downloaded).
   # faketime: the clock tests and the soak move the daemon's wall clock (libfaketime).
-  pkgs+=(mosquitto openssl python3-torch python3-onnx python3-numpy python3-matplotlib python3-opencv systemd gstreamer1.0-plugins-base
+  # python3-skimage: the detector tests' astronaut.png. debhelper, lintian: the package test builds and checks the .deb.
+  pkgs+=(python3-skimage debhelper lintian mosquitto openssl python3-torch python3-onnx python3-numpy python3-matplotlib python3-opencv systemd gstreamer1.0-plugins-base
     debootstrap systemd-container chromium faketime)
 fi
 if [ "$print_pkgs" -eq 1 ]; then echo "${pkgs[*]}"; exit 0; fi
@@ -58,23 +76,13 @@ export OPENCV_LIB_DIR=/usr/lib/$multiarch
 export OPENCV_BIN_DIR=/usr/bin
 export ONNXRUNTIME_NODE_INSTALL=skip
 export JOBS=max
-# node-gyp compiles the binding against Node's headers: the installed ones when they match this node (Debian's
-# libnode-dev, which `apt install nodejs npm` brings; NodeSource's nodejs package), rather than a download from nodejs.org.
-if [ -z "${npm_config_nodedir:-}" ] && nodedir=$(node -e '
-  const fs = require("fs"), path = require("path");
-  for (const p of [process.config.variables.node_prefix, path.dirname(path.dirname(process.execPath))]) {
-    let h = "";
-    try { h = fs.readFileSync(path.join(p, "include/node/node_version.h"), "utf8"); } catch {}
-    const v = ["MAJOR", "MINOR", "PATCH"].map((k) => (h.match(new RegExp(`define NODE_${k}_VERSION (\\d+)`)) ?? [])[1]).join(".");
-    if (v === process.versions.node) { console.log(p); process.exit(0); }
-  }
-  process.exit(1);' 2>/dev/null); then
-  export npm_config_nodedir="$nodedir"
-fi
+# deploy/npm-ci.sh builds the add-ons against the installed headers of this node (never a download).
 if [ ! -f node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "Installing npm dependencies (builds the OpenCV bindings: about 10 minutes on 2 cores)"
   bash deploy/npm-ci.sh
 fi
+# npm run puts node_modules/.bin first on the PATH of its scripts: there `node` is the checkout's own.
+if [ "$own_node" -eq 1 ]; then ln -sfn ../../deploy/node/bin/node node_modules/.bin/node; fi
 
 say "Copying the face cascades from OpenCV's data into cascades/"
 mkdir -p cascades

@@ -42,6 +42,8 @@ NODE="$(readlink -f "$(command -v node)")"
 NPM_DIR=""
 if command -v npm >/dev/null; then NPM_DIR="$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)"; fi
 
+# shellcheck source=deploy/lib/nspawn.sh
+. "$SRC/deploy/lib/nspawn.sh"
 ROOTFS="$(bash "$SRC/deploy/live/rootfs.sh" "$CACHE" "$SRC")" || abort "could not build the container root (see $CACHE/*.log)"
 echo "# container root $ROOTFS ($((SECONDS - START)) s)"
 
@@ -50,12 +52,7 @@ WORK="$(mktemp -d /var/tmp/emotiond-live.XXXXXX)"
 MERGED="$WORK/root"
 NSPAWN_PID=""
 teardown() {
-  if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-    kill -TERM "$NSPAWN_PID" # nspawn powers the container off (stopping the services takes up to ~30 s)
-    for _ in $(seq 1 120); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL "$NSPAWN_PID" 2>/dev/null
-    wait "$NSPAWN_PID" 2>/dev/null
-  fi
+  nspawn_stop
   # Processes that entered the container may hold its root for a moment after it is gone.
   for _ in $(seq 1 20); do
     mounted || break
@@ -87,35 +84,8 @@ install -m 0755 "$SRC/deploy/live/checks.sh" "$MERGED/root/live/"
 BINDS=(--bind-ro="$NODE:/usr/bin/node")
 [ -z "$NPM_DIR" ] || BINDS+=(--bind-ro="$NPM_DIR:/usr/lib/node_modules/npm")
 case "$NPM_DIR" in /usr/share/nodejs/*) BINDS+=(--bind-ro=/usr/share/nodejs) ;; esac
-# --register/--keep-unit: the host need not run systemd; --private-network: the container's broker
-# on port 1883 stays inside.
-systemd-nspawn --quiet --register=no --keep-unit --private-network --link-journal=no --console=passive \
-  --machine="emotiond-live-$$" -D "$MERGED" "${BINDS[@]}" -b >"$WORK/nspawn.log" 2>&1 &
-NSPAWN_PID=$!
-
-# The container's PID 1 is nspawn's child named systemd.
-INIT=""
-for _ in $(seq 1 60); do
-  INIT="$(pgrep -P "$NSPAWN_PID" -x systemd | head -n 1)"
-  [ -n "$INIT" ] && break
-  kill -0 "$NSPAWN_PID" 2>/dev/null || abort "systemd-nspawn exited: $(tail -n 5 "$WORK/nspawn.log")"
-  sleep 0.5
-done
-[ -n "$INIT" ] || abort "no systemd in the container after 30 s: $(tail -n 5 "$WORK/nspawn.log")"
-# -r -w: its root and folder too (where this script runs in a chroot, nspawn cannot pivot_root, and the mount
-# namespace's own root is the chroot's parent).
-inside() { nsenter -t "$INIT" -a -r -w env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"; }
-# Until its manager listens (systemctl cannot connect before), then until start-up is over.
-booted=""
-for _ in $(seq 1 120); do
-  booted="$(inside timeout 120 systemctl is-system-running --wait 2>&1)"
-  case "$booted" in running | degraded) break ;; esac
-  sleep 1
-done
-case "$booted" in
-  running | degraded) ;;
-  *) abort "the container did not boot: $booted" ;;
-esac
+nspawn_boot "$MERGED" "$WORK/nspawn.log" "emotiond-live-$$" "${BINDS[@]}" || abort "$NSPAWN_WHY"
+inside() { nspawn_inside "$@"; }
 echo "# booted $(inside systemctl --version | head -n 1) ($((SECONDS - START)) s)"
 
 # In the background, so that a signal to this script is handled at once (wait returns), not after the checks.

@@ -10,6 +10,7 @@ export const SLOW = {
   'deploy-live': 'boots a systemd container',
   'deploy-sandbox': 'runs the daemon under the unit sandbox',
   'deploy-install': 'installs into a staging root and runs the daemon from it',
+  'deploy-package': 'builds the Debian package and installs it on a fresh root',
   'deploy-units': 'systemd-analyze over the units',
   soak: 'soak',
   'power-loss': 'SIGKILLs of the built daemon',

@@ -178,7 +178,15 @@ testUnless(noClip)('the daemon on the demo clip serves the page, a live feed wit
       t.true((families.get('emotiond_stage_duration_seconds')?.samples.find((s) => s.name.endsWith('_count') && s.labels['stage'] === stage)?.value ?? 0) > 0, stage);
     }
     t.deepEqual(families.get('emotiond_emotion_seconds_total')?.samples.map((s) => s.labels['emotion']), [...EMOTIONS]);
-    t.true(EMOTIONS.some((e) => (value('emotiond_emotion_seconds_total', { emotion: e }) ?? 0) > 0), 'face-seconds counted');
+    // Face-seconds are added with the room summary that brings the mood (events/room-window.ts); read /metrics again
+    // until they are there, should a summary land between the page's state and the scrape.
+    let counted = EMOTIONS.some((e) => (value('emotiond_emotion_seconds_total', { emotion: e }) ?? 0) > 0);
+    for (let i = 0; i < 100 && !counted; i++) {
+      await sleep(100);
+      const again = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
+      counted = EMOTIONS.some((e) => (again.get('emotiond_emotion_seconds_total')?.samples.find((s) => s.labels['emotion'] === e)?.value ?? 0) > 0);
+    }
+    t.true(counted, 'face-seconds counted');
     // The process figures once: prom-client's default set, and of memory the daemon adds only the split of it.
     t.true((value('process_resident_memory_bytes') ?? 0) > 10 * 2 ** 20);
     t.true((value('emotiond_memory_bytes', { kind: 'anon' }) ?? 0) > 0);

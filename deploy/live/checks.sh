@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs inside the container that deploy/test-live.sh boots (systemd 252 as PID 1): installs the checkout at
 # $CHECKOUT with its own deploy/install.sh, as the README says, and checks the real service. One line per
-# check, "ok - NAME (detail)" or "not ok - NAME: why"; the last line is "checks done".
+# check, "ok - NAME (detail)" or "not ok - NAME: why"; the last line is "checks done". Sourced, it defines the
+# checks only (deploy/package/service-checks.sh runs them against the installed Debian package).
 # shellcheck disable=SC2015 # "A && B || { fail; }": fail when any condition does not hold, as meant
 # No pipefail: "journalctl | grep -q" ends journalctl early (SIGPIPE), which pipefail would call a failure.
 set -u
@@ -275,6 +276,9 @@ update() {
   grep -qF '(re)started emotiond@cam1.service' "$T/install2.log" || { tail -n 5 "$T/install2.log"; return 1; }
   echo "emotiond.service left disabled and stopped; both instances restarted on the new program"
 }
+
+# Sourced by deploy/package/service-checks.sh, which runs these checks against the Debian package: the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 echo "# $(systemctl --version | head -n 1), node $(node --version)"
 check "mosquitto set up with a password file" broker

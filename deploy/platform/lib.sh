@@ -3,13 +3,18 @@
 # CO, CROSS and the summary fields).
 
 say() { echo "# $*" >&2; }
+# The CPU an emulated arm64 binary runs as: a Raspberry Pi 4's (qemu's default, `max`, has every extension a Pi
+# lacks, so an "illegal instruction" on a Pi would pass unseen). QEMU_CPU=cortex-a53 (Pi 3, Zero 2 W) or
+# cortex-a76 (Pi 5) names another. Native binaries ignore it.
+EMU_CPU="${QEMU_CPU:-cortex-a72}"
+export QEMU_CPU="$EMU_CPU"
 die() {
   RESULT="FAILED: $*"
   exit 1
 }
 
 summary() {
-  echo "platform $RELEASE/$ARCH ($MODE): $RESULT | setup $SETUP_S | first event $EVENT_S after the demo started | OpenCV $OPENCV | Node $NODEV | $CC_V | tests: $TESTS | eval: $EVAL | roots $ROOTS | total $((SECONDS - START)) s"
+  echo "platform $RELEASE/$ARCH ($MODE${EMULATED_AS:+ as $EMULATED_AS}): $RESULT | setup $SETUP_S | first event $EVENT_S after the demo started | OpenCV $OPENCV | Node $NODEV | $CC_V | tests: $TESTS | eval: $EVAL | roots $ROOTS | total $((SECONDS - START)) s"
 }
 
 MOUNTS=() # in mount order; teardown unmounts them in reverse
@@ -93,6 +98,14 @@ overlay() {
   ROOTS_UP+=("$OVL")
 }
 
+# overlay_chroot ROOT NAME ARCH: a throw-away overlay over ROOT with chroot_mounts and the host's resolv.conf: a
+# fresh copy of a cached root to run commands in. Sets OVL.
+overlay_chroot() {
+  overlay "$1" "$2" || die "could not mount an overlay over $1"
+  chroot_mounts "$OVL" "$3"
+  cp /etc/resolv.conf "$OVL/etc/resolv.conf"
+}
+
 # /proc and /dev; /sys only for a native root (under qemu, ONNX Runtime's cpuinfo reads the host's x86
 # topology there and segfaults).
 chroot_mounts() {
@@ -138,7 +151,7 @@ host_node() {
 in_root() {
   local r="$1"
   shift
-  nice -n 10 chroot "$r" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
+  nice -n 10 chroot "$r" env -i QEMU_CPU="$EMU_CPU" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
     bash -c "cd $CO 2>/dev/null; $*"
 }
 inside() { in_root "$M" "$@"; }
@@ -149,8 +162,8 @@ in_root_pivoted() {
   local r="$1"
   shift
   nice -n 10 unshare --mount --propagation private -- bash -c 'cd "$1" && mkdir -p .pivot-old && pivot_root . .pivot-old \
-    && exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
-      /bin/bash -c "umount -l /.pivot-old && rmdir /.pivot-old && cd $2 && $3"' _ "$r" "$CO" "$*"
+    && exec /usr/bin/env -i QEMU_CPU="$4" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
+      /bin/bash -c "umount -l /.pivot-old && rmdir /.pivot-old && cd $2 && $3"' _ "$r" "$CO" "$*" "$EMU_CPU"
 }
 
 # Every process whose root is $1: TERM, then KILL after 10 s.
@@ -309,10 +322,8 @@ cross_addons() {
   for old in "$CACHE/addons/$RELEASE-$ARCH"-*; do [ -e "$old" ] && rm -rf "$old"; done
   mkdir -p "$dir.tmp"
   : >"$log"
-  overlay "$CROSS" cross || return 1
+  overlay_chroot "$CROSS" cross "$HOSTARCH"
   C="$OVL"
-  chroot_mounts "$C" "$HOSTARCH"
-  cp /etc/resolv.conf "$C/etc/resolv.conf"
   bind_dir "$CACHE/downloads/npm" "$C/root/.npm"
   mkdir -p "$C/root/modules"
   cp "$SRC/package.json" "$SRC/package-lock.json" "$C/root/modules/"

@@ -20,13 +20,30 @@ export class PausedFile {
    * the daemon paused, with a warning: for privacy, an unknown answer is "paused".
    */
   read(): boolean {
+    const paused = this.readRecord();
+    // A record of the fixed length is kept from the start, so that a pause can later replace it in place on a
+    // full card (see write()).
+    if (paused !== undefined) {
+      let size = -1;
+      try {
+        size = fs.statSync(this.file).size;
+      } catch {
+        // written below
+      }
+      if (size !== RECORD_BYTES) this.write(paused);
+    }
+    return paused ?? true;
+  }
+
+  /** The saved value; false when none was saved; undefined (= paused, said) when the file cannot be used. */
+  private readRecord(): boolean | undefined {
     let text: string;
     try {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       this.log.warn({ file: this.file, reason: fileReason(err) }, 'cannot read the saved pause: staying paused until a {"paused":false} command');
-      return true;
+      return undefined;
     }
     try {
       const value = (JSON.parse(text) as { paused?: unknown }).paused;
@@ -35,18 +52,24 @@ export class PausedFile {
       // below
     }
     this.log.warn({ file: this.file }, 'the saved pause is not {"paused":true|false}: staying paused until a {"paused":false} command');
-    return true;
+    return undefined;
   }
 
-  /** Writes it (temp file, fsync, rename, directory fsync); a failure is logged: the pause then lasts only until a restart. */
+  /**
+   * Writes it (temp file, fsync, rename, directory fsync). On a full card (ENOSPC, EDQUOT) the temp file cannot
+   * be made, so the record is overwritten in place instead: it always has the same length (RECORD_BYTES), so an
+   * overwrite needs no new block and a pause still lands on a card with no space left. Any other failure is
+   * logged: the pause then lasts only until a restart.
+   */
   write(paused: boolean): void {
     const dir = path.dirname(this.file);
     const tmp = `${this.file}.tmp-${process.pid}`;
+    const record = pausedRecord(paused);
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const fd = fs.openSync(tmp, 'w', 0o600);
       try {
-        fs.writeSync(fd, `${JSON.stringify({ paused, time: new Date().toISOString() })}\n`);
+        fs.writeSync(fd, record);
         fs.fdatasyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -60,7 +83,36 @@ export class PausedFile {
       }
     } catch (err) {
       fs.rm(tmp, { force: true }, () => undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOSPC' || code === 'EDQUOT') && this.overwriteInPlace(record)) {
+        this.log.warn({ file: this.file, paused }, 'the state directory is full: the pause was saved over the previous record in place');
+        return;
+      }
       this.log.warn({ file: this.file, reason: fileReason(err), paused }, 'cannot save the pause in the state directory: it lasts only until the daemon restarts');
     }
   }
+
+  /** Overwrites an existing record of the same length without allocating; false when there is none to overwrite. */
+  private overwriteInPlace(record: Buffer): boolean {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(this.file, 'r+');
+      if (fs.fstatSync(fd).size !== record.length) return false;
+      fs.writeSync(fd, record, 0, record.length, 0);
+      fs.fdatasyncSync(fd);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+}
+
+/** Every record has this many bytes (JSON padded with spaces, then a newline), so that one can replace another in place. */
+const RECORD_BYTES = 96;
+
+function pausedRecord(paused: boolean): Buffer {
+  const json = JSON.stringify({ paused, time: new Date().toISOString() });
+  return Buffer.from(`${json.padEnd(RECORD_BYTES - 1, ' ')}\n`);
 }

@@ -12,7 +12,7 @@ export interface ParsedArgs {
   force: boolean;
 }
 
-export const COMMANDS = ['run', 'check-config', 'remove-discovery', 'devices', 'preview', 'help'] as const;
+export const COMMANDS = ['run', 'check-config', 'remove-discovery', 'devices', 'preview', 'demo', 'help'] as const;
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const byFlag = new Map(settings().map((s) => [s.flag, s]));
@@ -89,6 +89,8 @@ export function usage(): string {
     '                    preview.duration_s, to aim the camera (refused while the service uses it,',
     '                    under a service manager or without a terminal unless --force)',
     '  remove-discovery  remove the Home Assistant discovery configs from the broker',
+    '  demo              run on the bundled demo clip with config/demo.json (embedded broker, dashboard)',
+    '                    and print the events; options as for run (e.g. --source-pace none)',
     '',
     'Options:',
     '  --config FILE     JSON config file (default /etc/emotiond/config.json when it exists)',

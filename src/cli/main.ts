@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// emotiond command line: run, check-config, devices, remove-discovery, preview, --version.
+// emotiond command line: run, check-config, devices, remove-discovery, preview, demo, --version.
 import { exitCodeFor } from '../errors.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { atPriority, createLogger, type Logger } from '../system/logger.js';
-import { readVersion } from '../system/paths.js';
+import { fromRoot, readVersion } from '../system/paths.js';
 import { redactText } from '../system/redact.js';
 import { parseArgs, usage, type ParsedArgs } from './args.js';
 import { runDaemon } from './run.js';
+
+/** The clip config/demo.json names, relative to the install (or checkout) directory. */
+const DEMO_CLIP = 'deploy/demo/demo-faces.avi';
 
 /** The message without a stack; exit 78 for what a restart cannot fix (see exitCodeFor), else 1. */
 function fail(err: unknown): never {
@@ -43,6 +46,11 @@ async function main(argv: string[]): Promise<void> {
     const { listDevices, formatDevices } = await import('./devices.js');
     process.stdout.write(`${formatDevices(await listDevices())}\n`);
     return;
+  }
+  // The demo is `run` with the install's demo config and clip, from whatever directory it is started in.
+  if (args.command === 'demo' && args.configFile === undefined) {
+    args.configFile = fromRoot('config/demo.json');
+    args.flags['source.uri'] ??= fromRoot(DEMO_CLIP);
   }
   const loaded = load(args);
   const logger: Logger = createLogger({ level: loaded.config.log.level, pretty: loaded.config.log.pretty });
