@@ -50,14 +50,31 @@ test('FrameClock: live frames are stamped with the wall clock when a message is 
 });
 
 function face(track: number, ageS: number, time: number): FaceState {
-  return { device: 'd', track, time: new Date(time).toISOString(), emotion: 'Happy', scores: { ...zeroScores(), Happy: 1 }, box: { x: 0, y: 0, width: 50, height: 50 }, age_s: ageS };
+  return {
+    device: 'd',
+    track,
+    time: new Date(time).toISOString(),
+    emotion: 'Happy',
+    scores: { ...zeroScores(), Happy: 1 },
+    box: { x: 0, y: 0, width: 50, height: 50 },
+    age_s: ageS,
+  };
 }
 
 function happyRoom(time: number): RoomSummary {
-  return { device: 'd', time: new Date(time).toISOString(), window_s: 5, faces: 1, shares: { ...zeroScores(), Happy: 1 }, dominant: 'Happy', withheld: false, min_faces: 1 };
+  return {
+    device: 'd',
+    time: new Date(time).toISOString(),
+    window_s: 5,
+    faces: 1,
+    shares: { ...zeroScores(), Happy: 1 },
+    dominant: 'Happy',
+    withheld: false,
+    min_faces: 1,
+  };
 }
 
-test('emotion seconds (the room window\'s face-time), a face\'s expiry on the dashboard and its timeline\'s span follow the monotonic clock, whatever the wall clock does', (t) => {
+test("emotion seconds (the room window's face-time), a face's expiry on the dashboard and its timeline's span follow the monotonic clock, whatever the wall clock does", (t) => {
   const clock = steppedClock();
   const frames = new FrameClock(false, clock);
   const room = new RoomWindow('d', frames.now(), 1, (ms) => frames.wall(ms));

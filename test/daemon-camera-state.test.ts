@@ -17,7 +17,11 @@ import { until } from './helpers/daemon-harness.js';
 const CLIP = path.join(projectRoot(), 'deploy/demo/demo-faces.avi');
 const clipTest = testUnless(firstMissing(missingModel(), missingFile(CLIP, 'deploy/make-demo-clip.sh')));
 
-async function withDaemon(t: ExecutionContext, flags: Record<string, string>, whileRunning: (daemon: Daemon, seen: CameraState[]) => Promise<void>): Promise<CameraState> {
+async function withDaemon(
+  t: ExecutionContext,
+  flags: Record<string, string>,
+  whileRunning: (daemon: Daemon, seen: CameraState[]) => Promise<void>,
+): Promise<CameraState> {
   const logger = createLogger({ level: 'warn', pretty: 'no' });
   const broker = new EmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, logger });
   await broker.start();
@@ -32,7 +36,15 @@ async function withDaemon(t: ExecutionContext, flags: Record<string, string>, wh
 
   const loaded = loadConfig({
     env: {},
-    flags: { 'source.uri': CLIP, 'classifier.model': testModel() ?? '', 'device.id': 'camtest', 'mqtt.url': url, 'mqtt.protocol_version': '4', 'mqtt.discovery': false, ...flags },
+    flags: {
+      'source.uri': CLIP,
+      'classifier.model': testModel() ?? '',
+      'device.id': 'camtest',
+      'mqtt.url': url,
+      'mqtt.protocol_version': '4',
+      'mqtt.discovery': false,
+      ...flags,
+    },
   });
   const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   await daemon.start();
@@ -57,7 +69,10 @@ async function withDaemon(t: ExecutionContext, flags: Record<string, string>, wh
 clipTest('a file source that ended leaves the retained camera state offline', async (t) => {
   const state = await withDaemon(t, { 'source.pace': 'none' }, async (daemon, seen) => {
     await daemon.sourceEnded;
-    t.true(seen.some((c) => c.state === 'online'), 'the camera was online while the clip was read');
+    t.true(
+      seen.some((c) => c.state === 'online'),
+      'the camera was online while the clip was read',
+    );
   });
   t.like(state, { device: 'camtest', state: 'offline', width: null, height: null, fps: null });
 });

@@ -21,7 +21,10 @@ interface Received {
 }
 
 function pickClip(): string | null {
-  return dataFile('facetest/clips/clip1.avi') ?? (fs.existsSync(path.join(projectRoot(), 'deploy/demo/demo-faces.avi')) ? path.join(projectRoot(), 'deploy/demo/demo-faces.avi') : null);
+  return (
+    dataFile('facetest/clips/clip1.avi') ??
+    (fs.existsSync(path.join(projectRoot(), 'deploy/demo/demo-faces.avi')) ? path.join(projectRoot(), 'deploy/demo/demo-faces.avi') : null)
+  );
 }
 
 const model = testModel();
@@ -39,7 +42,16 @@ testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to
 
   const loaded = loadConfig({
     env: {},
-    flags: { 'source.uri': clip as string, 'source.pace': 'none', 'classifier.model': model as string, 'device.id': 'itest', 'mqtt.url': `mqtt://127.0.0.1:${broker.port}`, 'mqtt.protocol_version': '4', 'events.room_interval_s': '1', 'mqtt.face_interval_s': '0.2' },
+    flags: {
+      'source.uri': clip as string,
+      'source.pace': 'none',
+      'classifier.model': model as string,
+      'device.id': 'itest',
+      'mqtt.url': `mqtt://127.0.0.1:${broker.port}`,
+      'mqtt.protocol_version': '4',
+      'events.room_interval_s': '1',
+      'mqtt.face_interval_s': '0.2',
+    },
   });
   const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   try {
@@ -68,7 +80,11 @@ testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to
   t.is(events.at(-1)?.type, 'face_gone');
   t.is(new Set(events.map((e) => e.id)).size, events.length, 'event ids are unique');
   const counters = events.map((e) => Number(e.id.split('-').at(-1)));
-  t.deepEqual(counters, [...counters].sort((a, b) => a - b), 'events arrive in the order they were made');
+  t.deepEqual(
+    counters,
+    [...counters].sort((a, b) => a - b),
+    'events arrive in the order they were made',
+  );
   for (const e of events) {
     t.is(e.device, 'itest');
     if (e.type === 'emotion_changed') t.true(EMOTIONS.includes(e.after) && e.before !== e.after);
@@ -82,9 +98,15 @@ testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to
   const faceMsgs = received.filter((m) => m.topic === faceTopic);
   t.true(faceMsgs.length >= 2, 'face state published while present');
   t.is(faceMsgs.at(-1)?.payload, '', 'face state cleared when the face is gone');
-  t.true(received.some((m) => m.topic === 'emotiond/itest/room'), 'room summary published');
+  t.true(
+    received.some((m) => m.topic === 'emotiond/itest/room'),
+    'room summary published',
+  );
   const avail = received.filter((m) => m.topic === 'emotiond/itest/availability').map((m) => JSON.parse(m.payload).state);
   t.is(avail[0], 'online');
   t.is(avail.at(-1), 'offline');
-  t.true(received.some((m) => m.topic.startsWith('homeassistant/sensor/')), 'Home Assistant discovery published');
+  t.true(
+    received.some((m) => m.topic.startsWith('homeassistant/sensor/')),
+    'Home Assistant discovery published',
+  );
 });

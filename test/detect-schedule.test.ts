@@ -86,10 +86,14 @@ test('the first frame is swept whole; a later sweep is spread over at least full
   let frames = 0;
   const rows = new Map<string, number>();
   while (s.stats().lastSweepFrames === 1 && frames < 50) {
-    for (const st of s.nextStrips(b, 0, ++frames * 33)) for (let r = st.row0; r < st.row0 + st.rows; r++) rows.set(`${st.band}:${r}`, (rows.get(`${st.band}:${r}`) ?? 0) + 1);
+    for (const st of s.nextStrips(b, 0, ++frames * 33))
+      for (let r = st.row0; r < st.row0 + st.rows; r++) rows.set(`${st.band}:${r}`, (rows.get(`${st.band}:${r}`) ?? 0) + 1);
   }
   t.is(rows.size, all, 'the second sweep scans every row');
-  t.true([...rows.values()].every((n) => n === 1), 'each row once');
+  t.true(
+    [...rows.values()].every((n) => n === 1),
+    'each row once',
+  );
   t.is(s.stats().lastSweepFrames, frames);
   t.true(frames >= 5 && frames <= 6, `the second sweep took ${frames} frames`);
 });
@@ -102,7 +106,10 @@ test('a tight budget makes the sweep take more frames, but every frame still sca
   // Learned cost: the whole sweep would take 200 ms, so a 2 ms budget leaves ~1/100 of it per frame.
   s.cost.sweep(200, total);
   const { strips } = scanned(s, b, 300, (i) => (i + 1) * 33);
-  t.true(strips.every((n) => n >= 1), 'at least one strip per frame');
+  t.true(
+    strips.every((n) => n >= 1),
+    'at least one strip per frame',
+  );
   const frames = s.stats().lastSweepFrames ?? 0;
   // About 100 frames of budget; the smallest strips overshoot it a little (they rescan their overlap).
   t.true(frames > 50 && frames < 300, `a sweep took ${frames} frames`);
@@ -113,7 +120,10 @@ test('probes: new and lost tracks on every frame, found ones at track_hz, most o
   const s = new DetectionSchedule({ budgetMs: 10, trackHz: 6, fullEvery: 5 });
   const box = { x: 0, y: 0, width: 40, height: 40 };
   const tracks: ProbeTarget[] = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } }));
-  tracks.push({ id: 100, probe: {}, geometry: { box, status: 'tentative', misses: 0 } }, { id: 101, probe: {}, geometry: { box, status: 'confirmed', misses: 2 } });
+  tracks.push(
+    { id: 100, probe: {}, geometry: { box, status: 'tentative', misses: 0 } },
+    { id: 101, probe: {}, geometry: { box, status: 'confirmed', misses: 2 } },
+  );
   // A probe costs 1 ms: 7 fit in the probes' share (70 %) of the 10 ms budget.
   s.cost.probe(1, 1);
   const count = new Map<number, number>();

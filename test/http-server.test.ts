@@ -175,9 +175,15 @@ testUnless(noClip)('the daemon on the demo clip serves the page, a live feed wit
     t.is(families.get('emotiond_faces')?.type, 'gauge');
     t.is(families.get('emotiond_stage_duration_seconds')?.type, 'histogram');
     for (const stage of ['detect', 'track', 'classify', 'events', 'publish', 'frame']) {
-      t.true((families.get('emotiond_stage_duration_seconds')?.samples.find((s) => s.name.endsWith('_count') && s.labels['stage'] === stage)?.value ?? 0) > 0, stage);
+      t.true(
+        (families.get('emotiond_stage_duration_seconds')?.samples.find((s) => s.name.endsWith('_count') && s.labels['stage'] === stage)?.value ?? 0) > 0,
+        stage,
+      );
     }
-    t.deepEqual(families.get('emotiond_emotion_seconds_total')?.samples.map((s) => s.labels['emotion']), [...EMOTIONS]);
+    t.deepEqual(
+      families.get('emotiond_emotion_seconds_total')?.samples.map((s) => s.labels['emotion']),
+      [...EMOTIONS],
+    );
     // Face-seconds are added with the room summary that brings the mood (events/room-window.ts); read /metrics again
     // until they are there, should a summary land between the page's state and the scrape.
     let counted = EMOTIONS.some((e) => (value('emotiond_emotion_seconds_total', { emotion: e }) ?? 0) > 0);
@@ -218,7 +224,10 @@ testUnless(noClip)('with privacy.per_face false the dashboard gets no faces, tra
       t.true(validator.validate('dashboard', s).ok);
       t.deepEqual((s as { faces: unknown[] }).faces, []);
     }
-    t.false(raw.some((r) => /"track"|"box"/.test(r)), 'no track id or box in any message');
+    t.false(
+      raw.some((r) => /"track"|"box"/.test(r)),
+      'no track id or box in any message',
+    );
     const last = states.at(-1) as { mood: string | null; mood_source: string; faces_present: number; notice: string | null };
     t.is(last.notice, 'Research study: emotion recognition is in use in this room.', 'privacy.notice as configured');
     t.is(last.mood_source, 'room', `the last of ${states.length} states`);

@@ -86,8 +86,14 @@ test('the gate makes appeared, changed (before/after) and gone with time shares'
     if (e) events.push(e);
   }
   events.push(...gate.ended(f, 3100));
-  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'emotion_changed', 'face_gone']);
-  t.deepEqual(events.map((e) => e.id), ['dev1-b-1', 'dev1-b-2', 'dev1-b-3']);
+  t.deepEqual(
+    events.map((e) => e.type),
+    ['face_appeared', 'emotion_changed', 'face_gone'],
+  );
+  t.deepEqual(
+    events.map((e) => e.id),
+    ['dev1-b-1', 'dev1-b-2', 'dev1-b-3'],
+  );
   const changed = events[1];
   t.true(changed?.type === 'emotion_changed' && changed.before === 'Neutral' && changed.after === 'Happy');
   const gone = events[2];
@@ -108,7 +114,10 @@ test('with first_steps, face_appeared carries no emotion and the first label fol
     const e = gate.classified(f, ms);
     if (e) events.push(e);
   }
-  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'emotion_changed']);
+  t.deepEqual(
+    events.map((e) => e.type),
+    ['face_appeared', 'emotion_changed'],
+  );
   const [appeared, first] = events;
   t.true(appeared?.type === 'face_appeared' && appeared.emotion === null && appeared.scores !== null);
   t.true(first?.type === 'emotion_changed' && first.before === null && first.after === 'Happy' && first.time === new Date(200).toISOString());
@@ -119,7 +128,10 @@ test('a face that ends before it was classified still appears (emotion null) and
   const gate = new EmotionGate(settings, { device: 'dev1', bootId: 'b' });
   const f = face(4);
   events.push(...gate.ended(f, 500));
-  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'face_gone']);
+  t.deepEqual(
+    events.map((e) => e.type),
+    ['face_appeared', 'face_gone'],
+  );
   t.true(events[0]?.type === 'face_appeared' && events[0].emotion === null && events[0].scores === null);
 });
 

@@ -77,12 +77,33 @@ testUnless(noClip)('min_faces 2 with one face present: no count of it on MQTT ro
   }
   for (const s of states) t.true(validator.validate('dashboard', s).ok);
 
-  t.true(rooms.some((r) => r.withheld && r.faces === null), `withheld summaries with no count: ${JSON.stringify(rooms.map((r) => r.faces))}`);
-  t.false(rooms.some((r) => r.faces === 1), 'no room summary says one face');
-  t.true(stats.some((s) => s.active_tracks === null), `stats: ${JSON.stringify(stats.map((s) => s.active_tracks))}`);
-  t.false(stats.some((s) => s.active_tracks === 1 || s.classify?.faces === 1), 'no stats message says one face');
-  t.true(gauges.some((g) => Number.isNaN(g)), `emotiond_faces: ${gauges.join(' ')}`);
+  t.true(
+    rooms.some((r) => r.withheld && r.faces === null),
+    `withheld summaries with no count: ${JSON.stringify(rooms.map((r) => r.faces))}`,
+  );
+  t.false(
+    rooms.some((r) => r.faces === 1),
+    'no room summary says one face',
+  );
+  t.true(
+    stats.some((s) => s.active_tracks === null),
+    `stats: ${JSON.stringify(stats.map((s) => s.active_tracks))}`,
+  );
+  t.false(
+    stats.some((s) => s.active_tracks === 1 || s.classify?.faces === 1),
+    'no stats message says one face',
+  );
+  t.true(
+    gauges.some((g) => Number.isNaN(g)),
+    `emotiond_faces: ${gauges.join(' ')}`,
+  );
   t.false(gauges.includes(1), 'the gauge never says one face');
-  t.true(states.some((s) => s.faces_present === null), `the page: ${JSON.stringify(states.map((s) => s.faces_present))}`);
-  t.false(states.some((s) => s.faces_present === 1), 'the page never says one face');
+  t.true(
+    states.some((s) => s.faces_present === null),
+    `the page: ${JSON.stringify(states.map((s) => s.faces_present))}`,
+  );
+  t.false(
+    states.some((s) => s.faces_present === 1),
+    'the page never says one face',
+  );
 });

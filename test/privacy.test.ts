@@ -42,7 +42,7 @@ test('min_faces 3: face-time counts only while 3 faces are present; 1 or 2 prese
   room.tick([c], 19000); // one face for 8 s: not counted, and the room is empty at the end
   const emptyAfter = room.summary([], 20000);
   t.like(emptyAfter, { faces: 0, withheld: false, dominant: 'Happy' }, 'shares of the time three were there');
-  t.is(emptyAfter.shares.Happy, 0.667, 'the lone Sad face\'s 8 s are not in the shares');
+  t.is(emptyAfter.shares.Happy, 0.667, "the lone Sad face's 8 s are not in the shares");
 
   room.tick([a, b], 20000);
   room.tick([a, b], 25000);
@@ -100,7 +100,7 @@ test('the room window, the one place min_faces applies, withholds a summary of f
   t.false(validator.validate('room', lying).ok, 'the schema refuses a withheld summary that carries shares or a mood');
 });
 
-test('an earlier run\'s queued events are discarded, and the file emptied, when per_face is now false', async (t) => {
+test("an earlier run's queued events are discarded, and the file emptied, when per_face is now false", async (t) => {
   const dir = tmpDir('emotiond-privacy-');
   const file = path.join(dir, 'queue.jsonl');
   const { logger, lines } = captureLogger();
@@ -111,7 +111,10 @@ test('an earlier run\'s queued events are discarded, and the file emptied, when 
   t.is(new Outbox({ max: 100, file, logger }).load(), 3, 'three events were queued');
 
   const after = new Outbox({ max: 100, file, logger, persistDelayMs: 10 });
-  t.is(after.load(() => false), 0);
+  t.is(
+    after.load(() => false),
+    0,
+  );
   t.is(after.length, 0);
   await after.close();
   t.is(new Outbox({ max: 100, file, logger }).load(), 0, 'nothing left in the file');
@@ -121,36 +124,42 @@ test('an earlier run\'s queued events are discarded, and the file emptied, when 
 const clip = path.join(projectRoot(), 'deploy/demo/demo-faces.avi');
 const noClip = firstMissing(missingModel(), !fs.existsSync(clip) && `${clip} not found`);
 
-testUnless(noClip)('the daemon on the demo clip with per_face false, min_faces 2: no per-face output, room summaries withheld while one face is there', async (t) => {
-  const { daemon, sink } = makeDaemon({
-    'source.uri': clip,
-    'source.pace': 'none',
-    'classifier.model': testModel() as string,
-    'events.room_interval_s': '1',
-    'privacy.per_face': false,
-    'privacy.min_faces': '2',
-    'privacy.notice': 'Emotion recognition in use: ask at the desk.',
-  });
-  await daemon.start();
-  await daemon.sourceEnded;
-  await daemon.stop();
-  t.true(daemon.stats.facesClassified > 0, 'the clip\'s face was found and classified');
-  t.deepEqual([sink.events.length, sink.faces.length, sink.cleared.length], [0, 0, 0], 'no per-face output');
-  t.true(sink.rooms.length >= 2, `room summaries still come: ${sink.rooms.length}`);
-  t.false(sink.rooms.some((r) => r.faces === 1), 'no summary counts the one face');
-  const withFace = sink.rooms.filter((r) => r.faces === null);
-  t.true(withFace.length >= 1, 'some summaries were made while the face was there (its count withheld)');
-  for (const r of sink.rooms) {
-    t.is(r.dominant, null, `no mood in ${JSON.stringify(r)}`);
-    t.deepEqual(r.shares, zeroScores());
-    t.is(r.min_faces, 2);
-  }
-  for (const r of withFace) t.true(r.withheld);
-  const validator = new PayloadValidator();
-  for (const r of sink.rooms) t.true(validator.validate('room', r).ok);
-  t.true(sink.cameras.length >= 2);
-  for (const c of sink.cameras) {
-    t.is(c.notice, 'Emotion recognition in use: ask at the desk.');
-    t.true(validator.validate('camera', c).ok);
-  }
-});
+testUnless(noClip)(
+  'the daemon on the demo clip with per_face false, min_faces 2: no per-face output, room summaries withheld while one face is there',
+  async (t) => {
+    const { daemon, sink } = makeDaemon({
+      'source.uri': clip,
+      'source.pace': 'none',
+      'classifier.model': testModel() as string,
+      'events.room_interval_s': '1',
+      'privacy.per_face': false,
+      'privacy.min_faces': '2',
+      'privacy.notice': 'Emotion recognition in use: ask at the desk.',
+    });
+    await daemon.start();
+    await daemon.sourceEnded;
+    await daemon.stop();
+    t.true(daemon.stats.facesClassified > 0, "the clip's face was found and classified");
+    t.deepEqual([sink.events.length, sink.faces.length, sink.cleared.length], [0, 0, 0], 'no per-face output');
+    t.true(sink.rooms.length >= 2, `room summaries still come: ${sink.rooms.length}`);
+    t.false(
+      sink.rooms.some((r) => r.faces === 1),
+      'no summary counts the one face',
+    );
+    const withFace = sink.rooms.filter((r) => r.faces === null);
+    t.true(withFace.length >= 1, 'some summaries were made while the face was there (its count withheld)');
+    for (const r of sink.rooms) {
+      t.is(r.dominant, null, `no mood in ${JSON.stringify(r)}`);
+      t.deepEqual(r.shares, zeroScores());
+      t.is(r.min_faces, 2);
+    }
+    for (const r of withFace) t.true(r.withheld);
+    const validator = new PayloadValidator();
+    for (const r of sink.rooms) t.true(validator.validate('room', r).ok);
+    t.true(sink.cameras.length >= 2);
+    for (const c of sink.cameras) {
+      t.is(c.notice, 'Emotion recognition in use: ask at the desk.');
+      t.true(validator.validate('camera', c).ok);
+    }
+  },
+);

@@ -112,9 +112,32 @@ function fuzzPayload(rand: () => number, i: number): { payload: Buffer; kind: st
     case 0:
       return { payload: bytes(3 + Math.floor(rand() * 300)), kind: 'random bytes' };
     case 1:
-      return { payload: Buffer.from(pick(['{', '}', '{"paused":', '{"paused":tru}', "{'paused':true}", 'NaN', 'undefined', '{"a":1,}', '\u0000', '[1,2', '"unterminated'])), kind: 'invalid JSON' };
+      return {
+        payload: Buffer.from(
+          pick(['{', '}', '{"paused":', '{"paused":tru}', "{'paused':true}", 'NaN', 'undefined', '{"a":1,}', '\u0000', '[1,2', '"unterminated']),
+        ),
+        kind: 'invalid JSON',
+      };
     case 2: {
-      const value = pick([null, true, false, 0, -1, 1e308, 'paused', [], [true], {}, { paused: 'true' }, { paused: 1 }, { paused: null }, { paused: [] }, { transaction: {} }, { transaction: 1.5 }, { transaction: 'x'.repeat(200) }]);
+      const value = pick([
+        null,
+        true,
+        false,
+        0,
+        -1,
+        1e308,
+        'paused',
+        [],
+        [true],
+        {},
+        { paused: 'true' },
+        { paused: 1 },
+        { paused: null },
+        { paused: [] },
+        { transaction: {} },
+        { transaction: 1.5 },
+        { transaction: 'x'.repeat(200) },
+      ]);
       const isEmptyObject = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
       return { payload: Buffer.from(JSON.stringify(value)), kind: 'wrong types', okRequest: isEmptyObject };
     }
@@ -125,7 +148,18 @@ function fuzzPayload(rand: () => number, i: number): { payload: Buffer; kind: st
     case 5:
       return { payload: Buffer.from(deep(Math.floor(rand() * 5_000) + 1, '{"a":', '}').replace(/}$/, '1}')), kind: 'deep objects' };
     case 6:
-      return { payload: Buffer.from(pick(['{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"polluted":true}}}', '{"paused":true,"__proto__":{"polluted":true}}', '{"transaction":"p","__proto__":{"polluted":true}}', '{"__proto__":null}'])), kind: 'prototype pollution' };
+      return {
+        payload: Buffer.from(
+          pick([
+            '{"__proto__":{"polluted":true}}',
+            '{"constructor":{"prototype":{"polluted":true}}}',
+            '{"paused":true,"__proto__":{"polluted":true}}',
+            '{"transaction":"p","__proto__":{"polluted":true}}',
+            '{"__proto__":null}',
+          ]),
+        ),
+        kind: 'prototype pollution',
+      };
     case 7:
       return { payload: Buffer.alloc(0), kind: 'empty', okRequest: true };
     case 8:
@@ -152,7 +186,7 @@ test('fuzz: 10 000 malformed payloads on set and request/*: no crash, every requ
   const { sub, control, client, pub, log } = await setup(t);
   const started = Date.now();
   let seed = 12345;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const names = ['health_check', 'config', 'reset_tracks', 'nope', 'Ünïcödé', 'x'.repeat(300), '..', 'a b'];
   const known = new Set(['health_check', 'config', 'reset_tracks']);
   const N = 10_000;
@@ -185,7 +219,11 @@ test('fuzz: 10 000 malformed payloads on set and request/*: no crash, every requ
   }
   await Promise.all(batch);
   const responses = () => sub.messages.filter((m) => m.topic.startsWith(`${topics.root}/response/`));
-  await waitUntil(() => responses().length === requests && pub.commandCounts().rejected + pub.commandCounts().accepted === N + 1, 30_000, `${requests} responses`);
+  await waitUntil(
+    () => responses().length === requests && pub.commandCounts().rejected + pub.commandCounts().accepted === N + 1,
+    30_000,
+    `${requests} responses`,
+  );
 
   const counts = pub.commandCounts();
   const rejectLines = log.lines.filter((l) => l['level'] === 40 && l['msg'] === 'rejected MQTT command payload');

@@ -7,7 +7,19 @@ import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { topicsFor } from '../src/contract/topics.js';
 import { kindOfTopic } from '../src/contract/validate.js';
 import { zeroScores } from '../src/types.js';
-import { assertSchema, captureLogger, fakeControl, makeCamera, makeEvent, makeFace, makeRoom, startBroker, subscribe, testConfig, type Received } from './publish-helpers.js';
+import {
+  assertSchema,
+  captureLogger,
+  fakeControl,
+  makeCamera,
+  makeEvent,
+  makeFace,
+  makeRoom,
+  startBroker,
+  subscribe,
+  testConfig,
+  type Received,
+} from './publish-helpers.js';
 
 const EXAMPLES = new URL('../src/contract/EXAMPLES.md', import.meta.url);
 const device = 'kitchen';
@@ -61,7 +73,13 @@ test('one real, schema-valid example per topic; EXAMPLES.md documents every topi
   const sub = await subscribe(broker.url, ['emotiond/#', 'homeassistant/#']);
   t.teardown(() => sub.end());
   const config = testConfig(broker.url, { discovery: true, face_interval_s: 0 }, device);
-  const pub = new MqttPublisher({ config, logger: captureLogger().logger, version: '0.1.0', control: fakeControl({ device }), reconnect: { minMs: 100, maxMs: 200 } });
+  const pub = new MqttPublisher({
+    config,
+    logger: captureLogger().logger,
+    version: '0.1.0',
+    control: fakeControl({ device }),
+    reconnect: { minMs: 100, maxMs: 200 },
+  });
   t.teardown(() => pub.stop());
   await pub.start();
   await pub.whenConnected();
@@ -76,7 +94,11 @@ test('one real, schema-valid example per topic; EXAMPLES.md documents every topi
   await sub.client.publishAsync(topics.request('health_check'), '{"transaction":"42"}', { qos: 1 });
   await sub.client.publishAsync(topics.request('reset_tracks'), '{"transaction":"43"}', { qos: 1 });
   await sub.client.publishAsync(topics.request('nope'), '{"transaction":"44"}', { qos: 1 });
-  await sub.waitFor((m) => m.filter((x) => x.topic.includes('/response/')).length === 3 && m.filter((x) => x.topic === topics.paused).length >= 2, 5000, 'responses');
+  await sub.waitFor(
+    (m) => m.filter((x) => x.topic.includes('/response/')).length === 3 && m.filter((x) => x.topic === topics.paused).length >= 2,
+    5000,
+    'responses',
+  );
   await sub.settle();
   for (const m of sub.messages) assertSchema(t, m, topics.root);
 
@@ -89,25 +111,129 @@ test('one real, schema-valid example per topic; EXAMPLES.md documents every topi
   const eventOf = (type: string): Received => on(topics.events, (m) => m.text.includes(`"type":"${type}"`));
   const root = '<base>/<device>';
   const entries: Entry[] = [
-    { pattern: `${root}/availability`, direction: 'out', delivery: 'retained, QoS 1; Last Will `{"state":"offline"}`', schema: 'availability.schema.json', message: on(topics.availability) },
-    { pattern: `${root}/events`, direction: 'out', delivery: 'not retained, QoS `mqtt.qos`; queued while offline', schema: 'event.schema.json', message: eventOf('face_appeared'), note: 'None when `privacy.per_face` is false. type `face_appeared`, sent on the face\'s first model step; its `emotion` is null until the first label is committed, after `events.first_label_steps` steps (default 5, a third of a second), which then follows as `emotion_changed` with `before: null`:' },
-    { pattern: `${root}/events`, direction: 'out', delivery: '', schema: 'event.schema.json', message: eventOf('emotion_changed'), note: 'type `emotion_changed`:' },
+    {
+      pattern: `${root}/availability`,
+      direction: 'out',
+      delivery: 'retained, QoS 1; Last Will `{"state":"offline"}`',
+      schema: 'availability.schema.json',
+      message: on(topics.availability),
+    },
+    {
+      pattern: `${root}/events`,
+      direction: 'out',
+      delivery: 'not retained, QoS `mqtt.qos`; queued while offline',
+      schema: 'event.schema.json',
+      message: eventOf('face_appeared'),
+      note: "None when `privacy.per_face` is false. type `face_appeared`, sent on the face's first model step; its `emotion` is null until the first label is committed, after `events.first_label_steps` steps (default 5, a third of a second), which then follows as `emotion_changed` with `before: null`:",
+    },
+    {
+      pattern: `${root}/events`,
+      direction: 'out',
+      delivery: '',
+      schema: 'event.schema.json',
+      message: eventOf('emotion_changed'),
+      note: 'type `emotion_changed`:',
+    },
     { pattern: `${root}/events`, direction: 'out', delivery: '', schema: 'event.schema.json', message: eventOf('face_gone'), note: 'type `face_gone`:' },
-    { pattern: `${root}/faces/<track>`, direction: 'out', delivery: 'retained, QoS 1, at most every `mqtt.face_interval_s`', schema: 'face.schema.json', message: on(topics.face(4), (m) => m.payload.length > 0), note: 'None when `privacy.per_face` is false.' },
-    { pattern: `${root}/faces/<track>`, direction: 'out', delivery: '', schema: '(none)', message: on(topics.face(4), (m) => m.payload.length === 0), note: 'When the face is gone its retained state is cleared with an empty retained payload.' },
-    { pattern: `${root}/room`, direction: 'out', delivery: 'retained, QoS 1', schema: 'room.schema.json', message: on(topics.room, (m) => m.text.includes('"withheld":false')) },
-    { pattern: `${root}/room`, direction: 'out', delivery: '', schema: 'room.schema.json', message: on(topics.room, (m) => m.text.includes('"withheld":true')), note: 'While 1 to `privacy.min_faces` - 1 faces are present (or the window never had that many at once) the summary is withheld: no shares, no mood.' },
+    {
+      pattern: `${root}/faces/<track>`,
+      direction: 'out',
+      delivery: 'retained, QoS 1, at most every `mqtt.face_interval_s`',
+      schema: 'face.schema.json',
+      message: on(topics.face(4), (m) => m.payload.length > 0),
+      note: 'None when `privacy.per_face` is false.',
+    },
+    {
+      pattern: `${root}/faces/<track>`,
+      direction: 'out',
+      delivery: '',
+      schema: '(none)',
+      message: on(topics.face(4), (m) => m.payload.length === 0),
+      note: 'When the face is gone its retained state is cleared with an empty retained payload.',
+    },
+    {
+      pattern: `${root}/room`,
+      direction: 'out',
+      delivery: 'retained, QoS 1',
+      schema: 'room.schema.json',
+      message: on(topics.room, (m) => m.text.includes('"withheld":false')),
+    },
+    {
+      pattern: `${root}/room`,
+      direction: 'out',
+      delivery: '',
+      schema: 'room.schema.json',
+      message: on(topics.room, (m) => m.text.includes('"withheld":true')),
+      note: 'While 1 to `privacy.min_faces` - 1 faces are present (or the window never had that many at once) the summary is withheld: no shares, no mood.',
+    },
     { pattern: `${root}/camera`, direction: 'out', delivery: 'retained, QoS 1', schema: 'camera.schema.json', message: on(topics.camera) },
-    { pattern: `${root}/stats`, direction: 'out', delivery: 'retained, QoS 0, every `mqtt.stats_interval_s` and after each connect', schema: 'stats.schema.json', message: on(topics.stats) },
-    { pattern: `${root}/paused`, direction: 'out', delivery: 'retained, QoS 1', schema: 'paused.schema.json', message: on(topics.paused, (m) => m.text.includes('true')) },
+    {
+      pattern: `${root}/stats`,
+      direction: 'out',
+      delivery: 'retained, QoS 0, every `mqtt.stats_interval_s` and after each connect',
+      schema: 'stats.schema.json',
+      message: on(topics.stats),
+    },
+    {
+      pattern: `${root}/paused`,
+      direction: 'out',
+      delivery: 'retained, QoS 1',
+      schema: 'paused.schema.json',
+      message: on(topics.paused, (m) => m.text.includes('true')),
+    },
     { pattern: `${root}/set`, direction: 'in', delivery: 'any QoS', schema: 'set.schema.json', message: on(topics.set) },
-    { pattern: `${root}/request/<name>`, direction: 'in', delivery: 'any QoS; names `health_check`, `config`, `reset_tracks`; empty payload = `{}`', schema: 'request.schema.json', message: on(topics.request('reset_tracks')) },
-    { pattern: `${root}/response/<name>`, direction: 'out', delivery: 'not retained, QoS 1 (MQTT 5: correlation data echoed)', schema: 'response.schema.json', message: on(topics.response('reset_tracks')) },
-    { pattern: `${root}/response/<name>`, direction: 'out', delivery: '', schema: 'response.schema.json', message: on(topics.response('health_check')), note: '`health_check` answers with the stats payload plus `healthy`:' },
-    { pattern: `${root}/response/<name>`, direction: 'out', delivery: '', schema: 'response.schema.json', message: on(topics.response('nope')), note: 'An unknown name or a bad payload gets an error response:' },
-    { pattern: '<discovery_prefix>/sensor/emotiond_<device>/<object>/config', direction: 'out', delivery: 'retained, QoS 1', schema: 'ha-sensor.schema.json', message: first((m) => m.topic.endsWith('/share_happy/config'), 'sensor config'), note: 'Sensors: faces, mood, share_angry, share_fear, share_happy, share_neutral, share_sad, share_surprise, fps, camera. One of them:' },
-    { pattern: '<discovery_prefix>/switch/emotiond_<device>/paused/config', direction: 'out', delivery: 'retained, QoS 1', schema: 'ha-switch.schema.json', message: first((m) => m.topic.endsWith('/paused/config'), 'switch config') },
-    { pattern: '<discovery_prefix>/status', direction: 'in', delivery: 'HA birth message `online` → discovery is published again', schema: '(plain text)', message: { topic: 'homeassistant/status', payload: Buffer.from('online'), text: 'online', retain: false, qos: 1 } },
+    {
+      pattern: `${root}/request/<name>`,
+      direction: 'in',
+      delivery: 'any QoS; names `health_check`, `config`, `reset_tracks`; empty payload = `{}`',
+      schema: 'request.schema.json',
+      message: on(topics.request('reset_tracks')),
+    },
+    {
+      pattern: `${root}/response/<name>`,
+      direction: 'out',
+      delivery: 'not retained, QoS 1 (MQTT 5: correlation data echoed)',
+      schema: 'response.schema.json',
+      message: on(topics.response('reset_tracks')),
+    },
+    {
+      pattern: `${root}/response/<name>`,
+      direction: 'out',
+      delivery: '',
+      schema: 'response.schema.json',
+      message: on(topics.response('health_check')),
+      note: '`health_check` answers with the stats payload plus `healthy`:',
+    },
+    {
+      pattern: `${root}/response/<name>`,
+      direction: 'out',
+      delivery: '',
+      schema: 'response.schema.json',
+      message: on(topics.response('nope')),
+      note: 'An unknown name or a bad payload gets an error response:',
+    },
+    {
+      pattern: '<discovery_prefix>/sensor/emotiond_<device>/<object>/config',
+      direction: 'out',
+      delivery: 'retained, QoS 1',
+      schema: 'ha-sensor.schema.json',
+      message: first((m) => m.topic.endsWith('/share_happy/config'), 'sensor config'),
+      note: 'Sensors: faces, mood, share_angry, share_fear, share_happy, share_neutral, share_sad, share_surprise, fps, camera. One of them:',
+    },
+    {
+      pattern: '<discovery_prefix>/switch/emotiond_<device>/paused/config',
+      direction: 'out',
+      delivery: 'retained, QoS 1',
+      schema: 'ha-switch.schema.json',
+      message: first((m) => m.topic.endsWith('/paused/config'), 'switch config'),
+    },
+    {
+      pattern: '<discovery_prefix>/status',
+      direction: 'in',
+      delivery: 'HA birth message `online` → discovery is published again',
+      schema: '(plain text)',
+      message: { topic: 'homeassistant/status', payload: Buffer.from('online'), text: 'online', retain: false, qos: 1 },
+    },
   ];
   const kinds = new Set(entries.map((e) => kindOfTopic(e.message.topic, topics.root, 'homeassistant')).filter((k) => k !== undefined));
   t.is(kinds.size, 12, 'every payload kind has an example');

@@ -73,7 +73,11 @@ test(`broker outage of ${OUTAGE_S} s while events flow: 0 lost, 0 duplicated, in
 
   const ids = eventIds(sub);
   t.is(ids.length, total, 'every event exactly once');
-  t.deepEqual(ids, Array.from({ length: total }, (_, i) => i), 'in order');
+  t.deepEqual(
+    ids,
+    Array.from({ length: total }, (_, i) => i),
+    'in order',
+  );
   t.true(total - beforeOutage >= queuedDuringOutage);
   t.like(pub.health(), { queue_length: 0, queue_dropped: 0, reconnects: 1 });
   for (const m of sub.messages) assertSchema(t, m, topics.root);
@@ -97,7 +101,12 @@ for (const qos of [1, 0] as const) {
     t.teardown(() => broker.stop());
     const sub = await subscribe(broker.url, [topics.events]);
     t.teardown(() => sub.end());
-    const pub = new MqttPublisher({ config: testConfig(broker.url, { qos }), logger: captureLogger().logger, version: '1', reconnect: { minMs: 100, maxMs: 200 } });
+    const pub = new MqttPublisher({
+      config: testConfig(broker.url, { qos }),
+      logger: captureLogger().logger,
+      version: '1',
+      reconnect: { minMs: 100, maxMs: 200 },
+    });
     t.teardown(() => pub.stop());
     await pub.start();
     await pub.whenConnected();
@@ -116,7 +125,11 @@ for (const qos of [1, 0] as const) {
     const ids = eventIds(sub);
     const firsts = ids.filter((id, i) => ids.indexOf(id) === i);
     if (qos === 1) {
-      t.deepEqual(firsts, Array.from({ length: N + 1 }, (_, i) => i), 'every event, first seen in order');
+      t.deepEqual(
+        firsts,
+        Array.from({ length: N + 1 }, (_, i) => i),
+        'every event, first seen in order',
+      );
       // Only what was in flight at the drop may come twice (QoS 1 is at least once).
       t.true(ids.length - firsts.length <= 64, `${ids.length - firsts.length} duplicates`);
       t.log(`${ids.length - firsts.length} duplicates after a drop at ${droppedAt}`);

@@ -8,7 +8,6 @@ import { SdNotify } from '../src/cli/sd-notify.js';
 import { notifySocket, type Note } from './helpers/notify-socket.js';
 import { sleep, waitUntil } from './helpers/wait.js';
 
-
 interface Listener {
   path: string;
   messages: Note[];
@@ -21,7 +20,12 @@ interface Listener {
 async function listen(t: { teardown: (fn: () => void) => void }): Promise<Listener> {
   const { path: sockPath, notes: messages, settle } = await notifySocket(t);
   const waitFor = (count: number, ms = 2000): Promise<void> =>
-    waitUntil(() => messages.length >= count, ms, `${count} messages`, () => `got ${messages.length}: ${JSON.stringify(messages)}`);
+    waitUntil(
+      () => messages.length >= count,
+      ms,
+      `${count} messages`,
+      () => `got ${messages.length}: ${JSON.stringify(messages)}`,
+    );
   return { path: sockPath, messages, waitFor, settle };
 }
 

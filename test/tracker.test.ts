@@ -61,7 +61,10 @@ test('a face that returns after its track ended gets a new id', (t) => {
   tr.update(everyTrack(tr, []), 200);
   tr.update(everyTrack(tr, []), 233);
   for (let i = 0; i < 5; i++) tr.update(everyTrack(tr, [det(100, 100)]), 300 + i * 33);
-  t.deepEqual(tr.tracks.map((x) => x.id), [2]);
+  t.deepEqual(
+    tr.tracks.map((x) => x.id),
+    [2],
+  );
 });
 
 test('a short gap does not switch ids (track survives misses below max_misses)', (t) => {
@@ -70,20 +73,29 @@ test('a short gap does not switch ids (track survives misses below max_misses)',
   tr.update(everyTrack(tr, []), 200);
   tr.update(everyTrack(tr, []), 233);
   tr.update(everyTrack(tr, [det(104, 100)]), 266);
-  t.deepEqual(tr.tracks.map((x) => x.id), [1]);
+  t.deepEqual(
+    tr.tracks.map((x) => x.id),
+    [1],
+  );
 });
 
 test('a fast-moving face is followed by centre distance when overlap is low', (t) => {
   const tr = new FaceTracker(settings);
   for (let i = 0; i < 8; i++) tr.update(everyTrack(tr, [det(100 + i * 35, 100)]), i * 33);
-  t.deepEqual(tr.tracks.map((x) => x.id), [1]);
+  t.deepEqual(
+    tr.tracks.map((x) => x.id),
+    [1],
+  );
 });
 
 test('endAll returns only confirmed tracks and empties the tracker', (t) => {
   const tr = new FaceTracker(settings);
   for (let i = 0; i < 5; i++) tr.update(everyTrack(tr, [det(100, 100)]), i * 33);
   tr.update(everyTrack(tr, [det(100, 100), det(400, 100)]), 200);
-  t.deepEqual(tr.endAll().map((x) => x.id), [1]);
+  t.deepEqual(
+    tr.endAll().map((x) => x.id),
+    [1],
+  );
   t.is(tr.tracks.length, 0);
 });
 
@@ -98,7 +110,10 @@ test('boxes stay square', (t) => {
 test('a look-alike with few cascade votes stays tentative however often it is seen', (t) => {
   const tr = new FaceTracker(settings);
   for (let i = 0; i < 20; i++) tr.update(everyTrack(tr, [{ box: { x: 10, y: 10, width: 60, height: 60 }, score: 6 }, det(200, 10)]), i * 33);
-  t.deepEqual(tr.confirmedTracks.map((x) => x.id), [2]);
+  t.deepEqual(
+    tr.confirmedTracks.map((x) => x.id),
+    [2],
+  );
   t.is(tr.tracks.find((x) => x.id === 1)?.geometry.status, 'tentative');
 });
 
@@ -119,7 +134,10 @@ test('with a detector round, only the tracks that were searched can miss; the sw
   const ended: number[] = [];
   for (let i = 6; i < 20; i++) ended.push(...tr.update({ probed: new Map([[a.id, null]]), found: [] }, i * 33).ended.map((x) => x.id));
   t.deepEqual(ended, [a.id]);
-  t.deepEqual(tr.tracks.map((x) => x.id), [b.id]);
+  t.deepEqual(
+    tr.tracks.map((x) => x.id),
+    [b.id],
+  );
 });
 
 test('between re-detections a track box moves with the face, and a miss stops the extrapolation', (t) => {

@@ -77,7 +77,15 @@ export class Daemon implements DaemonControl {
     const { config, logger } = opts;
     this.log = logger.child({ module: 'daemon' });
     // MQTT commands act on this daemon, and the dashboard reads it: the outputs get it (and what it shows) by name.
-    const outputs = buildOutputs({ config, logger, version: this.version, control: this, view: this, emotionSeconds: () => this.emotionSeconds(), env: opts.env });
+    const outputs = buildOutputs({
+      config,
+      logger,
+      version: this.version,
+      control: this,
+      view: this,
+      emotionSeconds: () => this.emotionSeconds(),
+      env: opts.env,
+    });
     this.mqtt = outputs.publisher;
     this.http = outputs.dashboard;
     this.parts = [...outputs.parts, ...(opts.parts ?? [])];

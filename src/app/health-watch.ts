@@ -34,7 +34,11 @@ export class HealthWatch {
     this.clockWatch.check();
     const stalled = this.deps.paused() ? [] : stats.stalled();
     const fresh = stalled.filter((s) => !this.stalledShown.includes(s));
-    if (fresh.length > 0) logger.warn({ stalled, source_failed: stats.sourceFailed }, `no progress for ${PROGRESS_WINDOW_MS / 1000} s in: ${stalled.join(', ')}; /healthz fails and the watchdog is not fed`);
+    if (fresh.length > 0)
+      logger.warn(
+        { stalled, source_failed: stats.sourceFailed },
+        `no progress for ${PROGRESS_WINDOW_MS / 1000} s in: ${stalled.join(', ')}; /healthz fails and the watchdog is not fed`,
+      );
     else if (stalled.length === 0 && this.stalledShown.length > 0) logger.info({ recovered: this.stalledShown }, 'every stage makes progress again');
     this.stalledShown = stalled;
   }
@@ -44,7 +48,10 @@ export class HealthWatch {
     const { stats, logger } = this.deps;
     stats.clockJumps += 1;
     stats.clockJumpLastS = Math.round(jumpMs / 100) / 10;
-    logger.warn({ jump_s: stats.clockJumpLastS, now: new Date().toISOString() }, `the wall clock jumped ${jumpMs > 0 ? 'forward' : 'back'} by ${describeSeconds(Math.abs(jumpMs) / 1000)} (NTP sync or a manual change): events are stamped with the new time; durations, tracks and timers run on the monotonic clock and are unaffected`);
+    logger.warn(
+      { jump_s: stats.clockJumpLastS, now: new Date().toISOString() },
+      `the wall clock jumped ${jumpMs > 0 ? 'forward' : 'back'} by ${describeSeconds(Math.abs(jumpMs) / 1000)} (NTP sync or a manual change): events are stamped with the new time; durations, tracks and timers run on the monotonic clock and are unaffected`,
+    );
   }
 }
 

@@ -45,13 +45,29 @@ export function buildOutputs(d: OutputDeps): Outputs {
   const sinks: EventSink[] = [];
   if (config.events.print) {
     const log = logger.child({ module: 'main' });
-    sinks.push(new StdoutSink(process.stdout, (err) => log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'stdout is closed: no more events are printed (--print); the daemon goes on')));
+    sinks.push(
+      new StdoutSink(process.stdout, (err) =>
+        log.warn(
+          { err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
+          'stdout is closed: no more events are printed (--print); the daemon goes on',
+        ),
+      ),
+    );
   }
   let publisher: MqttPublisher | undefined;
   if (config.mqtt.enabled) {
     if (config.mqtt.embedded) parts.push(new BrokerPart(config.mqtt, logger, env));
     const reconnect = { minMs: config.mqtt.reconnect_min_s * 1000, maxMs: config.mqtt.reconnect_max_s * 1000 };
-    const mqtt = new MqttPublisher({ config, logger, version: d.version, control: d.control, reconnect, env, perFace: config.privacy.per_face, minFaces: config.privacy.min_faces });
+    const mqtt = new MqttPublisher({
+      config,
+      logger,
+      version: d.version,
+      control: d.control,
+      reconnect,
+      env,
+      perFace: config.privacy.per_face,
+      minFaces: config.privacy.min_faces,
+    });
     parts.push({ name: 'mqtt publisher', sink: mqtt, start: () => mqtt.start(), stop: () => mqtt.stop(), isReady: () => mqtt.connected });
     sinks.push(mqtt);
     publisher = mqtt;
@@ -79,7 +95,14 @@ class BrokerPart implements Part {
 
   async start(signal?: AbortSignal): Promise<void> {
     const m = this.m;
-    this.broker = new EmbeddedBroker({ host: m.embedded_host, port: m.embedded_port, wsPort: m.embedded_ws_port, logger: this.logger, auth: embeddedCredentials(m, this.env), wsOrigins: splitList(m.embedded_ws_origins) });
+    this.broker = new EmbeddedBroker({
+      host: m.embedded_host,
+      port: m.embedded_port,
+      wsPort: m.embedded_ws_port,
+      logger: this.logger,
+      auth: embeddedCredentials(m, this.env),
+      wsOrigins: splitList(m.embedded_ws_origins),
+    });
     await this.broker.start(signal);
   }
 
@@ -97,10 +120,16 @@ function embeddedCredentials(m: Config['mqtt'], env: NodeJS.ProcessEnv): BrokerC
   if (m.username === '') return undefined;
   const password = readPassword('mqtt.password_file', m.password_file, env) ?? '';
   if (password === '' && !isLoopbackHost(m.embedded_host)) {
-    throw new EmotiondError('EMD_CONFIG_INVALID', `mqtt.password_file ${passwordPath(m.password_file, env)} is empty: the embedded broker listens on ${m.embedded_host}, beyond this machine, and needs a password`);
+    throw new EmotiondError(
+      'EMD_CONFIG_INVALID',
+      `mqtt.password_file ${passwordPath(m.password_file, env)} is empty: the embedded broker listens on ${m.embedded_host}, beyond this machine, and needs a password`,
+    );
   }
   if (password === '' && m.embedded_ws_port !== 0) {
-    throw new EmotiondError('EMD_CONFIG_INVALID', `mqtt.password_file ${passwordPath(m.password_file, env)} is empty: the embedded broker's WebSocket listener (mqtt.embedded_ws_port) needs a password, since any web page open on this machine can reach it`);
+    throw new EmotiondError(
+      'EMD_CONFIG_INVALID',
+      `mqtt.password_file ${passwordPath(m.password_file, env)} is empty: the embedded broker's WebSocket listener (mqtt.embedded_ws_port) needs a password, since any web page open on this machine can reach it`,
+    );
   }
   return { username: m.username, password };
 }

@@ -95,7 +95,8 @@ export class Recognition {
     this.model = model;
     const info = model.info;
     this.log.info({ model: modelPath, classes: info.classes, version: info.metadata['emotiond.version'], step_hz: info.stepHz }, 'model loaded');
-    if (info.stepHzAssumed) this.log.warn({ model: modelPath, step_hz: info.stepHz }, 'the model does not say the step rate it was trained for (emotiond.step_hz): assuming it');
+    if (info.stepHzAssumed)
+      this.log.warn({ model: modelPath, step_hz: info.stepHz }, 'the model does not say the step rate it was trained for (emotiond.step_hz): assuming it');
     const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade), config.tracker.max_age_s);
     this.log.info({ cascade: detector.cascadePath }, 'cascade loaded');
     const device = config.device.id;
@@ -103,11 +104,29 @@ export class Recognition {
     const clock = new FrameClock(sourceKind(config.source.uri) === 'file');
     const wall = (frameMs: number): number => clock.wall(frameMs);
     const tracker = new FaceTracker(config.tracker);
-    const classifier = (this.deps.classifier ?? ((m, n, l) => new FaceClassifier(m, n, l)))(model, config.classifier.max_faces, logger.child({ module: 'classify' }));
+    const classifier = (this.deps.classifier ?? ((m, n, l) => new FaceClassifier(m, n, l)))(
+      model,
+      config.classifier.max_faces,
+      logger.child({ module: 'classify' }),
+    );
     this.deps.stats.sources = { detect: () => detector.stats(), classify: () => classifier.rates(tracker.confirmedTracks) };
-    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps }, { device, wall });
+    const gate = new EmotionGate(
+      { margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps },
+      { device, wall },
+    );
     this.room = new RoomWindow(device, clock.now(), config.privacy.min_faces, wall);
-    this.pipeline = new FramePipeline({ device, detector, tracker, classifier, gate, room: this.room, sink: this.deps.out, stats: this.deps.stats, roomIntervalS: config.events.room_interval_s, clock });
+    this.pipeline = new FramePipeline({
+      device,
+      detector,
+      tracker,
+      classifier,
+      gate,
+      room: this.room,
+      sink: this.deps.out,
+      stats: this.deps.stats,
+      roomIntervalS: config.events.room_interval_s,
+      clock,
+    });
     this.capture = this.captureLoop(clock);
   }
 
@@ -226,7 +245,17 @@ export class Recognition {
 
   private cameraState(state: 'online' | 'offline', width: number | null, height: number | null, fps: number | null, error: string | null): CameraState {
     const c = this.deps.config;
-    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error, notice: c.privacy.notice === '' ? null : c.privacy.notice };
+    return {
+      device: c.device.id,
+      time: new Date().toISOString(),
+      state,
+      source: describeSource(c.source.uri),
+      width,
+      height,
+      fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null,
+      error,
+      notice: c.privacy.notice === '' ? null : c.privacy.notice,
+    };
   }
 
   setPaused(paused: boolean): void {

@@ -64,7 +64,10 @@ export class EmbeddedBroker {
   async start(signal?: AbortSignal): Promise<void> {
     if (this.broker) return;
     if (this.deps.wsPort !== 0 && !this.deps.auth?.password) {
-      throw new EmotiondError('EMD_CONFIG_INVALID', 'the embedded broker\'s WebSocket listener (mqtt.embedded_ws_port) needs mqtt.username and a non-empty mqtt.password_file: any web page open on this machine could otherwise read and command the daemon');
+      throw new EmotiondError(
+        'EMD_CONFIG_INVALID',
+        "the embedded broker's WebSocket listener (mqtt.embedded_ws_port) needs mqtt.username and a non-empty mqtt.password_file: any web page open on this machine could otherwise read and command the daemon",
+      );
     }
     const broker = await Aedes.createBroker();
     this.broker = broker;
@@ -91,7 +94,11 @@ export class EmbeddedBroker {
           verifyClient: ({ origin }: { origin?: string }, answer: (ok: boolean, code?: number, message?: string) => void) => {
             if (origin === undefined || allowed.has(normalOrigin(origin))) return answer(true);
             const d = refusals.take();
-            if (d.log) this.log.warn({ origin: origin.slice(0, 200), ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) }, 'refused a WebSocket from a web page of another origin (mqtt.embedded_ws_origins)');
+            if (d.log)
+              this.log.warn(
+                { origin: origin.slice(0, 200), ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) },
+                'refused a WebSocket from a web page of another origin (mqtt.embedded_ws_origins)',
+              );
             answer(false, 403, 'Forbidden origin');
           },
         });
@@ -144,7 +151,11 @@ function authenticator(auth: BrokerCredentials, log: Logger): NonNullable<Aedes[
     }
     const { delayMs, count } = throttle.failed(address);
     const d = budget.take();
-    if (d.log) log.warn({ client: client.id, address, wrong, failures: count, ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) }, 'refused an MQTT client: wrong username or password');
+    if (d.log)
+      log.warn(
+        { client: client.id, address, wrong, failures: count, ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) },
+        'refused an MQTT client: wrong username or password',
+      );
     const refuse = (): void => done(Object.assign(new Error('bad username or password'), { returnCode: 4 }) as AuthenticateError, false);
     if (delayMs > 0) setTimeout(refuse, delayMs).unref();
     else refuse();

@@ -136,7 +136,10 @@ export class CaptureLoop {
   private giveUp(reason: string): void {
     const { settings, logger, stats, events } = this.deps;
     stats.sourceFailed = true;
-    logger.fatal({ code: 'EMD_SOURCE_READ', source: describeSource(settings.uri), error: reason }, 'giving up on the source; a restart of the service may recover it');
+    logger.fatal(
+      { code: 'EMD_SOURCE_READ', source: describeSource(settings.uri), error: reason },
+      'giving up on the source; a restart of the service may recover it',
+    );
     events.failed(reason);
   }
 
@@ -210,7 +213,12 @@ export class CaptureLoop {
         // source's read ends when the source is closed. A frame either brings late is released.
         const stuck = source.cancellable !== true;
         if (stuck) this.stuck += 1;
-        read.then((m) => m?.release(), () => undefined).finally(() => stuck && (this.stuck -= 1));
+        read
+          .then(
+            (m) => m?.release(),
+            () => undefined,
+          )
+          .finally(() => stuck && (this.stuck -= 1));
       }
       throw err;
     } finally {

@@ -40,7 +40,10 @@ export class FaceClassifier {
     }
     if (ok.length === 0) return [];
     const input = ok.length === chosen.length ? batch : batch.subarray(0, ok.length * per);
-    const { scores, states } = await this.model.step(input, ok.map((f) => f.model.state));
+    const { scores, states } = await this.model.step(
+      input,
+      ok.map((f) => f.model.state),
+    );
     ok.forEach((face, i) => {
       face.model.scores = scores[i];
       face.model.state = states[i];

@@ -30,14 +30,18 @@ export function parsePreprocessSpec(json: string, where: string): PreprocessSpec
   }
   const num = (k: string, dflt?: number): number => {
     const v = raw[k] ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.${k} must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.${k} must be a number, got ${JSON.stringify(v)}`);
     return v;
   };
   const norm = raw.norm ?? 'global';
-  if (norm !== 'global' && norm !== 'per_image') throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.norm must be "global" or "per_image", got ${JSON.stringify(norm)}`);
-  if ((raw.resize ?? 'area') !== 'area') throw new EmotiondError('EMD_MODEL_METADATA', `${where}: only resize "area" is supported, got ${JSON.stringify(raw.resize)}`);
+  if (norm !== 'global' && norm !== 'per_image')
+    throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.norm must be "global" or "per_image", got ${JSON.stringify(norm)}`);
+  if ((raw.resize ?? 'area') !== 'area')
+    throw new EmotiondError('EMD_MODEL_METADATA', `${where}: only resize "area" is supported, got ${JSON.stringify(raw.resize)}`);
   const spec: PreprocessSpec = { size: num('size'), resize: 'area', scale: num('scale', 1 / 255), norm, mean: num('mean', 0), std: num('std', 1) };
-  if (!Number.isInteger(spec.size) || spec.size < 8 || spec.size > 512) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.size ${spec.size} is out of range`);
+  if (!Number.isInteger(spec.size) || spec.size < 8 || spec.size > 512)
+    throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.size ${spec.size} is out of range`);
   if (spec.norm === 'global' && spec.std <= 0) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.std must be > 0`);
   return spec;
 }

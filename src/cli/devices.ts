@@ -85,7 +85,7 @@ function runV4l2ctl(bin: string, device: string): Promise<{ formats: DeviceForma
     execFile(bin, ['--list-formats-ext', '-d', device], { timeout: 5000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        resolve({ error: code === 'ENOENT' ? `${bin} not found (install v4l-utils)` : (stderr.trim() || err.message).split('\n')[0] ?? 'failed' });
+        resolve({ error: code === 'ENOENT' ? `${bin} not found (install v4l-utils)` : ((stderr.trim() || err.message).split('\n')[0] ?? 'failed') });
         return;
       }
       resolve({ formats: parseFormats(stdout) });

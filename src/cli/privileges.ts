@@ -18,13 +18,19 @@ export function unprivilegedUser(env: NodeJS.ProcessEnv, passwd = readText('/etc
   const uid = Number(env['SUDO_UID']);
   const gid = Number(env['SUDO_GID']);
   if (Number.isInteger(uid) && uid > 0 && Number.isInteger(gid) && gid > 0) return { uid, gid, who: `${env['SUDO_USER'] || uid} (sudo)` };
-  const nobody = passwd.split('\n').map((l) => l.split(':')).find((f) => f[0] === 'nobody');
+  const nobody = passwd
+    .split('\n')
+    .map((l) => l.split(':'))
+    .find((f) => f[0] === 'nobody');
   return { uid: Number(nobody?.[2] ?? 65534), gid: Number(nobody?.[3] ?? 65534), who: 'nobody' };
 }
 
 /** The id of `name` in /etc/group, or undefined. */
 export function groupId(name: string, group = readText('/etc/group')): number | undefined {
-  const f = group.split('\n').map((l) => l.split(':')).find((x) => x[0] === name);
+  const f = group
+    .split('\n')
+    .map((l) => l.split(':'))
+    .find((x) => x[0] === name);
   return f?.[2] === undefined ? undefined : Number(f[2]);
 }
 

@@ -59,7 +59,15 @@ export async function removeDiscovery(deps: RemoveDiscoveryDeps): Promise<number
     link.start();
     await connected;
     const messages = discoveryMessages({ config: deps.config, topics, version: '' });
-    await Promise.all(messages.map((m) => new Promise<void>((resolve, reject) => link.publish(m.topic, '', { qos: 1, retain: true }, (err) => (err ? reject(err) : resolve())) || reject(new Error('the connection was lost')))));
+    await Promise.all(
+      messages.map(
+        (m) =>
+          new Promise<void>(
+            (resolve, reject) =>
+              link.publish(m.topic, '', { qos: 1, retain: true }, (err) => (err ? reject(err) : resolve())) || reject(new Error('the connection was lost')),
+          ),
+      ),
+    );
     log.info({ url: safeUrl(url), removed: messages.length }, 'removed Home Assistant discovery configs');
     return messages.length;
   } catch (err) {

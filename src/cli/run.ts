@@ -85,7 +85,10 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<n
  * Killed by SIGKILL counts as a failure for Restart=on-failure, so systemd restarts the service.
  */
 function endPastStuckReads(log: Logger, stuckReads: number, code: number): never {
-  log.warn({ stuck_reads: stuckReads, exit_code: code }, 'source reads are still stuck, so a normal exit would wait for them for ever: ending the process with SIGKILL');
+  log.warn(
+    { stuck_reads: stuckReads, exit_code: code },
+    'source reads are still stuck, so a normal exit would wait for them for ever: ending the process with SIGKILL',
+  );
   process.kill(process.pid, 'SIGKILL');
   throw new Error('unreachable: SIGKILL did not end the process');
 }

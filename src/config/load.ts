@@ -207,7 +207,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     ['mqtt.reconnect_max_s', config.mqtt.reconnect_max_s, 'mqtt.reconnect_min_s', config.mqtt.reconnect_min_s],
   ];
   for (const [maxKey, max, minKey, min] of ordered) {
-    if (max < min) throw new EmotiondError('EMD_CONFIG_INVALID', `\n${maxKey} = ${max} (from ${origin.get(maxKey) ?? 'default'}): must not be below ${minKey} (${min})`);
+    if (max < min)
+      throw new EmotiondError('EMD_CONFIG_INVALID', `\n${maxKey} = ${max} (from ${origin.get(maxKey) ?? 'default'}): must not be below ${minKey} (${min})`);
   }
   checkEmbeddedBroker(config, origin);
   checkHttpServer(config, origin);
@@ -264,15 +265,21 @@ export function cleartextPasswordWarnings(config: Config): string[] {
       // validated by the schema; a URL that still does not parse names no host to warn about
     }
     if (url && ['mqtt:', 'tcp:', 'ws:'].includes(url.protocol) && !isLoopbackHost(url.hostname)) {
-      out.push(`mqtt.url ${url.protocol}//${url.host}: the MQTT password goes to ${url.hostname} in clear text; use ${url.protocol === 'ws:' ? 'wss://' : 'mqtts://'} (TLS) for a broker beyond this machine`);
+      out.push(
+        `mqtt.url ${url.protocol}//${url.host}: the MQTT password goes to ${url.hostname} in clear text; use ${url.protocol === 'ws:' ? 'wss://' : 'mqtts://'} (TLS) for a broker beyond this machine`,
+      );
     }
   }
   if (m.enabled && m.embedded && m.username !== '' && !isLoopbackHost(m.embedded_host)) {
-    out.push(`mqtt.embedded_host ${m.embedded_host}: clients send the embedded broker their password in clear text (it has no TLS); on an untrusted network use a broker with TLS`);
+    out.push(
+      `mqtt.embedded_host ${m.embedded_host}: clients send the embedded broker their password in clear text (it has no TLS); on an untrusted network use a broker with TLS`,
+    );
   }
   const h = config.http;
   if (h.enabled && h.username !== '' && !isLoopbackHost(h.host)) {
-    out.push(`http.host ${h.host}: browsers send the dashboard's password in clear text (HTTP Basic without TLS); on an untrusted network put a TLS reverse proxy in front`);
+    out.push(
+      `http.host ${h.host}: browsers send the dashboard's password in clear text (HTTP Basic without TLS); on an untrusted network put a TLS reverse proxy in front`,
+    );
   }
   return out;
 }

@@ -36,7 +36,13 @@ export function discoveryMessages(deps: DiscoveryDeps): DiscoveryMessage[] {
     config: { unique_id: `${node}_${objectId}`, ...fields, ...common },
   });
   const messages: DiscoveryMessage[] = [
-    sensor('faces', { name: 'Faces present', state_topic: t.room, value_template: '{{ value_json.faces }}', state_class: 'measurement', icon: 'mdi:account-multiple' }),
+    sensor('faces', {
+      name: 'Faces present',
+      state_topic: t.room,
+      value_template: '{{ value_json.faces }}',
+      state_class: 'measurement',
+      icon: 'mdi:account-multiple',
+    }),
     sensor('mood', {
       name: 'Dominant mood',
       state_topic: t.room,

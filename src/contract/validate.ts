@@ -72,7 +72,10 @@ export class PayloadValidator {
 function describe(errors: ErrorObject[]): string {
   return errors
     .slice(0, 3)
-    .map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params['additionalProperty']).slice(0, 40)})` : ''}`)
+    .map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params['additionalProperty']).slice(0, 40)})` : ''}`,
+    )
     .join('; ');
 }
 

@@ -64,8 +64,23 @@ export class DashboardPart implements SinkPart {
     const { config, logger } = this.deps;
     const auth = httpCredentials(config.http, this.deps.env ?? process.env);
     const files = readStaticFiles();
-    const src: StatusSources = { daemon: this.deps.daemon, live: this.live, mqtt: this.deps.mqtt, device: config.device.id, notice: config.privacy.notice, minFaces: config.privacy.min_faces };
-    const metrics = new DaemonMetrics({ stats: this.deps.daemon.stats, host: new HostHealth(), emotionSeconds: this.deps.emotionSeconds, mqtt: this.deps.mqtt, device: config.device.id, version: this.deps.daemon.version, minFaces: config.privacy.min_faces });
+    const src: StatusSources = {
+      daemon: this.deps.daemon,
+      live: this.live,
+      mqtt: this.deps.mqtt,
+      device: config.device.id,
+      notice: config.privacy.notice,
+      minFaces: config.privacy.min_faces,
+    };
+    const metrics = new DaemonMetrics({
+      stats: this.deps.daemon.stats,
+      host: new HostHealth(),
+      emotionSeconds: this.deps.emotionSeconds,
+      mqtt: this.deps.mqtt,
+      device: config.device.id,
+      version: this.deps.daemon.version,
+      minFaces: config.privacy.min_faces,
+    });
     this.metrics = metrics;
     this.server = new HttpServer({
       host: config.http.host,
@@ -124,8 +139,13 @@ export class DashboardPart implements SinkPart {
  */
 function httpCredentials(h: Config['http'], env: NodeJS.ProcessEnv): HttpCredentials | undefined {
   if (h.username === '') return undefined;
-  if (h.password_file === '') throw new EmotiondError('EMD_CONFIG_INVALID', 'http.username is set but http.password_file is empty: set the file that holds the password');
+  if (h.password_file === '')
+    throw new EmotiondError('EMD_CONFIG_INVALID', 'http.username is set but http.password_file is empty: set the file that holds the password');
   const password = readPassword('http.password_file', h.password_file, env) ?? '';
-  if (password === '' && !isLoopbackHost(h.host)) throw new EmotiondError('EMD_CONFIG_INVALID', `http.password_file ${passwordPath(h.password_file, env)} is empty: the HTTP server listens on ${h.host}, beyond this machine, and needs a password`);
+  if (password === '' && !isLoopbackHost(h.host))
+    throw new EmotiondError(
+      'EMD_CONFIG_INVALID',
+      `http.password_file ${passwordPath(h.password_file, env)} is empty: the HTTP server listens on ${h.host}, beyond this machine, and needs a password`,
+    );
   return { username: h.username, password };
 }

@@ -34,16 +34,31 @@ export class DaemonMetrics {
     const { stats, host } = deps;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    new Gauge({ name: 'emotiond_info', help: 'Constant 1, labelled with the device id and the version.', labelNames: ['device', 'version'], registers }).set({ device: deps.device, version: deps.version }, 1);
+    new Gauge({ name: 'emotiond_info', help: 'Constant 1, labelled with the device id and the version.', labelNames: ['device', 'version'], registers }).set(
+      { device: deps.device, version: deps.version },
+      1,
+    );
     this.total('emotiond_frames_processed_total', 'Frames that went through the pipeline.', () => stats.framesProcessed);
     this.total('emotiond_frames_dropped_total', 'Frames dropped because the pipeline was still busy (latest-frame slot).', () => stats.framesDropped);
     this.total('emotiond_frames_bad_total', 'Frames skipped because they could not be processed.', () => stats.framesBad);
     this.total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
     this.total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
-    this.gauge('emotiond_faces', 'Confirmed faces present now (NaN while 1 to privacy.min_faces - 1 are: withheld).', () => shownFaceCount(stats.activeTracks, deps.minFaces ?? 1) ?? Number.NaN);
-    this.total('emotiond_clock_jumps_total', 'Steps of the wall clock of more than 5 s against the monotonic clock (NTP sync on a board without a real-time clock); durations are not affected.', () => stats.clockJumps);
+    this.gauge(
+      'emotiond_faces',
+      'Confirmed faces present now (NaN while 1 to privacy.min_faces - 1 are: withheld).',
+      () => shownFaceCount(stats.activeTracks, deps.minFaces ?? 1) ?? Number.NaN,
+    );
+    this.total(
+      'emotiond_clock_jumps_total',
+      'Steps of the wall clock of more than 5 s against the monotonic clock (NTP sync on a board without a real-time clock); durations are not affected.',
+      () => stats.clockJumps,
+    );
     this.gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
-    this.gauge('emotiond_detect_searched_ratio', 'Share of the frame searched for new faces per frame (cascade windows, as a share of a search of the whole frame), over the last 256 frames.', () => stats.sources.detect?.().searched ?? 0);
+    this.gauge(
+      'emotiond_detect_searched_ratio',
+      'Share of the frame searched for new faces per frame (cascade windows, as a share of a search of the whole frame), over the last 256 frames.',
+      () => stats.sources.detect?.().searched ?? 0,
+    );
     new Counter({
       name: 'emotiond_emotion_seconds_total',
       help: 'Face-seconds in each committed emotion, as the room summaries counted them (added with each summary; a withheld summary adds nothing).',
@@ -55,7 +70,13 @@ export class DaemonMetrics {
         for (const e of EMOTIONS) this.inc({ emotion: e }, seconds[e]);
       },
     });
-    const histogram = new Histogram({ name: 'emotiond_stage_duration_seconds', help: 'Time per frame in each pipeline stage (frame = the whole frame).', labelNames: ['stage'], buckets: BUCKETS, registers });
+    const histogram = new Histogram({
+      name: 'emotiond_stage_duration_seconds',
+      help: 'Time per frame in each pipeline stage (frame = the whole frame).',
+      labelNames: ['stage'],
+      buckets: BUCKETS,
+      registers,
+    });
     // Every stage from the start, at zero: a dashboard shows each before its first sample.
     for (const s of STAGES) histogram.zero({ stage: s });
     const byStage = new Map(STAGES.map((s) => [s, histogram.labels({ stage: s })]));
@@ -89,10 +110,21 @@ export class DaemonMetrics {
   private read(kind: 'counter' | 'gauge', name: string, help: string, value: () => number): void {
     const options = { name, help, registers: [this.registry] };
     if (kind === 'gauge') {
-      new Gauge({ ...options, collect() { this.set(value()); } });
+      new Gauge({
+        ...options,
+        collect() {
+          this.set(value());
+        },
+      });
       return;
     }
-    new Counter({ ...options, collect() { this.reset(); this.inc(value()); } });
+    new Counter({
+      ...options,
+      collect() {
+        this.reset();
+        this.inc(value());
+      },
+    });
   }
 
   private mqttMetrics(read: () => MqttHealth): void {
@@ -101,7 +133,9 @@ export class DaemonMetrics {
     this.total('emotiond_mqtt_queue_dropped_total', 'Events dropped because the queue was full.', () => read().queue_dropped);
     this.total('emotiond_mqtt_delivered_total', 'Events acknowledged by the broker.', () => read().delivered);
     this.total('emotiond_mqtt_reconnects_total', 'Reconnects to the MQTT broker.', () => read().reconnects);
-    this.gauge('emotiond_mqtt_queue_disk_full', '1 while mqtt.queue_file cannot be written because its file system is full (events in memory only).', () => (read().queue_disk_full ? 1 : 0));
+    this.gauge('emotiond_mqtt_queue_disk_full', '1 while mqtt.queue_file cannot be written because its file system is full (events in memory only).', () =>
+      read().queue_disk_full ? 1 : 0,
+    );
   }
 
   get contentType(): string {

@@ -86,7 +86,17 @@ export function planBands(input: BandInput): Band[] {
     // Twice the band's smallest face and OVERLAP_LEVELS more levels; the last band reaches the largest face.
     const top = Math.ceil(2 * minPx * scaleFactor ** OVERLAP_LEVELS);
     const maxPx = Math.max(minPx, Math.floor(Math.min(last ? maxFace * scale : top, width, height)));
-    bands.push({ scale, width, height, minPx, maxPx, faceMin: Math.round(faceMin), faceMax: last ? maxFace : Math.round(faceMin * 2), window, factor: scaleFactor });
+    bands.push({
+      scale,
+      width,
+      height,
+      minPx,
+      maxPx,
+      faceMin: Math.round(faceMin),
+      faceMax: last ? maxFace : Math.round(faceMin * 2),
+      window,
+      factor: scaleFactor,
+    });
     if (last) break;
   }
   return bands;

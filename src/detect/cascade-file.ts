@@ -48,5 +48,6 @@ function checkCascadeFile(file: string): void {
   }
   const complete = /^\s*<\?xml/.test(text) && text.includes('<opencv_storage>') && /<\/opencv_storage>\s*$/.test(text);
   if (!complete) throw new EmotiondError('EMD_CASCADE_LOAD', `detector.cascade ${file}: not an OpenCV cascade XML file (or cut short)`);
-  if (!text.includes('<stages>') || !text.includes('</stages>')) throw new EmotiondError('EMD_CASCADE_LOAD', `detector.cascade ${file}: an OpenCV XML file without cascade stages`);
+  if (!text.includes('<stages>') || !text.includes('</stages>'))
+    throw new EmotiondError('EMD_CASCADE_LOAD', `detector.cascade ${file}: an OpenCV XML file without cascade stages`);
 }

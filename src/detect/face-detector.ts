@@ -93,7 +93,8 @@ export class FaceDetector {
       this.pending.add(motion, bands.length, known, { width: gray.cols, height: gray.rows });
       // A face its probe did not find may still be there, in a pose the probe's scale misses: the sweep looks
       // too, as the sweep of the whole frame did (a still face would otherwise end, to be found by the next one).
-      for (const t of probes) if (probed.get(t.id) === null) this.pending.addBox(this.probeWindow(t.geometry.box, gray.cols, gray.rows, t.geometry.misses), bands.length);
+      for (const t of probes)
+        if (probed.get(t.id) === null) this.pending.addBox(this.probeWindow(t.geometry.box, gray.cols, gray.rows, t.geometry.misses), bands.length);
     }
     const plan = this.schedule.plan(bands, t2 - t0, nowMs, this.pending);
     const swept: Detection[] = [];
@@ -151,7 +152,15 @@ export class FaceDetector {
     if (this.plan?.width !== width || this.plan.height !== height) {
       const s = this.settings;
       const side = Math.min(width, height);
-      const bands = planBands({ frameWidth: width, frameHeight: height, window: this.window, minFace: this.minFacePx(height, width), maxFace: s.max_size * side, scaleFactor: s.scale_factor, maxWidth: s.detect_width });
+      const bands = planBands({
+        frameWidth: width,
+        frameHeight: height,
+        window: this.window,
+        minFace: this.minFacePx(height, width),
+        maxFace: s.max_size * side,
+        scaleFactor: s.scale_factor,
+        maxWidth: s.detect_width,
+      });
       this.plan = { width, height, bands };
       this.schedule.restartSweep();
     }
@@ -189,14 +198,21 @@ export class FaceDetector {
     const sy = scaled.rows / area.height;
     const toArea = (b: Box): Box => ({ x: (b.x - area.x) * sx, y: (b.y - area.y) * sy, width: b.width * sx, height: b.height * sy });
     const masks = known.map(toArea).filter((b) => b.y < scaled.rows && b.y + b.height > 0 && b.x < scaled.cols && b.x + b.width > 0);
-    const own = this.settings.equalize ? cvCall('equalise sweep area', () => scaled.equalizeHist()) : masks.length > 0 ? cvCall('copy sweep area', () => scaled.copy()) : scaled;
+    const own = this.settings.equalize
+      ? cvCall('equalise sweep area', () => scaled.equalizeHist())
+      : masks.length > 0
+        ? cvCall('copy sweep area', () => scaled.copy())
+        : scaled;
     try {
       for (const b of masks) {
         const r = clampBox(b, own.cols, own.rows);
         if (r) cvCall('mask tracked face', () => own.drawRectangle(new cv.Rect(r.x, r.y, r.width, r.height), MASK_GREY, -1));
       }
       const found = this.run(own, band.minPx, band.maxPx);
-      return found.map((d) => ({ score: d.score, box: { x: area.x + d.box.x / sx, y: area.y + d.box.y / sy, width: d.box.width / sx, height: d.box.height / sy } }));
+      return found.map((d) => ({
+        score: d.score,
+        box: { x: area.x + d.box.x / sx, y: area.y + d.box.y / sy, width: d.box.width / sx, height: d.box.height / sy },
+      }));
     } finally {
       if (own !== scaled) own.release();
       if (scaled !== region) scaled.release();
@@ -224,7 +240,12 @@ export class FaceDetector {
     const m = (tight ? TIGHT_MARGIN : this.settings.roi_margin) * Math.max(track.width, track.height) * Math.min(3, 1 + misses);
     const x0 = Math.max(0, Math.floor(track.x - m));
     const y0 = Math.max(0, Math.floor(track.y - m));
-    return { x: x0, y: y0, width: Math.max(0, Math.min(width, Math.ceil(track.x + track.width + m)) - x0), height: Math.max(0, Math.min(height, Math.ceil(track.y + track.height + m)) - y0) };
+    return {
+      x: x0,
+      y: y0,
+      width: Math.max(0, Math.min(width, Math.ceil(track.x + track.width + m)) - x0),
+      height: Math.max(0, Math.min(height, Math.ceil(track.y + track.height + m)) - y0),
+    };
   }
 
   /** Search a window around one track; returns the one box that best continues it, or null. The window is
@@ -247,7 +268,10 @@ export class FaceDetector {
     const shrunk = k < 1 ? cvCall('shrink probe window', () => region.resize(h, w, 0, 0, cv.INTER_AREA)) : region;
     const eq = this.settings.equalize ? cvCall('equalise probe window', () => shrunk.equalizeHist()) : shrunk;
     try {
-      const found = this.run(eq, minPx, maxPx).map((d) => ({ ...d, box: { x: x0 + d.box.x / k, y: y0 + d.box.y / k, width: d.box.width / k, height: d.box.height / k } }));
+      const found = this.run(eq, minPx, maxPx).map((d) => ({
+        ...d,
+        box: { x: x0 + d.box.x / k, y: y0 + d.box.y / k, width: d.box.width / k, height: d.box.height / k },
+      }));
       found.sort((a, b) => iou(b.box, track) - iou(a.box, track));
       return found[0] ?? null;
     } finally {
@@ -284,7 +308,8 @@ export function suppress(dets: Detection[]): Detection[] {
   for (const d of sorted) {
     const i = kept.findIndex((k) => sameFace(k.box, d.box));
     if (i < 0) kept.push(d);
-    else if (contains(d.box, (kept[i] as Detection).box) && d.box.width > 1.2 * (kept[i] as Detection).box.width) kept[i] = { box: d.box, score: (kept[i] as Detection).score };
+    else if (contains(d.box, (kept[i] as Detection).box) && d.box.width > 1.2 * (kept[i] as Detection).box.width)
+      kept[i] = { box: d.box, score: (kept[i] as Detection).score };
   }
   return kept;
 }

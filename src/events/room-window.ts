@@ -93,7 +93,16 @@ function confirmedCount(tracks: readonly TrackedFace[]): number {
 /** The summary of a room nothing has been seen in yet, since `startMs` (a run that has just started; monotonic ms
  * like `nowMs`), under `minFaces`, stamped with the wall time `wallMs`. */
 export function emptySummary(device: string, startMs: number, nowMs: number, minFaces: number, wallMs: number): RoomSummary {
-  return { device, time: new Date(wallMs).toISOString(), window_s: Math.max(0.1, Math.round((nowMs - startMs) / 100) / 10), faces: 0, shares: zeroScores(), dominant: null, withheld: false, min_faces: minFaces };
+  return {
+    device,
+    time: new Date(wallMs).toISOString(),
+    window_s: Math.max(0.1, Math.round((nowMs - startMs) / 100) / 10),
+    faces: 0,
+    shares: zeroScores(),
+    dominant: null,
+    withheld: false,
+    min_faces: minFaces,
+  };
 }
 
 /**

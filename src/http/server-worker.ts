@@ -192,7 +192,13 @@ function loginRefused(req: http.IncomingMessage): number | undefined {
   const { delayMs, count } = throttle.failed(address);
   const d = refusedLog.take();
   if (d.log) {
-    const fields = { address, wrong: [...wrong], failures: count, ...(delayMs > 0 ? { delay_ms: delayMs } : {}), ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) };
+    const fields = {
+      address,
+      wrong: [...wrong],
+      failures: count,
+      ...(delayMs > 0 ? { delay_ms: delayMs } : {}),
+      ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}),
+    };
     post({ kind: 'log', level: 'warn', message: 'refused an HTTP login: wrong username or password', fields });
   }
   return delayMs;

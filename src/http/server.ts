@@ -57,7 +57,15 @@ export class HttpServer {
   async start(): Promise<void> {
     const { host, port } = this.deps;
     const files = [...this.deps.files].map(([path, f]) => ({ path, type: f.type, body: new Uint8Array(f.body) }));
-    const setup: WorkerSetup = { host, port, auth: this.deps.auth, allowedHosts: this.deps.allowedHosts ?? [], maxStreams: this.deps.maxStreams ?? 16, files, mainSilentMs: this.deps.mainSilentMs ?? PROGRESS_WINDOW_MS };
+    const setup: WorkerSetup = {
+      host,
+      port,
+      auth: this.deps.auth,
+      allowedHosts: this.deps.allowedHosts ?? [],
+      maxStreams: this.deps.maxStreams ?? 16,
+      files,
+      mainSilentMs: this.deps.mainSilentMs ?? PROGRESS_WINDOW_MS,
+    };
     const worker = startWorker(setup);
     this.worker = worker;
     let stoppedResolve!: () => void;
@@ -68,14 +76,15 @@ export class HttpServer {
           this.boundPort = m.port;
           resolve();
         } else if (m.kind === 'error') {
-          reject(new EmotiondError('EMD_HTTP', `cannot listen on ${host}:${port}: ${m.code === 'EADDRINUSE' ? 'the port is in use (set http.port)' : m.message}`));
+          reject(
+            new EmotiondError('EMD_HTTP', `cannot listen on ${host}:${port}: ${m.code === 'EADDRINUSE' ? 'the port is in use (set http.port)' : m.message}`),
+          );
         } else if (m.kind === 'dashboards') {
           const more = m.count > this.connected;
           this.connected = m.count;
           // A dashboard that connects gets the latest message at once.
           if (more) this.broadcast();
-        }
-        else if (m.kind === 'scraped') this.scraped();
+        } else if (m.kind === 'scraped') this.scraped();
         else if (m.kind === 'log') this.log[m.level](m.fields ?? {}, m.message);
         else if (m.kind === 'stopped') stoppedResolve();
       });

@@ -130,7 +130,8 @@ export class PendingMotion<B extends SearchBand = SearchBand> {
     const groups: Array<{ group: Group; area: SearchArea; fit: number }> = [];
     for (let b = 0; b < Math.min(bands.length, this.pending.length); b++) {
       const band = bands[b] as B;
-      if (this.counts[b] !== 0) for (const group of this.groups(b, band)) groups.push({ group, area: this.area(b, band, group), fit: this.sizeFit(group, band) });
+      if (this.counts[b] !== 0)
+        for (const group of this.groups(b, band)) groups.push({ group, area: this.area(b, band, group), fit: this.sizeFit(group, band) });
     }
     // Oldest first; of the same age, the band whose faces are the size of the motion, then the cheaper.
     groups.sort((p, q) => p.group.oldest - q.group.oldest || p.fit - q.fit || p.area.windows - q.area.windows);
@@ -223,7 +224,8 @@ export class PendingMotion<B extends SearchBand = SearchBand> {
     const { cellH } = this.grid;
     const pad = Math.ceil(band.maxPx / band.scale);
     const full = this.area(b, band, r);
-    const rowsFor = (lastRow: number): SearchArea => this.area(b, band, r, { y0: full.y, y1: Math.min(full.y + full.height, Math.ceil((lastRow + 1) * cellH) + pad) });
+    const rowsFor = (lastRow: number): SearchArea =>
+      this.area(b, band, r, { y0: full.y, y1: Math.min(full.y + full.height, Math.ceil((lastRow + 1) * cellH) + pad) });
     let lo = Math.min(r.r1, r.r0 + Math.ceil(pad / cellH) - 1);
     let hi = r.r1;
     while (lo < hi) {

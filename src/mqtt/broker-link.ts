@@ -57,7 +57,9 @@ export class BrokerLink {
     client.on('connect', () => this.connected());
     client.on('close', () => this.closed());
     client.on('error', (err) => this.failed(err));
-    client.on('message', (topic, payload, packet) => this.deps.onMessage(topic, payload, { retain: packet.retain, correlationData: packet.properties?.correlationData }));
+    client.on('message', (topic, payload, packet) =>
+      this.deps.onMessage(topic, payload, { retain: packet.retain, correlationData: packet.properties?.correlationData }),
+    );
   }
 
   /** Publishes when online and returns true; returns false (and sends nothing) when offline. */

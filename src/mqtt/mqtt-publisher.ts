@@ -180,7 +180,10 @@ export class MqttPublisher implements EventSink {
     link.start();
     this.link = link;
     const { options } = settings;
-    this.log.info({ url: safeUrl(settings.url), clientId: options.clientId, protocol: options.protocolVersion, queued: this.outbox.length }, 'connecting to MQTT broker');
+    this.log.info(
+      { url: safeUrl(settings.url), clientId: options.clientId, protocol: options.protocolVersion, queued: this.outbox.length },
+      'connecting to MQTT broker',
+    );
     this.statsTimer = setInterval(() => this.publishStats(), this.deps.config.mqtt.stats_interval_s * 1000);
     this.statsTimer.unref();
   }
@@ -266,7 +269,12 @@ export class MqttPublisher implements EventSink {
     }
   }
 
-  private send(topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: boolean; properties?: { correlationData: Buffer } }, done?: (err?: Error) => void): void {
+  private send(
+    topic: string,
+    payload: string,
+    opts: { qos: 0 | 1 | 2; retain: boolean; properties?: { correlationData: Buffer } },
+    done?: (err?: Error) => void,
+  ): void {
     this.link?.publish(topic, payload, opts, (err) => {
       if (err && !this.stopping) this.log.debug({ err: err.message, topic }, 'publish not completed');
       done?.(err);
@@ -285,7 +293,8 @@ export class MqttPublisher implements EventSink {
     this.state.resend();
     // The retained room is an earlier run's until this run's first summary, which may be room_interval_s
     // (up to a day) away, and under privacy settings since changed: replace it now with an empty one.
-    if (!this.state.holds(this.topics.room)) this.room(emptySummary(this.deps.config.device.id, this.createdMs, this.now(), this.deps.minFaces ?? 1, Date.now()));
+    if (!this.state.holds(this.topics.room))
+      this.room(emptySummary(this.deps.config.device.id, this.createdMs, this.now(), this.deps.minFaces ?? 1, Date.now()));
     this.publishControlState();
     this.delivery.pump();
     this.resolveFirstConnect();

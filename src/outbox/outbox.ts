@@ -84,7 +84,10 @@ export class Outbox {
     const read = this.queueFile.read();
     const payloads = read.filter(keep);
     if (payloads.length < read.length) {
-      this.deps.logger.info({ file: this.deps.file, discarded: read.length - payloads.length }, 'discarded undelivered events from the queue file that may no longer leave the device');
+      this.deps.logger.info(
+        { file: this.deps.file, discarded: read.length - payloads.length },
+        'discarded undelivered events from the queue file that may no longer leave the device',
+      );
       this.schedulePersist();
     }
     // The file's events are older than any pushed before load(): they go first (nothing is in flight yet).

@@ -295,7 +295,10 @@ export class QueueFile {
     }
     if (this.fullSinceMs !== null) return;
     this.fullSinceMs = performance.now();
-    logger.warn({ code: 'EMD_DISK_FULL', file, error: (err as Error).message }, 'the file system of the state directory is full: undelivered events are kept in memory only (up to mqtt.queue_max, the oldest dropped and counted) until space returns; the queue file keeps what it had');
+    logger.warn(
+      { code: 'EMD_DISK_FULL', file, error: (err as Error).message },
+      'the file system of the state directory is full: undelivered events are kept in memory only (up to mqtt.queue_max, the oldest dropped and counted) until space returns; the queue file keeps what it had',
+    );
   }
 
   /** A write succeeded: after a full period, say that the file is written again. */

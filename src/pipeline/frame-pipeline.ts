@@ -163,7 +163,7 @@ function faceState(device: string, t: TrackedFace, now: number, wallMs = now): F
     track: t.id,
     time: new Date(wallMs).toISOString(),
     emotion: t.label.committed ?? null,
-    scores: scores ? Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, Math.round(v * 1000) / 1000])) as FaceState['scores'] : null,
+    scores: scores ? (Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, Math.round(v * 1000) / 1000])) as FaceState['scores']) : null,
     box: { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) },
     age_s: Math.round((now - t.geometry.firstSeenMs) / 100) / 10,
   };

@@ -216,7 +216,10 @@ export class IsolatedSources {
     } catch (err) {
       proc.kill(err instanceof RequestTimeout ? 'the open did not finish in time' : 'the open failed');
       if (err instanceof RequestTimeout) {
-        throw new EmotiondError('EMD_SOURCE_OPEN', `${where}: the open did not finish within ${settings.open_timeout_s} s (source.open_timeout_s): the source blocks; it is retried`);
+        throw new EmotiondError(
+          'EMD_SOURCE_OPEN',
+          `${where}: the open did not finish within ${settings.open_timeout_s} s (source.open_timeout_s): the source blocks; it is retried`,
+        );
       }
       throw new EmotiondError('EMD_SOURCE_OPEN', `${where}: ${(err as Error).message}`);
     }

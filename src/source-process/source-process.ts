@@ -84,15 +84,18 @@ process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
 // One at a time, in order: a read never overlaps an open or a close of the same capture.
 let queue: Promise<void> = Promise.resolve();
-readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  let req: SourceRequest;
-  try {
-    req = JSON.parse(line) as SourceRequest;
-  } catch {
-    return;
-  }
-  queue = queue.then(() => handle(req));
-}).on('close', () => {
-  source?.close();
-  process.exit(0);
-});
+readline
+  .createInterface({ input: process.stdin })
+  .on('line', (line) => {
+    let req: SourceRequest;
+    try {
+      req = JSON.parse(line) as SourceRequest;
+    } catch {
+      return;
+    }
+    queue = queue.then(() => handle(req));
+  })
+  .on('close', () => {
+    source?.close();
+    process.exit(0);
+  });

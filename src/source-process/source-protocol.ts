@@ -97,8 +97,7 @@ export class ReplyReader {
         if (reply.kind === 'frame' && reply.bytes > 0) {
           if (this.spare?.length !== reply.bytes) this.spare = Buffer.allocUnsafe(reply.bytes);
           this.frame = { reply, data: this.spare, filled: 0 };
-        }
-        else this.onReply(reply, null);
+        } else this.onReply(reply, null);
       }
     }
   }

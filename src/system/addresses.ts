@@ -4,7 +4,10 @@ import net from 'node:net';
 
 /** Addresses only this machine reaches (127.0.0.0/8, ::1, localhost): an embedded broker there may stay open. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const h = host
+    .trim()
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
   if (h === 'localhost') return true;
   const family = net.isIP(h);
   if (family === 0) return false;

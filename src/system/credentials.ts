@@ -19,7 +19,9 @@ export function passwordPath(passwordFile: string, env: NodeJS.ProcessEnv): stri
  * final newline; undefined when the setting is empty. */
 export function readPassword(key: string, file: string, env: NodeJS.ProcessEnv): string | undefined {
   if (file === '') return undefined;
-  return readSecretFile(passwordPath(file, env), key).toString('utf8').replace(/\r?\n$/, '');
+  return readSecretFile(passwordPath(file, env), key)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** A password, CA, certificate or key file that the setting `key` names; one that cannot be read is a configuration

@@ -10,8 +10,7 @@ interface LogBudgetOptions {
 
 type BudgetDecision =
   /** Log it; `suppressed` lines were held back since the last one logged. `last` = the budget is now spent. */
-  | { log: true; suppressed: number; last: boolean }
-  | { log: false };
+  { log: true; suppressed: number; last: boolean } | { log: false };
 
 export class LogBudget {
   private windowStart = Number.NEGATIVE_INFINITY;

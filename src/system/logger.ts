@@ -6,15 +6,7 @@ import pretty from 'pino-pretty';
 
 export type { Logger };
 
-const REDACT_PATHS = [
-  'password',
-  '*.password',
-  'mqtt.password',
-  'config.mqtt.password',
-  'config.mqtt.key_file',
-  'mqtt.key_file',
-  'headers.authorization',
-];
+const REDACT_PATHS = ['password', '*.password', 'mqtt.password', 'config.mqtt.password', 'config.mqtt.key_file', 'mqtt.key_file', 'headers.authorization'];
 
 interface LoggerOptions {
   level: string;
@@ -27,7 +19,13 @@ interface LoggerOptions {
 }
 
 /** pino level -> syslog priority: fatal crit, error err, warn warning, info info, debug and trace debug. */
-const JOURNAL_PRIORITY: ReadonlyArray<[Level, number]> = [['trace', 7], ['info', 6], ['warn', 4], ['error', 3], ['fatal', 2]];
+const JOURNAL_PRIORITY: ReadonlyArray<[Level, number]> = [
+  ['trace', 7],
+  ['info', 6],
+  ['warn', 4],
+  ['error', 3],
+  ['fatal', 2],
+];
 
 /** True when `fd` is the stream systemd connected to the journal (JOURNAL_STREAM=dev:inode, systemd.exec(5)). */
 function onJournal(fd = 2, env: NodeJS.ProcessEnv = process.env): boolean {

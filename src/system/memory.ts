@@ -38,5 +38,5 @@ export function parseStatus(text: string): Record<string, number> {
 }
 
 function mib(bytes: number): number {
-  return Math.round(bytes / 2 ** 20 * 10) / 10;
+  return Math.round((bytes / 2 ** 20) * 10) / 10;
 }

@@ -61,7 +61,10 @@ export class FaceTracker {
       const d = probed.get(t.id);
       if (d) hits.set(t, d);
     }
-    const matched = this.associate(this.live.filter((t) => !hits.has(t)), found);
+    const matched = this.associate(
+      this.live.filter((t) => !hits.has(t)),
+      found,
+    );
     for (const [t, d] of matched) hits.set(t, d);
     for (const [track, det] of hits) hit(track, det, nowMs);
     for (const t of this.live) {

@@ -33,7 +33,13 @@ function readIo(): Io {
 
 /** Event number i, cycling through the three event types, as the daemon makes them. */
 function makeEvent(i: number): EmotionEvent {
-  const base = { id: `weartest-1700000000-${i}`, device: 'weartest', track: 1 + (i % 3), time: new Date().toISOString(), box: { x: 120 + i % 50, y: 80, width: 96, height: 96 } };
+  const base = {
+    id: `weartest-1700000000-${i}`,
+    device: 'weartest',
+    track: 1 + (i % 3),
+    time: new Date().toISOString(),
+    box: { x: 120 + (i % 50), y: 80, width: 96, height: 96 },
+  };
   const scores = { ...zeroScores(), Happy: 0.61, Neutral: 0.27, Surprise: 0.12 };
   if (i % 3 === 0) return { ...base, type: 'face_appeared', emotion: 'Happy', scores };
   if (i % 3 === 1) return { ...base, type: 'emotion_changed', before: 'Neutral', after: 'Happy', scores };
@@ -43,7 +49,9 @@ function makeEvent(i: number): EmotionEvent {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, rate: { type: 'string', default: '5' }, dir: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '60' }, rate: { type: 'string', default: '5' }, dir: { type: 'string' }, help: { type: 'boolean' } },
+  });
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
   const seconds = Number(values.seconds);
   const rate = Number(values.rate);
@@ -57,7 +65,14 @@ async function main(): Promise<void> {
   await broker.start();
   const { config } = loadConfig({
     env: {},
-    flags: { 'device.id': 'weartest', 'system.state_dir': dir, 'mqtt.url': broker.url, 'mqtt.protocol_version': '4', 'mqtt.discovery': false, 'mqtt.queue_file': 'outbox.jsonl' },
+    flags: {
+      'device.id': 'weartest',
+      'system.state_dir': dir,
+      'mqtt.url': broker.url,
+      'mqtt.protocol_version': '4',
+      'mqtt.discovery': false,
+      'mqtt.queue_file': 'outbox.jsonl',
+    },
   });
   const publisher = new MqttPublisher({ config, logger, version: 'wear' });
   await publisher.start();

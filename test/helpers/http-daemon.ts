@@ -17,7 +17,10 @@ export interface HttpDaemon {
  * `log` replaces its logger (tests that read the log). */
 export async function makeHttpDaemon(flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv = {}, log?: Logger): Promise<HttpDaemon> {
   const port = await freePort();
-  const loaded = loadConfig({ env: {}, flags: { 'mqtt.enabled': false, 'log.level': 'error', 'log.pretty': 'no', 'http.enabled': true, 'http.port': String(port), ...flags } });
+  const loaded = loadConfig({
+    env: {},
+    flags: { 'mqtt.enabled': false, 'log.level': 'error', 'log.pretty': 'no', 'http.enabled': true, 'http.port': String(port), ...flags },
+  });
   const logger = log ?? createLogger({ level: loaded.config.log.level, pretty: 'no' });
   const sink = new MemorySink();
   const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], env });
@@ -27,7 +30,12 @@ export async function makeHttpDaemon(flags: Record<string, string | boolean>, en
 }
 
 /** Reads Server-Sent Events from `url` until `until` says stop (or `timeoutMs`); returns the parsed data of each `state` event. */
-export async function readStates(url: string, until: (states: unknown[]) => boolean, timeoutMs: number, headers: Record<string, string> = {}): Promise<unknown[]> {
+export async function readStates(
+  url: string,
+  until: (states: unknown[]) => boolean,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<unknown[]> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const states: unknown[] = [];
@@ -44,7 +52,10 @@ export async function readStates(url: string, until: (states: unknown[]) => bool
         buffer = buffer.slice(end + 2);
         const lines = block.split('\n');
         if (!lines.includes('event: state')) continue;
-        const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        const data = lines
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
         states.push(JSON.parse(data));
       }
       if (until(states)) break;

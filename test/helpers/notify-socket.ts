@@ -44,7 +44,10 @@ export async function notifySocket(t: { teardown: (fn: () => void) => void }, pr
       sender.close();
     }
     await waitUntil(() => notes.some((n) => n.text === marker), timeoutMs, 'the marker datagram');
-    notes.splice(notes.findIndex((n) => n.text === marker), 1);
+    notes.splice(
+      notes.findIndex((n) => n.text === marker),
+      1,
+    );
   };
   return { path: sock, notes, settle };
 }
