@@ -14,8 +14,7 @@ export const ERRORS = {
   EMD_MODEL_RUN: 'Emotion model inference failed',
   EMD_OPENCV: 'OpenCV call failed',
   EMD_MQTT: 'MQTT failure',
-  EMD_MQTT_FILE: 'MQTT password, CA, certificate or key file cannot be read',
-  EMD_PAYLOAD_INVALID: 'Payload is invalid',
+  EMD_SECRET_FILE: 'Password, CA, certificate or key file cannot be read',
   EMD_DATASET: 'Dataset file is missing or malformed',
   EMD_NOTIFY: 'sd_notify failure',
   EMD_HTTP: 'HTTP server failure',
@@ -36,7 +35,7 @@ export class EmotiondError extends Error {
 }
 
 /** sysexits(3) EX_CONFIG: systemd's RestartPreventExitStatus=78 keeps the service from restart-looping on it. */
-export const EXIT_CONFIG = 78;
+const EXIT_CONFIG = 78;
 
 /** Errors a restart cannot fix: a bad setting, or a file a setting names that is missing, unreadable or corrupt. */
 const CONFIG_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -46,7 +45,7 @@ const CONFIG_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'EMD_CASCADE_LOAD',
   'EMD_MODEL_LOAD',
   'EMD_MODEL_METADATA',
-  'EMD_MQTT_FILE',
+  'EMD_SECRET_FILE',
 ]);
 
 export function isConfigError(err: unknown): err is EmotiondError {

@@ -1,17 +1,42 @@
-// Box arithmetic shared by the detector and the tracker (neither imports the other).
+// Box arithmetic shared by the stages (detector, tracker, classifier: none imports another).
 import type { Box } from './types.js';
 
 export function area(b: Box): number {
   return Math.max(0, b.width) * Math.max(0, b.height);
 }
 
-/** Intersection over union of two boxes (0 when disjoint). */
-export function iou(a: Box, b: Box): number {
+/** Area of the overlap of two boxes (0 when disjoint). */
+function intersection(a: Box, b: Box): number {
   const ix = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
   const iy = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
-  const inter = ix * iy;
+  return ix * iy;
+}
+
+/** Intersection over union of two boxes (0 when disjoint). */
+export function iou(a: Box, b: Box): number {
+  const inter = intersection(a, b);
   const union = area(a) + area(b) - inter;
   return union > 0 ? inter / union : 0;
+}
+
+/** True when `inner` lies (almost) entirely inside `outer`: a face inside a face is one face. */
+export function contains(outer: Box, inner: Box): boolean {
+  return intersection(outer, inner) >= 0.8 * inner.width * inner.height;
+}
+
+/** Whether two detections are one face: they overlap by IoU > 0.3, or one lies inside the other. */
+export function sameFace(a: Box, b: Box): boolean {
+  return iou(a, b) > 0.3 || contains(a, b) || contains(b, a);
+}
+
+/** The box in whole pixels, cut to a `width` x `height` image; null when less than `minSide` pixels of it are inside. */
+export function clampBox(box: Box, width: number, height: number, minSide = 1): Box | null {
+  const x0 = Math.max(0, Math.round(box.x));
+  const y0 = Math.max(0, Math.round(box.y));
+  const x1 = Math.min(width, Math.round(box.x + box.width));
+  const y1 = Math.min(height, Math.round(box.y + box.height));
+  if (x1 - x0 < minSide || y1 - y0 < minSide) return null;
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 /** Distance between box centres divided by the mean box side. */

@@ -1,4 +1,6 @@
-// Result and event types shared by every stage. Payloads published on MQTT are built from these.
+// Result and event types shared by every stage, and the shapes of the daemon's parts. Payloads published on MQTT
+// are built from these.
+import type cv from './system/opencv.js';
 
 /** The six classes, in the model's output order (the model's metadata is checked against this). */
 export const EMOTIONS = ['Angry', 'Fear', 'Happy', 'Neutral', 'Sad', 'Surprise'] as const;
@@ -27,7 +29,7 @@ export interface RecurrentState {
   c: Float32Array;
 }
 
-export interface TrackMotion {
+interface TrackMotion {
   vx: number;
   vy: number;
   cx: number;
@@ -36,7 +38,7 @@ export interface TrackMotion {
   movedMs: number;
 }
 
-export interface StepSchedule {
+interface StepSchedule {
   /** Frame time at which the next step is due. */
   nextMs: number;
   count: number;
@@ -45,7 +47,7 @@ export interface StepSchedule {
 }
 
 /** The tracker's part of a face: where it is and how sure the tracker is that it is one. Only the tracker writes it. */
-export interface FaceGeometry {
+interface FaceGeometry {
   box: Box;
   /** 'tentative' until it has been detected `confirmHits` times; only confirmed faces are classified. */
   status: 'tentative' | 'confirmed';
@@ -63,7 +65,7 @@ export interface FaceGeometry {
 
 /** The classifier's part: the face's LSTM memory, its step schedule and the last probabilities. Only the
  * classifier writes it. */
-export interface FaceModelState {
+interface FaceModelState {
   /** Per-face LSTM memory; undefined until the face is first classified. */
   state?: RecurrentState;
   /** The classifier's schedule: when the face is next due for an LSTM step, and its steps so far. */
@@ -72,8 +74,20 @@ export interface FaceModelState {
   scores?: EmotionScores;
 }
 
+/** The detector's part (detect/schedule.ts): when the face is next due for a probe, and what the motion gate knows
+ * of it. Only the detector writes it. */
+export interface FaceProbe {
+  /** Frame-clock time the face is next due for a probe at detector.track_hz. */
+  nextMs?: number;
+  /** Motion gate: when its last probe ran, whether its window moved since, and whether this frame's probe of it is
+   * one of a still face (found by its last probe, no motion since: searched in its own box). */
+  lastMs?: number;
+  moved?: boolean;
+  still?: boolean;
+}
+
 /** The event gate's part (events/hysteresis.ts): the committed label and its timers. Only events/ writes it. */
-export interface FaceLabel {
+interface FaceLabel {
   /** Emotion after hysteresis; what events report. */
   committed?: Emotion;
   /** Model steps seen before the first commit (events.first_label_steps). */
@@ -90,11 +104,12 @@ export interface FaceLabel {
 
 /**
  * A face followed across frames, as every stage reads it: one part per stage that writes it, each read-only
- * here. The writers get their own part writable: TrackerFace, ClassifiedFace, LabelledFace.
+ * here. The writers get their own part writable: TrackerFace, ClassifiedFace, LabelledFace, the detector's ProbeTarget.
  */
 export interface TrackedFace {
   readonly id: number;
   readonly geometry: Readonly<FaceGeometry>;
+  readonly probe: Readonly<FaceProbe>;
   readonly model: Readonly<FaceModelState>;
   readonly label: Readonly<FaceLabel>;
 }
@@ -118,6 +133,7 @@ export interface LabelledFace extends TrackedFace {
 export interface Face {
   readonly id: number;
   readonly geometry: FaceGeometry;
+  readonly probe: FaceProbe;
   readonly model: FaceModelState;
   readonly label: FaceLabel;
 }
@@ -145,10 +161,8 @@ export interface ClassifyStats {
 export interface FrameInfo {
   /** Monotonic frame counter from the source. */
   seq: number;
-  /** Wall-clock capture time, ms since the epoch. */
+  /** Frame-clock capture time (monotonic ms for cameras and streams, media time for files: system/clock.ts). */
   timestampMs: number;
-  width: number;
-  height: number;
   /** The first frame since the source was opened (or reopened): the detector searches it whole. */
   fresh?: boolean;
 }
@@ -163,20 +177,20 @@ interface EventBase {
   box: Box;
 }
 
-export interface FaceAppearedEvent extends EventBase {
+interface FaceAppearedEvent extends EventBase {
   type: 'face_appeared';
   emotion: Emotion | null;
   scores: EmotionScores | null;
 }
 
-export interface EmotionChangedEvent extends EventBase {
+interface EmotionChangedEvent extends EventBase {
   type: 'emotion_changed';
   before: Emotion | null;
   after: Emotion;
   scores: EmotionScores;
 }
 
-export interface FaceGoneEvent extends EventBase {
+interface FaceGoneEvent extends EventBase {
   type: 'face_gone';
   /** Seconds between the first detection and the last one. */
   duration_s: number;
@@ -241,6 +255,31 @@ export interface EventSink {
   /** The face is gone: clear its state. */
   faceCleared(device: string, track: number): void;
   camera(c: CameraState): void;
+}
+
+/** A part with a life of its own (embedded broker, MQTT publisher, HTTP server, preview server): the composition
+ * root (app/daemon.ts) starts the parts in order before the camera and stops them in reverse after it. */
+export interface Part {
+  readonly name: string;
+  /** Resolves once the part works. `signal` aborts a start still under way (the daemon is stopped meanwhile): the
+   * start then ends at its next step, and stop() undoes what it did. */
+  start(signal?: AbortSignal): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A part that also receives events. */
+export interface SinkPart extends Part {
+  readonly sink: EventSink;
+  /** True once the part can deliver (MQTT connected); READY waits for it up to system.ready_timeout_s. */
+  isReady?(): boolean;
+}
+
+/** Gets a copy of a frame after it was processed, with the tracks as they stand after it (`emotiond preview`). */
+export interface FrameTap {
+  /** Asked before each frame: whether a copy is wanted (a copy costs a frame's memory and time). */
+  wants(nowMs: number): boolean;
+  /** The copy, which the tap owns and must release. */
+  frame(mat: cv.Mat, tracks: readonly TrackedFace[]): void;
 }
 
 /** What the MQTT command handler may ask of the running daemon. */

@@ -24,7 +24,9 @@ async function probe(url: string): Promise<string> {
   } catch (err) {
     const e = err as Error & { killed?: boolean; stdout?: string };
     if (!e.killed) throw err;
-    throw new Error(`${script} ${url} was still running after ${BOUND_MS / 1000} s (said: ${e.stdout?.trim() || 'nothing'}): the helper hung, or left a client reconnecting`);
+    throw new Error(
+      `${script} ${url} was still running after ${BOUND_MS / 1000} s (said: ${e.stdout?.trim() || 'nothing'}): the helper hung, or left a client reconnecting`,
+    );
   }
 }
 
@@ -52,10 +54,13 @@ const withMosquitto = testUnless(mosquittoMissing());
 
 /** Pids of the live processes named `name` whose parent is `ppid` (from /proc: no procps needed). */
 function childrenNamed(ppid: number, name: string): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    const stat = procStat(Number(d));
-    return stat && stat.ppid === ppid && stat.comm === name ? [Number(d)] : [];
-  });
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((d) => {
+      const stat = procStat(Number(d));
+      return stat && stat.ppid === ppid && stat.comm === name ? [Number(d)] : [];
+    });
 }
 
 function procStat(pid: number): { comm: string; state: string; ppid: number } | undefined {

@@ -4,7 +4,7 @@
 // message: the log line said {"message":"","code":"ECONNREFUSED"}. errorText() describes it by its parts.
 import net from 'node:net';
 import test from 'ava';
-import { errorText } from '../src/publish/broker-link.js';
+import { errorText } from '../src/mqtt/broker-link.js';
 import { freePort } from './helpers/ports.js';
 
 /** What net.connect reports when every address of a host refuses: tried here on two real loopback sockets. */

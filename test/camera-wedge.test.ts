@@ -8,12 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import test from 'ava';
-import { Daemon, type Part } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
-import { buildHttpParts, mqttHealthOf } from '../src/http/http-part.js';
+import { Daemon } from '../src/app/daemon.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
-import { MemorySink } from '../src/publish/memory-sink.js';
+import { MemorySink } from '../src/sinks/memory-sink.js';
 import { quantile } from '../src/system/quantile.js';
 import { freePort } from './helpers/ports.js';
 import { missingModel, testModel } from './helpers/shared-data.js';
@@ -47,106 +45,130 @@ function kill(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-testUnless(firstMissing(missingModel(), missingGstreamer()), { serial: true })('a wedged camera open and a wedged read: reported and retried, the daemon answers throughout, frames flow again within 5 s', async (t) => {
-  t.timeout(120_000);
-  const camera = spawn(process.execPath, ['-e', CAMERA, 'silent'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.teardown(() => kill(camera));
-  const cameraPort = await new Promise<number>((resolve) => camera.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().split('\n')[0]))));
-  const setCamera = (mode: 'silent' | 'send'): void => void camera.stdin?.write(`${mode}\n`);
+testUnless(firstMissing(missingModel(), missingGstreamer()), { serial: true })(
+  'a wedged camera open and a wedged read: reported and retried, the daemon answers throughout, frames flow again within 5 s',
+  async (t) => {
+    t.timeout(120_000);
+    const camera = spawn(process.execPath, ['-e', CAMERA, 'silent'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.teardown(() => kill(camera));
+    const cameraPort = await new Promise<number>((resolve) => camera.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().split('\n')[0]))));
+    const setCamera = (mode: 'silent' | 'send'): void => void camera.stdin?.write(`${mode}\n`);
 
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const pipeline = `gst:tcpclientsrc host=127.0.0.1 port=${cameraPort} ! rawvideoparse width=${W} height=${H} format=bgr framerate=10/1 ! videoconvert ! appsink`;
-  const loaded = loadConfig({
-    env: {},
-    flags: {
-      'classifier.model': testModel() ?? '', 'device.id': 'wedge', 'source.uri': pipeline, 'source.open_timeout_s': '3', 'source.stall_timeout_s': '2', 'source.reopen_min_s': '0.5', 'source.reopen_max_s': '1',
-      'mqtt.embedded': true, 'mqtt.embedded_port': String(mqttPort), 'mqtt.url': `mqtt://127.0.0.1:${mqttPort}`, 'mqtt.discovery': false,
-      'http.enabled': true, 'http.port': String(httpPort), 'log.level': 'warn', 'log.pretty': 'no',
-    },
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ level: 'warn', pretty: 'no', destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
-  const sink = new MemorySink();
-  const parts: Part[] = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts, sinks: [sink] });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
-  parts.push(...buildHttpParts({ config: loaded.config, logger, daemon, mqtt: mqttHealthOf(parts) }));
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    const pipeline = `gst:tcpclientsrc host=127.0.0.1 port=${cameraPort} ! rawvideoparse width=${W} height=${H} format=bgr framerate=10/1 ! videoconvert ! appsink`;
+    const loaded = loadConfig({
+      env: {},
+      flags: {
+        'classifier.model': testModel() ?? '',
+        'device.id': 'wedge',
+        'source.uri': pipeline,
+        'source.open_timeout_s': '3',
+        'source.stall_timeout_s': '2',
+        'source.reopen_min_s': '0.5',
+        'source.reopen_max_s': '1',
+        'mqtt.embedded': true,
+        'mqtt.embedded_port': String(mqttPort),
+        'mqtt.url': `mqtt://127.0.0.1:${mqttPort}`,
+        'mqtt.discovery': false,
+        'http.enabled': true,
+        'http.port': String(httpPort),
+        'log.level': 'warn',
+        'log.pretty': 'no',
+      },
+    });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({
+      level: 'warn',
+      pretty: 'no',
+      destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+    });
+    const sink = new MemorySink();
+    const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink] });
 
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  const started = performance.now();
-  await daemon.start();
-  const startS = (performance.now() - started) / 1000;
-  loop.reset(); // from here on: the model is loaded, only the source is opened and read
-  t.teardown(() => daemon.stop());
-  const client = await subscribe(`mqtt://127.0.0.1:${mqttPort}`, ['emotiond/wedge/response/health_check'], { protocolVersion: 4 });
-  t.teardown(() => client.end());
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const started = performance.now();
+    await daemon.start();
+    const startS = (performance.now() - started) / 1000;
+    loop.reset(); // from here on: the model is loaded, only the source is opened and read
+    t.teardown(() => daemon.stop());
+    const client = await subscribe(`mqtt://127.0.0.1:${mqttPort}`, ['emotiond/wedge/response/health_check'], { protocolVersion: 4 });
+    t.teardown(() => client.end());
 
-  // Probes every 250 ms: /healthz, an MQTT health_check round trip, /metrics.
-  const timings = { healthz: [] as number[], mqtt: [] as number[], metrics: [] as number[] };
-  const codes = new Set<number>();
-  let probing = true;
-  const probe = async (): Promise<void> => {
-    let n = 0;
-    while (probing) {
-      const t0 = performance.now();
-      const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
-      codes.add(res.status);
-      await res.text();
-      timings.healthz.push(performance.now() - t0);
-      const before = client.messages.length;
-      const t1 = performance.now();
-      await client.client.publishAsync('emotiond/wedge/request/health_check', JSON.stringify({ transaction: n++ }), { qos: 1 });
-      await waitUntil(() => client.messages.length > before, 10_000, 'an MQTT response');
-      timings.mqtt.push(performance.now() - t1);
-      const t2 = performance.now();
-      await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-      timings.metrics.push(performance.now() - t2);
-      await sleep(250);
-    }
-  };
-  const probing$ = probe();
+    // Probes every 250 ms: /healthz, an MQTT health_check round trip, /metrics.
+    const timings = { healthz: [] as number[], mqtt: [] as number[], metrics: [] as number[] };
+    const codes = new Set<number>();
+    let probing = true;
+    const probe = async (): Promise<void> => {
+      let n = 0;
+      while (probing) {
+        const t0 = performance.now();
+        const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+        codes.add(res.status);
+        await res.text();
+        timings.healthz.push(performance.now() - t0);
+        const before = client.messages.length;
+        const t1 = performance.now();
+        await client.client.publishAsync('emotiond/wedge/request/health_check', JSON.stringify({ transaction: n++ }), { qos: 1 });
+        await waitUntil(() => client.messages.length > before, 10_000, 'an MQTT response');
+        timings.mqtt.push(performance.now() - t1);
+        const t2 = performance.now();
+        await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+        timings.metrics.push(performance.now() - t2);
+        await sleep(250);
+      }
+    };
+    const probing$ = probe();
 
-  const wedgedOpens = (): number => sink.cameras.filter((c) => c.state === 'offline' && /did not finish within 3 s/.test(c.error ?? '')).length;
-  await waitUntil(() => wedgedOpens() >= 2, 30_000, 'two wedged opens reported', () => JSON.stringify(sink.cameras.slice(-3)));
-  t.is(daemon.stats.framesIn, 0);
-  t.true(daemon.makingProgress(), 'opening and reopening the source counts as progress');
+    const wedgedOpens = (): number => sink.cameras.filter((c) => c.state === 'offline' && /did not finish within 3 s/.test(c.error ?? '')).length;
+    await waitUntil(
+      () => wedgedOpens() >= 2,
+      30_000,
+      'two wedged opens reported',
+      () => JSON.stringify(sink.cameras.slice(-3)),
+    );
+    t.is(daemon.stats.framesIn, 0);
+    t.true(daemon.makingProgress(), 'opening and reopening the source counts as progress');
 
-  // The camera comes back: frames within 5 s.
-  setCamera('send');
-  const back = performance.now();
-  await waitUntil(() => daemon.stats.framesProcessed > 0, 20_000, 'frames after the camera came back');
-  const backS = (performance.now() - back) / 1000;
+    // The camera comes back: frames within 5 s.
+    setCamera('send');
+    const back = performance.now();
+    await waitUntil(() => daemon.stats.framesProcessed > 0, 20_000, 'frames after the camera came back');
+    const backS = (performance.now() - back) / 1000;
 
-  // The camera falls silent mid-stream: the read stalls (2 s), its process is ended, the open wedges; then back.
-  await sleep(2000);
-  setCamera('silent');
-  const frames = daemon.stats.framesIn;
-  await waitUntil(() => wedgedOpens() >= 3, 30_000, 'a wedged read, then a wedged open, reported');
-  setCamera('send');
-  const back2 = performance.now();
-  await waitUntil(() => daemon.stats.framesIn > frames + 5, 20_000, 'frames after the camera came back again');
-  const back2S = (performance.now() - back2) / 1000;
-  await sleep(1000);
-  probing = false;
-  await probing$;
-  loop.disable();
+    // The camera falls silent mid-stream: the read stalls (2 s), its process is ended, the open wedges; then back.
+    await sleep(2000);
+    setCamera('silent');
+    const frames = daemon.stats.framesIn;
+    await waitUntil(() => wedgedOpens() >= 3, 30_000, 'a wedged read, then a wedged open, reported');
+    setCamera('send');
+    const back2 = performance.now();
+    await waitUntil(() => daemon.stats.framesIn > frames + 5, 20_000, 'frames after the camera came back again');
+    const back2S = (performance.now() - back2) / 1000;
+    await sleep(1000);
+    probing = false;
+    await probing$;
+    loop.disable();
 
-  const summary = (xs: number[]): string => {
-    const s = [...xs].sort((a, b) => a - b);
-    return `median ${quantile(s, 0.5).toFixed(1)} ms, max ${(s.at(-1) ?? NaN).toFixed(1)} ms (${s.length})`;
-  };
-  t.log(`start() took ${startS.toFixed(2)} s against the silent camera`);
-  t.log(`frames again ${backS.toFixed(2)} s and ${back2S.toFixed(2)} s after the camera came back`);
-  t.log(`/healthz ${summary(timings.healthz)}; MQTT health_check ${summary(timings.mqtt)}; /metrics ${summary(timings.metrics)}`);
-  t.log(`main thread event loop delay after start(): max ${(loop.max / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms`);
-  t.log(`camera states: ${sink.cameras.map((c) => `${c.state}${c.error ? ` (${c.error.replace(/^.*\): /, '')})` : ''}`).join(' → ')}`);
-  t.true(startS < 5, 'start() does not wait for the source');
-  t.true(Math.max(...timings.healthz) < 1000, '/healthz answered within 1 s throughout');
-  t.true(Math.max(...timings.mqtt) < 2000 && Math.max(...timings.metrics) < 2000, 'MQTT and /metrics answered throughout');
-  t.true(loop.max / 1e6 < 1000, `the main thread never blocked for a second (max ${loop.max / 1e6} ms)`);
-  t.true(backS < 10 && back2S < 10, `frames again within ${backS.toFixed(1)} and ${back2S.toFixed(1)} s (target 5 s)`);
-  t.deepEqual([...codes].sort(), [200], '/healthz live throughout (opening and reopening are progress)');
-  t.true(daemon.stats.stuckReads === 0, 'no read left stuck in the daemon');
-  t.true(lines.some((l) => /did not finish within 3 s/.test(String(l['error']))), 'the wedge is in the log');
-});
+    const summary = (xs: number[]): string => {
+      const s = [...xs].sort((a, b) => a - b);
+      return `median ${quantile(s, 0.5).toFixed(1)} ms, max ${(s.at(-1) ?? NaN).toFixed(1)} ms (${s.length})`;
+    };
+    t.log(`start() took ${startS.toFixed(2)} s against the silent camera`);
+    t.log(`frames again ${backS.toFixed(2)} s and ${back2S.toFixed(2)} s after the camera came back`);
+    t.log(`/healthz ${summary(timings.healthz)}; MQTT health_check ${summary(timings.mqtt)}; /metrics ${summary(timings.metrics)}`);
+    t.log(`main thread event loop delay after start(): max ${(loop.max / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms`);
+    t.log(`camera states: ${sink.cameras.map((c) => `${c.state}${c.error ? ` (${c.error.replace(/^.*\): /, '')})` : ''}`).join(' → ')}`);
+    t.true(startS < 5, 'start() does not wait for the source');
+    t.true(Math.max(...timings.healthz) < 1000, '/healthz answered within 1 s throughout');
+    t.true(Math.max(...timings.mqtt) < 2000 && Math.max(...timings.metrics) < 2000, 'MQTT and /metrics answered throughout');
+    t.true(loop.max / 1e6 < 1000, `the main thread never blocked for a second (max ${loop.max / 1e6} ms)`);
+    t.true(backS < 10 && back2S < 10, `frames again within ${backS.toFixed(1)} and ${back2S.toFixed(1)} s (target 5 s)`);
+    t.deepEqual([...codes].sort(), [200], '/healthz live throughout (opening and reopening are progress)');
+    t.true(daemon.stuckReads === 0, 'no read left stuck in the daemon');
+    t.true(
+      sink.cameras.some((c) => /did not finish within 3 s/.test(c.error ?? '')),
+      'the wedge is reported with the camera state',
+    );
+  },
+);

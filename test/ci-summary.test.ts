@@ -36,7 +36,9 @@ async function sampleTap(t: { teardown(fn: () => void): void }): Promise<string>
 }
 
 function summary(log: string, runDir?: string): string[] {
-  return execFileSync('bash', [path.join(ROOT, '.ci', 'summary'), log, ...(runDir ? [runDir] : [])], { encoding: 'utf8' }).trim().split('\n');
+  return execFileSync('bash', [path.join(ROOT, '.ci', 'summary'), log, ...(runDir ? [runDir] : [])], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
 }
 
 test('.ci/summary counts a real ava run: 1 passed, 1 failed, 1 skipped', async (t) => {

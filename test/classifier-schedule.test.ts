@@ -27,7 +27,7 @@ function frame(): cv.Mat {
   let seed = 7;
   for (let i = 0; i < px.length; i++) {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    px[i] = (((i % 640) >> 3) * 16 + (seed >> 24)) & 0xff;
+    px[i] = ((i % 640 >> 3) * 16 + (seed >> 24)) & 0xff;
   }
   return new cv.Mat(px, 480, 640, cv.CV_8UC1);
 }

@@ -10,10 +10,28 @@ const ready = shippedModel() !== null && fs.existsSync(DEMO);
 if (!ready) console.log(`cli-print: skipped: needs models/emotion-cnn-lstm.int8.onnx and ${DEMO} (deploy/setup.sh)`);
 
 (ready ? test : test.skip)('a closed stdout stops --print and the daemon runs on to the end of the clip (exit 0)', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--source', DEMO, '--source-pace', 'none', '--no-mqtt-enabled', '--no-http-enabled', '--print', '--log-pretty', 'no'], {
-    env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'run',
+      '--source',
+      DEMO,
+      '--source-pace',
+      'none',
+      '--no-mqtt-enabled',
+      '--no-http-enabled',
+      '--print',
+      '--log-pretty',
+      'no',
+    ],
+    {
+      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);

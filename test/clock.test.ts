@@ -1,11 +1,13 @@
 // The two clocks (src/system/clock.ts) with a clock whose wall time the test steps: a jump is reported once with
-// its size and slow drift never is; frame times of files are media time; the dashboard's figures (emotion seconds,
-// a face's expiry, the timeline's span) do not move with the wall clock. The real thing, a daemon under
+// its size and slow drift never is; frame times of files are media time; the room window's emotion seconds and the
+// dashboard's figures (a face's expiry, the timeline's span) do not move with the wall clock. The real thing, a daemon under
 // libfaketime on a live stream, is clock-jump.test.ts.
 import test from 'ava';
 import { ClockWatch, FrameClock, type Clock } from '../src/system/clock.js';
-import { LiveState, TIMELINE_SPAN_MS } from '../src/http/live-state.js';
-import { zeroScores, type FaceState } from '../src/types.js';
+import { LiveState, TIMELINE_SPAN_MS } from '../src/dashboard/live-state.js';
+import { zeroScores, type FaceState, type RoomSummary } from '../src/types.js';
+import { RoomWindow } from '../src/events/room-window.js';
+import { newTrack } from '../src/track/face-tracker.js';
 
 /** A clock the test moves: mono advances with tick(); wall = mono + offset, and step() changes the offset. */
 function steppedClock(): Clock & { tick(ms: number): void; step(ms: number): void } {
@@ -48,27 +50,53 @@ test('FrameClock: live frames are stamped with the wall clock when a message is 
 });
 
 function face(track: number, ageS: number, time: number): FaceState {
-  return { device: 'd', track, time: new Date(time).toISOString(), emotion: 'Happy', scores: { ...zeroScores(), Happy: 1 }, box: { x: 0, y: 0, width: 50, height: 50 }, age_s: ageS };
+  return {
+    device: 'd',
+    track,
+    time: new Date(time).toISOString(),
+    emotion: 'Happy',
+    scores: { ...zeroScores(), Happy: 1 },
+    box: { x: 0, y: 0, width: 50, height: 50 },
+    age_s: ageS,
+  };
 }
 
-test('LiveState: emotion seconds follow the faces\' ages and expiry the monotonic clock, whatever the wall clock does', (t) => {
+function happyRoom(time: number): RoomSummary {
+  return {
+    device: 'd',
+    time: new Date(time).toISOString(),
+    window_s: 5,
+    faces: 1,
+    shares: { ...zeroScores(), Happy: 1 },
+    dominant: 'Happy',
+    withheld: false,
+    min_faces: 1,
+  };
+}
+
+test("emotion seconds (the room window's face-time), a face's expiry on the dashboard and its timeline's span follow the monotonic clock, whatever the wall clock does", (t) => {
   const clock = steppedClock();
-  const live = new LiveState(clock);
-  live.face(face(1, 0, clock.wall()));
+  const frames = new FrameClock(false, clock);
+  const room = new RoomWindow('d', frames.now(), 1, (ms) => frames.wall(ms));
+  const f = newTrack(1, { box: { x: 0, y: 0, width: 50, height: 50 }, score: 20 }, frames.now());
+  f.geometry.status = 'confirmed';
+  f.label.committed = 'Happy';
+  room.tick([f], frames.now());
   clock.tick(1000);
   clock.step(86_400_000);
-  live.face(face(1, 1, clock.wall()));
+  room.tick([f], frames.now());
   clock.tick(1000);
   clock.step(-90_000_000);
+  room.summary([f], frames.now());
+  t.is(room.emotionSeconds().Happy, 2, 'two seconds of Happy, not a day');
+  const live = new LiveState(clock);
   live.face(face(1, 2, clock.wall()));
-  t.is(live.emotionSeconds.Happy, 2, 'two seconds of Happy, not a day');
   t.is(live.liveFaces().length, 1);
   clock.tick(6000);
   t.is(live.liveFaces().length, 0, 'a face not updated for 5 s leaves the view, though the wall clock went back 25 h');
   // The timeline keeps the last five minutes of monotonic time, also across a step back of the wall clock.
   for (let i = 0; i < 200; i++) {
-    live.face(face(2, i * 5, clock.wall()));
-    live.sample();
+    live.room(happyRoom(clock.wall()));
     clock.tick(5000);
     if (i === 20) clock.step(-90_000_000);
   }

@@ -58,7 +58,11 @@ test('unknown keys in the file are rejected, naming the key and the file', (t) =
 });
 
 const bad: Array<[string, Record<string, string>, RegExp]> = [
-  ['out of range number', { EMOTIOND_DETECTOR_SCALE_FACTOR: '5' }, /detector\.scale_factor = 5 \(from env EMOTIOND_DETECTOR_SCALE_FACTOR\): must be a number from 1\.01 to 2/],
+  [
+    'out of range number',
+    { EMOTIOND_DETECTOR_SCALE_FACTOR: '5' },
+    /detector\.scale_factor = 5 \(from env EMOTIOND_DETECTOR_SCALE_FACTOR\): must be a number from 1\.01 to 2/,
+  ],
   ['not a number', { EMOTIOND_TRACKER_CONFIRM_HITS: 'three' }, /tracker\.confirm_hits = "three"/],
   ['non-integer where an integer is needed', { EMOTIOND_TRACKER_MAX_MISSES: '2.5' }, /tracker\.max_misses = 2\.5.*integer/],
   ['not in enum', { EMOTIOND_MQTT_QOS: '3' }, /mqtt\.qos = 3/],
@@ -70,12 +74,19 @@ const bad: Array<[string, Record<string, string>, RegExp]> = [
   ['bad log level', { EMOTIOND_LOG_LEVEL: 'loud' }, /log\.level = "loud"/],
   ['bad fourcc', { EMOTIOND_SOURCE_FOURCC: 'MJPEG' }, /source\.fourcc/],
   ['inconsistent back-off', { EMOTIOND_SOURCE_REOPEN_MIN_S: '10', EMOTIOND_SOURCE_REOPEN_MAX_S: '2' }, /reopen_max_s = 2.*must not be below/],
-  ['inconsistent MQTT back-off', { EMOTIOND_MQTT_RECONNECT_MIN_S: '5', EMOTIOND_MQTT_RECONNECT_MAX_S: '2' }, /mqtt\.reconnect_max_s = 2 \(from env EMOTIOND_MQTT_RECONNECT_MAX_S\).*must not be below mqtt\.reconnect_min_s/],
+  [
+    'inconsistent MQTT back-off',
+    { EMOTIOND_MQTT_RECONNECT_MIN_S: '5', EMOTIOND_MQTT_RECONNECT_MAX_S: '2' },
+    /mqtt\.reconnect_max_s = 2 \(from env EMOTIOND_MQTT_RECONNECT_MAX_S\).*must not be below mqtt\.reconnect_min_s/,
+  ],
   ['inconsistent face sizes', { EMOTIOND_DETECTOR_MIN_SIZE: '0.5', EMOTIOND_DETECTOR_MAX_SIZE: '0.2' }, /max_size = 0\.2.*must not be below/],
 ];
 for (const [name, env, re] of bad) {
   test(`bad value is rejected with key, value and origin: ${name}`, (t) => {
-    t.regex(failure(() => loadConfig({ env })), re);
+    t.regex(
+      failure(() => loadConfig({ env })),
+      re,
+    );
   });
 }
 
@@ -86,24 +97,62 @@ test('a wrong type in the file names the file', (t) => {
 });
 
 test('a file that is not JSON, or missing, is named', (t) => {
-  t.regex(failure(() => loadConfig({ file: tmpFile('{ nope'), env: {} })), /EMD_CONFIG_FILE .*config\.json: not valid JSON/);
-  t.regex(failure(() => loadConfig({ file: '/nonexistent/x.json', env: {} })), /EMD_CONFIG_FILE .*\/nonexistent\/x\.json/);
-  t.regex(failure(() => loadConfig({ file: tmpFile('[1,2]'), env: {} })), /top level must be a JSON object/);
+  t.regex(
+    failure(() => loadConfig({ file: tmpFile('{ nope'), env: {} })),
+    /EMD_CONFIG_FILE .*config\.json: not valid JSON/,
+  );
+  t.regex(
+    failure(() => loadConfig({ file: '/nonexistent/x.json', env: {} })),
+    /EMD_CONFIG_FILE .*\/nonexistent\/x\.json/,
+  );
+  t.regex(
+    failure(() => loadConfig({ file: tmpFile('[1,2]'), env: {} })),
+    /top level must be a JSON object/,
+  );
 });
 
 test('command line: documented flags map to settings', (t) => {
-  const a = parseArgs(['run', '--config', '/tmp/c.json', '--source', 'clip.avi', '--mqtt-url=mqtt://h:1883', '--device-id', 'kiosk', '--print', '--no-source-loop', '--tracker-confirm-hits', '4']);
+  const a = parseArgs([
+    'run',
+    '--config',
+    '/tmp/c.json',
+    '--source',
+    'clip.avi',
+    '--mqtt-url=mqtt://h:1883',
+    '--device-id',
+    'kiosk',
+    '--print',
+    '--no-source-loop',
+    '--tracker-confirm-hits',
+    '4',
+  ]);
   t.is(a.command, 'run');
   t.is(a.configFile, '/tmp/c.json');
-  t.deepEqual(a.flags, { 'source.uri': 'clip.avi', 'mqtt.url': 'mqtt://h:1883', 'device.id': 'kiosk', 'events.print': true, 'source.loop': false, 'tracker.confirm_hits': '4' });
+  t.deepEqual(a.flags, {
+    'source.uri': 'clip.avi',
+    'mqtt.url': 'mqtt://h:1883',
+    'device.id': 'kiosk',
+    'events.print': true,
+    'source.loop': false,
+    'tracker.confirm_hits': '4',
+  });
   const { config } = loadConfig({ env: {}, flags: a.flags });
   t.is(config.tracker.confirm_hits, 4);
 });
 
 test('command line: unknown options and commands are rejected', (t) => {
-  t.regex(failure(() => parseArgs(['--bogus'])), /unknown option --bogus/);
-  t.regex(failure(() => parseArgs(['launch'])), /unexpected argument "launch"/);
-  t.regex(failure(() => parseArgs(['--source'])), /--source needs a value/);
+  t.regex(
+    failure(() => parseArgs(['--bogus'])),
+    /unknown option --bogus/,
+  );
+  t.regex(
+    failure(() => parseArgs(['launch'])),
+    /unexpected argument "launch"/,
+  );
+  t.regex(
+    failure(() => parseArgs(['--source'])),
+    /--source needs a value/,
+  );
 });
 
 test('redacted config hides URL credentials and keys', (t) => {
@@ -142,9 +191,18 @@ test('boolean flags: a following option or command is not taken as the value', (
 });
 
 test('boolean flags: a value that is not a boolean is a clear error', (t) => {
-  t.regex(failure(() => parseArgs(['run', '--source-loop', 'notabool'])), /EMD_CONFIG_INVALID .*--source-loop takes true or false, not "notabool"/);
-  t.regex(failure(() => parseArgs(['--print=maybe'])), /--print takes true or false, not "maybe"/);
-  t.regex(failure(() => parseArgs(['--no-print=true'])), /--no-print takes no value/);
+  t.regex(
+    failure(() => parseArgs(['run', '--source-loop', 'notabool'])),
+    /EMD_CONFIG_INVALID .*--source-loop takes true or false, not "notabool"/,
+  );
+  t.regex(
+    failure(() => parseArgs(['--print=maybe'])),
+    /--print takes true or false, not "maybe"/,
+  );
+  t.regex(
+    failure(() => parseArgs(['--no-print=true'])),
+    /--no-print takes no value/,
+  );
 });
 
 test('a non-loopback embedded broker needs mqtt.username and mqtt.password_file', (t) => {
@@ -155,7 +213,10 @@ test('a non-loopback embedded broker needs mqtt.username and mqtt.password_file'
   t.regex(msg, /missing: mqtt\.username, mqtt\.password_file/);
   msg = failure(() => loadConfig({ env: { EMOTIOND_MQTT_USERNAME: 'kiosk' }, flags: { ...open, 'mqtt.embedded_host': '192.168.1.5' } }));
   t.regex(msg, /mqtt\.embedded_host = "192\.168\.1\.5".*missing: mqtt\.password_file\)$/m);
-  t.regex(failure(() => loadConfig({ env: {}, flags: { ...open, 'mqtt.embedded_host': '::' } })), /mqtt\.embedded_host = "::"/);
+  t.regex(
+    failure(() => loadConfig({ env: {}, flags: { ...open, 'mqtt.embedded_host': '::' } })),
+    /mqtt\.embedded_host = "::"/,
+  );
   // With both set it is accepted; loopback stays open without credentials; a broker that is off is not checked.
   t.notThrows(() => loadConfig({ env: {}, flags: { ...open, 'mqtt.username': 'kiosk', 'mqtt.password_file': 'mqtt_password' } }));
   for (const host of ['127.0.0.1', '127.8.9.10', '::1', 'localhost', '0:0:0:0:0:0:0:1']) {

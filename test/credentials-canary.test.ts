@@ -9,8 +9,9 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { freePort } from './helpers/ports.js';
+import { serveMjpeg } from './helpers/media-tools.js';
 import { testModel } from './helpers/shared-data.js';
 import { waitUntil } from './publish-helpers.js';
 
@@ -48,11 +49,10 @@ async function runDaemon(t: ExecutionContext, source: string): Promise<Watch> {
   t.teardown(() => sub.endAsync(true));
   sub.on('message', (topic, payload) => seen.mqtt.push({ topic, text: payload.toString() }));
   await sub.subscribeAsync('#', { qos: 1 });
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'run', ...daemonFlags(source, broker.url)],
-    { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', ...daemonFlags(source, broker.url)], {
+    env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout?.on('data', (d: Buffer) => (seen.stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (seen.stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -61,7 +61,11 @@ async function runDaemon(t: ExecutionContext, source: string): Promise<Watch> {
   const json = (topic: string): unknown[] => seen.mqtt.filter((m) => m.topic === topic && m.text !== '').map((m) => JSON.parse(m.text) as unknown);
   return {
     seen,
-    logs: () => seen.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () =>
+      seen.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     camera: () => json(`${root}/camera`) as ReturnType<Watch['camera']>,
     response: (name) => json(`${root}/response/${name}`)[0] as Record<string, unknown> | undefined,
     request: async (name) => {
@@ -76,15 +80,35 @@ async function runDaemon(t: ExecutionContext, source: string): Promise<Watch> {
 
 function daemonFlags(source: string, mqttUrl: string): string[] {
   return [
-    '--source', source, '--print', '--device-id', 'canary', '--classifier-model', MODEL ?? '',
-    '--mqtt-url', mqttUrl, '--mqtt-protocol-version', '4', '--mqtt-stats-interval-s', '1',
-    '--source-reopen-min-s', '0.2', '--source-reopen-max-s', '0.5', '--system-ready-timeout-s', '1', '--log-pretty', 'no',
+    '--source',
+    source,
+    '--print',
+    '--device-id',
+    'canary',
+    '--classifier-model',
+    MODEL ?? '',
+    '--mqtt-url',
+    mqttUrl,
+    '--mqtt-protocol-version',
+    '4',
+    '--mqtt-stats-interval-s',
+    '1',
+    '--source-reopen-min-s',
+    '0.2',
+    '--source-reopen-max-s',
+    '0.5',
+    '--system-ready-timeout-s',
+    '1',
+    '--log-pretty',
+    'no',
   ];
 }
 
 /** check-config with the same settings: its output shows the whole (redacted) configuration. */
 function checkConfig(t: ExecutionContext, source: string): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', ...daemonFlags(source, 'mqtt://127.0.0.1:1')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', ...daemonFlags(source, 'mqtt://127.0.0.1:1')], {
+    encoding: 'utf8',
+  });
   t.is(r.status, 0, r.stderr);
   const shown = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { source: { uri: string } };
   t.true(shown.source.uri.includes('[redacted]'), `check-config shows the source: ${shown.source.uri}`);
@@ -131,7 +155,11 @@ function assertLogged(t: ExecutionContext, w: Watch, shown: string): void {
  * and it logged `running`; asks for config and health_check; stops it (exit 0). */
 async function runFailingSource(t: ExecutionContext, source: string, withError: boolean): Promise<Watch> {
   const w = await runDaemon(t, source);
-  await waitUntil(() => w.camera().some((c) => c.state === 'offline' && (!withError || c.error !== null)), 60_000, `camera offline on MQTT\n${w.seen.stderr.slice(-2000)}`);
+  await waitUntil(
+    () => w.camera().some((c) => c.state === 'offline' && (!withError || c.error !== null)),
+    60_000,
+    `camera offline on MQTT\n${w.seen.stderr.slice(-2000)}`,
+  );
   await waitUntil(() => w.logs().some((l) => l['msg'] === 'running'), 30_000, 'the running line');
   await askCommands(t, w);
   t.is(await w.stop(), 0, w.seen.stderr.slice(-2000));
@@ -166,9 +194,9 @@ withClip('an MJPEG stream with credentials that fails, then opens: neither state
   const source = `http://${USER}:${PASS}@127.0.0.1:${port}/cam.mjpg`;
   const shown = `http://[redacted]@127.0.0.1:${port}/cam.mjpg`;
   const w = await runDaemon(t, source);
-  await waitUntil(() => w.logs().some((l) => l['msg'] === 'source failed; reopening after delay'), 60_000, `a failed open\n${w.seen.stderr.slice(-2000)}`);
+  await waitUntil(() => w.camera().some((c) => c.state === 'offline'), 60_000, `a failed open (camera offline on MQTT)\n${w.seen.stderr.slice(-2000)}`);
   // Now serve the clip (ffmpeg is the HTTP server): the next reopen succeeds.
-  const server = spawn('ffmpeg', ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', DEMO, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
+  const server = serveMjpeg(DEMO, port);
   t.teardown(() => void server.kill('SIGKILL'));
   await waitUntil(() => w.camera().some((c) => c.state === 'online'), 60_000, `camera online\n${w.seen.stderr.slice(-2000)}`);
   await askCommands(t, w);

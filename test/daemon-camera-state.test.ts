@@ -4,11 +4,10 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { Daemon } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
-import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
-import { PayloadValidator } from '../src/publish/validate.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
+import { PayloadValidator } from '../src/contract/validate.js';
 import { projectRoot } from '../src/system/paths.js';
 import type { CameraState } from '../src/types.js';
 import { missingFile, missingModel, testModel } from './helpers/shared-data.js';
@@ -18,7 +17,11 @@ import { until } from './helpers/daemon-harness.js';
 const CLIP = path.join(projectRoot(), 'deploy/demo/demo-faces.avi');
 const clipTest = testUnless(firstMissing(missingModel(), missingFile(CLIP, 'deploy/make-demo-clip.sh')));
 
-async function withDaemon(t: ExecutionContext, flags: Record<string, string>, whileRunning: (daemon: Daemon, seen: CameraState[]) => Promise<void>): Promise<CameraState> {
+async function withDaemon(
+  t: ExecutionContext,
+  flags: Record<string, string>,
+  whileRunning: (daemon: Daemon, seen: CameraState[]) => Promise<void>,
+): Promise<CameraState> {
   const logger = createLogger({ level: 'warn', pretty: 'no' });
   const broker = new EmbeddedBroker({ host: '127.0.0.1', port: 0, wsPort: 0, logger });
   await broker.start();
@@ -33,11 +36,17 @@ async function withDaemon(t: ExecutionContext, flags: Record<string, string>, wh
 
   const loaded = loadConfig({
     env: {},
-    flags: { 'source.uri': CLIP, 'classifier.model': testModel() ?? '', 'device.id': 'camtest', 'mqtt.url': url, 'mqtt.protocol_version': '4', 'mqtt.discovery': false, ...flags },
+    flags: {
+      'source.uri': CLIP,
+      'classifier.model': testModel() ?? '',
+      'device.id': 'camtest',
+      'mqtt.url': url,
+      'mqtt.protocol_version': '4',
+      'mqtt.discovery': false,
+      ...flags,
+    },
   });
-  const parts: ReturnType<typeof buildMqttParts> = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   await daemon.start();
   await whileRunning(daemon, seen);
   await daemon.stop();
@@ -60,7 +69,10 @@ async function withDaemon(t: ExecutionContext, flags: Record<string, string>, wh
 clipTest('a file source that ended leaves the retained camera state offline', async (t) => {
   const state = await withDaemon(t, { 'source.pace': 'none' }, async (daemon, seen) => {
     await daemon.sourceEnded;
-    t.true(seen.some((c) => c.state === 'online'), 'the camera was online while the clip was read');
+    t.true(
+      seen.some((c) => c.state === 'online'),
+      'the camera was online while the clip was read',
+    );
   });
   t.like(state, { device: 'camtest', state: 'offline', width: null, height: null, fps: null });
 });

@@ -3,11 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { Daemon } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
-import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
-import { kindOfTopic, PayloadValidator } from '../src/publish/validate.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
+import { kindOfTopic, PayloadValidator } from '../src/contract/validate.js';
 import { EMOTIONS, type EmotionEvent } from '../src/types.js';
 import { projectRoot } from '../src/system/paths.js';
 import { dataFile, missingModel, testModel } from './helpers/shared-data.js';
@@ -22,7 +21,10 @@ interface Received {
 }
 
 function pickClip(): string | null {
-  return dataFile('facetest/clips/clip1.avi') ?? (fs.existsSync(path.join(projectRoot(), 'deploy/demo/demo-faces.avi')) ? path.join(projectRoot(), 'deploy/demo/demo-faces.avi') : null);
+  return (
+    dataFile('facetest/clips/clip1.avi') ??
+    (fs.existsSync(path.join(projectRoot(), 'deploy/demo/demo-faces.avi')) ? path.join(projectRoot(), 'deploy/demo/demo-faces.avi') : null)
+  );
 }
 
 const model = testModel();
@@ -40,11 +42,18 @@ testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to
 
   const loaded = loadConfig({
     env: {},
-    flags: { 'source.uri': clip as string, 'source.pace': 'none', 'classifier.model': model as string, 'device.id': 'itest', 'mqtt.url': `mqtt://127.0.0.1:${broker.port}`, 'mqtt.protocol_version': '4', 'events.room_interval_s': '1', 'mqtt.face_interval_s': '0.2' },
+    flags: {
+      'source.uri': clip as string,
+      'source.pace': 'none',
+      'classifier.model': model as string,
+      'device.id': 'itest',
+      'mqtt.url': `mqtt://127.0.0.1:${broker.port}`,
+      'mqtt.protocol_version': '4',
+      'events.room_interval_s': '1',
+      'mqtt.face_interval_s': '0.2',
+    },
   });
-  const parts: ReturnType<typeof buildMqttParts> = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   try {
     await daemon.start();
     await daemon.sourceEnded;
@@ -71,7 +80,11 @@ testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to
   t.is(events.at(-1)?.type, 'face_gone');
   t.is(new Set(events.map((e) => e.id)).size, events.length, 'event ids are unique');
   const counters = events.map((e) => Number(e.id.split('-').at(-1)));
-  t.deepEqual(counters, [...counters].sort((a, b) => a - b), 'events arrive in the order they were made');
+  t.deepEqual(
+    counters,
+    [...counters].sort((a, b) => a - b),
+    'events arrive in the order they were made',
+  );
   for (const e of events) {
     t.is(e.device, 'itest');
     if (e.type === 'emotion_changed') t.true(EMOTIONS.includes(e.after) && e.before !== e.after);
@@ -85,9 +98,15 @@ testUnless(noRun)('daemon on a clip publishes valid, ordered events and state to
   const faceMsgs = received.filter((m) => m.topic === faceTopic);
   t.true(faceMsgs.length >= 2, 'face state published while present');
   t.is(faceMsgs.at(-1)?.payload, '', 'face state cleared when the face is gone');
-  t.true(received.some((m) => m.topic === 'emotiond/itest/room'), 'room summary published');
+  t.true(
+    received.some((m) => m.topic === 'emotiond/itest/room'),
+    'room summary published',
+  );
   const avail = received.filter((m) => m.topic === 'emotiond/itest/availability').map((m) => JSON.parse(m.payload).state);
   t.is(avail[0], 'online');
   t.is(avail.at(-1), 'offline');
-  t.true(received.some((m) => m.topic.startsWith('homeassistant/sensor/')), 'Home Assistant discovery published');
+  t.true(
+    received.some((m) => m.topic.startsWith('homeassistant/sensor/')),
+    'Home Assistant discovery published',
+  );
 });

@@ -7,16 +7,20 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { shippedModel } from './helpers/shared-data.js';
 import { notifySocket, type Note } from './helpers/notify-socket.js';
 import { freePort } from './helpers/ports.js';
+import { listeningOn, serveMjpeg } from './helpers/media-tools.js';
 import { waitUntil } from './helpers/wait.js';
 
 const SRC = path.resolve('.');
 const DEMO = path.join(SRC, 'deploy/demo/demo-faces.avi');
 const MODEL = shippedModel() ?? (process.env.EMOTIOND_TEST_MODEL ? path.resolve(process.env.EMOTIOND_TEST_MODEL) : null);
-const missing = [MODEL && fs.existsSync(MODEL) ? null : 'the model (models/emotion-cnn-lstm.int8.onnx or EMOTIOND_TEST_MODEL)', fs.existsSync(DEMO) ? null : `${DEMO} (deploy/make-demo-clip.sh)`].filter(Boolean);
+const missing = [
+  MODEL && fs.existsSync(MODEL) ? null : 'the model (models/emotion-cnn-lstm.int8.onnx or EMOTIOND_TEST_MODEL)',
+  fs.existsSync(DEMO) ? null : `${DEMO} (deploy/make-demo-clip.sh)`,
+].filter(Boolean);
 if (missing.length > 0) console.log(`deploy-daemon tests skipped: missing ${missing.join(', ')}`);
 const daemonTest = missing.length > 0 ? test.serial.skip : test.serial;
 
@@ -56,12 +60,23 @@ daemonTest('SIGTERM while processing: STOPPING, face_gone and offline published,
   await sub.subscribeAsync('emotiond/deploytest/#', { qos: 1 });
 
   const d = runDaemon(t, notify.path, 1_000_000, [
-    '--source', DEMO, '--source-loop', '--source-pace', 'realtime',
-    '--device-id', 'deploytest',
-    '--mqtt-url', `mqtt://127.0.0.1:${broker.port}`, '--mqtt-protocol-version', '4', '--no-mqtt-discovery',
-    '--system-ready-timeout-s', '60',
+    '--source',
+    DEMO,
+    '--source-loop',
+    '--source-pace',
+    'realtime',
+    '--device-id',
+    'deploytest',
+    '--mqtt-url',
+    `mqtt://127.0.0.1:${broker.port}`,
+    '--mqtt-protocol-version',
+    '4',
+    '--no-mqtt-discovery',
+    '--system-ready-timeout-s',
+    '60',
   ]);
-  const context = (): string => `notify: ${JSON.stringify(notify.notes.slice(-5))}\nmqtt: ${JSON.stringify(received.slice(-5))}\nstderr: ${d.stderr().slice(-2000)}`;
+  const context = (): string =>
+    `notify: ${JSON.stringify(notify.notes.slice(-5))}\nmqtt: ${JSON.stringify(received.slice(-5))}\nstderr: ${d.stderr().slice(-2000)}`;
   await waitUntil(() => notify.notes.some((n) => n.text.startsWith('READY=1')), 60_000, 'READY=1', context);
   const events = (): Array<{ type: string; track: number; at: number }> =>
     received.filter((m) => m.topic === 'emotiond/deploytest/events').map((m) => ({ ...(JSON.parse(m.text) as { type: string; track: number }), at: m.at }));
@@ -78,12 +93,28 @@ daemonTest('SIGTERM while processing: STOPPING, face_gone and offline published,
 
   const stopping = notify.notes.find((n) => n.text.startsWith('STOPPING=1'));
   t.truthy(stopping, context());
-  t.false(notify.notes.some((n) => n.text === 'WATCHDOG=1' && n.at > (stopping?.at ?? Infinity)), 'no ping after STOPPING');
+  t.false(
+    notify.notes.some((n) => n.text === 'WATCHDOG=1' && n.at > (stopping?.at ?? Infinity)),
+    'no ping after STOPPING',
+  );
 
-  await waitUntil(() => received.some((m) => m.topic === 'emotiond/deploytest/availability' && m.text.includes('offline')), 3000, 'availability offline', context);
+  await waitUntil(
+    () => received.some((m) => m.topic === 'emotiond/deploytest/availability' && m.text.includes('offline')),
+    3000,
+    'availability offline',
+    context,
+  );
   const offlineAt = received.find((m) => m.topic === 'emotiond/deploytest/availability' && m.text.includes('offline'))?.at ?? 0;
-  const appeared = new Set(events().filter((e) => e.type === 'face_appeared').map((e) => e.track));
-  const gone = new Set(events().filter((e) => e.type === 'face_gone' && e.at <= offlineAt).map((e) => e.track));
+  const appeared = new Set(
+    events()
+      .filter((e) => e.type === 'face_appeared')
+      .map((e) => e.track),
+  );
+  const gone = new Set(
+    events()
+      .filter((e) => e.type === 'face_gone' && e.at <= offlineAt)
+      .map((e) => e.track),
+  );
   t.deepEqual([...gone].sort(), [...appeared].sort(), 'every face ends with face_gone before offline');
 });
 
@@ -97,13 +128,6 @@ const haveFfmpeg = (() => {
 const streamTest = missing.length > 0 || !haveFfmpeg ? test.serial.skip : test.serial;
 if (missing.length === 0 && !haveFfmpeg) console.log('deploy-daemon stall test skipped: ffmpeg not installed');
 
-function serveMjpeg(port: number): ChildProcess {
-  // ffmpeg as a network camera: an MJPEG-over-HTTP stream paced in real time.
-  return spawn('ffmpeg', ['-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', DEMO, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], {
-    stdio: 'ignore',
-  });
-}
-
 /** run.ts feeds the watchdog while frames are processed or while the source is being reopened (PipelineStats.alive). */
 streamTest('a stalled camera stream is detected and reopened; the watchdog keeps pinging through the outage and frames resume', async (t) => {
   const notify = await notifySocket(t);
@@ -112,12 +136,18 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
   t.teardown(() => {
     for (const s of servers) s.kill('SIGKILL');
   });
-  servers.push(serveMjpeg(port));
-  await new Promise((r) => setTimeout(r, 500));
+  servers.push(serveMjpeg(DEMO, port));
+  await listeningOn(port);
 
   const d = runDaemon(t, notify.path, 1_000_000, [
-    '--source', `http://127.0.0.1:${port}/cam.mjpg`,
-    '--source-stall-timeout-s', '3', '--source-reopen-min-s', '0.2', '--source-reopen-max-s', '1',
+    '--source',
+    `http://127.0.0.1:${port}/cam.mjpg`,
+    '--source-stall-timeout-s',
+    '3',
+    '--source-reopen-min-s',
+    '0.2',
+    '--source-reopen-max-s',
+    '1',
     '--no-mqtt-enabled',
   ]);
   const context = (): string => `notify: ${JSON.stringify(notify.notes.slice(-8))}\nstderr: ${d.stderr().slice(-2000)}`;
@@ -144,7 +174,7 @@ streamTest('a stalled camera stream is detected and reopened; the watchdog keeps
 
   // The camera comes back (a new server on the same address): frames flow again.
   servers[0]?.kill('SIGKILL');
-  servers.push(serveMjpeg(port));
+  servers.push(serveMjpeg(DEMO, port));
   const opensBefore = logged(/source opened/g);
   await waitUntil(() => logged(/source opened/g) > opensBefore, 30_000, 'the source to reopen', context);
   // STATUS said 0 fps during the outage, so a non-zero rate reported after the reopen comes from new frames.

@@ -36,9 +36,7 @@ test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const at = (p: string): string => path.join(ROOT, p);
 const mode = (p: string): number => fs.statSync(at(p)).mode & 0o777;
 const installArgs = ['--root', ROOT, '--skip-deps', '--skip-build', '--no-start', '--config-example', EXAMPLE];
-const onnxModels = fs.existsSync(path.join(SRC, 'models'))
-  ? fs.readdirSync(path.join(SRC, 'models')).filter((f) => f.endsWith('.onnx'))
-  : [];
+const onnxModels = fs.existsSync(path.join(SRC, 'models')) ? fs.readdirSync(path.join(SRC, 'models')).filter((f) => f.endsWith('.onnx')) : [];
 
 test.serial('the scripts are valid bash (and shellcheck-clean where shellcheck is installed)', (t) => {
   for (const s of ['install.sh', 'uninstall.sh']) {
@@ -119,26 +117,59 @@ withBuild('the installed program runs: emotiond --version through the wrapper pa
 
 const DEMO = path.join(SRC, 'deploy/demo/demo-faces.avi');
 const runnable = noBuild === undefined && onnxModels.includes('emotion-cnn-lstm.int8.onnx') && fs.existsSync(DEMO);
-(runnable ? test.serial : test.serial.skip)('the installed tree alone runs the daemon: its model, cascades, dashboard files and pruned node_modules', async (t) => {
-  // Only the install's own files: the default model and cascade are resolved from /opt/emotiond. Run from
-  // another directory with the wrapper's environment, as `emotiond run` typed anywhere would be.
-  const wrapperEnv = Object.fromEntries(
-    [...fs.readFileSync(at('usr/local/bin/emotiond'), 'utf8').matchAll(/^export (\w+)=(\S*)$/gm)].map((m) => [m[1], m[2]]),
-  );
-  const port = String(await freePort());
-  const r = spawnSync(
-    process.execPath,
-    [at('opt/emotiond/dist/src/cli/main.js'), 'run', '--config', at('etc/emotiond/config.json'), '--source', DEMO, '--source-pace', 'none', '--no-mqtt-enabled', '--print', '--log-pretty', 'no', '--http-enabled', '--http-port', port],
-    { cwd: '/', encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...wrapperEnv, EMOTIOND_SYSTEM_STATE_DIR: path.join(tmp, 'state') } },
-  );
-  t.is(r.status, 0, r.stderr.slice(-3000));
-  const logs = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  t.is(logs.find((l) => l.msg === 'model loaded')?.model, at('opt/emotiond/models/emotion-cnn-lstm.int8.onnx'));
-  t.is(logs.find((l) => l.msg === 'cascade loaded')?.cascade, at('opt/emotiond/cascades/haarcascade_frontalface_default.xml'));
-  t.is(logs.find((l) => String(l.msg).startsWith('dashboard: '))?.url, `http://127.0.0.1:${port}/`, 'the HTTP server found its files');
-  const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type?: string });
-  t.true(events.some((e) => e.type === 'face_appeared'), r.stdout.slice(0, 2000));
-});
+(runnable ? test.serial : test.serial.skip)(
+  'the installed tree alone runs the daemon: its model, cascades, dashboard files and pruned node_modules',
+  async (t) => {
+    // Only the install's own files: the default model and cascade are resolved from /opt/emotiond. Run from
+    // another directory with the wrapper's environment, as `emotiond run` typed anywhere would be.
+    const wrapperEnv = Object.fromEntries(
+      [...fs.readFileSync(at('usr/local/bin/emotiond'), 'utf8').matchAll(/^export (\w+)=(\S*)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    const port = String(await freePort());
+    const r = spawnSync(
+      process.execPath,
+      [
+        at('opt/emotiond/dist/src/cli/main.js'),
+        'run',
+        '--config',
+        at('etc/emotiond/config.json'),
+        '--source',
+        DEMO,
+        '--source-pace',
+        'none',
+        '--no-mqtt-enabled',
+        '--print',
+        '--log-pretty',
+        'no',
+        '--http-enabled',
+        '--http-port',
+        port,
+      ],
+      {
+        cwd: '/',
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...wrapperEnv, EMOTIOND_SYSTEM_STATE_DIR: path.join(tmp, 'state') },
+      },
+    );
+    t.is(r.status, 0, r.stderr.slice(-3000));
+    const logs = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.is(logs.find((l) => l.msg === 'model loaded')?.model, at('opt/emotiond/models/emotion-cnn-lstm.int8.onnx'));
+    t.is(logs.find((l) => l.msg === 'cascade loaded')?.cascade, at('opt/emotiond/cascades/haarcascade_frontalface_default.xml'));
+    t.is(logs.find((l) => String(l.msg).startsWith('dashboard: '))?.url, `http://127.0.0.1:${port}/`, 'the HTTP server found its files');
+    const events = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { type?: string });
+    t.true(
+      events.some((e) => e.type === 'face_appeared'),
+      r.stdout.slice(0, 2000),
+    );
+  },
+);
 if (!runnable && noBuild === undefined) console.log('installed-tree run skipped: needs models/emotion-cnn-lstm.int8.onnx and deploy/demo/demo-faces.avi');
 
 withBuild('a second run keeps an edited config and the password, and replaces the program', (t) => {
@@ -166,7 +197,8 @@ function foreignCheckout(uid: number): string {
   for (const p of ['dist', 'node_modules', 'package.json', 'package-lock.json', 'models', 'cascades', 'config', 'src/http/static']) {
     if (fs.existsSync(path.join(SRC, p))) fs.cpSync(path.join(SRC, p), path.join(dir, p), { recursive: true, verbatimSymlinks: true });
   }
-  for (const f of ['install.sh', 'README-ops.md', 'emotiond.service', 'emotiond@.service']) fs.copyFileSync(path.join(SRC, 'deploy', f), path.join(dir, 'deploy', f));
+  for (const f of ['install.sh', 'README-ops.md', 'emotiond.service', 'emotiond@.service'])
+    fs.copyFileSync(path.join(SRC, 'deploy', f), path.join(dir, 'deploy', f));
   // 0664/0775 as with a umask of 002 (a user's own group): group-writable files must not stay so.
   const r = spawnSync('sh', ['-c', `chown -R ${uid}:${uid} "$1" && chmod -R g+w "$1"`, 'sh', dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
@@ -191,11 +223,18 @@ if (noBuild === undefined && process.getuid?.() !== 0) console.log('install from
 asRoot('installed from a checkout owned by another user, the program belongs to root and nobody else can write it', (t) => {
   const checkout = foreignCheckout(1000);
   const root = path.join(tmp, 'root-foreign');
-  const r = spawnSync('bash', [path.join(checkout, 'deploy/install.sh'), '--root', root, '--skip-deps', '--skip-build', '--no-start'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('bash', [path.join(checkout, 'deploy/install.sh'), '--root', root, '--skip-deps', '--skip-build', '--no-start'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   t.is(r.status, 0, `${r.stdout}${r.stderr}`);
   t.true(fs.existsSync(path.join(root, 'opt/emotiond/dist/src/cli/main.js')));
   // The code runs as the service and, through /usr/local/bin/emotiond, as root: user 1000 must not edit it.
-  const bad = [...notRootOnly(path.join(root, 'opt/emotiond')), ...notRootOnly(path.join(root, 'usr/local/bin/emotiond')), ...notRootOnly(path.join(root, 'etc/systemd/system'))];
+  const bad = [
+    ...notRootOnly(path.join(root, 'opt/emotiond')),
+    ...notRootOnly(path.join(root, 'usr/local/bin/emotiond')),
+    ...notRootOnly(path.join(root, 'etc/systemd/system')),
+  ];
   t.deepEqual(bad.slice(0, 20), [], `${bad.length} entries`);
 });
 

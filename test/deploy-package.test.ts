@@ -43,38 +43,61 @@ async function run(args: string[]): Promise<{ code: number | null; out: string; 
 
 const dpkgDeb = (...args: string[]): string => spawnSync('dpkg-deb', args, { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
 
-testUnless(why, { serial: true })(`the ${release ?? ''} amd64 package builds lintian-clean, installs with apt on a fresh root and its demo prints face_appeared`, async (t) => {
-  t.timeout(30 * 60_000);
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-package-'));
-  t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
+testUnless(why, { serial: true })(
+  `the ${release ?? ''} amd64 package builds lintian-clean, installs with apt on a fresh root and its demo prints face_appeared`,
+  async (t) => {
+    t.timeout(30 * 60_000);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emd-package-'));
+    t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
 
-  const built = await run(['deploy/package/build.sh', '--release', release as string, '--arch', 'amd64', '--host', '--reuse-modules', '--out', out, '--cache', CACHE]);
-  t.log(built.last);
-  t.is(built.code, 0, built.out.slice(-3000));
-  const deb = /\| (\/\S+\.deb) \|/.exec(built.last)?.[1] ?? '';
-  t.true(fs.existsSync(deb), `no .deb in: ${built.last}`);
+    const built = await run([
+      'deploy/package/build.sh',
+      '--release',
+      release as string,
+      '--arch',
+      'amd64',
+      '--host',
+      '--reuse-modules',
+      '--out',
+      out,
+      '--cache',
+      CACHE,
+    ]);
+    t.log(built.last);
+    t.is(built.code, 0, built.out.slice(-3000));
+    const deb = /\| (\/\S+\.deb) \|/.exec(built.last)?.[1] ?? '';
+    t.true(fs.existsSync(deb), `no .deb in: ${built.last}`);
 
-  // What is in it, and what it asks for.
-  t.true(fs.statSync(deb).size <= 60 * 1024 * 1024, `${fs.statSync(deb).size} bytes`);
-  const files = dpkgDeb('-c', deb);
-  for (const f of ['./usr/lib/emotiond/node/bin/node', './usr/bin/emotiond', './etc/emotiond/config.json', './usr/lib/emotiond/deploy/demo/demo-faces.avi', './usr/lib/emotiond/dist/src/cli/main.js']) {
-    t.true(files.includes(` ${f}\n`), `${f} is in the package`);
-  }
-  t.regex(files, /\/systemd\/system\/emotiond\.service\n/);
-  t.regex(files, /\/systemd\/system\/emotiond@\.service\n/);
-  for (const dev of ['typescript', 'tsx', 'ava', 'playwright-core', 'esbuild']) t.false(files.includes(`/node_modules/${dev}/`), `${dev} is not in the package`);
-  t.false(/onnxruntime-node\/bin\/napi-v6\/(darwin|win32|linux\/arm64)\//.test(files), 'onnxruntime only for linux/x64');
-  t.regex(dpkgDeb('-I', deb, 'conffiles'), /^\/etc\/emotiond\/config\.json$/m);
-  const depends = dpkgDeb('-f', deb, 'Depends').trim();
-  t.log(`Depends: ${depends}`);
-  t.regex(depends, /libopencv-core\d/);
-  t.notRegex(depends, /-dev\b|python|npm|nodejs|\bgcc\b|g\+\+/);
-  for (const script of ['postinst', 'prerm', 'postrm']) t.regex(dpkgDeb('-I', deb, script), /deb-systemd-(helper|invoke)/, `${script} has dh_installsystemd's snippet`);
-  t.notRegex(fs.readFileSync(deb.replace(/\.deb$/, '.lintian'), 'utf8'), /^[EW]: /m, 'no lintian error or warning');
+    // What is in it, and what it asks for.
+    t.true(fs.statSync(deb).size <= 60 * 1024 * 1024, `${fs.statSync(deb).size} bytes`);
+    const files = dpkgDeb('-c', deb);
+    for (const f of [
+      './usr/lib/emotiond/node/bin/node',
+      './usr/bin/emotiond',
+      './etc/emotiond/config.json',
+      './usr/lib/emotiond/deploy/demo/demo-faces.avi',
+      './usr/lib/emotiond/dist/src/cli/main.js',
+    ]) {
+      t.true(files.includes(` ${f}\n`), `${f} is in the package`);
+    }
+    t.regex(files, /\/systemd\/system\/emotiond\.service\n/);
+    t.regex(files, /\/systemd\/system\/emotiond@\.service\n/);
+    for (const dev of ['typescript', 'tsx', 'ava', 'playwright-core', 'esbuild'])
+      t.false(files.includes(`/node_modules/${dev}/`), `${dev} is not in the package`);
+    t.false(/onnxruntime-node\/bin\/napi-v6\/(darwin|win32|linux\/arm64)\//.test(files), 'onnxruntime only for linux/x64');
+    t.regex(dpkgDeb('-I', deb, 'conffiles'), /^\/etc\/emotiond\/config\.json$/m);
+    const depends = dpkgDeb('-f', deb, 'Depends').trim();
+    t.log(`Depends: ${depends}`);
+    t.regex(depends, /libopencv-core\d/);
+    t.notRegex(depends, /-dev\b|python|npm|nodejs|\bgcc\b|g\+\+/);
+    for (const script of ['postinst', 'prerm', 'postrm'])
+      t.regex(dpkgDeb('-I', deb, script), /deb-systemd-(helper|invoke)/, `${script} has dh_installsystemd's snippet`);
+    t.notRegex(fs.readFileSync(deb.replace(/\.deb$/, '.lintian'), 'utf8'), /^[EW]: /m, 'no lintian error or warning');
 
-  const tested = await run(['deploy/package/test.sh', '--deb', deb, '--quick', '--cache', CACHE]);
-  t.log(tested.last);
-  t.is(tested.code, 0, tested.out.slice(-3000));
-  t.regex(tested.last, /: ok \| apt install pulled \d+ packages .*no compiler, -dev, Python or npm/);
-  t.regex(tested.last, /first face_appeared: cold [\d.]+ s/);
-});
+    const tested = await run(['deploy/package/test.sh', '--deb', deb, '--quick', '--cache', CACHE]);
+    t.log(tested.last);
+    t.is(tested.code, 0, tested.out.slice(-3000));
+    t.regex(tested.last, /: ok \| apt install pulled \d+ packages .*no compiler, -dev, Python or npm/);
+    t.regex(tested.last, /first face_appeared: cold [\d.]+ s/);
+  },
+);

@@ -49,7 +49,10 @@ function shared(t: { teardown: (fn: () => void) => void }): string {
   return dir;
 }
 
-async function notifyListener(dir: string, t: { teardown: (fn: () => void) => void }): Promise<{ path: string; messages: Array<{ text: string; at: number }> }> {
+async function notifyListener(
+  dir: string,
+  t: { teardown: (fn: () => void) => void },
+): Promise<{ path: string; messages: Array<{ text: string; at: number }> }> {
   const sock = path.join(dir, 'notify');
   const messages: Array<{ text: string; at: number }> = [];
   const s = unixDgram.createSocket('unix_dgram', (buf) => messages.push({ text: buf.toString(), at: Date.now() }));
@@ -157,16 +160,22 @@ sandboxed('node, onnxruntime, OpenCV, sockets and sd_notify work under the unit 
 
 sandboxed('a socket family the unit does not allow is refused', (t) => {
   // AF_PACKET (17) is not in RestrictAddressFamilies=; node opens no such socket, so use python.
-  const r = spawnSync(RUN, ['--', 'python3', '-c', 'import socket\ntry:\n socket.socket(17, socket.SOCK_RAW)\n print("opened")\nexcept OSError as e:\n print("refused", e.errno)'], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    RUN,
+    ['--', 'python3', '-c', 'import socket\ntry:\n socket.socket(17, socket.SOCK_RAW)\n print("opened")\nexcept OSError as e:\n print("refused", e.errno)'],
+    {
+      encoding: 'utf8',
+    },
+  );
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /^refused \d+/);
 });
 
 const haveDaemon = fs.existsSync(MAIN_JS) && fs.existsSync(DEMO_CLIP) && fs.existsSync(MODEL);
 if (!notPossible && !haveDaemon) {
-  console.log(`deploy-sandbox daemon test skipped: needs ${[MAIN_JS, DEMO_CLIP, MODEL].filter((f) => !fs.existsSync(f)).join(', ')} (npm run build, deploy/setup.sh, the model; EMOTIOND_TEST_MODEL=FILE picks another model)`);
+  console.log(
+    `deploy-sandbox daemon test skipped: needs ${[MAIN_JS, DEMO_CLIP, MODEL].filter((f) => !fs.existsSync(f)).join(', ')} (npm run build, deploy/setup.sh, the model; EMOTIOND_TEST_MODEL=FILE picks another model)`,
+  );
 }
 const daemonTest = notPossible || !haveDaemon ? test.serial.skip : test.serial;
 
@@ -175,24 +184,46 @@ daemonTest('the daemon under the unit sandbox: READY, watchdog pings, STOPPING a
   const listener = await notifyListener(dir, t);
   const port = await freePort();
   const args = [
-    '--share', dir,
-    '--env', `NOTIFY_SOCKET=${listener.path}`,
-    '--env', 'WATCHDOG_USEC=1000000',
+    '--share',
+    dir,
+    '--env',
+    `NOTIFY_SOCKET=${listener.path}`,
+    '--env',
+    'WATCHDOG_USEC=1000000',
     '--',
-    process.execPath, MAIN_JS, 'run',
-    '--source', DEMO_CLIP, '--source-pace', 'realtime', '--source-loop',
-    '--classifier-model', MODEL,
-    '--device-id', 'sandbox',
-    '--mqtt-embedded', '--mqtt-embedded-port', String(port), '--mqtt-url', `mqtt://127.0.0.1:${port}`,
-    '--system-ready-timeout-s', '10',
-    '--log-pretty', 'no',
+    process.execPath,
+    MAIN_JS,
+    'run',
+    '--source',
+    DEMO_CLIP,
+    '--source-pace',
+    'realtime',
+    '--source-loop',
+    '--classifier-model',
+    MODEL,
+    '--device-id',
+    'sandbox',
+    '--mqtt-embedded',
+    '--mqtt-embedded-port',
+    String(port),
+    '--mqtt-url',
+    `mqtt://127.0.0.1:${port}`,
+    '--system-ready-timeout-s',
+    '10',
+    '--log-pretty',
+    'no',
   ];
   const startedAt = Date.now();
   const child = spawn(RUN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const nodePid = (): number => Number(spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+  const nodePid = (): number =>
+    Number(
+      spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')[0],
+    );
   t.teardown(() => {
     if (child.exitCode !== null) return;
     const pid = nodePid();

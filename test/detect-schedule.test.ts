@@ -86,10 +86,14 @@ test('the first frame is swept whole; a later sweep is spread over at least full
   let frames = 0;
   const rows = new Map<string, number>();
   while (s.stats().lastSweepFrames === 1 && frames < 50) {
-    for (const st of s.nextStrips(b, 0, ++frames * 33)) for (let r = st.row0; r < st.row0 + st.rows; r++) rows.set(`${st.band}:${r}`, (rows.get(`${st.band}:${r}`) ?? 0) + 1);
+    for (const st of s.nextStrips(b, 0, ++frames * 33))
+      for (let r = st.row0; r < st.row0 + st.rows; r++) rows.set(`${st.band}:${r}`, (rows.get(`${st.band}:${r}`) ?? 0) + 1);
   }
   t.is(rows.size, all, 'the second sweep scans every row');
-  t.true([...rows.values()].every((n) => n === 1), 'each row once');
+  t.true(
+    [...rows.values()].every((n) => n === 1),
+    'each row once',
+  );
   t.is(s.stats().lastSweepFrames, frames);
   t.true(frames >= 5 && frames <= 6, `the second sweep took ${frames} frames`);
 });
@@ -102,7 +106,10 @@ test('a tight budget makes the sweep take more frames, but every frame still sca
   // Learned cost: the whole sweep would take 200 ms, so a 2 ms budget leaves ~1/100 of it per frame.
   s.cost.sweep(200, total);
   const { strips } = scanned(s, b, 300, (i) => (i + 1) * 33);
-  t.true(strips.every((n) => n >= 1), 'at least one strip per frame');
+  t.true(
+    strips.every((n) => n >= 1),
+    'at least one strip per frame',
+  );
   const frames = s.stats().lastSweepFrames ?? 0;
   // About 100 frames of budget; the smallest strips overshoot it a little (they rescan their overlap).
   t.true(frames > 50 && frames < 300, `a sweep took ${frames} frames`);
@@ -112,8 +119,11 @@ test('a tight budget makes the sweep take more frames, but every frame still sca
 test('probes: new and lost tracks on every frame, found ones at track_hz, most overdue first within the budget', (t) => {
   const s = new DetectionSchedule({ budgetMs: 10, trackHz: 6, fullEvery: 5 });
   const box = { x: 0, y: 0, width: 40, height: 40 };
-  const tracks: ProbeTarget[] = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, geometry: { box, status: 'confirmed', misses: 0 } }));
-  tracks.push({ id: 100, geometry: { box, status: 'tentative', misses: 0 } }, { id: 101, geometry: { box, status: 'confirmed', misses: 2 } });
+  const tracks: ProbeTarget[] = Array.from({ length: 30 }, (_, i) => ({ id: i + 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } }));
+  tracks.push(
+    { id: 100, probe: {}, geometry: { box, status: 'tentative', misses: 0 } },
+    { id: 101, probe: {}, geometry: { box, status: 'confirmed', misses: 2 } },
+  );
   // A probe costs 1 ms: 7 fit in the probes' share (70 %) of the 10 ms budget.
   s.cost.probe(1, 1);
   const count = new Map<number, number>();
@@ -139,7 +149,7 @@ test('probes: new and lost tracks on every frame, found ones at track_hz, most o
 
 test('with room in the budget, a found track is probed at track_hz, not on every frame', (t) => {
   const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
-  const track: ProbeTarget = { id: 1, geometry: { box: { x: 0, y: 0, width: 40, height: 40 }, status: 'confirmed', misses: 0 } };
+  const track: ProbeTarget = { id: 1, probe: {}, geometry: { box: { x: 0, y: 0, width: 40, height: 40 }, status: 'confirmed', misses: 0 } };
   let probes = 0;
   for (let i = 0; i < 90; i++) probes += s.pickProbes([track], i * 33.3).length;
   t.true(probes >= 17 && probes <= 19, `${probes} probes in 3 s`);
@@ -166,8 +176,8 @@ test('a face that moves fast is probed on every frame; a still one at track_hz',
   const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
   const box = { x: 0, y: 0, width: 90, height: 90 };
   // 260 px/s on a 90 px face (2.9 sides/s): the demo clip's face leaving the frame.
-  const walking: ProbeTarget = { id: 1, geometry: { box, status: 'confirmed', misses: 0, motion: { vx: 0.26, vy: 0 } } };
-  const still: ProbeTarget = { id: 2, geometry: { box, status: 'confirmed', misses: 0, motion: { vx: 0.002, vy: 0 } } };
+  const walking: ProbeTarget = { id: 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0, motion: { vx: 0.26, vy: 0 } } };
+  const still: ProbeTarget = { id: 2, probe: {}, geometry: { box, status: 'confirmed', misses: 0, motion: { vx: 0.002, vy: 0 } } };
   const count = new Map<number, number>();
   for (let i = 0; i < 30; i++) for (const p of s.pickProbes([walking, still], i * 66.7)) count.set(p.id, (count.get(p.id) ?? 0) + 1);
   t.is(count.get(1), 30);

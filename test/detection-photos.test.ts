@@ -61,7 +61,9 @@ function scorePhotos(t: ExecutionContext, flags: Record<string, string>): { face
     faces += truth.length;
     found += m.found;
     falsePositives += m.falsePositives.length;
-    t.log(`${p.file.split('/').pop()}: ${m.found}/${truth.length} faces, ${m.falsePositives.length} false (votes ${m.falsePositives.map((d) => d.score).join(',') || '-'})`);
+    t.log(
+      `${p.file.split('/').pop()}: ${m.found}/${truth.length} faces, ${m.falsePositives.length} false (votes ${m.falsePositives.map((d) => d.score).join(',') || '-'})`,
+    );
   }
   return { faces, found, falsePositives };
 }

@@ -23,17 +23,20 @@ test('a missing cascade file is named, with the reason', (t) => {
 });
 
 for (const kind of ['haar', 'lbp']) {
-  testUnless(missingFile(ASTRONAUT, 'python3-skimage'))(`${kind} cascade finds the one face of astronaut.png (Debian python3-skimage), boxes in frame coordinates`, (t) => {
-    const d = new FaceDetector(detector, resolveCascade(kind));
-    const gray = cv.imread(ASTRONAUT, cv.IMREAD_GRAYSCALE);
-    const detections = d.detect(gray, [], 0).all;
-    gray.release();
-    const strong = detections.filter((x) => x.score >= 8);
-    t.is(strong.length, 1, JSON.stringify(detections));
-    const b = strong[0]?.box;
-    // The face is around x 170-270, y 60-160 in the 512x512 photo.
-    t.true(b !== undefined && b.x > 150 && b.x < 200 && b.y > 40 && b.y < 90 && b.width > 60 && b.width < 130, JSON.stringify(b));
-  });
+  testUnless(missingFile(ASTRONAUT, 'python3-skimage'))(
+    `${kind} cascade finds the one face of astronaut.png (Debian python3-skimage), boxes in frame coordinates`,
+    (t) => {
+      const d = new FaceDetector(detector, resolveCascade(kind));
+      const gray = cv.imread(ASTRONAUT, cv.IMREAD_GRAYSCALE);
+      const detections = d.detect(gray, [], 0).all;
+      gray.release();
+      const strong = detections.filter((x) => x.score >= 8);
+      t.is(strong.length, 1, JSON.stringify(detections));
+      const b = strong[0]?.box;
+      // The face is around x 170-270, y 60-160 in the 512x512 photo.
+      t.true(b !== undefined && b.x > 150 && b.x < 200 && b.y > 40 && b.y < 90 && b.width > 60 && b.width < 130, JSON.stringify(b));
+    },
+  );
 }
 
 test('suppression keeps one box per face: the best voted, and drops a box inside another', (t) => {
@@ -43,7 +46,13 @@ test('suppression keeps one box per face: the best voted, and drops a box inside
     { box: { x: 20, y: 20, width: 30, height: 30 }, score: 50 },
     { box: { x: 300, y: 0, width: 100, height: 100 }, score: 9 },
   ]);
-  t.deepEqual(kept.map((k) => [k.box.x, k.score]), [[5, 50], [300, 9]]);
+  t.deepEqual(
+    kept.map((k) => [k.box.x, k.score]),
+    [
+      [5, 50],
+      [300, 9],
+    ],
+  );
 });
 
 /** Frame `index` of a video, gray. */
@@ -61,38 +70,45 @@ function grayFrame(file: string, index: number): cv.Mat {
 
 const dataDir = sharedDataDir();
 
-testUnless(dataDir ? undefined : missingDataMessage())('without the motion gate (continuous sweeps): tracked faces are probed at track_hz and masked out of the sweep, and an untracked face beside them is still found by the sweep', (t) => {
-  const clip = threeFaces(dataDir as string);
-  const gray = grayFrame(clip.path, 100);
-  try {
-    const faces = new FaceDetector(detector, resolveCascade('haar')).detect(gray, [], 0).all;
-    t.is(faces.length, 3, `first frame, the whole sweep, no tracks: ${JSON.stringify(faces)}`);
-    const [a, b, c] = [...faces].sort((p, q) => p.box.x - q.box.x).map((f) => f.box) as [Box, Box, Box];
-    // Two faces tracked, the third new. For a second of frames: the tracked two are probed at track_hz and
-    // found by their probe, never by the sweep (they are painted over); the third turns up in the sweep.
-    const tracked = [
-      { id: 1, geometry: { box: a, status: 'confirmed' as const, misses: 0 } },
-      { id: 2, geometry: { box: b, status: 'confirmed' as const, misses: 0 } },
-    ];
-    // The same frame over and over: behind the motion gate nothing would be searched again (motion-gate.test.ts).
-    const d = new FaceDetector({ ...detector, sweep_interval_s: 0 }, resolveCascade('haar'));
-    let newFaceSeen = 0;
-    const probes = new Map<number, number>();
-    for (let i = 0; i < 30; i++) {
-      const round = d.detect(gray, tracked, i * 33);
-      for (const [id, hit] of round.probed) {
-        probes.set(id, (probes.get(id) ?? 0) + 1);
-        const box = (tracked.find((x) => x.id === id) as (typeof tracked)[number]).geometry.box;
-        t.true(hit !== null && iou(hit.box, box) > 0.5, `frame ${i}: probe of track ${id} found ${JSON.stringify(hit)}`);
+testUnless(dataDir ? undefined : missingDataMessage())(
+  'without the motion gate (continuous sweeps): tracked faces are probed at track_hz and masked out of the sweep, and an untracked face beside them is still found by the sweep',
+  (t) => {
+    const clip = threeFaces(dataDir as string);
+    const gray = grayFrame(clip.path, 100);
+    try {
+      const faces = new FaceDetector(detector, resolveCascade('haar')).detect(gray, [], 0).all;
+      t.is(faces.length, 3, `first frame, the whole sweep, no tracks: ${JSON.stringify(faces)}`);
+      const [a, b, c] = [...faces].sort((p, q) => p.box.x - q.box.x).map((f) => f.box) as [Box, Box, Box];
+      // Two faces tracked, the third new. For a second of frames: the tracked two are probed at track_hz and
+      // found by their probe, never by the sweep (they are painted over); the third turns up in the sweep.
+      const tracked = [
+        { id: 1, probe: {}, geometry: { box: a, status: 'confirmed' as const, misses: 0 } },
+        { id: 2, probe: {}, geometry: { box: b, status: 'confirmed' as const, misses: 0 } },
+      ];
+      // The same frame over and over: behind the motion gate nothing would be searched again (motion-gate.test.ts).
+      const d = new FaceDetector({ ...detector, sweep_interval_s: 0 }, resolveCascade('haar'));
+      let newFaceSeen = 0;
+      const probes = new Map<number, number>();
+      for (let i = 0; i < 30; i++) {
+        const round = d.detect(gray, tracked, i * 33);
+        for (const [id, hit] of round.probed) {
+          probes.set(id, (probes.get(id) ?? 0) + 1);
+          const box = (tracked.find((x) => x.id === id) as (typeof tracked)[number]).geometry.box;
+          t.true(hit !== null && iou(hit.box, box) > 0.5, `frame ${i}: probe of track ${id} found ${JSON.stringify(hit)}`);
+        }
+        for (const own of [a, b])
+          t.false(
+            round.found.some((x) => iou(x.box, own) > 0.3),
+            `frame ${i}: a tracked face came back from the sweep: ${JSON.stringify(round.found)}`,
+          );
+        t.true(round.all.length <= 3, `frame ${i}: ${JSON.stringify(round.all)}`);
+        if (round.found.some((x) => iou(x.box, c) > 0.5)) newFaceSeen++;
       }
-      for (const own of [a, b]) t.false(round.found.some((x) => iou(x.box, own) > 0.3), `frame ${i}: a tracked face came back from the sweep: ${JSON.stringify(round.found)}`);
-      t.true(round.all.length <= 3, `frame ${i}: ${JSON.stringify(round.all)}`);
-      if (round.found.some((x) => iou(x.box, c) > 0.5)) newFaceSeen++;
+      t.true(newFaceSeen >= 2, `the untracked face at ${JSON.stringify(c)} was found on ${newFaceSeen} frames: on the first and in at least one later sweep`);
+      // 30 frames at 33 ms is one second: each track probed at about track_hz, not on every frame.
+      for (const id of [1, 2]) t.true(Math.abs((probes.get(id) ?? 0) - detector.track_hz) <= 1, `track ${id} probed ${probes.get(id)} times in a second`);
+    } finally {
+      gray.release();
     }
-    t.true(newFaceSeen >= 2, `the untracked face at ${JSON.stringify(c)} was found on ${newFaceSeen} frames: on the first and in at least one later sweep`);
-    // 30 frames at 33 ms is one second: each track probed at about track_hz, not on every frame.
-    for (const id of [1, 2]) t.true(Math.abs((probes.get(id) ?? 0) - detector.track_hz) <= 1, `track ${id} probed ${probes.get(id)} times in a second`);
-  } finally {
-    gray.release();
-  }
-});
+  },
+);

@@ -8,9 +8,11 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { pino } from 'pino';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
-import type { Part } from '../src/app/daemon.js';
+import { buildOutputs } from '../src/app/outputs.js';
+import type { Config } from '../src/config/schema.js';
 import { loadConfig } from '../src/config/load.js';
+import { PipelineStats } from '../src/system/stats.js';
+import { zeroScores, type DaemonControl, type Part } from '../src/types.js';
 import { EmotiondError } from '../src/errors.js';
 import { freePort } from './helpers/ports.js';
 import { fakeControl, tmpDir, waitUntil } from './publish-helpers.js';
@@ -25,7 +27,13 @@ function passwordFile(content: string): string {
 
 /** Connects once (no retries) and says whether the broker accepted, or the reason it refused. */
 async function tryConnect(url: string, opts: IClientOptions): Promise<string> {
-  const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, clientId: `probe_${Math.random().toString(16).slice(2)}`, ...opts });
+  const client = mqtt.connect(url, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    clientId: `probe_${Math.random().toString(16).slice(2)}`,
+    ...opts,
+  });
   try {
     return await new Promise<string>((resolve) => {
       client.once('connect', () => resolve('accepted'));
@@ -37,10 +45,25 @@ async function tryConnect(url: string, opts: IClientOptions): Promise<string> {
   }
 }
 
-async function startParts(flags: Record<string, string | boolean>): Promise<{ parts: Part[]; ready: () => boolean }> {
-  const { config } = loadConfig({ env: {}, flags: { 'device.id': 'authcam', 'mqtt.discovery': false, ...flags } });
+/** The daemon's outputs for `config` (the MQTT ones here), as the composition root builds them; `ready` once the
+ * publisher has connected. */
+function mqttOutputs(config: Config, control: DaemonControl): { parts: readonly Part[]; ready: () => boolean } {
+  const outputs = buildOutputs({
+    config,
+    logger,
+    version: '1',
+    control,
+    view: { stats: new PipelineStats(), version: '1', isPaused: () => false },
+    emotionSeconds: zeroScores,
+  });
   let ready = false;
-  const parts = buildMqttParts({ config, logger, control: fakeControl(), version: '1', onReady: () => (ready = true) });
+  outputs.publisher?.onConnect(() => (ready = true));
+  return { parts: outputs.parts, ready: () => ready };
+}
+
+async function startParts(flags: Record<string, string | boolean>): Promise<{ parts: readonly Part[]; ready: () => boolean }> {
+  const { config } = loadConfig({ env: {}, flags: { 'device.id': 'authcam', 'mqtt.discovery': false, ...flags } });
+  const { parts, ready } = mqttOutputs(config, fakeControl());
   const started: Part[] = [];
   try {
     for (const p of parts) {
@@ -51,10 +74,10 @@ async function startParts(flags: Record<string, string | boolean>): Promise<{ pa
     for (const p of started.reverse()) await p.stop();
     throw err;
   }
-  return { parts, ready: () => ready };
+  return { parts, ready };
 }
 
-async function stopParts(parts: Part[]): Promise<void> {
+async function stopParts(parts: readonly Part[]): Promise<void> {
   for (const p of [...parts].reverse()) await p.stop();
 }
 
@@ -99,14 +122,22 @@ test.serial('a loopback embedded broker stays open, and enforces credentials whe
 
 test.serial('a non-loopback embedded broker with an empty password file does not start', async (t) => {
   const err = await t.throwsAsync(
-    startParts({ 'mqtt.embedded': true, 'mqtt.embedded_host': '0.0.0.0', 'mqtt.embedded_port': String(await freePort()), 'mqtt.username': 'kiosk', 'mqtt.password_file': passwordFile('\n') }),
+    startParts({
+      'mqtt.embedded': true,
+      'mqtt.embedded_host': '0.0.0.0',
+      'mqtt.embedded_port': String(await freePort()),
+      'mqtt.username': 'kiosk',
+      'mqtt.password_file': passwordFile('\n'),
+    }),
   );
   t.true(err instanceof EmotiondError && err.code === 'EMD_CONFIG_INVALID', String(err));
   t.regex(err?.message ?? '', /mqtt\.password_file .*mqtt_password.* is empty/);
 });
 
 test.serial('check-config refuses a non-loopback embedded broker without credentials: exit 78 naming the key', (t) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--mqtt-embedded', '--mqtt-embedded-host', '0.0.0.0'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--mqtt-embedded', '--mqtt-embedded-host', '0.0.0.0'], {
+    encoding: 'utf8',
+  });
   t.is(r.status, 78, r.stderr);
   t.regex(r.stderr, /mqtt\.embedded_host = "0\.0\.0\.0" \(from flag --mqtt-embedded-host\).*missing: mqtt\.username, mqtt\.password_file/);
 });
@@ -117,13 +148,21 @@ async function wsParts(t: ExecutionContext, flags: Record<string, string>): Prom
   const control = fakeControl();
   const { config } = loadConfig({
     env: {},
-    flags: { 'device.id': 'authcam', 'mqtt.discovery': false, 'mqtt.embedded': true, 'mqtt.embedded_port': String(await freePort()), 'mqtt.embedded_ws_port': String(wsPort), 'mqtt.username': 'kiosk', 'mqtt.password_file': passwordFile('s3cret-pw\n'), ...flags },
+    flags: {
+      'device.id': 'authcam',
+      'mqtt.discovery': false,
+      'mqtt.embedded': true,
+      'mqtt.embedded_port': String(await freePort()),
+      'mqtt.embedded_ws_port': String(wsPort),
+      'mqtt.username': 'kiosk',
+      'mqtt.password_file': passwordFile('s3cret-pw\n'),
+      ...flags,
+    },
   });
-  let ready = false;
-  const parts = buildMqttParts({ config, logger, control, version: '1', onReady: () => (ready = true) });
+  const { parts, ready } = mqttOutputs(config, control);
   for (const p of parts) await p.start();
   t.teardown(() => stopParts(parts));
-  await waitUntil(() => ready, 5000, 'the publisher');
+  await waitUntil(ready, 5000, 'the publisher');
   return { ws: `ws://127.0.0.1:${wsPort}`, wsPort, control };
 }
 
@@ -154,14 +193,25 @@ test.serial('the WebSocket listener refuses a web page of another origin, even w
     void client.subscribeAsync('#').catch(() => undefined);
     void client.publishAsync('emotiond/authcam/set', '{"paused":true}', { qos: 1 }).catch(() => undefined);
   });
-  await new Promise((r) => setTimeout(r, 1500));
+  // The connection ends (refused before any MQTT): nothing can reach it or come from it after that.
+  await new Promise<void>((resolve) => client.once('close', () => resolve()));
   await client.endAsync(true);
   t.false(control.paused, 'the daemon was not paused');
   t.deepEqual(received, [], 'nothing was received');
 
   // The browser's own check: a WebSocket handshake with a foreign Origin is answered 403 before any MQTT.
   const status = await new Promise<number>((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: wsPort, headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', Origin: 'https://evil.example' } });
+    const req = http.get({
+      host: '127.0.0.1',
+      port: wsPort,
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        Origin: 'https://evil.example',
+      },
+    });
     req.on('response', (res) => resolve(res.statusCode ?? 0));
     req.on('upgrade', () => resolve(101));
     req.on('error', reject);
@@ -170,14 +220,27 @@ test.serial('the WebSocket listener refuses a web page of another origin, even w
 });
 
 test.serial('a WebSocket listener needs a login even on loopback: check-config exits 78 without one, the broker refuses an empty password', async (t) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--mqtt-embedded', '--mqtt-embedded-ws-port', '9001'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--mqtt-embedded', '--mqtt-embedded-ws-port', '9001'], {
+    encoding: 'utf8',
+  });
   t.is(r.status, 78, r.stderr);
-  t.regex(r.stderr, /mqtt\.embedded_ws_port = 9001 \(from flag --mqtt-embedded-ws-port\).*needs a username and password.*also on loopback.*missing: mqtt\.username, mqtt\.password_file/s);
+  t.regex(
+    r.stderr,
+    /mqtt\.embedded_ws_port = 9001 \(from flag --mqtt-embedded-ws-port\).*needs a username and password.*also on loopback.*missing: mqtt\.username, mqtt\.password_file/s,
+  );
   const err = await t.throwsAsync(
-    startParts({ 'mqtt.embedded': true, 'mqtt.embedded_port': String(await freePort()), 'mqtt.embedded_ws_port': String(await freePort()), 'mqtt.username': 'kiosk', 'mqtt.password_file': passwordFile('') }),
+    startParts({
+      'mqtt.embedded': true,
+      'mqtt.embedded_port': String(await freePort()),
+      'mqtt.embedded_ws_port': String(await freePort()),
+      'mqtt.username': 'kiosk',
+      'mqtt.password_file': passwordFile(''),
+    }),
   );
   t.true(err instanceof EmotiondError && err.code === 'EMD_CONFIG_INVALID', String(err));
   t.regex(err?.message ?? '', /WebSocket listener .* needs a password/);
-  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--mqtt-embedded-ws-origins', 'evil.example'], { encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'check-config', '--mqtt-embedded-ws-origins', 'evil.example'], {
+    encoding: 'utf8',
+  });
   t.is(bad.status, 78, 'an origin without a scheme is refused');
 });

@@ -27,11 +27,25 @@ const read = async (file: string): Promise<{ rows: FerRow[]; error?: EmotiondErr
 };
 
 test('FER CSV: PublicTest rows are mapped to our classes, Disgust dropped, other usages skipped', async (t) => {
-  const file = csv('good.csv', [`0,${pixels(1)},Training`, `3,${pixels(2)},PublicTest`, `1,${pixels(3)},PublicTest`, `6,${pixels(4)},PublicTest`, `2,${pixels(5)},PrivateTest`, `0,${pixels(6)},PublicTest`]);
+  const file = csv('good.csv', [
+    `0,${pixels(1)},Training`,
+    `3,${pixels(2)},PublicTest`,
+    `1,${pixels(3)},PublicTest`,
+    `6,${pixels(4)},PublicTest`,
+    `2,${pixels(5)},PrivateTest`,
+    `0,${pixels(6)},PublicTest`,
+  ]);
   const rows: FerRow[] = [];
   const stats = await readFerCsv(file, (r) => rows.push(r));
   t.deepEqual(stats, { rows: 6, kept: 3, dropped: 1 });
-  t.deepEqual(rows.map((r) => [r.line, r.ferLabel, r.emotion]), [[3, 3, 'Happy'], [5, 6, 'Neutral'], [7, 0, 'Angry']]);
+  t.deepEqual(
+    rows.map((r) => [r.line, r.ferLabel, r.emotion]),
+    [
+      [3, 3, 'Happy'],
+      [5, 6, 'Neutral'],
+      [7, 0, 'Angry'],
+    ],
+  );
   t.is(rows[0]?.pixels.length, 2304);
   t.is(rows[0]?.pixels[0], 2);
   t.is(rows[0]?.pixels[300], (2 + 300) % 256);
@@ -46,7 +60,10 @@ test('FER CSV: a row with the wrong pixel count stops the read naming the line; 
   t.true(error instanceof EmotiondError);
   t.is(error?.code, 'EMD_DATASET');
   t.regex(error?.message ?? '', /short\.csv line 4: expected 2304 pixel values, got 2303 \(2 good rows before it were read\)/);
-  t.deepEqual(rows.map((r) => r.emotion), ['Happy', 'Sad']);
+  t.deepEqual(
+    rows.map((r) => r.emotion),
+    ['Happy', 'Sad'],
+  );
 });
 
 test('FER CSV: a bad label names the line, even on a row of another usage', async (t) => {
@@ -90,11 +107,26 @@ function ckLayout(root: string, seqs: Array<[string, string, string, number]>): 
 
 test('CK+ layout: labelled sequences in order with frames sorted; contempt/disgust dropped; unlabelled skipped', (t) => {
   const root = path.join(tmp, 'ck-good');
-  ckLayout(root, [['S010', '002', '   5.0000000e+00\n', 3], ['S010', '001', '   7.0000000e+00\n', 2], ['S011', '001', '   2.0000000e+00\n', 2], ['S011', '004', '   3.0000000e+00\n', 2], ['S012', '001', '', 2]]);
+  ckLayout(root, [
+    ['S010', '002', '   5.0000000e+00\n', 3],
+    ['S010', '001', '   7.0000000e+00\n', 2],
+    ['S011', '001', '   2.0000000e+00\n', 2],
+    ['S011', '004', '   3.0000000e+00\n', 2],
+    ['S012', '001', '', 2],
+  ]);
   const ck = readCkPlus(root);
-  t.deepEqual(ck.sequences.map((s) => [s.subject, s.sequence, s.emotion, s.ckCode, s.frames.length]), [['S010', '001', 'Surprise', 7, 2], ['S010', '002', 'Happy', 5, 3]]);
+  t.deepEqual(
+    ck.sequences.map((s) => [s.subject, s.sequence, s.emotion, s.ckCode, s.frames.length]),
+    [
+      ['S010', '001', 'Surprise', 7, 2],
+      ['S010', '002', 'Happy', 5, 3],
+    ],
+  );
   t.deepEqual(ck.dropped, { '2': 1, '3': 1 });
-  t.deepEqual(ck.sequences[1]?.frames.map((f) => path.basename(f)), ['S010_002_00000001.png', 'S010_002_00000002.png', 'S010_002_00000003.png']);
+  t.deepEqual(
+    ck.sequences[1]?.frames.map((f) => path.basename(f)),
+    ['S010_002_00000001.png', 'S010_002_00000002.png', 'S010_002_00000003.png'],
+  );
 });
 
 test('CK+ layout: a malformed label file or a missing folder is an EMD_DATASET error naming the file', (t) => {

@@ -17,7 +17,11 @@ interface Report {
   fer2013: { n: number; accuracy: number; macro_f1: number; confusion: { matrix: number[][] } };
   ckplus: { summary: { n_sequences: number }; sequences: Array<{ trace: string; frames: number }> };
   stability: { n_streams: number; with_state: { flips_per_100: { mean: number } }; without_state: object };
-  switches: { n_streams: number; with_state: { final_accuracy: number; latency_frames: { n: number; median: number } }; after_gate: { latency_frames: { n: number; median: number } } };
+  switches: {
+    n_streams: number;
+    with_state: { final_accuracy: number; latency_frames: { n: number; median: number } };
+    after_gate: { latency_frames: { n: number; median: number } };
+  };
   speed: { batch1: { n: number; median: number }; batch4: object };
   fp32_vs_int8: { n: number; accuracy_diff_points: number; label_agreement: number } | null;
   model: { sha256: string; bytes: number };
@@ -31,17 +35,25 @@ testUnless(cannotEvaluate)('npm run eval -- --quick on the real model writes a c
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-eval-out-'));
   t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
   const started = Date.now();
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--quick', '--model', model, '--out', out], { cwd: root, maxBuffer: 16 << 20, timeout: 150_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--quick', '--model', model, '--out', out], {
+    cwd: root,
+    maxBuffer: 16 << 20,
+    timeout: 150_000,
+  });
   t.log(`quick eval took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   t.regex(stdout, /# emotiond model evaluation/);
   t.regex(stdout, /## Targets/);
   const report = JSON.parse(fs.readFileSync(path.join(out, 'eval-report.json'), 'utf8')) as Report;
   t.true(fs.readFileSync(path.join(out, 'eval-summary.md'), 'utf8').includes('## 1. FER2013 PublicTest'));
-  for (const key of ['model', 'environment', 'data', 'fer2013', 'fp32_vs_int8', 'ckplus', 'stability', 'switches', 'speed', 'targets']) t.true(key in report, `report has ${key}`);
+  for (const key of ['model', 'environment', 'data', 'fer2013', 'fp32_vs_int8', 'ckplus', 'stability', 'switches', 'speed', 'targets'])
+    t.true(key in report, `report has ${key}`);
   t.is(report.fer2013.n, 300);
   t.true(report.fer2013.accuracy > 0 && report.fer2013.accuracy <= 1);
   t.true(report.fer2013.accuracy > 0.3, `FER accuracy ${report.fer2013.accuracy} is well above chance`);
-  t.is(report.fer2013.confusion.matrix.flat().reduce((a, b) => a + b, 0), 300);
+  t.is(
+    report.fer2013.confusion.matrix.flat().reduce((a, b) => a + b, 0),
+    300,
+  );
   t.is(report.ckplus.summary.n_sequences, 4);
   t.true(report.ckplus.sequences.every((s) => s.trace.length === s.frames && s.frames > 0));
   t.is(report.stability.n_streams, 20);
@@ -68,7 +80,9 @@ testUnless(cannotEvaluate)('npm run eval -- --quick on the real model writes a c
 
 test('npm run eval with a missing data folder fails with EMD_DATASET naming the missing file', async (t) => {
   const missing = path.join(os.tmpdir(), `emotiond-no-data-${process.pid}`);
-  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--data', missing, '--model', model], { cwd: root, timeout: 60_000 }));
+  const err = await t.throwsAsync(
+    promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--data', missing, '--model', model], { cwd: root, timeout: 60_000 }),
+  );
   const e = err as Error & { code?: number; stderr?: string };
   t.is(e.code, 1);
   t.regex(e.stderr ?? '', /\[EMD_DATASET\]/);
@@ -78,14 +92,18 @@ test('npm run eval with a missing data folder fails with EMD_DATASET naming the 
 test('npm run eval without --data reads the shared data where EMOTIOND_DATA_DIR points', async (t) => {
   const missing = path.join(os.tmpdir(), `emotiond-no-shared-data-${process.pid}`);
   const env = { ...process.env, EMOTIOND_DATA_DIR: missing };
-  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--quick', '--model', model], { cwd: root, env, timeout: 60_000 }));
+  const err = await t.throwsAsync(
+    promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--quick', '--model', model], { cwd: root, env, timeout: 60_000 }),
+  );
   const e = err as Error & { code?: number; stderr?: string };
   t.is(e.code, 1, e.stderr);
   t.true((e.stderr ?? '').includes(path.join(missing, 'export_public.py')), e.stderr);
 });
 
 test('npm run eval rejects a bad flag with usage and exit code 2', async (t) => {
-  const err = await t.throwsAsync(promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--limit', 'ten'], { cwd: root, timeout: 60_000 }));
+  const err = await t.throwsAsync(
+    promisify(execFile)(process.execPath, ['--import=tsx', 'models/eval/eval-model.ts', '--limit', 'ten'], { cwd: root, timeout: 60_000 }),
+  );
   const e = err as Error & { code?: number; stderr?: string };
   t.is(e.code, 2);
   t.regex(e.stderr ?? '', /--limit must be a positive integer[\s\S]*usage: npm run eval/);

@@ -22,7 +22,10 @@ test('accuracy, per-class precision/recall/F1 and macro-F1 match hand-computed v
   t.is(accuracy(cm), 4 / 6);
   const pc = perClass(cm);
   // class 0: P 2/2, R 2/3, F1 0.8; class 1: P 1/2, R 1/2, F1 0.5; class 2: P 1/2, R 1/1, F1 2/3
-  t.deepEqual(pc.map((c) => c.support), [3, 2, 1]);
+  t.deepEqual(
+    pc.map((c) => c.support),
+    [3, 2, 1],
+  );
   t.is(pc[0]?.precision, 1);
   t.is(pc[0]?.recall, 2 / 3);
   t.true(Math.abs((pc[0]?.f1 ?? 0) - 0.8) < 1e-12);
@@ -73,8 +76,14 @@ test('spread picks k items evenly, all when k is undefined or large', (t) => {
 
 test('targets are judged honestly, n/a without an fp32 model', (t) => {
   const base = { ferAccuracy: 0.71, ckApexAccuracy: 0.96, ckSequences: 22, flipsMean: 0.5, msPerFace: 0.4 };
-  t.deepEqual(checkTargets({ ...base, diffPoints: -0.4 }).map((c) => c.status), ['PASS', 'PASS', 'PASS', 'PASS', 'PASS']);
-  t.deepEqual(checkTargets({ ...base, ferAccuracy: 0.69, diffPoints: -1.2, flipsMean: 1.01, msPerFace: 1.5, ckApexAccuracy: 0.9 }).map((c) => c.status), ['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL']);
+  t.deepEqual(
+    checkTargets({ ...base, diffPoints: -0.4 }).map((c) => c.status),
+    ['PASS', 'PASS', 'PASS', 'PASS', 'PASS'],
+  );
+  t.deepEqual(
+    checkTargets({ ...base, ferAccuracy: 0.69, diffPoints: -1.2, flipsMean: 1.01, msPerFace: 1.5, ckApexAccuracy: 0.9 }).map((c) => c.status),
+    ['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL'],
+  );
   t.is(checkTargets(base)[1]?.status, 'n/a');
 });
 
@@ -83,7 +92,13 @@ test('Wilson 95 % interval matches published values and stays inside [0, 1]', (t
   const [lo, hi] = wilson(17, 22);
   t.is(lo.toFixed(4), '0.5656');
   t.is(hi.toFixed(4), '0.8988');
-  t.deepEqual(wilson(0, 10).map((x) => x.toFixed(4)), ['0.0000', '0.2775']);
-  t.deepEqual(wilson(10, 10).map((x) => x.toFixed(4)), ['0.7225', '1.0000']);
+  t.deepEqual(
+    wilson(0, 10).map((x) => x.toFixed(4)),
+    ['0.0000', '0.2775'],
+  );
+  t.deepEqual(
+    wilson(10, 10).map((x) => x.toFixed(4)),
+    ['0.7225', '1.0000'],
+  );
   t.deepEqual(wilson(0, 0), [0, 1]);
 });

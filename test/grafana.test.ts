@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/config/load.js';
-import { DaemonMetrics } from '../src/http/metrics.js';
-import { LiveState } from '../src/http/live-state.js';
-import { HostHealth } from '../src/publish/payloads.js';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
+import { DaemonMetrics } from '../src/dashboard/metrics.js';
+import { zeroScores } from '../src/types.js';
+import { HostHealth } from '../src/system/host-health.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { createLogger } from '../src/system/logger.js';
 import { projectRoot } from '../src/system/paths.js';
 import { PipelineStats } from '../src/system/stats.js';
@@ -22,14 +22,24 @@ interface Panel {
 test('the Grafana dashboard imports with a Prometheus input and queries only metrics that /metrics exposes', async (t) => {
   const file = path.join(projectRoot(), 'deploy', 'grafana', 'emotiond.json');
   const dash = JSON.parse(fs.readFileSync(file, 'utf8')) as { __inputs: Array<{ name: string; pluginId: string }>; panels: Panel[]; uid: string };
-  t.deepEqual(dash.__inputs.map((i) => [i.name, i.pluginId]), [['DS_PROMETHEUS', 'prometheus']]);
+  t.deepEqual(
+    dash.__inputs.map((i) => [i.name, i.pluginId]),
+    [['DS_PROMETHEUS', 'prometheus']],
+  );
   t.is(dash.uid, 'emotiond');
 
   const { config } = loadConfig({ env: {}, flags: { 'log.level': 'silent' } });
   const logger = createLogger({ level: 'silent', pretty: 'no' });
   const publisher = new MqttPublisher({ config, logger, version: 'test', env: {} });
   const host = new HostHealth();
-  const metrics = new DaemonMetrics({ stats: new PipelineStats(), live: new LiveState(), host, mqtt: () => publisher.health(), device: 'test', version: 'test' });
+  const metrics = new DaemonMetrics({
+    stats: new PipelineStats(),
+    host,
+    emotionSeconds: zeroScores,
+    mqtt: () => publisher.health(),
+    device: 'test',
+    version: 'test',
+  });
   try {
     const families = parsePrometheusText(await metrics.text());
     const exposed = new Set<string>();

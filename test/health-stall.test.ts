@@ -6,15 +6,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import test from 'ava';
 import cv from '../src/system/opencv.js';
-import { Daemon, type Part } from '../src/app/daemon.js';
+import { Daemon } from '../src/app/daemon.js';
 import { FaceClassifier } from '../src/classify/face-classifier.js';
 import type { FrameSource } from '../src/capture/opencv-source.js';
 import { loadConfig } from '../src/config/load.js';
-import { buildHttpParts } from '../src/http/http-part.js';
 import { createLogger } from '../src/system/logger.js';
-import { SdNotify } from '../src/system/sd-notify.js';
-import { MemorySink } from '../src/publish/memory-sink.js';
-import { PayloadValidator } from '../src/publish/validate.js';
+import { SdNotify } from '../src/cli/sd-notify.js';
+import { MemorySink } from '../src/sinks/memory-sink.js';
+import { PayloadValidator } from '../src/contract/validate.js';
 import type { ClassifiedFace } from '../src/types.js';
 import type cvTypes from '../src/system/opencv.js';
 import { notifySocket } from './helpers/notify-socket.js';
@@ -57,72 +56,99 @@ function photoCamera(photo: cvTypes.Mat): FrameSource {
   };
 }
 
-testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage')), { serial: true })('a stage that stops making progress: /healthz 503 naming it, logged once, the watchdog unfed; all back when it moves again', async (t) => {
-  t.timeout(150_000);
-  const photo = cv.imread(ASTRONAUT);
-  t.teardown(() => photo.release());
-  const port = await freePort();
-  const loaded = loadConfig({ env: {}, flags: { 'classifier.model': testModel() ?? '', 'mqtt.enabled': false, 'http.enabled': true, 'http.port': String(port), 'source.uri': '0', 'log.level': 'warn', 'log.pretty': 'no' } });
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ level: 'warn', pretty: 'no', destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
-  let classifier: StoppableClassifier | undefined;
-  const parts: Part[] = [];
-  const daemon = new Daemon({
-    config: loaded.config,
-    logger,
-    redactedConfig: loaded.redacted,
-    parts,
-    sinks: [new MemorySink()],
-    openSource: () => photoCamera(photo),
-    classifier: (m, n, l) => (classifier = new StoppableClassifier(m, n, l)),
-  });
-  parts.push(...buildHttpParts({ config: loaded.config, logger, daemon, mqtt: null }));
-  const notify = await notifySocket(t);
-  const sd = new SdNotify({ socketPath: notify.path, watchdogUsec: 400_000 });
-  await daemon.start();
-  t.teardown(async () => {
-    sd.close();
-    classifier?.resume();
-    await daemon.stop();
-  });
-  sd.startWatchdog(() => daemon.makingProgress());
-  const validator = new PayloadValidator();
-  const health = async (): Promise<{ code: number; body: { status: string; stalled: string[] } }> => {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-    const body = (await res.json()) as { status: string; stalled: string[] };
-    t.true(validator.validate('healthz', body).ok, JSON.stringify(body));
-    return { code: res.status, body };
-  };
-  let last = { code: 0, body: { status: '', stalled: [] as string[] } };
-  const until = async (pred: () => boolean, ms: number, what: string): Promise<number> => {
-    const t0 = performance.now();
-    await waitUntil(() => pred(), ms, what, () => JSON.stringify(last));
-    return (performance.now() - t0) / 1000;
-  };
-  const poll = setInterval(() => void health().then((h) => (last = h), () => undefined), 250);
-  t.teardown(() => clearInterval(poll));
-  const pings = (): number => notify.notes.filter((n) => n.text === 'WATCHDOG=1').length;
+testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage')), { serial: true })(
+  'a stage that stops making progress: /healthz 503 naming it, logged once, the watchdog unfed; all back when it moves again',
+  async (t) => {
+    t.timeout(150_000);
+    const photo = cv.imread(ASTRONAUT);
+    t.teardown(() => photo.release());
+    const port = await freePort();
+    const loaded = loadConfig({
+      env: {},
+      flags: {
+        'classifier.model': testModel() ?? '',
+        'mqtt.enabled': false,
+        'http.enabled': true,
+        'http.port': String(port),
+        'source.uri': '0',
+        'log.level': 'warn',
+        'log.pretty': 'no',
+      },
+    });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({
+      level: 'warn',
+      pretty: 'no',
+      destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+    });
+    let classifier: StoppableClassifier | undefined;
+    const daemon = new Daemon({
+      config: loaded.config,
+      logger,
+      redactedConfig: loaded.redacted,
+      sinks: [new MemorySink()],
+      openSource: () => photoCamera(photo),
+      classifier: (m, n, l) => (classifier = new StoppableClassifier(m, n, l)),
+    });
+    const notify = await notifySocket(t);
+    const sd = new SdNotify({ socketPath: notify.path, watchdogUsec: 400_000 });
+    await daemon.start();
+    t.teardown(async () => {
+      sd.close();
+      classifier?.resume();
+      await daemon.stop();
+    });
+    sd.startWatchdog(() => daemon.makingProgress());
+    const validator = new PayloadValidator();
+    const health = async (): Promise<{ code: number; body: { status: string; stalled: string[] } }> => {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const body = (await res.json()) as { status: string; stalled: string[] };
+      t.true(validator.validate('healthz', body).ok, JSON.stringify(body));
+      return { code: res.status, body };
+    };
+    let last = { code: 0, body: { status: '', stalled: [] as string[] } };
+    const until = async (pred: () => boolean, ms: number, what: string): Promise<number> => {
+      const t0 = performance.now();
+      await waitUntil(
+        () => pred(),
+        ms,
+        what,
+        () => JSON.stringify(last),
+      );
+      return (performance.now() - t0) / 1000;
+    };
+    const poll = setInterval(
+      () =>
+        void health().then(
+          (h) => (last = h),
+          () => undefined,
+        ),
+      250,
+    );
+    t.teardown(() => clearInterval(poll));
+    const pings = (): number => notify.notes.filter((n) => n.text === 'WATCHDOG=1').length;
 
-  await until(() => daemon.stats.facesClassified > 10 && last.code === 200 && last.body.status === 'ok', 30_000, 'faces classified, /healthz ok');
-  await until(() => pings() >= 2, 5000, 'the watchdog fed');
+    await until(() => daemon.stats.facesClassified > 10 && last.code === 200 && last.body.status === 'ok', 30_000, 'faces classified, /healthz ok');
+    await until(() => pings() >= 2, 5000, 'the watchdog fed');
 
-  for (const mode of ['skip', 'hang'] as const) {
-    const stallsLogged = lines.filter((l) => Array.isArray(l['stalled'])).length;
-    (classifier as StoppableClassifier).mode = mode;
-    const took = await until(() => last.code === 503, 25_000, `/healthz 503 with the classifier set to ${mode}`);
-    t.log(`${mode}: /healthz 503 after ${took.toFixed(1)} s: ${JSON.stringify(last.body.stalled)}`);
-    t.deepEqual(last.body.stalled, ['classify'], `${mode}: the stalled stage named`);
-    t.is(last.body.status, 'failing');
-    t.false(daemon.makingProgress());
-    if (mode === 'skip') t.true(daemon.stats.framesProcessed > 0 && daemon.stats.activeTracks === 1, 'frames processed, a face present');
-    const fed = pings();
-    await delay(1500);
-    t.is(pings(), fed, `${mode}: no watchdog ping while stalled`);
-    const logged = lines.filter((l) => Array.isArray(l['stalled'])).slice(stallsLogged);
-    t.is(logged.length, 1, JSON.stringify(logged));
-    t.deepEqual(logged[0]?.['stalled'], ['classify']);
-    classifier?.resume();
-    await until(() => last.code === 200, 10_000, `/healthz 200 after the classifier resumed (${mode})`);
-    await until(() => pings() > fed, 5000, 'the watchdog fed again');
-  }
-});
+    for (const mode of ['skip', 'hang'] as const) {
+      const stallsLogged = lines.filter((l) => Array.isArray(l['stalled'])).length;
+      (classifier as StoppableClassifier).mode = mode;
+      const took = await until(() => last.code === 503, 25_000, `/healthz 503 with the classifier set to ${mode}`);
+      t.log(`${mode}: /healthz 503 after ${took.toFixed(1)} s: ${JSON.stringify(last.body.stalled)}`);
+      t.deepEqual(last.body.stalled, ['classify'], `${mode}: the stalled stage named`);
+      t.is(last.body.status, 'failing');
+      t.false(daemon.makingProgress());
+      if (mode === 'skip') t.true(daemon.stats.framesProcessed > 0 && daemon.stats.activeTracks === 1, 'frames processed, a face present');
+      const fed = pings();
+      await delay(1500);
+      t.is(pings(), fed, `${mode}: no watchdog ping while stalled`);
+      const logged = lines.filter((l) => Array.isArray(l['stalled'])).slice(stallsLogged);
+      t.is(logged.length, 1, JSON.stringify(logged));
+      t.deepEqual(logged[0]?.['stalled'], ['classify']);
+      classifier?.resume();
+      await until(() => last.code === 200, 10_000, `/healthz 200 after the classifier resumed (${mode})`);
+      await until(() => pings() > fed, 5000, 'the watchdog fed again');
+    }
+  },
+);

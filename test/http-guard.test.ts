@@ -58,7 +58,7 @@ const noCurl = spawnSync('curl', ['--version']).status !== 0;
   t.notRegex(refused.body, /track|box/, 'nothing of the room in the answer');
 });
 
-(noCurl ? test.skip : test)('http.allowed_hosts adds names; on every address the machine\'s own addresses are its names too (curl)', async (t) => {
+(noCurl ? test.skip : test)("http.allowed_hosts adds names; on every address the machine's own addresses are its names too (curl)", async (t) => {
   const { http: part, url } = await makeHttpDaemon({ 'http.allowed_hosts': 'kiosk-1.lan, Dash.LAN' });
   await part.start();
   t.teardown(() => part.stop());
@@ -72,13 +72,21 @@ const noCurl = spawnSync('curl', ['--version']).status !== 0;
   const wild = await makeHttpDaemon({ 'http.host': '0.0.0.0', 'http.username': 'u', 'http.password_file': pw });
   await wild.http.start();
   t.teardown(() => wild.http.stop());
-  const addresses = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
-  for (const a of addresses) t.is(curlStatus(`http://127.0.0.1:${wild.http.port}/healthz`, [`Host: ${a}:${wild.http.port}`, 'Authorization: Basic dTpwdw==']), '200', a);
-  t.is(curlStatus(`http://127.0.0.1:${wild.http.port}/healthz`, [`Host: ${os.hostname()}:${wild.http.port}`, 'Authorization: Basic dTpwdw==']), '200', 'the hostname');
+  const addresses = Object.values(os.networkInterfaces())
+    .flatMap((l) => l ?? [])
+    .filter((a) => a.family === 'IPv4')
+    .map((a) => a.address);
+  for (const a of addresses)
+    t.is(curlStatus(`http://127.0.0.1:${wild.http.port}/healthz`, [`Host: ${a}:${wild.http.port}`, 'Authorization: Basic dTpwdw==']), '200', a);
+  t.is(
+    curlStatus(`http://127.0.0.1:${wild.http.port}/healthz`, [`Host: ${os.hostname()}:${wild.http.port}`, 'Authorization: Basic dTpwdw==']),
+    '200',
+    'the hostname',
+  );
   t.is(curlStatus(`http://127.0.0.1:${wild.http.port}/healthz`, [`Host: attacker.example:${wild.http.port}`, 'Authorization: Basic dTpwdw==']), '421');
 });
 
-test('cross-site reads are refused (403); a link followed to the page, and the page\'s own requests, are not', async (t) => {
+test("cross-site reads are refused (403); a link followed to the page, and the page's own requests, are not", async (t) => {
   const { http: part } = await makeHttpDaemon({});
   await part.start();
   t.teardown(() => part.stop());
@@ -102,15 +110,17 @@ test('400 live streams at once: http.max_streams (16) get the feed, the others 5
   const port = part.port;
   const requests: http.ClientRequest[] = [];
   const outcomes = await Promise.all(
-    Array.from({ length: 400 }, () =>
-      new Promise<string>((resolve) => {
-        const req = http.get({ host: '127.0.0.1', port, path: '/events', agent: false }, (res) => {
-          resolve(String(res.statusCode));
-          res.resume();
-        });
-        req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-        requests.push(req);
-      }),
+    Array.from(
+      { length: 400 },
+      () =>
+        new Promise<string>((resolve) => {
+          const req = http.get({ host: '127.0.0.1', port, path: '/events', agent: false }, (res) => {
+            resolve(String(res.statusCode));
+            res.resume();
+          });
+          req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+          requests.push(req);
+        }),
     ),
   );
   t.teardown(() => requests.forEach((r) => r.destroy()));
@@ -164,7 +174,9 @@ test('GET //[x (a URL that does not parse) gets 400, and no error is logged', as
     const { text } = await rawExchange(port, `GET //[x HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`, 20_000);
     t.regex(text, /^HTTP\/1\.1 400 /, text.slice(0, 100));
   }
-  await new Promise((r) => setTimeout(r, 300));
+  // A scrape: the server's thread asks the main thread to render the metrics after any log line it posted before
+  // (one channel, in order), so once the answer comes, every line the requests above could log is logged.
+  await get(port, '/metrics');
   const errors = log.lines.filter((l) => (l['level'] as number) >= 50);
   t.is(errors.length, 0, `no error line: ${JSON.stringify(errors)}`);
   t.is((await get(port, '/healthz')).status, 200);
@@ -204,7 +216,10 @@ test('repeated bad logins are logged (budgeted) and slowed down; both fields are
   // The first five are answered at once; then each waits 1 s more (lower bounds only: a slow machine is slower).
   t.true(took[5]! >= 1000 && took[6]! >= 2000 && took[7]! >= 3000, `answer times ${took.join(', ')} ms`);
   await waitUntil(() => refusals().length === 8, 3000, 'eight refusal lines');
-  t.deepEqual(refusals().map((l) => l['failures']), [1, 2, 3, 4, 5, 6, 7, 8]);
+  t.deepEqual(
+    refusals().map((l) => l['failures']),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
   t.true(refusals().every((l) => l['level'] === 40 && l['address'] === '127.0.0.1' && JSON.stringify(l['wrong']) === '["password"]'));
   t.false(JSON.stringify(log.lines).includes('guess-'), 'the guessed passwords are not logged');
 

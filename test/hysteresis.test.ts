@@ -10,6 +10,7 @@ function face(id = 1): Face {
   return {
     id,
     geometry: { box: { x: 0, y: 0, width: 50, height: 50 }, status: 'confirmed', hits: 3, votes: [20], misses: 0, firstSeenMs: 0, lastSeenMs: 0 },
+    probe: {},
     model: {},
     label: { timeIn: zeroScores() },
   };
@@ -74,18 +75,25 @@ test('flicker shorter than hold_s never switches', (t) => {
   }
 });
 
-test('the gate emits appeared, changed (before/after) and gone with time shares', (t) => {
+test('the gate makes appeared, changed (before/after) and gone with time shares', (t) => {
   const events: EmotionEvent[] = [];
-  const gate = new EmotionGate(settings, { device: 'dev1', emit: (e) => events.push(e), bootId: 'b' });
+  const gate = new EmotionGate(settings, { device: 'dev1', bootId: 'b' });
   const f = face(7);
   for (let ms = 0; ms <= 3000; ms += 100) {
     f.model.scores = ms < 1000 ? scores('Neutral', 0.9, 'Happy') : scores('Happy', 0.9);
     f.geometry.lastSeenMs = ms;
-    gate.classified(f, ms);
+    const e = gate.classified(f, ms);
+    if (e) events.push(e);
   }
-  gate.ended(f, 3100);
-  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'emotion_changed', 'face_gone']);
-  t.deepEqual(events.map((e) => e.id), ['dev1-b-1', 'dev1-b-2', 'dev1-b-3']);
+  events.push(...gate.ended(f, 3100));
+  t.deepEqual(
+    events.map((e) => e.type),
+    ['face_appeared', 'emotion_changed', 'face_gone'],
+  );
+  t.deepEqual(
+    events.map((e) => e.id),
+    ['dev1-b-1', 'dev1-b-2', 'dev1-b-3'],
+  );
   const changed = events[1];
   t.true(changed?.type === 'emotion_changed' && changed.before === 'Neutral' && changed.after === 'Happy');
   const gone = events[2];
@@ -98,14 +106,18 @@ test('the gate emits appeared, changed (before/after) and gone with time shares'
 
 test('with first_steps, face_appeared carries no emotion and the first label follows as emotion_changed from null', (t) => {
   const events: EmotionEvent[] = [];
-  const gate = new EmotionGate({ ...settings, first_steps: 3 }, { device: 'dev1', emit: (e) => events.push(e), bootId: 'b' });
+  const gate = new EmotionGate({ ...settings, first_steps: 3 }, { device: 'dev1', bootId: 'b' });
   const f = face(3);
   for (let ms = 0; ms <= 400; ms += 100) {
     f.model.scores = scores('Happy', 0.9);
     f.geometry.lastSeenMs = ms;
-    gate.classified(f, ms);
+    const e = gate.classified(f, ms);
+    if (e) events.push(e);
   }
-  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'emotion_changed']);
+  t.deepEqual(
+    events.map((e) => e.type),
+    ['face_appeared', 'emotion_changed'],
+  );
   const [appeared, first] = events;
   t.true(appeared?.type === 'face_appeared' && appeared.emotion === null && appeared.scores !== null);
   t.true(first?.type === 'emotion_changed' && first.before === null && first.after === 'Happy' && first.time === new Date(200).toISOString());
@@ -113,10 +125,13 @@ test('with first_steps, face_appeared carries no emotion and the first label fol
 
 test('a face that ends before it was classified still appears (emotion null) and leaves', (t) => {
   const events: EmotionEvent[] = [];
-  const gate = new EmotionGate(settings, { device: 'dev1', emit: (e) => events.push(e), bootId: 'b' });
+  const gate = new EmotionGate(settings, { device: 'dev1', bootId: 'b' });
   const f = face(4);
-  gate.ended(f, 500);
-  t.deepEqual(events.map((e) => e.type), ['face_appeared', 'face_gone']);
+  events.push(...gate.ended(f, 500));
+  t.deepEqual(
+    events.map((e) => e.type),
+    ['face_appeared', 'face_gone'],
+  );
   t.true(events[0]?.type === 'face_appeared' && events[0].emotion === null && events[0].scores === null);
 });
 

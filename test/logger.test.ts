@@ -27,7 +27,10 @@ function logLines(name: string, journal: 'this-file' | 'other-file' | 'unset'): 
   if (journal === 'other-file') env.JOURNAL_STREAM = `${st.dev}:${st.ino + 1n}`;
   const r = spawnSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', SCRIPT], { env, stdio: ['ignore', 'pipe', fd], encoding: 'utf8' });
   fs.closeSync(fd);
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   if (r.status !== 0) throw new Error(`child exited ${r.status}: ${lines.join('\n')}`);
   return lines;
 }
@@ -63,5 +66,8 @@ test('the last word of a failed start (a bad config, exit 78) is stored as an er
   // The reason is on a line of its own: every line is an entry of its own for journald.
   t.regex(text, /^<3>emotiond: Invalid configuration/, text);
   t.regex(text, /^<3>.*source\.fps/m, text);
-  t.deepEqual(text.split('\n').filter((l) => l !== '' && !l.startsWith('<3>')), []);
+  t.deepEqual(
+    text.split('\n').filter((l) => l !== '' && !l.startsWith('<3>')),
+    [],
+  );
 });

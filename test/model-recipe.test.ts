@@ -16,25 +16,28 @@ function torchMissing(): string | undefined {
   return r.status === 0 ? undefined : 'python3-torch / python3-onnx not installed (deploy/setup.sh --test installs them)';
 }
 
-testUnless(firstMissing(missingData(['fer2013/train.u8']), torchMissing()))('models/make_model.sh --smoke trains, exports and quantizes a model the daemon can run', async (t) => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-smoke-'));
-  const r = spawnSync('bash', [path.join(projectRoot(), 'models', 'make_model.sh'), '--smoke', out], { encoding: 'utf8', timeout: 170_000 });
-  t.is(r.status, 0, `make_model.sh --smoke failed:\n${(r.stdout + r.stderr).slice(-2000)}`);
-  const onnx = fs.readdirSync(out).filter((f) => f.endsWith('.int8.onnx'));
-  t.is(onnx.length, 1, `int8 model in ${out}: ${fs.readdirSync(out).join(', ')}`);
-  const model = await EmotionModel.load(path.join(out, onnx[0] as string), { threads: 1 });
-  t.deepEqual(model.info.classes, [...EMOTIONS]);
-  const size = model.inputSize;
-  const faces = new Float32Array(3 * size * size).map((_, i) => Math.sin(i));
-  const first = await model.step(faces, [undefined, undefined, undefined]);
-  const second = await model.step(faces, first.states);
-  for (const s of [...first.scores, ...second.scores]) {
-    const sum = EMOTIONS.reduce((a, e) => a + s[e], 0);
-    t.true(Math.abs(sum - 1) < 1e-3, `probabilities sum to ${sum}`);
-  }
-  t.notDeepEqual(first.states[0]?.h, second.states[0]?.h, 'the LSTM state moves from step to step');
-  await model.release();
-});
+testUnless(firstMissing(missingData(['fer2013/train.u8']), torchMissing()))(
+  'models/make_model.sh --smoke trains, exports and quantizes a model the daemon can run',
+  async (t) => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-smoke-'));
+    const r = spawnSync('bash', [path.join(projectRoot(), 'models', 'make_model.sh'), '--smoke', out], { encoding: 'utf8', timeout: 170_000 });
+    t.is(r.status, 0, `make_model.sh --smoke failed:\n${(r.stdout + r.stderr).slice(-2000)}`);
+    const onnx = fs.readdirSync(out).filter((f) => f.endsWith('.int8.onnx'));
+    t.is(onnx.length, 1, `int8 model in ${out}: ${fs.readdirSync(out).join(', ')}`);
+    const model = await EmotionModel.load(path.join(out, onnx[0] as string), { threads: 1 });
+    t.deepEqual(model.info.classes, [...EMOTIONS]);
+    const size = model.inputSize;
+    const faces = new Float32Array(3 * size * size).map((_, i) => Math.sin(i));
+    const first = await model.step(faces, [undefined, undefined, undefined]);
+    const second = await model.step(faces, first.states);
+    for (const s of [...first.scores, ...second.scores]) {
+      const sum = EMOTIONS.reduce((a, e) => a + s[e], 0);
+      t.true(Math.abs(sum - 1) < 1e-3, `probabilities sum to ${sum}`);
+    }
+    t.notDeepEqual(first.states[0]?.h, second.states[0]?.h, 'the LSTM state moves from step to step');
+    await model.release();
+  },
+);
 
 test('the shipped model has the streaming interface, metadata and size budget', async (t) => {
   const p = path.join(projectRoot(), 'models', 'emotion-cnn-lstm.int8.onnx');

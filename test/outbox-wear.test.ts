@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { Outbox } from '../src/publish/outbox.js';
+import { Outbox } from '../src/outbox/outbox.js';
 import { captureLogger, makeEvent, tmpDir } from './publish-helpers.js';
 
 const haveProcIo = fs.existsSync('/proc/self/io');
@@ -35,7 +35,9 @@ wearTest('a 60-flush outage writes each queued event about once (append), not th
   }
   const written = wchar() - start;
   const events = FLUSHES * PER_FLUSH;
-  t.log(`${events} events of ${Math.round(payloadBytes / events)} B: ${written} B written, ${(written / events).toFixed(0)} B/event, ${(written / payloadBytes).toFixed(2)}x the events`);
+  t.log(
+    `${events} events of ${Math.round(payloadBytes / events)} B: ${written} B written, ${(written / events).toFixed(0)} B/event, ${(written / payloadBytes).toFixed(2)}x the events`,
+  );
   t.is(box.length, events);
   t.true(written >= payloadBytes, 'every event reached the file');
   t.true(written < 1.5 * payloadBytes, `${(written / payloadBytes).toFixed(2)}x the event bytes written`);

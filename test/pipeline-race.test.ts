@@ -52,52 +52,61 @@ function recorder(): { sink: EventSink; log: string[] } {
   return { sink, log };
 }
 
-testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage')))('a reset while a frame awaits the model: that frame publishes nothing for the ended tracks', async (t) => {
-  const config = configWith({});
-  const model = await EmotionModel.load(testModel() as string, { threads: 1 });
-  const classifier = new YieldingClassifier(model, 32, logger);
-  const { sink, log } = recorder();
-  const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps }, { device: 'test', emit: (e) => sink.event(e) });
-  const pipeline = new FramePipeline({
-    device: 'test',
-    detector: new FaceDetector(config.detector, resolveCascade('haar')),
-    tracker: new FaceTracker(config.tracker),
-    classifier,
-    gate,
-    room: new RoomWindow('test', 0),
-    sink,
-    stats: new PipelineStats(),
-    roomIntervalS: 3600,
-  });
-  const photo = cv.imread(ASTRONAUT);
-  let n = 0;
-  const frame = () => ({ mat: photo.copy(), info: { seq: n, timestampMs: n++ * 33, width: photo.cols, height: photo.rows } });
-  for (let i = 0; i < 30 && !log.includes('face_appeared#1'); i++) await pipeline.process(frame());
-  t.true(log.includes('face_appeared#1'), `the face was announced: ${log.join(' ')}`);
+testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage')))(
+  'a reset while a frame awaits the model: that frame publishes nothing for the ended tracks',
+  async (t) => {
+    const config = configWith({});
+    const model = await EmotionModel.load(testModel() as string, { threads: 1 });
+    const classifier = new YieldingClassifier(model, 32, logger);
+    const { sink, log } = recorder();
+    const gate = new EmotionGate(
+      { margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps },
+      { device: 'test' },
+    );
+    const pipeline = new FramePipeline({
+      device: 'test',
+      detector: new FaceDetector(config.detector, resolveCascade('haar')),
+      tracker: new FaceTracker(config.tracker),
+      classifier,
+      gate,
+      room: new RoomWindow('test', 0),
+      sink,
+      stats: new PipelineStats(),
+      roomIntervalS: 3600,
+    });
+    const photo = cv.imread(ASTRONAUT);
+    let n = 0;
+    const frame = () => ({ mat: photo.copy(), info: { seq: n, timestampMs: n++ * 33 } });
+    for (let i = 0; i < 30 && !log.includes('face_appeared#1'); i++) await pipeline.process(frame());
+    t.true(log.includes('face_appeared#1'), `the face was announced: ${log.join(' ')}`);
 
-  // The next frames hold in the classifier until released; a reset lands while one waits there.
-  let release!: () => void;
-  classifier.hold = new Promise<void>((r) => (release = r));
-  let inFlight: Promise<void> | null = null;
-  for (let i = 0; i < 8 && !inFlight; i++) {
-    const entered = new Promise<void>((r) => (classifier.entered = r));
-    const p = pipeline.process(frame());
-    const which = await Promise.race([entered.then(() => 'held'), p.then(() => 'done')]);
-    if (which === 'held') inFlight = p;
-  }
-  t.truthy(inFlight, 'a frame reached the model and waits there');
-  t.is(pipeline.endAll(), 1, 'reset_tracks ended the one face');
-  const clearedAt = log.indexOf('cleared#1');
-  t.true(clearedAt > log.indexOf('face_gone#1') && log.indexOf('face_gone#1') >= 0, log.join(' '));
-  release();
-  await inFlight;
-  classifier.hold = null;
-  // The frames after the reset find the face again, as a new track with a new id.
-  const back = (): boolean => log.slice(clearedAt).some((x) => x.startsWith('face_appeared#'));
-  for (let i = 0; i < 90 && !back(); i++) await pipeline.process(frame());
-  photo.release();
-  await model.release();
-  const after = log.slice(clearedAt + 1);
-  t.false(after.some((x) => x.endsWith('#1')), `nothing for track 1 after its clear: ${after.join(' ')}`);
-  t.true(back(), `the face comes back as a new track: ${after.join(' ')}`);
-});
+    // The next frames hold in the classifier until released; a reset lands while one waits there.
+    let release!: () => void;
+    classifier.hold = new Promise<void>((r) => (release = r));
+    let inFlight: Promise<void> | null = null;
+    for (let i = 0; i < 8 && !inFlight; i++) {
+      const entered = new Promise<void>((r) => (classifier.entered = r));
+      const p = pipeline.process(frame());
+      const which = await Promise.race([entered.then(() => 'held'), p.then(() => 'done')]);
+      if (which === 'held') inFlight = p;
+    }
+    t.truthy(inFlight, 'a frame reached the model and waits there');
+    t.is(pipeline.endAll(), 1, 'reset_tracks ended the one face');
+    const clearedAt = log.indexOf('cleared#1');
+    t.true(clearedAt > log.indexOf('face_gone#1') && log.indexOf('face_gone#1') >= 0, log.join(' '));
+    release();
+    await inFlight;
+    classifier.hold = null;
+    // The frames after the reset find the face again, as a new track with a new id.
+    const back = (): boolean => log.slice(clearedAt).some((x) => x.startsWith('face_appeared#'));
+    for (let i = 0; i < 90 && !back(); i++) await pipeline.process(frame());
+    photo.release();
+    await model.release();
+    const after = log.slice(clearedAt + 1);
+    t.false(
+      after.some((x) => x.endsWith('#1')),
+      `nothing for track 1 after its clear: ${after.join(' ')}`,
+    );
+    t.true(back(), `the face comes back as a new track: ${after.join(' ')}`);
+  },
+);

@@ -21,21 +21,24 @@ function specOfShippedModel(): PreprocessSpec | null {
 
 const FER = 'fer2013/publictest.u8';
 
-testUnless(firstMissing(missingData([FER]), missingShippedModel(), missingFile(PY)))('normalisation matches the training code (python models/preprocess_check.py) on FER2013 images', (t) => {
-  const fer = dataFile(FER) as string;
-  const spec = specOfShippedModel() as PreprocessSpec;
-  const pixels = fs.readFileSync(fer).subarray(0, N * 2304);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parity-'));
-  fs.writeFileSync(path.join(dir, 'in.u8'), pixels);
-  execFileSync(PY, [path.join(projectRoot(), 'models', 'preprocess_check.py'), path.join(dir, 'in.u8'), String(N), path.join(dir, 'out.f32')]);
-  const py = new Float32Array(fs.readFileSync(path.join(dir, 'out.f32')).buffer.slice(0));
-  const ts = new Float32Array(N * 2304);
-  for (let i = 0; i < N; i++) normalizeInto(pixels.subarray(i * 2304, (i + 1) * 2304), spec, ts, i * 2304);
-  let maxDiff = 0;
-  for (let i = 0; i < ts.length; i++) maxDiff = Math.max(maxDiff, Math.abs((ts[i] as number) - (py[i] as number)));
-  t.is(py.length, ts.length);
-  t.true(maxDiff < 1e-4, `max |ts - python| = ${maxDiff}`);
-});
+testUnless(firstMissing(missingData([FER]), missingShippedModel(), missingFile(PY)))(
+  'normalisation matches the training code (python models/preprocess_check.py) on FER2013 images',
+  (t) => {
+    const fer = dataFile(FER) as string;
+    const spec = specOfShippedModel() as PreprocessSpec;
+    const pixels = fs.readFileSync(fer).subarray(0, N * 2304);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parity-'));
+    fs.writeFileSync(path.join(dir, 'in.u8'), pixels);
+    execFileSync(PY, [path.join(projectRoot(), 'models', 'preprocess_check.py'), path.join(dir, 'in.u8'), String(N), path.join(dir, 'out.f32')]);
+    const py = new Float32Array(fs.readFileSync(path.join(dir, 'out.f32')).buffer.slice(0));
+    const ts = new Float32Array(N * 2304);
+    for (let i = 0; i < N; i++) normalizeInto(pixels.subarray(i * 2304, (i + 1) * 2304), spec, ts, i * 2304);
+    let maxDiff = 0;
+    for (let i = 0; i < ts.length; i++) maxDiff = Math.max(maxDiff, Math.abs((ts[i] as number) - (py[i] as number)));
+    t.is(py.length, ts.length);
+    t.true(maxDiff < 1e-4, `max |ts - python| = ${maxDiff}`);
+  },
+);
 
 const CK_INDEX = 'ckplus/fullframe.json';
 const CK_CROPS = 'ckplus/seq48.u8';

@@ -4,12 +4,10 @@
 // clip (one face), a real broker, the real HTTP server.
 import fs from 'node:fs';
 import test from 'ava';
-import { Daemon, type Part } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
+import { Daemon } from '../src/app/daemon.js';
 import { loadConfig } from '../src/config/load.js';
-import { buildHttpParts } from '../src/http/http-part.js';
 import { createLogger } from '../src/system/logger.js';
-import { PayloadValidator } from '../src/publish/validate.js';
+import { PayloadValidator } from '../src/contract/validate.js';
 import type { RoomSummary } from '../src/types.js';
 import { DEMO_CLIP } from './helpers/clips/reference.js';
 import { readStates } from './helpers/http-daemon.js';
@@ -49,10 +47,7 @@ testUnless(noClip)('min_faces 2 with one face present: no count of it on MQTT ro
     },
   });
   const logger = createLogger({ level: 'warn', pretty: 'no' });
-  const parts: Part[] = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
-  parts.push(...buildHttpParts({ config: loaded.config, logger, daemon, mqtt: null }));
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   await daemon.start();
   t.teardown(() => daemon.stop());
   const url = `http://127.0.0.1:${port}`;
@@ -82,12 +77,33 @@ testUnless(noClip)('min_faces 2 with one face present: no count of it on MQTT ro
   }
   for (const s of states) t.true(validator.validate('dashboard', s).ok);
 
-  t.true(rooms.some((r) => r.withheld && r.faces === null), `withheld summaries with no count: ${JSON.stringify(rooms.map((r) => r.faces))}`);
-  t.false(rooms.some((r) => r.faces === 1), 'no room summary says one face');
-  t.true(stats.some((s) => s.active_tracks === null), `stats: ${JSON.stringify(stats.map((s) => s.active_tracks))}`);
-  t.false(stats.some((s) => s.active_tracks === 1 || s.classify?.faces === 1), 'no stats message says one face');
-  t.true(gauges.some((g) => Number.isNaN(g)), `emotiond_faces: ${gauges.join(' ')}`);
+  t.true(
+    rooms.some((r) => r.withheld && r.faces === null),
+    `withheld summaries with no count: ${JSON.stringify(rooms.map((r) => r.faces))}`,
+  );
+  t.false(
+    rooms.some((r) => r.faces === 1),
+    'no room summary says one face',
+  );
+  t.true(
+    stats.some((s) => s.active_tracks === null),
+    `stats: ${JSON.stringify(stats.map((s) => s.active_tracks))}`,
+  );
+  t.false(
+    stats.some((s) => s.active_tracks === 1 || s.classify?.faces === 1),
+    'no stats message says one face',
+  );
+  t.true(
+    gauges.some((g) => Number.isNaN(g)),
+    `emotiond_faces: ${gauges.join(' ')}`,
+  );
   t.false(gauges.includes(1), 'the gauge never says one face');
-  t.true(states.some((s) => s.faces_present === null), `the page: ${JSON.stringify(states.map((s) => s.faces_present))}`);
-  t.false(states.some((s) => s.faces_present === 1), 'the page never says one face');
+  t.true(
+    states.some((s) => s.faces_present === null),
+    `the page: ${JSON.stringify(states.map((s) => s.faces_present))}`,
+  );
+  t.false(
+    states.some((s) => s.faces_present === 1),
+    'the page never says one face',
+  );
 });

@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { Daemon } from '../src/app/daemon.js';
-import { buildMqttParts } from '../src/app/mqtt-parts.js';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/system/logger.js';
 import { projectRoot } from '../src/system/paths.js';
@@ -41,19 +40,25 @@ testUnless(noRun)('per_face false: no per-face message on a real mosquitto, room
       'privacy.per_face': false,
     },
   });
-  const parts: ReturnType<typeof buildMqttParts> = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  parts.push(...buildMqttParts({ config: loaded.config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
   await daemon.start();
   await waitUntil(() => sub.messages.some((m) => m.topic === 'emotiond/private/availability'), 10000, 'the daemon online on the broker');
   await daemon.sourceEnded;
   await daemon.stop();
   await sub.waitFor((msgs) => msgs.some((m) => m.topic === 'emotiond/private/availability' && m.text.includes('offline')), 5000, 'offline on shutdown');
 
-  t.true(daemon.stats.facesClassified > 0, 'the clip\'s face was found and classified');
+  t.true(daemon.stats.facesClassified > 0, "the clip's face was found and classified");
   const topics = [...new Set(sub.messages.map((m) => m.topic))];
-  t.deepEqual(topics.filter((x) => x.startsWith('emotiond/private/faces/')), [], 'no faces/<id> topic');
-  t.deepEqual(topics.filter((x) => x.endsWith('/events')), [], 'no event (each carries a track id and a box)');
+  t.deepEqual(
+    topics.filter((x) => x.startsWith('emotiond/private/faces/')),
+    [],
+    'no faces/<id> topic',
+  );
+  t.deepEqual(
+    topics.filter((x) => x.endsWith('/events')),
+    [],
+    'no event (each carries a track id and a box)',
+  );
   for (const m of sub.messages) {
     // A track id is a number ("track": 3); stats' stage_ms.track is a timing object.
     t.false(/"track"\s*:\s*\d|"box"\s*:/.test(m.text), `${m.topic} carries a track id or a box: ${m.text.slice(0, 200)}`);
@@ -61,8 +66,14 @@ testUnless(noRun)('per_face false: no per-face message on a real mosquitto, room
   }
   const rooms = sub.json('emotiond/private/room') as RoomSummary[];
   t.true(rooms.length >= 2, `room summaries arrive: ${rooms.length}`);
-  t.true(rooms.some((r) => r.faces === 1 && r.dominant !== null && !r.withheld), 'with min_faces 1 the room\'s mood is published');
-  t.true(topics.some((x) => x.startsWith('homeassistant/sensor/emotiond_private/mood/')), 'discovery of the room sensors is published');
+  t.true(
+    rooms.some((r) => r.faces === 1 && r.dominant !== null && !r.withheld),
+    "with min_faces 1 the room's mood is published",
+  );
+  t.true(
+    topics.some((x) => x.startsWith('homeassistant/sensor/emotiond_private/mood/')),
+    'discovery of the room sensors is published',
+  );
   const cameras = sub.json('emotiond/private/camera') as Array<{ notice: string | null }>;
   t.true(cameras.length > 0 && cameras.every((c) => c.notice === 'Emotion recognition is in use in this area.'), 'the default notice is in the camera state');
 });

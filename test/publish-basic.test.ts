@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import mqtt from 'mqtt';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { topicsFor } from '../src/publish/topics.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { topicsFor } from '../src/contract/topics.js';
 import { EmotiondError } from '../src/errors.js';
-import { passwordPath } from '../src/publish/connection.js';
-import { HostHealth } from '../src/publish/payloads.js';
+import { passwordPath } from '../src/system/credentials.js';
+import { HostHealth } from '../src/system/host-health.js';
 import {
   assertSchema,
   captureLogger,
@@ -47,7 +47,10 @@ test('publishes availability, events and retained state on the documented topics
   pub.face(makeFace(3, 1));
   pub.faceCleared('testcam', 3);
   pub.publishStats();
-  await sub.waitFor((m) => m.filter((x) => x.topic === topics.events).length === 6 && m.some((x) => x.topic === topics.face(3) && x.payload.length === 0), 5000);
+  await sub.waitFor(
+    (m) => m.filter((x) => x.topic === topics.events).length === 6 && m.some((x) => x.topic === topics.face(3) && x.payload.length === 0),
+    5000,
+  );
   await sub.waitFor((m) => m.some((x) => x.topic === topics.stats) && m.some((x) => x.topic === topics.paused));
 
   t.deepEqual(sub.json(topics.availability), [{ state: 'online' }]);
@@ -56,7 +59,11 @@ test('publishes availability, events and retained state on the documented topics
     [0, 1, 2, 3, 4, 5].map((i) => `testcam-boot-${i}`),
   );
   t.true(sub.on(topics.events).every((m) => m.qos === 1 && !m.retain));
-  t.like(sub.json(topics.room)[0], { faces: 0, dominant: null, withheld: false, min_faces: 1 }, 'at connect, an empty summary replaces whatever an earlier run left retained');
+  t.like(
+    sub.json(topics.room)[0],
+    { faces: 0, dominant: null, withheld: false, min_faces: 1 },
+    'at connect, an empty summary replaces whatever an earlier run left retained',
+  );
   t.deepEqual(sub.json(topics.room)[1], JSON.parse(JSON.stringify(room)) as unknown, 'room payload is the summary as is');
   t.is((sub.json(topics.camera)[0] as { state: string }).state, 'online');
   t.is((sub.json(topics.face(3))[0] as { track: number }).track, 3);
@@ -170,7 +177,11 @@ test('faces are published at most once per face_interval_s, the latest state is 
   const late = await subscribe(broker.url, [topics.facesFilter]);
   t.teardown(() => late.end());
   await late.settle();
-  t.deepEqual(late.messages.map((m) => m.topic), [topics.face(2)], 'the cleared face has no retained state left');
+  t.deepEqual(
+    late.messages.map((m) => m.topic),
+    [topics.face(2)],
+    'the cleared face has no retained state left',
+  );
   await pub.stop();
   await Promise.all([sub.end(), late.end()]);
   await broker.stop();
@@ -224,7 +235,12 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
   fs.writeFileSync(path.join(dir, 'wrong'), 'nope');
 
   const log = captureLogger('trace');
-  const a = new MqttPublisher({ config: testConfig(broker.url, { username: 'cam', password_file: path.join(dir, 'pw') }), logger: log.logger, version: '1', reconnect: FAST });
+  const a = new MqttPublisher({
+    config: testConfig(broker.url, { username: 'cam', password_file: path.join(dir, 'pw') }),
+    logger: log.logger,
+    version: '1',
+    reconnect: FAST,
+  });
   t.teardown(() => a.stop());
   await a.start();
   await a.whenConnected();
@@ -233,13 +249,25 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
   const env = { CREDENTIALS_DIRECTORY: dir };
   t.is(passwordPath('mqtt-password', env), path.join(dir, 'mqtt-password'));
   t.is(passwordPath('/etc/x/pw', env), '/etc/x/pw');
-  const b = new MqttPublisher({ config: testConfig(broker.url, { username: 'cam', password_file: 'mqtt-password', client_id: 'b' }), logger: log.logger, version: '1', env, reconnect: FAST });
+  const b = new MqttPublisher({
+    config: testConfig(broker.url, { username: 'cam', password_file: 'mqtt-password', client_id: 'b' }),
+    logger: log.logger,
+    version: '1',
+    env,
+    reconnect: FAST,
+  });
   t.teardown(() => b.stop());
   await b.start();
   await b.whenConnected();
   await b.stop();
 
-  const c = new MqttPublisher({ config: testConfig(broker.url, { username: 'cam', password_file: 'wrong', client_id: 'c' }), logger: log.logger, version: '1', env, reconnect: FAST });
+  const c = new MqttPublisher({
+    config: testConfig(broker.url, { username: 'cam', password_file: 'wrong', client_id: 'c' }),
+    logger: log.logger,
+    version: '1',
+    env,
+    reconnect: FAST,
+  });
 
   t.teardown(() => c.stop());
   await c.start();
@@ -252,7 +280,7 @@ test('credentials: password from a file and from $CREDENTIALS_DIRECTORY; wrong p
 
   t.teardown(() => missing.stop());
   const err = await t.throwsAsync(missing.start());
-  t.true(err instanceof EmotiondError && err.code === 'EMD_MQTT_FILE');
+  t.true(err instanceof EmotiondError && err.code === 'EMD_SECRET_FILE');
 
   t.deepEqual([...new Set(seen)].sort(), ['cam:nope', 'cam:s3cret-pw']);
   const allLogs = JSON.stringify(log.lines);
@@ -325,7 +353,7 @@ test('a broker without MQTT 5 refuses protocol_version 5: the publisher falls ba
   await pub.start();
   await pub.whenConnected();
   t.true(pub.connected);
-  t.is(log.count('warn', 'the broker does not speak MQTT 5; using MQTT 3.1.1'), 1);
+  t.is(pub.protocolVersion, 4, 'fell back to MQTT 3.1.1');
 });
 
 test('faces left retained by an earlier run are cleared after connecting; our own are kept', async (t) => {
@@ -352,6 +380,9 @@ test('faces left retained by an earlier run are cleared after connecting; our ow
   const late = await subscribe(broker.url, [topics.facesFilter]);
   t.teardown(() => late.end());
   await late.settle();
-  t.deepEqual(late.messages.map((m) => m.topic), [topics.face(98)]);
+  t.deepEqual(
+    late.messages.map((m) => m.topic),
+    [topics.face(98)],
+  );
   t.is((late.json(topics.face(98))[0] as { box: { x: number } }).box.x, 5, 'the state of this run, not the stale one');
 });

@@ -9,8 +9,8 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import type { Logger } from '../src/system/logger.js';
-import { EmbeddedBroker } from '../src/publish/embedded-broker.js';
-import { kindOfTopic, PayloadValidator } from '../src/publish/validate.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
+import { kindOfTopic, PayloadValidator } from '../src/contract/validate.js';
 import type { DaemonControl, EmotionEvent, FaceState, RoomSummary, CameraState } from '../src/types.js';
 import { zeroScores } from '../src/types.js';
 import { connectClient } from './helpers/mqtt-client.js';
@@ -88,7 +88,9 @@ export class Subscriber {
   }
 
   json(topic: string): unknown[] {
-    return this.on(topic).filter((m) => m.payload.length > 0).map((m) => JSON.parse(m.text) as unknown);
+    return this.on(topic)
+      .filter((m) => m.payload.length > 0)
+      .map((m) => JSON.parse(m.text) as unknown);
   }
 
   async waitFor(pred: (msgs: Received[]) => boolean, timeoutMs = 5000, what = 'messages'): Promise<void> {
@@ -157,7 +159,10 @@ export async function retainedTopics(url: string, filter: string): Promise<strin
   const probe = await subscribe(url, [filter]);
   try {
     await probe.settle();
-    return probe.messages.filter((m) => m.retain && m.payload.length > 0).map((m) => m.topic).sort();
+    return probe.messages
+      .filter((m) => m.retain && m.payload.length > 0)
+      .map((m) => m.topic)
+      .sort();
   } finally {
     await probe.end();
   }
@@ -203,11 +208,30 @@ export function makeFace(track: number, n: number, device = 'testcam'): FaceStat
 }
 
 export function makeRoom(device = 'testcam'): RoomSummary {
-  return { device, time: new Date().toISOString(), window_s: 10, faces: 2, shares: { ...zeroScores(), Happy: 0.25, Neutral: 0.75 }, dominant: 'Neutral', withheld: false, min_faces: 1 };
+  return {
+    device,
+    time: new Date().toISOString(),
+    window_s: 10,
+    faces: 2,
+    shares: { ...zeroScores(), Happy: 0.25, Neutral: 0.75 },
+    dominant: 'Neutral',
+    withheld: false,
+    min_faces: 1,
+  };
 }
 
 export function makeCamera(device = 'testcam'): CameraState {
-  return { device, time: new Date().toISOString(), state: 'online', source: '/dev/video0', width: 640, height: 480, fps: 15, error: null, notice: 'Emotion recognition is in use in this area.' };
+  return {
+    device,
+    time: new Date().toISOString(),
+    state: 'online',
+    source: '/dev/video0',
+    width: 640,
+    height: 480,
+    fps: 15,
+    error: null,
+    notice: 'Emotion recognition is in use in this area.',
+  };
 }
 
 /** Compiled once for the test file that uses these helpers. */

@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { topicsFor } from '../src/publish/topics.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { topicsFor } from '../src/contract/topics.js';
 import { assertSchema, captureLogger, eventIds, gate, makeEvent, makeRoom, sleep, startBroker, subscribe, testConfig, waitUntil } from './publish-helpers.js';
 
 const OUTAGE_S = Number(process.env['EMOTIOND_OUTAGE_S'] ?? 5);
@@ -69,11 +69,15 @@ test(`broker outage of ${OUTAGE_S} s while events flow: 0 lost, 0 duplicated, in
   clearInterval(producer);
   const total = produced;
   await sub.waitFor(() => eventIds(sub).length >= total, 10_000, `${total} events`);
-  await sleep(200);
+  await sub.roundTrip(topics.root); // everything the publisher sent before has arrived
 
   const ids = eventIds(sub);
   t.is(ids.length, total, 'every event exactly once');
-  t.deepEqual(ids, Array.from({ length: total }, (_, i) => i), 'in order');
+  t.deepEqual(
+    ids,
+    Array.from({ length: total }, (_, i) => i),
+    'in order',
+  );
   t.true(total - beforeOutage >= queuedDuringOutage);
   t.like(pub.health(), { queue_length: 0, queue_dropped: 0, reconnects: 1 });
   for (const m of sub.messages) assertSchema(t, m, topics.root);
@@ -97,7 +101,12 @@ for (const qos of [1, 0] as const) {
     t.teardown(() => broker.stop());
     const sub = await subscribe(broker.url, [topics.events]);
     t.teardown(() => sub.end());
-    const pub = new MqttPublisher({ config: testConfig(broker.url, { qos }), logger: captureLogger().logger, version: '1', reconnect: { minMs: 100, maxMs: 200 } });
+    const pub = new MqttPublisher({
+      config: testConfig(broker.url, { qos }),
+      logger: captureLogger().logger,
+      version: '1',
+      reconnect: { minMs: 100, maxMs: 200 },
+    });
     t.teardown(() => pub.stop());
     await pub.start();
     await pub.whenConnected();
@@ -112,11 +121,15 @@ for (const qos of [1, 0] as const) {
     await waitUntil(() => pub.health().reconnects === 1 && pub.health().queue_length === 0, 10_000, 'queue drained after the reconnect');
     pub.event(makeEvent(N));
     await sub.waitFor(() => eventIds(sub).includes(N), 5000, 'an event after the drop');
-    await sleep(100);
+    await sub.roundTrip(topics.root); // everything the publisher sent before has arrived
     const ids = eventIds(sub);
     const firsts = ids.filter((id, i) => ids.indexOf(id) === i);
     if (qos === 1) {
-      t.deepEqual(firsts, Array.from({ length: N + 1 }, (_, i) => i), 'every event, first seen in order');
+      t.deepEqual(
+        firsts,
+        Array.from({ length: N + 1 }, (_, i) => i),
+        'every event, first seen in order',
+      );
       // Only what was in flight at the drop may come twice (QoS 1 is at least once).
       t.true(ids.length - firsts.length <= 64, `${ids.length - firsts.length} duplicates`);
       t.log(`${ids.length - firsts.length} duplicates after a drop at ${droppedAt}`);

@@ -2,10 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { Outbox } from '../src/publish/outbox.js';
-import { parseQueue } from '../src/publish/queue-file.js';
-import { MqttPublisher } from '../src/publish/mqtt-publisher.js';
-import { assertSchema, captureLogger, eventIds, gate, makeEvent, sleep, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
+import { Outbox } from '../src/outbox/outbox.js';
+import { parseQueue } from '../src/outbox/queue-file.js';
+import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
+import { assertSchema, captureLogger, eventIds, gate, makeEvent, startBroker, subscribe, testConfig, tmpDir, waitUntil } from './publish-helpers.js';
 
 const FAST = { minMs: 100, maxMs: 200 };
 const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
@@ -17,7 +17,10 @@ test('outbox: past max the oldest waiting events are dropped and counted; order 
   t.is(box.dropped, 3);
   t.deepEqual(box.snapshot(), ['"e3"', '"e4"', '"e5"', '"e6"', '"e7"']);
   const sent = box.take(2);
-  t.deepEqual(sent.map((s) => s.payload), ['"e3"', '"e4"']);
+  t.deepEqual(
+    sent.map((s) => s.payload),
+    ['"e3"', '"e4"'],
+  );
   t.is(box.inflightCount, 2);
   // In-flight events cannot be recalled, so the next drops come from the waiting ones.
   box.push('"e8"');
@@ -51,7 +54,14 @@ test('outbox: the queue file is written atomically, loaded (bad lines skipped, b
   for (let i = 0; i < 10; i++) a.push(JSON.stringify({ n: i }));
   await waitUntil(() => fs.existsSync(file), 5000, 'queue file');
   await a.persist();
-  t.deepEqual(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { n: number }).n), range(0, 10));
+  t.deepEqual(
+    fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { n: number }).n),
+    range(0, 10),
+  );
   t.deepEqual(fs.readdirSync(path.dirname(file)), ['queue.jsonl'], 'no temp file left behind');
   t.is(fs.statSync(file).mode & 0o777, 0o600);
 
@@ -60,7 +70,10 @@ test('outbox: the queue file is written atomically, loaded (bad lines skipped, b
   t.is(b.load(), 11);
   t.is(log.lines.filter((l) => l['bad'] === 1).length, 1);
   t.is(b.length, 5);
-  t.deepEqual(b.snapshot().map((l) => (JSON.parse(l) as { n: number }).n), [6, 7, 8, 9, 10]);
+  t.deepEqual(
+    b.snapshot().map((l) => (JSON.parse(l) as { n: number }).n),
+    [6, 7, 8, 9, 10],
+  );
   for (const item of b.take(5)) b.ack(item);
   await b.persist();
   t.false(fs.existsSync(file), 'delivered events are deleted: an empty queue leaves no file');
@@ -85,7 +98,7 @@ test('publisher: queue_max bounds the outage queue; the newest are delivered in 
   door.open();
   await pub.whenConnected();
   await sub.waitFor(() => eventIds(sub).length >= 50, 5000, '50 events');
-  await sleep(100);
+  await sub.roundTrip('emotiond/testcam'); // everything the publisher sent before has arrived
   t.deepEqual(eventIds(sub), range(70, 120));
   for (const m of sub.messages) assertSchema(t, m, 'emotiond/testcam');
   t.like(pub.health(), { queue_length: 0, queue_dropped: 70, delivered: 50 });
@@ -119,7 +132,7 @@ test('publisher: with queue_file, undelivered events survive a restart and are t
   t.is(second.health().queue_length, 40, 'loaded at start');
   second.event(makeEvent(40));
   await sub.waitFor(() => eventIds(sub).length >= 41, 5000, '41 events');
-  await sleep(100);
+  await sub.roundTrip('emotiond/testcam'); // everything the publisher sent before has arrived
   t.deepEqual(eventIds(sub), range(0, 41));
   for (const m of sub.messages) assertSchema(t, m, 'emotiond/testcam');
   await second.stop();
@@ -133,7 +146,10 @@ test('outbox: a released event waits again in its place', (t) => {
   box.release(sent[1]!);
   box.release(sent[0]!);
   t.deepEqual(box.snapshot(), ['2', '0', '1', '3', '4'], 'snapshot: in flight first, then waiting');
-  t.deepEqual(box.take(10).map((x) => x.payload), ['0', '1', '3', '4']);
+  t.deepEqual(
+    box.take(10).map((x) => x.payload),
+    ['0', '1', '3', '4'],
+  );
   box.release(sent[0]!);
   t.is(box.length, 5, 'nothing lost or doubled');
 });
@@ -279,7 +295,11 @@ test('publisher: events the broker acknowledged leave the queue file within one 
   await waitUntil(() => pub.health().delivered === 40, 10_000, '40 delivered');
   const deliveredIn = (): number[] => {
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-    return text.split('\n').filter((l) => l.startsWith('{"id"')).map((l) => Number((JSON.parse(l) as { id: string }).id.split('-').at(-1))).filter((n) => n < 40);
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('{"id"'))
+      .map((l) => Number((JSON.parse(l) as { id: string }).id.split('-').at(-1)))
+      .filter((n) => n < 40);
   };
   // Within the interval (and a flush), the file is rewritten with the undelivered events only.
   await waitUntil(() => deliveredIn().length === 0, 6000, `no delivered event left in the file (still: ${deliveredIn().length})`);

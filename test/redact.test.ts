@@ -2,7 +2,7 @@
 import test from 'ava';
 import { redactStrings, redactText } from '../src/system/redact.js';
 import { describeSource } from '../src/capture/opencv-source.js';
-import { safeUrl } from '../src/publish/connection.js';
+import { safeUrl } from '../src/mqtt/connection.js';
 import { loadConfig } from '../src/config/load.js';
 
 const hidden: Array<[string, string, string]> = [
@@ -12,7 +12,11 @@ const hidden: Array<[string, string, string]> = [
   ['mqtt userinfo', 'mqtts://user:CANARY@broker:8883', 'mqtts://[redacted]@broker:8883'],
   ['a password with @, ? and #', 'rtsp://admin:CA@N?A#RY@cam/s', 'rtsp://[redacted]@cam/s'],
   ['a user without a password', 'rtsp://CANARY@cam/s', 'rtsp://[redacted]@cam/s'],
-  ['an URI inside an OpenCV error', `OpenCV: could not open 'rtsp://a:CANARY@cam:554/s' (timeout)`, `OpenCV: could not open 'rtsp://[redacted]@cam:554/s' (timeout)`],
+  [
+    'an URI inside an OpenCV error',
+    `OpenCV: could not open 'rtsp://a:CANARY@cam:554/s' (timeout)`,
+    `OpenCV: could not open 'rtsp://[redacted]@cam:554/s' (timeout)`,
+  ],
   ['an URI in quotes', 'source.uri "rtsp://a:CANARY@cam" (url)', 'source.uri "rtsp://[redacted]@cam" (url)'],
   [
     'GStreamer user-id/user-pw',
@@ -26,8 +30,16 @@ const hidden: Array<[string, string, string]> = [
     'http://cam/x?access_token=CANARY&auth_token=CANARY&res=1&pw=CANARY&psw=CANARY&key=CANARY&X-Api-Key=CANARY&passphrase=CANARY&client_secret=CANARY',
     'http://cam/x?access_token=[redacted]&auth_token=[redacted]&res=1&pw=[redacted]&psw=[redacted]&key=[redacted]&X-Api-Key=[redacted]&passphrase=[redacted]&client_secret=[redacted]',
   ],
-  ['GStreamer extra-headers with an Authorization header', 'souphttpsrc location=http://cam/x extra-headers="Authorization: Basic CANARY" ! appsink', 'souphttpsrc location=http://cam/x extra-headers="Authorization: Basic [redacted]" ! appsink'],
-  ['an Authorization field of a GstStructure', 'souphttpsrc extra-headers="h, Authorization=(string)\\"Bearer CANARY\\"" ! appsink', 'souphttpsrc extra-headers="h, Authorization=(string)\\"Bearer [redacted]\\"" ! appsink'],
+  [
+    'GStreamer extra-headers with an Authorization header',
+    'souphttpsrc location=http://cam/x extra-headers="Authorization: Basic CANARY" ! appsink',
+    'souphttpsrc location=http://cam/x extra-headers="Authorization: Basic [redacted]" ! appsink',
+  ],
+  [
+    'an Authorization field of a GstStructure',
+    'souphttpsrc extra-headers="h, Authorization=(string)\\"Bearer CANARY\\"" ! appsink',
+    'souphttpsrc extra-headers="h, Authorization=(string)\\"Bearer [redacted]\\"" ! appsink',
+  ],
   ['an Authorization header echoed in an error', 'HTTP error 401 for GET /x (Authorization: CANARY)', 'HTTP error 401 for GET /x (Authorization: [redacted])'],
 ];
 for (const [name, input, want] of hidden) {
@@ -37,7 +49,16 @@ for (const [name, input, want] of hidden) {
   });
 }
 
-const untouched = ['/dev/video0', '0', 'file:///srv/clip.mp4', 'rtsp://cam.local:554/stream', 'http://127.0.0.1:8080/video.mjpg', 'libcamerasrc ! videoconvert ! appsink', 'mqtt://localhost:1883', 'see user@example.org'];
+const untouched = [
+  '/dev/video0',
+  '0',
+  'file:///srv/clip.mp4',
+  'rtsp://cam.local:554/stream',
+  'http://127.0.0.1:8080/video.mjpg',
+  'libcamerasrc ! videoconvert ! appsink',
+  'mqtt://localhost:1883',
+  'see user@example.org',
+];
 test('leaves sources without credentials as they are', (t) => {
   for (const s of untouched) t.is(redactText(s), s);
 });

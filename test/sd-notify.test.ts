@@ -4,24 +4,29 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { createLogger, type Logger } from '../src/system/logger.js';
-import { SdNotify } from '../src/system/sd-notify.js';
+import { SdNotify } from '../src/cli/sd-notify.js';
 import { notifySocket, type Note } from './helpers/notify-socket.js';
 import { sleep, waitUntil } from './helpers/wait.js';
-
 
 interface Listener {
   path: string;
   messages: Note[];
   /** Resolves once `count` messages in all have arrived (or rejects after `ms`). */
   waitFor: (count: number, ms?: number) => Promise<void>;
+  /** Resolves once everything sent before has arrived (a marker datagram). */
+  settle: () => Promise<void>;
 }
 
-
 async function listen(t: { teardown: (fn: () => void) => void }): Promise<Listener> {
-  const { path: sockPath, notes: messages } = await notifySocket(t);
+  const { path: sockPath, notes: messages, settle } = await notifySocket(t);
   const waitFor = (count: number, ms = 2000): Promise<void> =>
-    waitUntil(() => messages.length >= count, ms, `${count} messages`, () => `got ${messages.length}: ${JSON.stringify(messages)}`);
-  return { path: sockPath, messages, waitFor };
+    waitUntil(
+      () => messages.length >= count,
+      ms,
+      `${count} messages`,
+      () => `got ${messages.length}: ${JSON.stringify(messages)}`,
+    );
+  return { path: sockPath, messages, waitFor, settle };
 }
 
 function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
@@ -73,7 +78,8 @@ test('nothing is sent and nothing fails when NOTIFY_SOCKET is unset', async (t) 
     n.stopping();
     n.close();
   });
-  await sleep(250);
+  t.false(n.watchdogRunning, 'no watchdog timer');
+  await l.settle();
   t.is(l.messages.length, 0);
   t.deepEqual(lines, []);
 });
@@ -86,7 +92,11 @@ test('the watchdog pings at half of WATCHDOG_USEC only while the pipeline makes 
   t.is(n.watchdogIntervalMs, 100);
 
   let progressing = true;
-  n.startWatchdog(() => progressing);
+  let checks = 0;
+  n.startWatchdog(() => {
+    checks += 1;
+    return progressing;
+  });
   await sleep(560);
   const first = l.messages.length;
   t.true(first >= 3 && first <= 7, `pings in 560 ms at 100 ms: ${first}`);
@@ -98,9 +108,12 @@ test('the watchdog pings at half of WATCHDOG_USEC only while the pipeline makes 
   );
 
   progressing = false;
-  await sleep(120); // a tick already under way may still land
+  const before = checks;
+  await waitUntil(() => checks > before, 1000, 'a tick that sees the stall');
+  await l.settle(); // a ping sent before it has arrived
   const atStall = l.messages.length;
-  await sleep(400);
+  await waitUntil(() => checks >= before + 5, 2000, 'four more ticks while stalled');
+  await l.settle();
   t.is(l.messages.length, atStall, 'no pings while stalled');
   t.is(lines.filter((x) => /not making progress/.test(String(x.msg))).length, 1, 'the stall is logged once');
 
@@ -110,10 +123,8 @@ test('the watchdog pings at half of WATCHDOG_USEC only while the pipeline makes 
 
   n.stopping();
   await l.waitFor(atStall + 3, 1000);
-  const afterStop = l.messages.length;
   t.is(l.messages.at(-1)?.text, 'STOPPING=1');
-  await sleep(300);
-  t.is(l.messages.length, afterStop, 'no pings after STOPPING');
+  t.false(n.watchdogRunning, 'no pings after STOPPING: the watchdog timer is stopped');
 });
 
 test('a progress check that throws counts as no progress and does not escape', async (t) => {
@@ -122,10 +133,13 @@ test('a progress check that throws counts as no progress and does not escape', a
   const n = new SdNotify({ socketPath: l.path, watchdogUsec: 100_000, logger });
   t.teardown(() => n.close());
   t.is(n.watchdogIntervalMs, 50);
+  let checks = 0;
   n.startWatchdog(() => {
+    checks += 1;
     throw new Error('boom');
   });
-  await sleep(200);
+  await waitUntil(() => checks >= 3, 2000, 'three ticks');
+  await l.settle();
   t.is(l.messages.length, 0);
   t.true(lines.some((x) => x.code === 'EMD_NOTIFY' && /threw/.test(String(x.msg))));
 });
@@ -170,10 +184,11 @@ test('close() stops the watchdog and later calls send nothing', async (t) => {
   n.startWatchdog(() => true);
   await l.waitFor(1);
   n.close();
-  await sleep(30);
+  t.false(n.watchdogRunning);
+  await l.settle();
   const count = l.messages.length;
   n.ready();
   n.status('after close');
-  await sleep(200);
+  await l.settle();
   t.is(l.messages.length, count);
 });

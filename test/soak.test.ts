@@ -13,15 +13,31 @@ import { missingFfmpeg } from './helpers/media-tools.js';
 
 test('the fault plan: after the warm-up, every fault within the run and its outage lengths; one of each in three minutes', (t) => {
   const short = faultPlan(3);
-  t.deepEqual(short.faults.map((f) => f.kind), ['camera', 'commands', 'broker', 'clock_forward', 'disk_full', 'wedge', 'clock_back', 'kill']);
-  t.deepEqual(faultPlan(10).faults.map((f) => f.kind), short.faults.map((f) => f.kind), 'ten minutes: one of each too');
+  t.deepEqual(
+    short.faults.map((f) => f.kind),
+    ['camera', 'commands', 'broker', 'clock_forward', 'disk_full', 'wedge', 'clock_back', 'kill'],
+  );
+  t.deepEqual(
+    faultPlan(10).faults.map((f) => f.kind),
+    short.faults.map((f) => f.kind),
+    'ten minutes: one of each too',
+  );
   t.is(faultPlan(10).faults.find((f) => f.kind === 'disk_full')?.down_s, DISK_FULL_S);
   for (const minutes of [3, 10, 60]) {
     const plan = faultPlan(minutes, 7);
     t.deepEqual(plan, faultPlan(minutes, 7), 'a seed repeats its plan');
     for (const f of plan.faults) {
       t.true(f.at_s >= plan.warmup_s && f.at_s + f.down_s <= plan.total_s - 15, `${minutes} min: ${JSON.stringify(f)} within the run`);
-      const range = f.kind === 'camera' ? CAMERA_DOWN_S : f.kind === 'broker' ? BROKER_DOWN_S : f.kind === 'wedge' ? WEDGE_S : f.kind === 'disk_full' ? [10, DISK_FULL_S] : [0, 0];
+      const range =
+        f.kind === 'camera'
+          ? CAMERA_DOWN_S
+          : f.kind === 'broker'
+            ? BROKER_DOWN_S
+            : f.kind === 'wedge'
+              ? WEDGE_S
+              : f.kind === 'disk_full'
+                ? [10, DISK_FULL_S]
+                : [0, 0];
       t.true(f.down_s >= range[0] && f.down_s <= range[1], `${f.kind} down ${f.down_s} s`);
     }
   }

@@ -36,7 +36,13 @@ function wedgingSource(frames: number): { open: () => FrameSource; opens: () => 
 modelTest('reads that never return: after max_stuck_reads the loop gives up and the watchdog check fails', async (t) => {
   const source = wedgingSource(3);
   const { daemon, sink } = makeDaemon(
-    { 'classifier.model': testModel() ?? '', 'source.uri': 'gst:wedged ! appsink', 'source.stall_timeout_s': '0.5', 'source.reopen_min_s': '0.05', 'source.reopen_max_s': '0.1' }, // max_stuck_reads: the default, 2
+    {
+      'classifier.model': testModel() ?? '',
+      'source.uri': 'gst:wedged ! appsink',
+      'source.stall_timeout_s': '0.5',
+      'source.reopen_min_s': '0.05',
+      'source.reopen_max_s': '0.1',
+    }, // max_stuck_reads: the default, 2
     { openSource: source.open },
   );
   t.teardown(async () => {

@@ -97,7 +97,12 @@ withModel('a cascade that is not a cascade, is cut short, or is a directory, exi
 
 withModel('an unreadable password file exits 78 naming the path', async (t) => {
   const missing = '/nonexistent/mqtt_password';
-  assertConfigExit(t, await run([...SOURCE, '--classifier-model', MODEL as string, '--mqtt-username', 'u', '--mqtt-password-file', missing]), missing, /no such file/i);
+  assertConfigExit(
+    t,
+    await run([...SOURCE, '--classifier-model', MODEL as string, '--mqtt-username', 'u', '--mqtt-password-file', missing]),
+    missing,
+    /no such file/i,
+  );
   const dir = tmpDir('emotiond-pw-dir-');
   assertConfigExit(t, await run([...SOURCE, '--classifier-model', MODEL as string, '--mqtt-username', 'u', '--mqtt-password-file', dir]), dir, /directory/i);
 });
@@ -105,7 +110,12 @@ withModel('an unreadable password file exits 78 naming the path', async (t) => {
 withModel('an unreadable CA, certificate or key file exits 78 naming the path', async (t) => {
   for (const flag of ['--mqtt-ca-file', '--mqtt-cert-file', '--mqtt-key-file']) {
     const missing = `/nonexistent/${flag.slice(7)}.pem`;
-    assertConfigExit(t, await run([...SOURCE, '--mqtt-url', 'mqtts://127.0.0.1:1', '--classifier-model', MODEL as string, flag, missing]), missing, /no such file/i);
+    assertConfigExit(
+      t,
+      await run([...SOURCE, '--mqtt-url', 'mqtts://127.0.0.1:1', '--classifier-model', MODEL as string, flag, missing]),
+      missing,
+      /no such file/i,
+    );
   }
 });
 
@@ -120,7 +130,18 @@ withModel('an embedded broker port in use exits 1 (a restart can fix it), not 78
 });
 
 withClip('a broker that is down is not a start-time error: the clip is processed and the daemon exits 0', async (t) => {
-  const r = await run(['--source', DEMO, '--source-pace', 'none', '--classifier-model', MODEL as string, '--mqtt-url', 'mqtt://127.0.0.1:1', '--mqtt-protocol-version', '4']);
+  const r = await run([
+    '--source',
+    DEMO,
+    '--source-pace',
+    'none',
+    '--classifier-model',
+    MODEL as string,
+    '--mqtt-url',
+    'mqtt://127.0.0.1:1',
+    '--mqtt-protocol-version',
+    '4',
+  ]);
   t.is(r.code, 0, r.stderr.slice(-3000));
   t.regex(r.stderr, /MQTT connection error; retrying/);
 });

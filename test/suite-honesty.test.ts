@@ -25,7 +25,10 @@ function filesUnder(dir: string, ext: RegExp): string[] {
 /** "file:line: text" for every line of `files` that matches `re`. */
 function grepLines(files: string[], re: RegExp, except: (line: string) => boolean = () => false): string[] {
   return files.flatMap((f) =>
-    fs.readFileSync(path.join(ROOT, f), 'utf8').split('\n').flatMap((line, i) => (re.test(line) && !except(line) ? [`${f}:${i + 1}: ${line.trim()}`] : [])),
+    fs
+      .readFileSync(path.join(ROOT, f), 'utf8')
+      .split('\n')
+      .flatMap((line, i) => (re.test(line) && !except(line) ? [`${f}:${i + 1}: ${line.trim()}`] : [])),
   );
 }
 
@@ -36,10 +39,22 @@ test(`no test passes by calling ${PASS_CALL} (a skip must be test.skip, chosen a
 });
 
 test('one locator of the shared data: one module, one environment variable (EMOTIOND_DATA_DIR)', (t) => {
-  const sources = [...filesUnder('src', /\.ts$/), ...filesUnder('test', /\.ts$/), ...filesUnder('models', /\.(sh|py|ts)$/), ...filesUnder('config', /\.ts$/), ...filesUnder('deploy', /\.(sh|ts)$/), '.ci/run', 'README.md'];
+  const sources = [
+    ...filesUnder('src', /\.ts$/),
+    ...filesUnder('test', /\.ts$/),
+    ...filesUnder('models', /\.(sh|py|ts)$/),
+    ...filesUnder('config', /\.ts$/),
+    ...filesUnder('deploy', /\.(sh|ts)$/),
+    '.ci/run',
+    'README.md',
+  ];
   t.deepEqual(grepLines(sources, new RegExp(OLD_DATA_VAR)), [], `${OLD_DATA_VAR} is gone: use EMOTIOND_DATA_DIR`);
   const builders = grepLines(sources, new RegExp(DATA_PATH_PARTS));
-  t.deepEqual(builders.map((l) => l.split(':')[0]), ['models/eval/data-root.ts'], `only the locator builds the data path:\n${builders.join('\n')}`);
+  t.deepEqual(
+    builders.map((l) => l.split(':')[0]),
+    ['models/eval/data-root.ts'],
+    `only the locator builds the data path:\n${builders.join('\n')}`,
+  );
 });
 
 test('with the shared data absent, the data tests are reported as skipped, with the reason, and none vanishes', async (t) => {

@@ -42,7 +42,11 @@ function checkOrder(t: ExecutionContext, events: readonly EmotionEvent[]): void 
     t.is(types.filter((x) => x === 'face_appeared').length, 1, `track ${track}: one face_appeared`);
     t.is(types.filter((x) => x === 'face_gone').length, 1, `track ${track}: one face_gone`);
     const times = list.map((e) => Date.parse(e.time));
-    t.deepEqual(times, [...times].sort((a, b) => a - b), `track ${track}: event times never go back`);
+    t.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      `track ${track}: event times never go back`,
+    );
   }
 }
 
@@ -52,7 +56,11 @@ function checkOneTrackPerFace(t: ExecutionContext, clip: ReferenceClip, r: ClipR
   t.is(r.framesBad, 0);
   t.is(ids.length, clip.faces, `${clip.faces} face(s), tracks ${ids.join(', ')}`);
   const gone = r.sink.events.filter((e) => e.type === 'face_gone').map((e) => e.track);
-  t.deepEqual([...gone].sort((a, b) => a - b), [...ids].sort((a, b) => a - b), 'face_gone for every track');
+  t.deepEqual(
+    [...gone].sort((a, b) => a - b),
+    [...ids].sort((a, b) => a - b),
+    'face_gone for every track',
+  );
   checkOrder(t, r.sink.events);
   return ids;
 }
@@ -120,8 +128,10 @@ clipTest('every CK+ subject in turn (composed clip): one track each, each gone b
   const clip = subjectsInTurn(dataDir as string);
   const r = await run(t, clip);
   const ids = checkOneTrackPerFace(t, clip, r);
-  const at = (type: EmotionEvent['type'], id: number): number => Date.parse((r.sink.events.find((e) => e.type === type && e.track === id) as EmotionEvent).time);
-  for (let i = 1; i < ids.length; i++) t.true(at('face_gone', ids[i - 1] as number) <= at('face_appeared', ids[i] as number), `track ${ids[i - 1]} is gone before ${ids[i]} appears`);
+  const at = (type: EmotionEvent['type'], id: number): number =>
+    Date.parse((r.sink.events.find((e) => e.type === type && e.track === id) as EmotionEvent).time);
+  for (let i = 1; i < ids.length; i++)
+    t.true(at('face_gone', ids[i - 1] as number) <= at('face_appeared', ids[i] as number), `track ${ids[i - 1]} is gone before ${ids[i]} appears`);
 });
 
 clipTest('the face-free photo (dogs.jpg held 1.5 s): no track is confirmed', async (t) => {

@@ -42,7 +42,25 @@ gstTest('a GStreamer read stuck for good: the watchdog stops being fed and the d
   const pipeline = `gst:tcpclientsrc host=127.0.0.1 port=${port} ! rawvideoparse width=${W} height=${H} format=bgr framerate=10/1 ! videoconvert ! appsink`;
   const daemon = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'run', '--classifier-model', testModel() ?? '', '--log-pretty', 'no', '--no-mqtt-enabled', '--source', pipeline, '--source-isolation', 'none', '--source-stall-timeout-s', '1', '--source-reopen-min-s', '0.1'],
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'run',
+      '--classifier-model',
+      testModel() ?? '',
+      '--log-pretty',
+      'no',
+      '--no-mqtt-enabled',
+      '--source',
+      pipeline,
+      '--source-isolation',
+      'none',
+      '--source-stall-timeout-s',
+      '1',
+      '--source-reopen-min-s',
+      '0.1',
+    ],
     { env: { ...process.env, NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '1000000', ORT_DISABLE_TELEMETRY: '1' }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   t.teardown(() => kill(daemon));
@@ -58,10 +76,16 @@ gstTest('a GStreamer read stuck for good: the watchdog stops being fed and the d
 
   const pings = notify.notes.filter((n) => n.text === 'WATCHDOG=1');
   const stopping = notify.notes.find((n) => n.text.startsWith('STOPPING=1'));
-  t.true(notify.notes.some((n) => n.text.startsWith('READY=1')), 'frames came before the pipeline wedged');
+  t.true(
+    notify.notes.some((n) => n.text.startsWith('READY=1')),
+    'frames came before the pipeline wedged',
+  );
   t.true(pings.length >= 1, 'the watchdog was fed while frames flowed and the first stuck read was retried');
   t.truthy(stopping, context);
-  t.false(pings.some((p) => p.at > (stopping?.at ?? Infinity)), 'no ping after STOPPING');
+  t.false(
+    pings.some((p) => p.at > (stopping?.at ?? Infinity)),
+    'no ping after STOPPING',
+  );
   const fatal = stderr.split('\n').filter((l) => l.includes('"level":60'));
   t.is(fatal.length, 1, context);
   t.regex(fatal[0] ?? '', /2 reads .*stuck/);

@@ -1,192 +1,161 @@
-// The composition root: builds every stage with its dependencies, starts them in order (sinks first,
-// the camera last) and stops them in reverse, each stop guarded so one failure does not block the rest.
+// The composition root: builds the whole daemon from the loaded configuration — the recognition (capture, detect,
+// track, classify, events; recognition.ts), the outputs the configuration turns on (stdout, the embedded broker,
+// MQTT, the dashboard's HTTP server; outputs.ts) behind the privacy filter and the fan-out, and the health watch —
+// and runs it: start() starts the parts in order, outputs first and the camera last, and stop() stops them in
+// reverse, each stop guarded so that one failure does not block the rest. A stop during the start aborts it: the
+// start ends at its next step, and what was started is stopped. `emotiond run`, `emotiond preview`, the tests and
+// the bench all build the daemon here.
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../system/logger.js';
-import type { CameraState, DaemonControl, EventSink, TrackedFace } from '../types.js';
-import type cv from '../system/opencv.js';
-import { EmotionModel } from '../classify/emotion-model.js';
-import { FaceClassifier } from '../classify/face-classifier.js';
-import { FaceDetector } from '../detect/face-detector.js';
-import { resolveCascade } from '../detect/cascade-file.js';
-import { FaceTracker } from '../track/face-tracker.js';
-import { EmotionGate } from '../events/emotion-gate.js';
-import { RoomWindow } from '../events/room-window.js';
-import { LatestFrameSlot } from '../capture/latest-frame-slot.js';
-import { CaptureLoop, type CaptureDeps } from '../capture/capture-loop.js';
-import { describeSource, sourceKind } from '../capture/opencv-source.js';
-import { IsolatedSources, isolates } from '../capture/isolated-source.js';
-import { FramePipeline } from '../pipeline/frame-pipeline.js';
-import { PROGRESS_WINDOW_MS, PipelineStats } from '../system/stats.js';
-import { fromRoot, readVersion } from '../system/paths.js';
-import { applyRuntimeEnv } from '../system/runtime-env.js';
-import { FanOutSink } from './fan-out-sink.js';
+import type { DaemonControl, EmotionScores, EventSink, FrameTap, Part } from '../types.js';
+import type { CaptureDeps } from '../capture/capture-loop.js';
+import type { EmotionModel } from '../classify/emotion-model.js';
+import type { FaceClassifier } from '../classify/face-classifier.js';
+import type { MqttPublisher } from '../mqtt/mqtt-publisher.js';
+import type { DashboardPart } from '../dashboard/dashboard-part.js';
 import { PrivacyFilter, withShownCounts } from '../events/privacy-filter.js';
-import { readMemory } from '../system/memory.js';
-import { PausedFile } from './paused-file.js';
-import { ClockWatch, FrameClock, monotonicMs } from '../system/clock.js';
+import { FanOutSink } from '../sinks/fan-out-sink.js';
+import { PipelineStats } from '../system/stats.js';
+import { readVersion } from '../system/paths.js';
+import { buildOutputs } from './outputs.js';
+import { HealthWatch } from './health-watch.js';
+import { Recognition } from './recognition.js';
 
-/** A part started before the camera and stopped after it (MQTT publisher, embedded broker, ...). */
-export interface Part {
-  readonly name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** A part that also receives events. */
-export interface SinkPart extends Part {
-  readonly sink: EventSink;
-  /** True once the part can deliver (MQTT connected); READY waits for it up to ready_timeout_s. */
-  isReady?(): boolean;
-}
-
-export interface DaemonDeps {
+export interface DaemonOptions {
   config: Config;
   logger: Logger;
   /** The configuration as shown to users (secrets redacted). */
   redactedConfig: () => Config;
-  /** Sinks and parts made by the caller, started in this order before the camera. */
-  parts?: Array<Part | SinkPart>;
-  /** Extra sinks that need no start/stop (stdout, tests). */
-  sinks?: EventSink[];
+  /** Where `$CREDENTIALS_DIRECTORY` is read from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Sinks beside the outputs, behind the same privacy filter (tests, the bench). */
+  sinks?: readonly EventSink[];
+  /** Parts beside the outputs, started after them (the preview's server). */
+  parts?: readonly Part[];
   /** Replaces OpenCV capture (tests). */
   openSource?: CaptureDeps['open'];
   /** Replaces the face classifier (tests: one that stops classifying). */
   classifier?: (model: EmotionModel, maxFaces: number, logger: Logger) => FaceClassifier;
-  /** Progress hooks for systemd. */
-  onReady?: () => void;
   /** Sees frames with the tracks found in them (`emotiond preview` only; never the service). */
   frameTap?: FrameTap;
   /** Where the pause is kept across restarts (`emotiond run`: state_dir/paused.json); undefined = not kept. */
   pausedFile?: string;
+  /** Start-up is complete: the camera delivers and the outputs that must be ready are (MQTT connected), or
+   * system.ready_timeout_s has passed. */
+  onReady?: () => void;
 }
 
-/** Gets a copy of a frame after it was processed, with the tracks as they stand after it. */
-export interface FrameTap {
-  /** Asked before each frame: whether a copy is wanted (a copy costs a frame's memory and time). */
-  wants(nowMs: number): boolean;
-  /** The copy, which the tap owns and must release. */
-  frame(mat: cv.Mat, tracks: readonly TrackedFace[]): void;
-}
+type DaemonState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 export class Daemon implements DaemonControl {
   readonly stats = new PipelineStats();
   readonly version = readVersion();
+  /** The MQTT publisher (mqtt.enabled), the dashboard's HTTP server (http.enabled). */
+  readonly mqtt: MqttPublisher | undefined;
+  readonly http: DashboardPart | undefined;
+  /** Resolves when a file source without `loop` has been processed to its end. */
+  readonly sourceEnded: Promise<void>;
+  /** Resolves with the reason when the capture loop gave up on the source: stop, and exit non-zero for a restart. */
+  readonly sourceFailed: Promise<string>;
   private readonly log: Logger;
-  private readonly fan: FanOutSink;
-  /** The only way out for what the pipeline emits: privacy settings applied in front of every sink. */
-  private readonly out: PrivacyFilter;
-  private readonly slot = new LatestFrameSlot();
-  private model?: EmotionModel;
-  private pipeline?: FramePipeline;
-  private capture?: CaptureLoop;
-  /** The source's own process (source.isolation), when it has one. */
-  private sources?: IsolatedSources;
-  private loop?: Promise<void>;
-  private started: Array<Part> = [];
-  private paused = false;
-  private ended = false;
+  private readonly recognition: Recognition;
+  private readonly watch: HealthWatch;
+  /** In start order: the outputs, then the parts given. */
+  private readonly parts: readonly Part[];
+  /** Aborted by stop(): ends a start under way. */
+  private readonly abort = new AbortController();
+  private phase: DaemonState = 'new';
+  private starting?: Promise<void>;
+  private stopping?: Promise<void>;
+  /** The parts whose start began, in order (a part is stopped even when its start did not finish). */
+  private readonly begun: Part[] = [];
   private firstFrame = false;
   private readyTold = false;
-  private endedResolve!: () => void;
-  /** Resolves when a file source without `loop` has been processed to its end. */
-  readonly sourceEnded = new Promise<void>((r) => (this.endedResolve = r));
-  private failedResolve!: (reason: string) => void;
-  /** Resolves with the reason when the capture loop gave up on the source: stop, and exit non-zero for a restart. */
-  readonly sourceFailed = new Promise<string>((r) => (this.failedResolve = r));
-  /** The camera state last published (retained on MQTT): a stop leaves it offline. */
-  private lastCamera?: CameraState;
-  private readonly pausedFile?: PausedFile;
-  /** Once a second: the wall clock against the monotonic one, and which stages make no progress. */
-  private healthTimer?: NodeJS.Timeout;
-  private readonly clockWatch: ClockWatch;
-  private stalledShown: string[] = [];
+  private readyTimer?: NodeJS.Timeout;
 
-  constructor(private readonly deps: DaemonDeps) {
-    this.log = deps.logger.child({ module: 'daemon' });
-    this.fan = new FanOutSink(this.log, this.stats);
-    this.out = new PrivacyFilter(deps.config.privacy, this.fan);
-    for (const s of deps.sinks ?? []) this.fan.add(s);
-    if (deps.pausedFile) this.pausedFile = new PausedFile(deps.pausedFile, this.log);
-    this.clockWatch = new ClockWatch({ onJump: (ms) => this.clockJumped(ms) });
+  constructor(private readonly opts: DaemonOptions) {
+    const { config, logger } = opts;
+    this.log = logger.child({ module: 'daemon' });
+    // MQTT commands act on this daemon, and the dashboard reads it: the outputs get it (and what it shows) by name.
+    const outputs = buildOutputs({
+      config,
+      logger,
+      version: this.version,
+      control: this,
+      view: this,
+      emotionSeconds: () => this.emotionSeconds(),
+      env: opts.env,
+    });
+    this.mqtt = outputs.publisher;
+    this.http = outputs.dashboard;
+    this.parts = [...outputs.parts, ...(opts.parts ?? [])];
+    // The only way out for what the pipeline emits: the privacy settings applied in front of every sink.
+    const out = new PrivacyFilter(config.privacy, new FanOutSink(logger.child({ module: 'daemon' }), [...(opts.sinks ?? []), ...outputs.sinks]));
+    this.recognition = new Recognition({
+      config,
+      logger,
+      stats: this.stats,
+      out,
+      openSource: opts.openSource,
+      classifier: opts.classifier,
+      frameTap: opts.frameTap,
+      pausedFile: opts.pausedFile,
+      onFirstFrame: () => {
+        this.firstFrame = true;
+        this.maybeReady();
+      },
+    });
+    this.sourceEnded = this.recognition.sourceEnded;
+    this.sourceFailed = this.recognition.sourceFailed;
+    this.watch = new HealthWatch({ stats: this.stats, paused: () => this.isPaused(), logger: this.log });
+    this.mqtt?.onConnect(() => this.maybeReady());
   }
 
-  async start(): Promise<void> {
-    const { config, logger } = this.deps;
-    // A pause from before a restart holds: before MQTT says `paused` and before the first frame.
-    if (this.pausedFile?.read()) {
-      this.paused = true;
-      this.log.info('paused, as the last run was: no frame is processed until a {"paused":false} command');
-    }
-    // First the native libraries' environment: before the model loads and the camera opens.
-    applyRuntimeEnv();
-    const modelPath = fromRoot(config.classifier.model);
-    this.model = await EmotionModel.load(modelPath, { threads: config.classifier.threads });
-    const info = this.model.info;
-    this.log.info({ model: modelPath, classes: info.classes, version: info.metadata['emotiond.version'], step_hz: info.stepHz }, 'model loaded');
-    if (info.stepHzAssumed) this.log.warn({ model: modelPath, step_hz: info.stepHz }, 'the model does not say the step rate it was trained for (emotiond.step_hz): assuming it');
-    const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade), config.tracker.max_age_s);
-    this.log.info({ cascade: detector.cascadePath }, 'cascade loaded');
-    const device = config.device.id;
-    // Cameras and streams run on the monotonic clock; files on media time (the same timings at any speed).
-    const clock = new FrameClock(sourceKind(config.source.uri) === 'file');
-    const wall = (frameMs: number): number => clock.wall(frameMs);
-    const tracker = new FaceTracker(config.tracker);
-    const classifier = (this.deps.classifier ?? ((m, n, l) => new FaceClassifier(m, n, l)))(this.model, config.classifier.max_faces, logger.child({ module: 'classify' }));
-    this.stats.sources = { detect: () => detector.stats(), classify: () => classifier.rates(tracker.confirmedTracks) };
-    const gate = new EmotionGate({ margin: config.events.margin, hold_s: config.events.hold_s, first_steps: config.events.first_label_steps }, { device, emit: (e) => this.out.event(e), wall });
-    this.pipeline = new FramePipeline({
-      device,
-      detector,
-      tracker,
-      classifier,
-      gate,
-      room: new RoomWindow(device, clock.now(), config.privacy.min_faces, wall),
-      sink: this.out,
-      stats: this.stats,
-      roomIntervalS: config.events.room_interval_s,
-      clock,
-    });
-    for (const part of this.deps.parts ?? []) {
-      await part.start();
-      this.started.push(part);
-      if ('sink' in part) this.fan.add(part.sink);
+  /** Where the daemon is in its life. */
+  get state(): DaemonState {
+    return this.phase;
+  }
+
+  /**
+   * Loads the model and the stages, starts the outputs and the given parts in order, then the camera. Rejects with
+   * the first failure (the caller stops the daemon), or with an AbortError when stop() (or `signal`) ends the start.
+   */
+  start(signal?: AbortSignal): Promise<void> {
+    // Stopped already: there is nothing to start.
+    if (this.stopping) return Promise.reject(this.abort.signal.reason as Error);
+    if (signal) signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
+    this.starting ??= this.startAll(this.abort.signal);
+    return this.starting;
+  }
+
+  private async startAll(signal: AbortSignal): Promise<void> {
+    this.phase = 'starting';
+    await untilAborted(this.recognition.load(signal), signal);
+    for (const part of this.parts) {
+      signal.throwIfAborted();
+      this.begun.push(part);
+      await untilAborted(part.start(signal), signal);
       this.log.info({ part: part.name }, 'started');
     }
-    if (!this.deps.openSource && isolates(config.source)) this.sources = new IsolatedSources(logger.child({ module: 'capture' }));
-    const sources = this.sources;
-    this.capture = new CaptureLoop({
-      settings: config.source,
-      slot: this.slot,
-      stats: this.stats,
-      logger: logger.child({ module: 'capture' }),
-      events: {
-        online: (p) => {
-          this.firstFrame = true;
-          this.publishCamera(this.cameraState('online', p.width, p.height, p.fps, null));
-          this.maybeReady();
-        },
-        offline: (error) => this.publishCamera(this.cameraState('offline', null, null, null, error)),
-        ended: () => this.slot.end(),
-        failed: (reason) => {
-          this.publishCamera(this.cameraState('offline', null, null, null, reason));
-          this.failedResolve(reason);
-        },
-      },
-      open: this.deps.openSource ?? (sources ? (s, o) => sources.open(s, o) : undefined),
-      // Only the preview shows frames; the pipeline needs gray.
-      colour: this.deps.frameTap !== undefined,
-      clock,
-    });
-    this.loop = this.run();
-    this.capture.start();
-    this.healthTimer = setInterval(() => this.checkHealth(), 1000);
-    this.healthTimer.unref();
-    const timeout = setTimeout(() => this.maybeReady(true), config.system.ready_timeout_s * 1000);
-    timeout.unref();
+    signal.throwIfAborted();
+    this.recognition.startCapture();
+    this.watch.start();
+    this.readyTimer = setTimeout(() => this.maybeReady(true), this.opts.config.system.ready_timeout_s * 1000);
+    this.readyTimer.unref();
+    this.phase = 'running';
   }
 
-  /** Stop in reverse order: camera, pipeline (ending every face), sinks and parts, model. */
-  async stop(): Promise<void> {
+  /** Stops in reverse order: the camera and the pipeline (ending every face), the parts, the model. During a start,
+   * ends it first. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
+    this.phase = 'stopping';
+    this.abort.abort(Object.assign(new Error('the daemon was stopped during its start'), { name: 'AbortError' }));
+    await this.starting?.catch(() => undefined);
     const guard = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
       try {
         await fn();
@@ -194,146 +163,87 @@ export class Daemon implements DaemonControl {
         this.log.error({ err, what }, 'stop step failed');
       }
     };
-    clearInterval(this.healthTimer);
-    const captureStopped = guard('capture', () => this.capture?.stop());
-    // Ends an open or a read in flight in the source's process at once (the loop knows it is stopping).
-    this.sources?.close();
-    await captureStopped;
-    // Before the sinks stop: the retained camera state must not say online once nothing reads the camera.
-    if (this.capture && this.lastCamera?.state !== 'offline') this.publishCamera(this.cameraState('offline', null, null, null, null));
-    this.slot.close();
-    await guard('pipeline', () => this.loop);
-    await guard('final events', () => this.finish());
-    for (const part of [...this.started].reverse()) await guard(part.name, () => part.stop());
-    this.started = [];
-    await guard('model', () => this.model?.release());
+    this.watch.stop();
+    clearTimeout(this.readyTimer);
+    await this.recognition.stopCapture(guard);
+    for (const part of [...this.begun].reverse()) await guard(part.name, () => part.stop());
+    await guard('model', () => this.recognition.release());
+    this.phase = 'stopped';
     this.log.info(this.stats.snapshot(), 'stopped');
   }
 
-  /** Take frames until the slot closes; a bad frame is counted and skipped. */
-  private async run(): Promise<void> {
-    let badLogged = 0;
-    for (;;) {
-      const frame = await this.slot.take();
-      if (!frame) break;
-      if (this.paused) {
-        frame.mat.release();
-        this.stats.skipped();
-        continue;
-      }
-      const tap = this.deps.frameTap;
-      const copy = tap?.wants(monotonicMs()) ? frame.mat.copy() : undefined;
-      try {
-        await this.pipeline?.process(frame);
-      } catch (err) {
-        this.stats.framesBad += 1;
-        if (badLogged++ < 10 || badLogged % 1000 === 0) this.log.warn({ err, seq: frame.info.seq, bad: this.stats.framesBad }, 'frame skipped');
-      }
-      if (copy) this.tapFrame(copy);
-    }
-    await this.finish();
-    this.endedResolve();
-  }
-
-  private tapFrame(copy: cv.Mat): void {
-    try {
-      this.deps.frameTap?.frame(copy, this.pipeline?.tracks ?? []);
-    } catch (err) {
-      this.log.warn({ err }, 'frame tap failed');
-    }
-  }
-
-  /** Faces still present end with the source; the last room window is published. Runs once. */
-  private finish(): void {
-    if (this.ended || !this.pipeline) return;
-    this.ended = true;
-    this.pipeline.endAll();
-    this.pipeline.flushRoom();
-  }
-
-  /** A step of the wall clock: said once, with its size; durations and tracks are not touched (monotonic). */
-  private clockJumped(jumpMs: number): void {
-    this.stats.clockJumps += 1;
-    this.stats.clockJumpLastS = Math.round(jumpMs / 100) / 10;
-    this.log.warn({ jump_s: this.stats.clockJumpLastS, now: new Date().toISOString() }, `the wall clock jumped ${jumpMs > 0 ? 'forward' : 'back'} by ${describeSeconds(Math.abs(jumpMs) / 1000)} (NTP sync or a manual change): events are stamped with the new time; durations, tracks and timers run on the monotonic clock and are unaffected`);
-  }
-
-  private checkHealth(): void {
-    this.clockWatch.check();
-    const stalled = this.paused ? [] : this.stats.stalled();
-    const fresh = stalled.filter((s) => !this.stalledShown.includes(s));
-    if (fresh.length > 0) this.log.warn({ stalled, source_failed: this.stats.sourceFailed }, `no progress for ${PROGRESS_WINDOW_MS / 1000} s in: ${stalled.join(', ')}; /healthz fails and the watchdog is not fed`);
-    else if (stalled.length === 0 && this.stalledShown.length > 0) this.log.info({ recovered: this.stalledShown }, 'every stage makes progress again');
-    this.stalledShown = stalled;
-  }
-
   private maybeReady(timedOut = false): void {
-    if (this.readyTold || !this.model) return;
-    const sinksReady = this.started.every((p) => !('isReady' in p) || typeof p.isReady !== 'function' || p.isReady());
-    if (timedOut || (this.firstFrame && sinksReady)) {
+    if (this.readyTold || this.phase === 'stopping' || this.phase === 'stopped') return;
+    const outputsReady = this.parts.every((p) => !('isReady' in p) || typeof p.isReady !== 'function' || p.isReady());
+    if (timedOut || (this.firstFrame && outputsReady)) {
       this.readyTold = true;
-      this.log.info({ camera: this.firstFrame, sinks: sinksReady }, 'ready');
-      this.deps.onReady?.();
+      this.log.info({ camera: this.firstFrame, sinks: outputsReady }, 'ready');
+      this.opts.onReady?.();
     }
   }
 
   /** Whether the systemd watchdog may be fed: paused, or every stage makes progress (PipelineStats.stalled). */
   makingProgress(): boolean {
-    return this.paused || this.stats.alive();
+    return this.isPaused() || this.stats.alive();
   }
 
-  /** Parts call this when they become ready (MQTT connected). */
-  partReady(): void {
-    this.maybeReady();
+  /** Source reads abandoned after the stall timeout that have not returned: each holds a libuv worker thread, which
+   * Node joins at exit, so while one is stuck the process cannot exit normally. */
+  get stuckReads(): number {
+    return this.recognition.stuckReads;
   }
 
-  private publishCamera(state: CameraState): void {
-    this.lastCamera = state;
-    this.out.camera(state);
-  }
-
-  private cameraState(state: 'online' | 'offline', width: number | null, height: number | null, fps: number | null, error: string | null): CameraState {
-    const c = this.deps.config;
-    return { device: c.device.id, time: new Date().toISOString(), state, source: describeSource(c.source.uri), width, height, fps: fps !== null && fps > 0 ? Math.round(fps * 100) / 100 : null, error, notice: c.privacy.notice === '' ? null : c.privacy.notice };
+  /** Face-seconds per emotion in the room summaries so far. */
+  emotionSeconds(): EmotionScores {
+    return this.recognition.emotionSeconds();
   }
 
   // DaemonControl: what MQTT commands may ask of the running daemon.
   setPaused(paused: boolean): void {
-    if (paused === this.paused) return;
-    this.paused = paused;
-    this.pausedFile?.write(paused);
-    if (paused) this.pipeline?.endAll();
-    this.log.info({ paused }, paused ? 'paused' : 'resumed');
+    this.recognition.setPaused(paused);
   }
 
   isPaused(): boolean {
-    return this.paused;
+    return this.recognition.isPaused();
   }
 
   resetTracks(): number {
-    return this.pipeline?.endAll() ?? 0;
+    return this.recognition.resetTracks();
   }
 
   health(): Record<string, unknown> {
-    const memory = readMemory();
     const cpu = process.cpuUsage();
     return {
       version: this.version,
-      paused: this.paused,
-      ...withShownCounts(this.stats.snapshot(), this.deps.config.privacy.min_faces),
-      rss_mb: memory.rss_mb,
-      memory,
+      paused: this.isPaused(),
+      ...withShownCounts(this.stats.snapshot(), this.opts.config.privacy.min_faces),
       cpu_s: Math.round((cpu.user + cpu.system) / 1e4) / 100,
     };
   }
 
   config(): Record<string, unknown> {
-    return this.deps.redactedConfig() as unknown as Record<string, unknown>;
+    return this.opts.redactedConfig() as unknown as Record<string, unknown>;
   }
 }
 
-function describeSeconds(s: number): string {
-  if (s >= 3600) return `${Math.round(s / 360) / 10} h`;
-  if (s >= 60) return `${Math.round(s / 6) / 10} min`;
-  return `${Math.round(s * 10) / 10} s`;
+/** `p`, or a rejection with the signal's reason as soon as it is aborted (`p` may go on; its owner cleans up). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }

@@ -88,7 +88,10 @@ export class PausedFile {
         this.log.warn({ file: this.file, paused }, 'the state directory is full: the pause was saved over the previous record in place');
         return;
       }
-      this.log.warn({ file: this.file, reason: fileReason(err), paused }, 'cannot save the pause in the state directory: it lasts only until the daemon restarts');
+      this.log.warn(
+        { file: this.file, reason: fileReason(err), paused },
+        'cannot save the pause in the state directory: it lasts only until the daemon restarts',
+      );
     }
   }
 

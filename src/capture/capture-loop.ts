@@ -15,7 +15,7 @@ import { FrameClock } from '../system/clock.js';
 import type { LatestFrameSlot } from './latest-frame-slot.js';
 import { OpenCvSource, describeSource, type FrameSource, type SourceOptions, type SourceProps } from './opencv-source.js';
 
-export interface CaptureEvents {
+interface CaptureEvents {
   online(props: SourceProps): void;
   /** The source failed; `error` is already redacted (source errors may echo the URI). */
   offline(error: string): void;
@@ -50,6 +50,9 @@ export class CaptureLoop {
    * (hysteresis, expiry) is the same whether a file is paced in real time or read as fast as possible. */
   private readonly clockStart: number;
   private mediaMs = 0;
+  /** Reads abandoned after the stall timeout that have not returned: each holds a libuv worker thread (OpenCV cannot
+   * cancel a read), and Node joins those threads at exit, so while one is stuck the process cannot exit normally. */
+  private stuck = 0;
 
   constructor(private readonly deps: CaptureDeps) {
     this.clock = deps.clock ?? new FrameClock(false);
@@ -63,6 +66,11 @@ export class CaptureLoop {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running;
+  }
+
+  /** Reads stuck in the source now (see `stuck`): the daemon ends with SIGKILL while there are any. */
+  get stuckReads(): number {
+    return this.stuck;
   }
 
   private get stopped(): boolean {
@@ -117,7 +125,7 @@ export class CaptureLoop {
   /** Why reopening the source cannot help any more, or undefined while it may. */
   private giveUpReason(lastFrameMs: number): string | undefined {
     const { max_stuck_reads, give_up_s, stall_timeout_s } = this.deps.settings;
-    const stuck = this.deps.stats.stuckReads;
+    const stuck = this.stuck;
     if (stuck >= max_stuck_reads) {
       return `${stuck} reads from the source are stuck (no frame within ${stall_timeout_s} s, never returned; source.max_stuck_reads is ${max_stuck_reads})`;
     }
@@ -128,7 +136,10 @@ export class CaptureLoop {
   private giveUp(reason: string): void {
     const { settings, logger, stats, events } = this.deps;
     stats.sourceFailed = true;
-    logger.fatal({ code: 'EMD_SOURCE_READ', source: describeSource(settings.uri), error: reason }, 'giving up on the source; a restart of the service may recover it');
+    logger.fatal(
+      { code: 'EMD_SOURCE_READ', source: describeSource(settings.uri), error: reason },
+      'giving up on the source; a restart of the service may recover it',
+    );
     events.failed(reason);
   }
 
@@ -155,7 +166,7 @@ export class CaptureLoop {
         return true;
       }
       if (!isUsable(mat)) {
-        stats.framesBad += 1;
+        stats.badFrame();
         mat.release();
         continue;
       }
@@ -177,7 +188,7 @@ export class CaptureLoop {
       this.seq += 1;
       const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now();
       this.mediaMs += periodMs;
-      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, width: mat.cols, height: mat.rows, fresh: n === 1 } })) stats.framesDropped += 1;
+      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, fresh: n === 1 } })) stats.framesDropped += 1;
     }
     return false;
   }
@@ -200,10 +211,14 @@ export class CaptureLoop {
       if (err instanceof StallError) {
         // In-process reads are abandoned, not cancelled: each holds its thread until it returns. A cancellable
         // source's read ends when the source is closed. A frame either brings late is released.
-        const { stats } = this.deps;
         const stuck = source.cancellable !== true;
-        if (stuck) stats.stuckReads += 1;
-        read.then((m) => m?.release(), () => undefined).finally(() => stuck && (stats.stuckReads -= 1));
+        if (stuck) this.stuck += 1;
+        read
+          .then(
+            (m) => m?.release(),
+            () => undefined,
+          )
+          .finally(() => stuck && (this.stuck -= 1));
       }
       throw err;
     } finally {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export interface ProcessInfo {
+interface ProcessInfo {
   pid: number;
   /** The command line, as /proc/<pid>/cmdline has it (NULs as spaces), cut to 200 characters. */
   command: string;

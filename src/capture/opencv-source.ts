@@ -22,7 +22,7 @@ export interface SourceProps {
 /** jpeg-to-gray: the backend hands over the JPEG bytes (MJPEG), decoded to gray; y-plane: V4L2 YUYV/UYVY as it
  * comes, its Y plane taken; bgr-to-gray: the backend's BGR frame, converted once; colour: kept as the backend
  * gives it (asked for by `emotiond preview`). */
-export type Decode = 'jpeg-to-gray' | 'y-plane' | 'bgr-to-gray' | 'colour';
+type Decode = 'jpeg-to-gray' | 'y-plane' | 'bgr-to-gray' | 'colour';
 
 export interface SourceOptions {
   /** Keep the frames in colour (`emotiond preview` shows them); otherwise they are 8-bit gray. */
@@ -106,7 +106,8 @@ export class OpenCvSource implements FrameSource {
   /** The next frame (8-bit gray unless colour was asked for); null at the end. A frame that cannot be decoded
    * comes back empty, for the capture loop to count as bad. */
   async read(): Promise<cv.Mat | null> {
-    const reading = (async () => grayFrame(await cvCallAsync('read frame', () => this.cap.readAsync(), 'EMD_SOURCE_READ'), this.props.decode ?? 'bgr-to-gray', this.fourcc))();
+    const reading = (async () =>
+      grayFrame(await cvCallAsync('read frame', () => this.cap.readAsync(), 'EMD_SOURCE_READ'), this.props.decode ?? 'bgr-to-gray', this.fourcc))();
     this.pending = reading;
     const mat = await reading.finally(() => {
       if (this.pending === reading) this.pending = null;
@@ -153,7 +154,16 @@ export async function grayFrame(raw: cv.Mat, decode: Decode, fourcc: string): Pr
       void jpeg.byteLength;
     }
   }
-  const code = raw.channels === 2 ? (fourcc === 'UYVY' ? cv.COLOR_YUV2GRAY_UYVY : cv.COLOR_YUV2GRAY_YUYV) : raw.channels === 4 ? cv.COLOR_BGRA2GRAY : raw.channels === 3 ? cv.COLOR_BGR2GRAY : null;
+  const code =
+    raw.channels === 2
+      ? fourcc === 'UYVY'
+        ? cv.COLOR_YUV2GRAY_UYVY
+        : cv.COLOR_YUV2GRAY_YUYV
+      : raw.channels === 4
+        ? cv.COLOR_BGRA2GRAY
+        : raw.channels === 3
+          ? cv.COLOR_BGR2GRAY
+          : null;
   if (code === null) return raw;
   try {
     return await raw.cvtColorAsync(code).catch(() => new cv.Mat());

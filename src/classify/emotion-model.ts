@@ -18,13 +18,13 @@ export interface ModelInfo {
   metadata: Record<string, string>;
 }
 
-export interface StepResult {
+interface StepResult {
   scores: EmotionScores[];
   states: RecurrentState[];
 }
 
 /** The step rate of models whose metadata predates emotiond.step_hz (1.3.0 and older were trained for 15). */
-export const DEFAULT_STEP_HZ = 15;
+const DEFAULT_STEP_HZ = 15;
 
 function meta(m: Map<string, string>, key: string, where: string): string {
   const v = m.get(key);
@@ -46,10 +46,15 @@ export function modelInfo(bytes: Uint8Array, where: string): ModelInfo {
     throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.classes must list ${EMOTIONS.join(', ')}; got ${JSON.stringify(classes)}`);
   }
   const hidden = Number(meta(m, 'emotiond.hidden', where));
-  if (!Number.isInteger(hidden) || hidden <= 0 || hidden > 4096) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.hidden must be a positive integer`);
+  if (!Number.isInteger(hidden) || hidden <= 0 || hidden > 4096)
+    throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.hidden must be a positive integer`);
   const rawHz = m.get('emotiond.step_hz');
   const stepHz = rawHz === undefined ? DEFAULT_STEP_HZ : Number(rawHz);
-  if (!Number.isFinite(stepHz) || stepHz <= 0 || stepHz > 240) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.step_hz must be a number of steps per second from 0 to 240, got ${JSON.stringify(rawHz)}`);
+  if (!Number.isFinite(stepHz) || stepHz <= 0 || stepHz > 240)
+    throw new EmotiondError(
+      'EMD_MODEL_METADATA',
+      `${where}: emotiond.step_hz must be a number of steps per second from 0 to 240, got ${JSON.stringify(rawHz)}`,
+    );
   return {
     classes: classes as Emotion[],
     hidden,
@@ -89,10 +94,12 @@ export class EmotionModel {
       throw new EmotiondError('EMD_MODEL_LOAD', `${path}: not a model ONNX Runtime can load: ${(err as Error).message.replace(/\s+/g, ' ').trim()}`);
     }
     for (const name of ['face', 'h', 'c']) {
-      if (!session.inputNames.includes(name)) throw new EmotiondError('EMD_MODEL_METADATA', `${path}: model has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
+      if (!session.inputNames.includes(name))
+        throw new EmotiondError('EMD_MODEL_METADATA', `${path}: model has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
     }
     for (const name of ['probs', 'h_out', 'c_out']) {
-      if (!session.outputNames.includes(name)) throw new EmotiondError('EMD_MODEL_METADATA', `${path}: model has no output "${name}" (outputs: ${session.outputNames.join(', ')})`);
+      if (!session.outputNames.includes(name))
+        throw new EmotiondError('EMD_MODEL_METADATA', `${path}: model has no output "${name}" (outputs: ${session.outputNames.join(', ')})`);
     }
     return new EmotionModel(session, info, path);
   }
@@ -104,11 +111,6 @@ export class EmotionModel {
 
   get inputSize(): number {
     return this.info.preprocess.size;
-  }
-
-  /** A zero state: what a face that was never seen starts from. */
-  initialState(): RecurrentState {
-    return { h: new Float32Array(this.info.hidden), c: new Float32Array(this.info.hidden) };
   }
 
   /**

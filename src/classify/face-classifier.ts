@@ -8,6 +8,7 @@ import type { Logger } from '../system/logger.js';
 import type { EmotionModel } from './emotion-model.js';
 import { preprocessFace } from './preprocess.js';
 import { RateKeeper } from '../system/rate-keeper.js';
+import { nearestRank } from '../system/quantile.js';
 
 export class FaceClassifier {
   private readonly rate: RateKeeper;
@@ -39,7 +40,10 @@ export class FaceClassifier {
     }
     if (ok.length === 0) return [];
     const input = ok.length === chosen.length ? batch : batch.subarray(0, ok.length * per);
-    const { scores, states } = await this.model.step(input, ok.map((f) => f.model.state));
+    const { scores, states } = await this.model.step(
+      input,
+      ok.map((f) => f.model.state),
+    );
     ok.forEach((face, i) => {
       face.model.scores = scores[i];
       face.model.state = states[i];
@@ -53,10 +57,9 @@ export class FaceClassifier {
     const hz = faces
       .map((f) => f.model.steps)
       .filter((s) => s !== undefined && s.count >= 2 && s.lastMs > s.firstMs)
-      .map((s) => ((s!.count - 1) * 1000) / (s!.lastMs - s!.firstMs))
-      .sort((a, b) => a - b);
+      .map((s) => ((s!.count - 1) * 1000) / (s!.lastMs - s!.firstMs));
     const round = (x: number | undefined): number | null => (x === undefined ? null : Math.round(x * 10) / 10);
-    return { min_hz: round(hz[0]), median_hz: round(hz[Math.floor(hz.length / 2)]), faces: hz.length };
+    return { min_hz: round(nearestRank(hz, 0)), median_hz: round(nearestRank(hz, 0.5)), faces: hz.length };
   }
 
   /** Faces due for a step, the longest waiting (or never stepped) first. */

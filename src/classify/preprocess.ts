@@ -4,6 +4,7 @@
 import cv from '../system/opencv.js';
 import type { Box } from '../types.js';
 import { EmotiondError, cvCall } from '../errors.js';
+import { clampBox } from '../geometry.js';
 
 export interface PreprocessSpec {
   /** Side of the square input, in pixels. */
@@ -29,14 +30,18 @@ export function parsePreprocessSpec(json: string, where: string): PreprocessSpec
   }
   const num = (k: string, dflt?: number): number => {
     const v = raw[k] ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.${k} must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.${k} must be a number, got ${JSON.stringify(v)}`);
     return v;
   };
   const norm = raw.norm ?? 'global';
-  if (norm !== 'global' && norm !== 'per_image') throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.norm must be "global" or "per_image", got ${JSON.stringify(norm)}`);
-  if ((raw.resize ?? 'area') !== 'area') throw new EmotiondError('EMD_MODEL_METADATA', `${where}: only resize "area" is supported, got ${JSON.stringify(raw.resize)}`);
+  if (norm !== 'global' && norm !== 'per_image')
+    throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.norm must be "global" or "per_image", got ${JSON.stringify(norm)}`);
+  if ((raw.resize ?? 'area') !== 'area')
+    throw new EmotiondError('EMD_MODEL_METADATA', `${where}: only resize "area" is supported, got ${JSON.stringify(raw.resize)}`);
   const spec: PreprocessSpec = { size: num('size'), resize: 'area', scale: num('scale', 1 / 255), norm, mean: num('mean', 0), std: num('std', 1) };
-  if (!Number.isInteger(spec.size) || spec.size < 8 || spec.size > 512) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.size ${spec.size} is out of range`);
+  if (!Number.isInteger(spec.size) || spec.size < 8 || spec.size > 512)
+    throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.size ${spec.size} is out of range`);
   if (spec.norm === 'global' && spec.std <= 0) throw new EmotiondError('EMD_MODEL_METADATA', `${where}: emotiond.preprocess.std must be > 0`);
   return spec;
 }
@@ -61,19 +66,9 @@ export function normalizeInto(pixels: Uint8Array, spec: PreprocessSpec, out: Flo
   for (let i = 0; i < n; i++) out[offset + i] = ((pixels[i] as number) * spec.scale - mean) / (std + EPS);
 }
 
-/** The part of `box` inside a `width` x `height` frame, in whole pixels; null when nothing is left. */
-export function clampBox(box: Box, width: number, height: number): Box | null {
-  const x0 = Math.max(0, Math.round(box.x));
-  const y0 = Math.max(0, Math.round(box.y));
-  const x1 = Math.min(width, Math.round(box.x + box.width));
-  const y1 = Math.min(height, Math.round(box.y + box.height));
-  if (x1 - x0 < 2 || y1 - y0 < 2) return null;
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-}
-
 /** Crop `box` from an 8-bit gray frame and resize it to size x size with INTER_AREA. Frees its Mats. */
 export function cropFace(gray: cv.Mat, box: Box, size: number): Uint8Array {
-  const clamped = clampBox(box, gray.cols, gray.rows);
+  const clamped = clampBox(box, gray.cols, gray.rows, 2);
   if (!clamped) throw new EmotiondError('EMD_FRAME_BAD', `face box ${JSON.stringify(box)} is outside the ${gray.cols}x${gray.rows} frame`);
   const region = cvCall('crop face', () => gray.getRegion(new cv.Rect(clamped.x, clamped.y, clamped.width, clamped.height)));
   let resized: cv.Mat | undefined;

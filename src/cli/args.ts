@@ -33,7 +33,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       continue;
     }
     if (!arg.startsWith('--')) {
-      if (commandSeen || !(COMMANDS as readonly string[]).includes(arg)) throw new EmotiondError('EMD_CONFIG_INVALID', `unexpected argument "${arg}" (commands: ${COMMANDS.join(', ')})`);
+      if (commandSeen || !(COMMANDS as readonly string[]).includes(arg))
+        throw new EmotiondError('EMD_CONFIG_INVALID', `unexpected argument "${arg}" (commands: ${COMMANDS.join(', ')})`);
       out.command = arg;
       commandSeen = true;
       continue;
@@ -73,7 +74,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 function booleanFlag(s: SettingInfo, raw: string | undefined): boolean {
   if (raw === undefined) return true;
   const v = parseBoolean(raw);
-  if (v === undefined) throw new EmotiondError('EMD_CONFIG_INVALID', `${s.flag} takes true or false, not "${raw}" (or use ${s.flag} / --no-${s.flag.slice(2)})`);
+  if (v === undefined)
+    throw new EmotiondError('EMD_CONFIG_INVALID', `${s.flag} takes true or false, not "${raw}" (or use ${s.flag} / --no-${s.flag.slice(2)})`);
   return v;
 }
 

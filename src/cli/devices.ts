@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-export interface FrameSize {
+interface FrameSize {
   width: number;
   height: number;
   /** Frame rates offered at this size (empty when the driver does not list them). */
@@ -13,13 +13,13 @@ export interface FrameSize {
   range?: boolean;
 }
 
-export interface DeviceFormat {
+interface DeviceFormat {
   fourcc: string;
   description: string;
   sizes: FrameSize[];
 }
 
-export interface DeviceInfo {
+interface DeviceInfo {
   /** N of /dev/videoN: what OpenCV takes as a camera index. */
   index: number;
   /** /dev/videoN */
@@ -36,7 +36,7 @@ export interface DeviceInfo {
   formatsError?: string;
 }
 
-export interface ListDevicesOptions {
+interface ListDevicesOptions {
   /** Default /sys/class/video4linux. */
   sysClassDir?: string;
   /** Default /dev. */
@@ -85,7 +85,7 @@ function runV4l2ctl(bin: string, device: string): Promise<{ formats: DeviceForma
     execFile(bin, ['--list-formats-ext', '-d', device], { timeout: 5000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        resolve({ error: code === 'ENOENT' ? `${bin} not found (install v4l-utils)` : (stderr.trim() || err.message).split('\n')[0] ?? 'failed' });
+        resolve({ error: code === 'ENOENT' ? `${bin} not found (install v4l-utils)` : ((stderr.trim() || err.message).split('\n')[0] ?? 'failed') });
         return;
       }
       resolve({ formats: parseFormats(stdout) });

@@ -10,9 +10,9 @@ import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import { PreviewServer } from '../preview/preview-server.js';
 import { PreviewView } from '../preview/preview-view.js';
-import { dropPrivileges, groupId, unprivilegedUser } from '../system/privileges.js';
+import { dropPrivileges, groupId, unprivilegedUser } from './privileges.js';
 
-export interface PreviewOptions {
+interface PreviewOptions {
   /** Where the URL line goes (default stdout). */
   write?: (line: string) => void;
   /** Resolves with a reason to stop early (a signal: see main.ts). */
@@ -29,10 +29,18 @@ export interface PreviewOptions {
 const SERVICE_VARIABLES = ['INVOCATION_ID', 'JOURNAL_STREAM', 'NOTIFY_SOCKET'] as const;
 
 /** Throws EMD_CONFIG_INVALID when the preview looks started by a service manager or with nobody at a terminal. */
-export function checkInteractive(env: NodeJS.ProcessEnv, tty: boolean): void {
+function checkInteractive(env: NodeJS.ProcessEnv, tty: boolean): void {
   const set = SERVICE_VARIABLES.filter((v) => (env[v] ?? '') !== '');
-  if (set.length > 0) throw new EmotiondError('EMD_CONFIG_INVALID', `preview is for installers at a terminal, not for a service (${set.join(', ')} set: started by systemd or another service manager): the unit must run \`emotiond run\`; add --force to run it anyway`);
-  if (!tty) throw new EmotiondError('EMD_CONFIG_INVALID', 'preview is for installers at a terminal, and neither its input nor its output is one: add --force to run it anyway');
+  if (set.length > 0)
+    throw new EmotiondError(
+      'EMD_CONFIG_INVALID',
+      `preview is for installers at a terminal, not for a service (${set.join(', ')} set: started by systemd or another service manager): the unit must run \`emotiond run\`; add --force to run it anyway`,
+    );
+  if (!tty)
+    throw new EmotiondError(
+      'EMD_CONFIG_INVALID',
+      'preview is for installers at a terminal, and neither its input nor its output is one: add --force to run it anyway',
+    );
 }
 
 /** Throws EMD_SOURCE_BUSY when another process holds the source's camera, or may and this user cannot tell. */
@@ -42,10 +50,16 @@ export function checkCameraFree(uri: string, find: (device: string) => DeviceHol
   const found = find(device);
   const list = (ps: DeviceHolders['holders']): string => ps.map((p) => `pid ${p.pid} (${p.command})`).join(', ');
   if (found.holders.length > 0) {
-    throw new EmotiondError('EMD_SOURCE_BUSY', `${device} is open in ${list(found.holders)}. Stop the service first (sudo systemctl stop emotiond, or emotiond@<name>), then run the preview again`);
+    throw new EmotiondError(
+      'EMD_SOURCE_BUSY',
+      `${device} is open in ${list(found.holders)}. Stop the service first (sudo systemctl stop emotiond, or emotiond@<name>), then run the preview again`,
+    );
   }
   if (found.unknown.length > 0) {
-    throw new EmotiondError('EMD_SOURCE_BUSY', `cannot tell whether ${list(found.unknown)} uses ${device}: this user may not read its open files. Run the preview with sudo, or stop the service first`);
+    throw new EmotiondError(
+      'EMD_SOURCE_BUSY',
+      `cannot tell whether ${list(found.unknown)} uses ${device}: this user may not read its open files. Run the preview with sudo, or stop the service first`,
+    );
   }
 }
 
@@ -59,13 +73,22 @@ export async function runPreview(loaded: LoadedConfig, logger: Logger, opts: Pre
   if (process.getuid?.() === 0) {
     const video = groupId('video');
     const now = dropPrivileges(unprivilegedUser(env), video);
-    log.info({ uid: now.uid, gid: now.gid, groups: now.groups }, `running as ${now.who}${video === undefined ? ' (this system has no video group)' : ' with the video group'}, not root`);
+    log.info(
+      { uid: now.uid, gid: now.gid, groups: now.groups },
+      `running as ${now.who}${video === undefined ? ' (this system has no video group)' : ' with the video group'}, not root`,
+    );
   }
   const endsAtMs = Date.now() + config.preview.duration_s * 1000;
   const view = new PreviewView({ minSize: config.detector.min_size, endsAtMs });
   const server = new PreviewServer({ port: config.preview.port, view, endsAtMs, logger: log });
   // No MQTT, no HTTP dashboard, no stdout events: only the view, which is not an event sink.
-  const daemon = new Daemon({ config, logger, redactedConfig: loaded.redacted, parts: [server], frameTap: view });
+  const viewOnly = {
+    ...config,
+    mqtt: { ...config.mqtt, enabled: false },
+    http: { ...config.http, enabled: false },
+    events: { ...config.events, print: false },
+  };
+  const daemon = new Daemon({ config: viewOnly, logger, redactedConfig: loaded.redacted, parts: [server], frameTap: view });
   let timer: NodeJS.Timeout | undefined;
   const stopped = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve(`${config.preview.duration_s} s are up`), config.preview.duration_s * 1000);
@@ -75,7 +98,9 @@ export async function runPreview(loaded: LoadedConfig, logger: Logger, opts: Pre
   });
   try {
     await daemon.start();
-    (opts.write ?? ((l: string) => process.stdout.write(l)))(`emotiond preview: open ${server.url} in a browser on this machine (or through ssh -L ${server.port}:127.0.0.1:${server.port}); it stops in ${config.preview.duration_s} s or on Ctrl-C\n`);
+    (opts.write ?? ((l: string) => process.stdout.write(l)))(
+      `emotiond preview: open ${server.url} in a browser on this machine (or through ssh -L ${server.port}:127.0.0.1:${server.port}); it stops in ${config.preview.duration_s} s or on Ctrl-C\n`,
+    );
     const why = await stopped;
     log.info({ why, images: view.count }, 'preview stopping');
   } finally {

@@ -3,15 +3,11 @@
 import path from 'node:path';
 import { cleartextPasswordWarnings, type LoadedConfig } from '../config/load.js';
 import type { Logger } from '../system/logger.js';
-import { Daemon, type Part } from '../app/daemon.js';
+import { Daemon } from '../app/daemon.js';
 import { PAUSED_FILE } from '../app/paused-file.js';
-import { StdoutSink } from '../publish/stdout-sink.js';
-import { SdNotify } from '../system/sd-notify.js';
-import { buildMqttParts } from '../app/mqtt-parts.js';
-import { buildHttpParts, mqttHealthOf } from '../http/http-part.js';
+import { SdNotify } from './sd-notify.js';
 import { redactText } from '../system/redact.js';
 import { exitCodeFor, isConfigError } from '../errors.js';
-import type { EventSink } from '../types.js';
 import { shownFaceCount } from '../events/privacy-filter.js';
 
 /** How often STATUS= tells systemd the frame rate and faces. */
@@ -20,28 +16,17 @@ const STATUS_INTERVAL_MS = 5000;
  * that Restart=on-failure restarts the service. */
 const EXIT_SOURCE_FAILED = 74;
 
-export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks: EventSink[] = []): Promise<number> {
+export async function runDaemon(loaded: LoadedConfig, logger: Logger): Promise<number> {
   const { config } = loaded;
   const log = logger.child({ module: 'main' });
   const notify = new SdNotify({ logger: logger.child({ module: 'sd-notify' }) });
-  const sinks: EventSink[] = [...extraSinks];
-  if (config.events.print) {
-    sinks.push(new StdoutSink(process.stdout, (err) => log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'stdout is closed: no more events are printed (--print); the daemon goes on')));
-  }
-  const parts: Part[] = [];
-  // The daemon is needed by the MQTT command handler, and the MQTT parts by the daemon: build the
-  // daemon first and hand the parts to it through the array it starts from.
-  const daemon = new Daemon({
+  const daemon: Daemon = new Daemon({
     config,
     logger,
     redactedConfig: loaded.redacted,
-    parts,
-    sinks,
     onReady: () => notify.ready(statusLine(daemon, config.privacy.min_faces)),
     pausedFile: path.resolve(config.system.state_dir, PAUSED_FILE),
   });
-  parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
-  parts.push(...buildHttpParts({ config, logger, daemon, mqtt: mqttHealthOf(parts) }));
 
   let exited!: (code: number) => void;
   const exitCode = new Promise<number>((resolve) => (exited = resolve));
@@ -53,7 +38,7 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
       clearInterval(statusTimer);
       await daemon.stop();
       notify.close();
-      if (daemon.stats.stuckReads > 0) endPastStuckReads(log, daemon.stats.stuckReads, code);
+      if (daemon.stuckReads > 0) endPastStuckReads(log, daemon.stuckReads, code);
       exited(code);
     })();
     return stopping;
@@ -74,6 +59,8 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
   try {
     await daemon.start();
   } catch (err) {
+    // A signal during the start: the stop it began ends the run.
+    if (stopping) return exitCode;
     // A missing model, a bad cascade, an unreadable credential: the message names the file and the reason, and a
     // stack would only suggest a bug. Anything else is unexpected and keeps its stack.
     if (isConfigError(err)) log.fatal({ code: err.code }, redactText(err.message));
@@ -98,7 +85,10 @@ export async function runDaemon(loaded: LoadedConfig, logger: Logger, extraSinks
  * Killed by SIGKILL counts as a failure for Restart=on-failure, so systemd restarts the service.
  */
 function endPastStuckReads(log: Logger, stuckReads: number, code: number): never {
-  log.warn({ stuck_reads: stuckReads, exit_code: code }, 'source reads are still stuck, so a normal exit would wait for them for ever: ending the process with SIGKILL');
+  log.warn(
+    { stuck_reads: stuckReads, exit_code: code },
+    'source reads are still stuck, so a normal exit would wait for them for ever: ending the process with SIGKILL',
+  );
   process.kill(process.pid, 'SIGKILL');
   throw new Error('unreachable: SIGKILL did not end the process');
 }

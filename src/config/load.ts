@@ -1,13 +1,13 @@
 // Loads the configuration: schema defaults < JSON file < EMOTIOND_* environment < command-line flags.
 // Every value is validated strictly; an error names the key, the value and where it came from.
 import fs from 'node:fs';
-import net from 'node:net';
+import { isLoopbackHost } from '../system/addresses.js';
 import convict from 'convict';
 import { EmotiondError } from '../errors.js';
 import { REDACTED, redactStrings, redactText } from '../system/redact.js';
 import { schema, type Config } from './schema.js';
 
-export const DEFAULT_CONFIG_FILE = '/etc/emotiond/config.json';
+const DEFAULT_CONFIG_FILE = '/etc/emotiond/config.json';
 
 export interface SettingInfo {
   key: string;
@@ -70,7 +70,7 @@ export function parseBoolean(raw: string): boolean | undefined {
   return undefined;
 }
 
-export interface LoadOptions {
+interface LoadOptions {
   /** Config file; when undefined the default file is read if it exists. */
   file?: string;
   env?: NodeJS.ProcessEnv;
@@ -89,7 +89,7 @@ export interface LoadedConfig {
 }
 
 /** Remove line and block comments outside strings, so that config files can be annotated (JSONC). */
-export function stripComments(text: string): string {
+function stripComments(text: string): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] as string;
@@ -207,23 +207,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     ['mqtt.reconnect_max_s', config.mqtt.reconnect_max_s, 'mqtt.reconnect_min_s', config.mqtt.reconnect_min_s],
   ];
   for (const [maxKey, max, minKey, min] of ordered) {
-    if (max < min) throw new EmotiondError('EMD_CONFIG_INVALID', `\n${maxKey} = ${max} (from ${origin.get(maxKey) ?? 'default'}): must not be below ${minKey} (${min})`);
+    if (max < min)
+      throw new EmotiondError('EMD_CONFIG_INVALID', `\n${maxKey} = ${max} (from ${origin.get(maxKey) ?? 'default'}): must not be below ${minKey} (${min})`);
   }
   checkEmbeddedBroker(config, origin);
   checkHttpServer(config, origin);
   return { config, file, origin, redacted: () => redact(config) };
-}
-
-/** Addresses only this machine reaches (127.0.0.0/8, ::1, localhost): an embedded broker there may stay open. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (h === 'localhost') return true;
-  const family = net.isIP(h);
-  if (family === 0) return false;
-  const loopback = new net.BlockList();
-  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-  loopback.addAddress('::1', 'ipv6');
-  return loopback.check(h, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /**
@@ -276,21 +265,27 @@ export function cleartextPasswordWarnings(config: Config): string[] {
       // validated by the schema; a URL that still does not parse names no host to warn about
     }
     if (url && ['mqtt:', 'tcp:', 'ws:'].includes(url.protocol) && !isLoopbackHost(url.hostname)) {
-      out.push(`mqtt.url ${url.protocol}//${url.host}: the MQTT password goes to ${url.hostname} in clear text; use ${url.protocol === 'ws:' ? 'wss://' : 'mqtts://'} (TLS) for a broker beyond this machine`);
+      out.push(
+        `mqtt.url ${url.protocol}//${url.host}: the MQTT password goes to ${url.hostname} in clear text; use ${url.protocol === 'ws:' ? 'wss://' : 'mqtts://'} (TLS) for a broker beyond this machine`,
+      );
     }
   }
   if (m.enabled && m.embedded && m.username !== '' && !isLoopbackHost(m.embedded_host)) {
-    out.push(`mqtt.embedded_host ${m.embedded_host}: clients send the embedded broker their password in clear text (it has no TLS); on an untrusted network use a broker with TLS`);
+    out.push(
+      `mqtt.embedded_host ${m.embedded_host}: clients send the embedded broker their password in clear text (it has no TLS); on an untrusted network use a broker with TLS`,
+    );
   }
   const h = config.http;
   if (h.enabled && h.username !== '' && !isLoopbackHost(h.host)) {
-    out.push(`http.host ${h.host}: browsers send the dashboard's password in clear text (HTTP Basic without TLS); on an untrusted network put a TLS reverse proxy in front`);
+    out.push(
+      `http.host ${h.host}: browsers send the dashboard's password in clear text (HTTP Basic without TLS); on an untrusted network put a TLS reverse proxy in front`,
+    );
   }
   return out;
 }
 
 /** A deep copy for showing: URL and GStreamer credentials in every string hidden, the key file blanked. */
-export function redact(config: Config): Config {
+function redact(config: Config): Config {
   const copy = redactStrings(config);
   if (copy.mqtt.key_file) copy.mqtt.key_file = REDACTED;
   return copy;

@@ -112,7 +112,7 @@ export interface Config {
 }
 
 /** A format that accepts numbers in [min, max] (integers only when `int`). */
-export function range(min: number, max: number, int = false): (v: unknown) => void {
+function range(min: number, max: number, int = false): (v: unknown) => void {
   return (v: unknown) => {
     if (typeof v !== 'number' || Number.isNaN(v) || v < min || v > max || (int && !Number.isInteger(v))) {
       throw new Error(`must be ${int ? 'an integer' : 'a number'} from ${min} to ${max}`);
@@ -144,12 +144,14 @@ function mqttUrl(v: unknown): void {
 
 /** A list of origins, scheme://host[:port], separated by spaces or commas. */
 function originList(v: unknown): void {
-  if (typeof v !== 'string' || !splitList(v).every((o) => /^https?:\/\/[^\s/?#,]+$/i.test(o))) throw new Error('must be origins like http://kiosk.lan:8080, separated by spaces or commas (empty = none)');
+  if (typeof v !== 'string' || !splitList(v).every((o) => /^https?:\/\/[^\s/?#,]+$/i.test(o)))
+    throw new Error('must be origins like http://kiosk.lan:8080, separated by spaces or commas (empty = none)');
 }
 
 /** A list of host names or addresses, separated by spaces or commas. */
 function hostList(v: unknown): void {
-  if (typeof v !== 'string' || !splitList(v).every((h) => /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)$/i.test(h))) throw new Error('must be host names like kiosk-1.lan, separated by spaces or commas (empty = none)');
+  if (typeof v !== 'string' || !splitList(v).every((h) => /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)$/i.test(h)))
+    throw new Error('must be host names like kiosk-1.lan, separated by spaces or commas (empty = none)');
 }
 
 /** The items of a list setting (spaces or commas between them). */
@@ -158,7 +160,8 @@ export function splitList(v: string): string[] {
 }
 
 function notice(v: unknown): void {
-  if (typeof v !== 'string' || v.length > 300 || /[\u0000-\u001f\u007f]/.test(v)) throw new Error('must be a line of text of at most 300 characters (empty = no notice)');
+  if (typeof v !== 'string' || v.length > 300 || /[\u0000-\u001f\u007f]/.test(v))
+    throw new Error('must be a line of text of at most 300 characters (empty = no notice)');
 }
 
 function fourcc(v: unknown): void {
@@ -166,7 +169,7 @@ function fourcc(v: unknown): void {
 }
 
 /** Hostnames may hold dots and other characters a device id may not. */
-export function defaultDeviceId(): string {
+function defaultDeviceId(): string {
   return (
     os
       .hostname()
@@ -197,7 +200,11 @@ export const schema: convict.Schema<Config> = {
       default: 'realtime',
     },
     reopen_min_s: { doc: 'First delay before reopening a source that failed or stopped.', format: range(0.01, 600), default: 1 },
-    reopen_max_s: { doc: 'Longest delay between reopen attempts (the delay doubles up to this): a camera that comes back is read again within about this long.', format: range(0.01, 3600), default: 3 },
+    reopen_max_s: {
+      doc: 'Longest delay between reopen attempts (the delay doubles up to this): a camera that comes back is read again within about this long.',
+      format: range(0.01, 3600),
+      default: 3,
+    },
     stall_timeout_s: { doc: 'Reopen the source when no frame arrived for this long.', format: range(0.5, 3600), default: 10 },
     max_stuck_reads: {
       doc: 'Stalled reads that never return (a wedged GStreamer pipeline: they cannot be cancelled, and each holds one of the 4 libuv worker threads) before the daemon gives up on the source, stops and ends for systemd to restart it.',
@@ -214,7 +221,11 @@ export const schema: convict.Schema<Config> = {
       format: ['auto', 'process', 'none'],
       default: 'auto',
     },
-    open_timeout_s: { doc: 'With source.isolation "process": an open that has not finished after this long is ended, reported (camera offline) and retried like any other camera fault.', format: range(1, 600), default: 20 },
+    open_timeout_s: {
+      doc: 'With source.isolation "process": an open that has not finished after this long is ended, reported (camera offline) and retried like any other camera fault.',
+      format: range(1, 600),
+      default: 20,
+    },
   },
   detector: {
     cascade: {
@@ -222,7 +233,11 @@ export const schema: convict.Schema<Config> = {
       format: nonEmpty,
       default: 'haar',
     },
-    scale_factor: { doc: 'detectMultiScale scale step between pyramid levels (smaller finds more faces and costs more).', format: range(1.01, 2), default: 1.2 },
+    scale_factor: {
+      doc: 'detectMultiScale scale step between pyramid levels (smaller finds more faces and costs more).',
+      format: range(1.01, 2),
+      default: 1.2,
+    },
     min_neighbors: { doc: 'detectMultiScale neighbours a box needs; higher means fewer false faces.', format: range(0, 50, true), default: 5 },
     min_size: {
       doc: 'Smallest face to find: in pixels when 1 or more (36 finds the back row of a classroom in 720p or 1080p), or as a fraction of the shorter frame side when below 1. The cascade cannot find faces under its window (24 px for haar).',
@@ -240,13 +255,21 @@ export const schema: convict.Schema<Config> = {
       format: Boolean,
       default: false,
     },
-    full_every: { doc: 'The search of the whole frame for new faces (the sweep) is spread over at least this many frames; it takes more when detector.budget_ms is reached first.', format: range(1, 1000, true), default: 5 },
+    full_every: {
+      doc: 'The search of the whole frame for new faces (the sweep) is spread over at least this many frames; it takes more when detector.budget_ms is reached first.',
+      format: range(1, 1000, true),
+      default: 5,
+    },
     budget_ms: {
       doc: 'Detection time to aim for per frame (ms): tracked faces are re-detected first, the sweep for new faces gets the rest (at least one strip per frame, so new faces are always looked for). stats.detect.sweep_s says how long a sweep then takes.',
       format: range(1, 1000),
       default: 8,
     },
-    track_hz: { doc: 'Re-detections per second of each tracked face (round-robin); boxes are predicted between them. New and lost faces are searched on every frame.', format: range(0.5, 120), default: 6 },
+    track_hz: {
+      doc: 'Re-detections per second of each tracked face (round-robin); boxes are predicted between them. New and lost faces are searched on every frame.',
+      format: range(0.5, 120),
+      default: 6,
+    },
     roi_margin: { doc: 'Margin around a track searched between full detections, as a fraction of the face size.', format: range(0, 3), default: 0.5 },
     sweep_interval_s: {
       doc: 'Motion gate: seconds between searches of the whole frame for new faces (a safety net). In between, only where the picture moved is searched (a motion mask on a small gray copy of the frame), and a tracked face whose picture did not change is re-detected once a second instead of track_hz. The first frame, a reopened camera and a change of the whole scene are searched whole. 0 = no gate: the whole frame is searched over and over (every detector.full_every frames at most).',
@@ -254,7 +277,7 @@ export const schema: convict.Schema<Config> = {
       default: 10,
     },
     motion_threshold: {
-      doc: 'Motion gate: change of the mean gray level of a cell of the motion mask (a square of about a quarter of the smallest face) that counts as motion, after a change of the whole picture\'s brightness is taken out. Changes add up over frames, so slow motion counts too; raise it for a noisy camera (night, infrared).',
+      doc: "Motion gate: change of the mean gray level of a cell of the motion mask (a square of about a quarter of the smallest face) that counts as motion, after a change of the whole picture's brightness is taken out. Changes add up over frames, so slow motion counts too; raise it for a noisy camera (night, infrared).",
       format: range(1, 128),
       default: 8,
     },
@@ -262,20 +285,32 @@ export const schema: convict.Schema<Config> = {
   tracker: {
     iou_threshold: { doc: 'Least overlap (IoU) for a detection to continue a track.', format: range(0, 1), default: 0.25 },
     confirm_hits: { doc: 'Detections before a new track is confirmed (false-positive gate).', format: range(1, 100, true), default: 3 },
-    confirm_votes: { doc: 'Median cascade votes (neighbours) a new track needs to be confirmed; real faces get more votes than look-alikes.', format: range(0, 1000), default: 8 },
+    confirm_votes: {
+      doc: 'Median cascade votes (neighbours) a new track needs to be confirmed; real faces get more votes than look-alikes.',
+      format: range(0, 1000),
+      default: 8,
+    },
     max_misses: { doc: 'Frames without a matching detection before a track ends.', format: range(1, 10000, true), default: 15 },
     max_age_s: { doc: 'Seconds without a matching detection before a track ends.', format: range(0.1, 3600), default: 2 },
   },
   classifier: {
-    model: { doc: 'Path of the int8 CNN-LSTM ONNX model (relative paths are resolved from the install directory).', format: nonEmpty, default: 'models/emotion-cnn-lstm.int8.onnx' },
+    model: {
+      doc: 'Path of the int8 CNN-LSTM ONNX model (relative paths are resolved from the install directory).',
+      format: nonEmpty,
+      default: 'models/emotion-cnn-lstm.int8.onnx',
+    },
     threads: { doc: 'ONNX Runtime intra-op threads.', format: range(1, 64, true), default: 1 },
-    max_faces: { doc: 'Most faces stepped in one batch per frame. Each face is stepped at the model\'s trained rate (its metadata emotiond.step_hz); when more are due, the longest-waiting go first and the rest on the next frames (round-robin: none starves).', format: range(1, 256, true), default: 32 },
+    max_faces: {
+      doc: "Most faces stepped in one batch per frame. Each face is stepped at the model's trained rate (its metadata emotiond.step_hz); when more are due, the longest-waiting go first and the rest on the next frames (round-robin: none starves).",
+      format: range(1, 256, true),
+      default: 32,
+    },
   },
   events: {
     margin: { doc: 'Probability lead a new emotion needs over the committed one before it can replace it.', format: range(0, 1), default: 0.15 },
     hold_s: { doc: 'Seconds a new emotion must keep that lead before it is committed.', format: range(0, 60), default: 0.5 },
     first_label_steps: {
-      doc: 'Model steps (at the model\'s step rate, 15 Hz for the shipped one) a face takes before its first emotion is committed: face_appeared carries emotion null until then, and the first label follows as emotion_changed with before null (1 = label the first step, from a zero LSTM state).',
+      doc: "Model steps (at the model's step rate, 15 Hz for the shipped one) a face takes before its first emotion is committed: face_appeared carries emotion null until then, and the first label follows as emotion_changed with before null (1 = label the first step, from a zero LSTM state).",
       format: range(1, 150, true),
       default: 5,
     },
@@ -289,7 +324,7 @@ export const schema: convict.Schema<Config> = {
       default: true,
     },
     min_faces: {
-      doc: 'Least faces present at once for their time to count in the room summary; a summary with fewer (1 to min_faces - 1 present, or never min_faces at once in the window) is published as withheld, without shares or mood. 1 = off. Use 3 or more with per_face false, so that one person\'s mood is never published as the room.',
+      doc: "Least faces present at once for their time to count in the room summary; a summary with fewer (1 to min_faces - 1 present, or never min_faces at once in the window) is published as withheld, without shares or mood. 1 = off. Use 3 or more with per_face false, so that one person's mood is never published as the room.",
       format: range(1, 1000, true),
       default: 1,
     },
@@ -300,7 +335,11 @@ export const schema: convict.Schema<Config> = {
     },
   },
   preview: {
-    port: { doc: '`emotiond preview` (installers only): the port it serves the camera view on, on 127.0.0.1 only.', format: range(1, 65535, true), default: 8788 },
+    port: {
+      doc: '`emotiond preview` (installers only): the port it serves the camera view on, on 127.0.0.1 only.',
+      format: range(1, 65535, true),
+      default: 8788,
+    },
     duration_s: { doc: '`emotiond preview`: seconds it serves before it stops by itself.', format: range(10, 3600), default: 300 },
   },
   mqtt: {
@@ -323,8 +362,16 @@ export const schema: convict.Schema<Config> = {
     cert_file: { doc: 'Client certificate (PEM) for TLS client authentication.', format: String, default: '' },
     key_file: { doc: 'Client key (PEM) for TLS client authentication.', format: String, default: '', sensitive: true },
     reject_unauthorized: { doc: 'Verify the broker certificate (turn off only for tests).', format: Boolean, default: true },
-    queue_max: { doc: 'Events kept in memory while the broker is unreachable; the oldest are dropped past this.', format: range(1, 10_000_000, true), default: 10000 },
-    queue_file: { doc: 'File that keeps undelivered events across restarts (empty = memory only; a relative name is under system.state_dir).', format: String, default: '' },
+    queue_max: {
+      doc: 'Events kept in memory while the broker is unreachable; the oldest are dropped past this.',
+      format: range(1, 10_000_000, true),
+      default: 10000,
+    },
+    queue_file: {
+      doc: 'File that keeps undelivered events across restarts (empty = memory only; a relative name is under system.state_dir).',
+      format: String,
+      default: '',
+    },
     face_interval_s: { doc: 'Least seconds between two state messages of one face.', format: range(0, 3600), default: 1 },
     stats_interval_s: { doc: 'Seconds between stats messages.', format: range(1, 86400), default: 30 },
     discovery: { doc: 'Publish Home Assistant MQTT discovery configs.', format: Boolean, default: true },
@@ -332,19 +379,35 @@ export const schema: convict.Schema<Config> = {
     embedded: { doc: 'Run an embedded MQTT broker (aedes) inside the daemon and publish to it.', format: Boolean, default: false },
     embedded_port: { doc: 'TCP port of the embedded broker.', format: range(1, 65535, true), default: 1883 },
     embedded_ws_port: { doc: 'WebSocket port of the embedded broker (0 = off).', format: range(0, 65535, true), default: 0 },
-    embedded_host: { doc: 'Address the embedded broker listens on. Beyond loopback (127.0.0.0/8, ::1, localhost) it needs mqtt.username and mqtt.password_file, and every client then logs in with them.', format: nonEmpty, default: '127.0.0.1' },
+    embedded_host: {
+      doc: 'Address the embedded broker listens on. Beyond loopback (127.0.0.0/8, ::1, localhost) it needs mqtt.username and mqtt.password_file, and every client then logs in with them.',
+      format: nonEmpty,
+      default: '127.0.0.1',
+    },
     embedded_ws_origins: {
-      doc: 'Web pages (origins: scheme://host[:port], separated by spaces or commas) that may open the embedded broker\'s WebSocket; a browser from any other origin is refused (403). Clients that send no Origin (not browsers) are let through to the login. The WebSocket listener always needs mqtt.username and mqtt.password_file. Empty = no web page.',
+      doc: "Web pages (origins: scheme://host[:port], separated by spaces or commas) that may open the embedded broker's WebSocket; a browser from any other origin is refused (403). Clients that send no Origin (not browsers) are let through to the login. The WebSocket listener always needs mqtt.username and mqtt.password_file. Empty = no web page.",
       format: originList,
       default: '',
     },
   },
   http: {
-    enabled: { doc: 'Serve the live dashboard (GET /), Prometheus metrics (GET /metrics) and health (GET /healthz) over HTTP.', format: Boolean, default: false },
-    host: { doc: 'Address the HTTP server listens on. Beyond loopback (127.0.0.0/8, ::1, localhost) it needs http.username and http.password_file, and every request then logs in with them (HTTP Basic).', format: nonEmpty, default: '127.0.0.1' },
+    enabled: {
+      doc: 'Serve the live dashboard (GET /), Prometheus metrics (GET /metrics) and health (GET /healthz) over HTTP.',
+      format: Boolean,
+      default: false,
+    },
+    host: {
+      doc: 'Address the HTTP server listens on. Beyond loopback (127.0.0.0/8, ::1, localhost) it needs http.username and http.password_file, and every request then logs in with them (HTTP Basic).',
+      format: nonEmpty,
+      default: '127.0.0.1',
+    },
     port: { doc: 'TCP port of the HTTP server.', format: range(1, 65535, true), default: 8787 },
     username: { doc: 'Username HTTP clients log in with (empty = no login; allowed only on loopback).', format: String, default: '' },
-    password_file: { doc: 'File holding the HTTP password; a bare name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential).', format: String, default: '' },
+    password_file: {
+      doc: 'File holding the HTTP password; a bare name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential).',
+      format: String,
+      default: '',
+    },
     allowed_hosts: {
       doc: 'Host names (separated by spaces or commas) the dashboard answers to besides the loopback names (127.0.0.1, localhost, [::1]), http.host and, when listening on all addresses, this machine\'s own addresses and hostname; requests for any other Host get 421 (DNS rebinding). E.g. "kiosk-1.lan".',
       format: hostList,

@@ -15,7 +15,7 @@ export const FIRST_WINDOW = 1.2;
  * (neighbours) within one detectMultiScale call, and a face votes over about five levels: cut at a band edge,
  * its votes split and it can fall below min_neighbors in both bands. Two levels of overlap bring the 43
  * labelled faces of the facetest photos from 29 to 34 found, for 1.4x the windows. */
-export const OVERLAP_LEVELS = 2;
+const OVERLAP_LEVELS = 2;
 
 export interface Band {
   /** Frame pixels -> band pixels. */
@@ -34,7 +34,7 @@ export interface Band {
   factor: number;
 }
 
-export interface BandInput {
+interface BandInput {
   frameWidth: number;
   frameHeight: number;
   /** The cascade's training window (24 for the Haar frontal face cascade). */
@@ -86,7 +86,17 @@ export function planBands(input: BandInput): Band[] {
     // Twice the band's smallest face and OVERLAP_LEVELS more levels; the last band reaches the largest face.
     const top = Math.ceil(2 * minPx * scaleFactor ** OVERLAP_LEVELS);
     const maxPx = Math.max(minPx, Math.floor(Math.min(last ? maxFace * scale : top, width, height)));
-    bands.push({ scale, width, height, minPx, maxPx, faceMin: Math.round(faceMin), faceMax: last ? maxFace : Math.round(faceMin * 2), window, factor: scaleFactor });
+    bands.push({
+      scale,
+      width,
+      height,
+      minPx,
+      maxPx,
+      faceMin: Math.round(faceMin),
+      faceMax: last ? maxFace : Math.round(faceMin * 2),
+      window,
+      factor: scaleFactor,
+    });
     if (last) break;
   }
   return bands;

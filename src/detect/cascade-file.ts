@@ -12,7 +12,7 @@ const NAMED: Record<string, { file: string; dir: string }> = {
 const OPENCV_DATA_DIRS = ['/usr/share/opencv4', '/usr/local/share/opencv4', '/usr/share/opencv', '/usr/local/share/opencv'];
 
 /** Candidate locations for a cascade setting ("haar", "lbp" or a path), most preferred first. */
-export function cascadeCandidates(setting: string): string[] {
+function cascadeCandidates(setting: string): string[] {
   const named = NAMED[setting];
   if (!named) return [fromRoot(setting)];
   const dataDirs = process.env.OPENCV_DATA_DIR ? [process.env.OPENCV_DATA_DIR, ...OPENCV_DATA_DIRS] : OPENCV_DATA_DIRS;
@@ -39,7 +39,7 @@ export function resolveCascade(setting: string): string {
  * process from native code. So the file is read here first and must look like a complete cascade: an OpenCV XML
  * storage, ending where it should, that holds stages.
  */
-export function checkCascadeFile(file: string): void {
+function checkCascadeFile(file: string): void {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -48,5 +48,6 @@ export function checkCascadeFile(file: string): void {
   }
   const complete = /^\s*<\?xml/.test(text) && text.includes('<opencv_storage>') && /<\/opencv_storage>\s*$/.test(text);
   if (!complete) throw new EmotiondError('EMD_CASCADE_LOAD', `detector.cascade ${file}: not an OpenCV cascade XML file (or cut short)`);
-  if (!text.includes('<stages>') || !text.includes('</stages>')) throw new EmotiondError('EMD_CASCADE_LOAD', `detector.cascade ${file}: an OpenCV XML file without cascade stages`);
+  if (!text.includes('<stages>') || !text.includes('</stages>'))
+    throw new EmotiondError('EMD_CASCADE_LOAD', `detector.cascade ${file}: an OpenCV XML file without cascade stages`);
 }

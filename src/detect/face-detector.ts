@@ -9,14 +9,13 @@ import cv from '../system/opencv.js';
 import type { Box, DetectStats, Detection } from '../types.js';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, asError, cvCall } from '../errors.js';
-import { iou } from '../geometry.js';
-import { planBands, smallestFace, type Band } from './bands.js';
+import { clampBox, contains, iou, sameFace } from '../geometry.js';
+import { areaWindows, planBands, smallestFace, type Band } from './bands.js';
 import { DetectionSchedule, type ProbeTarget, type Strip } from './schedule.js';
-import { MotionMask, type MotionFrame } from './motion-mask.js';
-import { PendingMotion, type SearchArea } from './motion-regions.js';
+import { MotionMask, movedIn, type MotionFrame } from '../motion/motion-mask.js';
+import { PendingMotion, type SearchArea } from '../motion/motion-regions.js';
 
 export type DetectorSettings = Config['detector'];
-export type { ProbeTarget };
 
 /** Face width a track probe works at (its window is shrunk to it; never below 1.5 cascade windows): a large
  * face costs what a small one does. 48 rather than 36 px: probes run at track_hz, not on every frame, so the
@@ -34,7 +33,7 @@ const TRACK_FACE_PX = 48;
 const TIGHT_MARGIN = 0.15;
 const TIGHT_SIZES: [number, number] = [0.8, 1.25];
 
-export interface DetectionRound {
+interface DetectionRound {
   /** Tracks searched on this frame: id -> the detection that continues it, or null when none was found. */
   probed: Map<number, Detection | null>;
   /** Faces the sweep found on this frame, less those a probe found. */
@@ -51,7 +50,7 @@ export class FaceDetector {
   private plan?: { width: number; height: number; bands: Band[] };
   /** The motion gate's mask and the moved cells not yet searched; null without the gate. */
   private readonly motion: MotionMask | null;
-  private readonly pending = new PendingMotion();
+  private readonly pending = new PendingMotion<Band>(areaWindows);
   private jitter = 0;
 
   /** `trackMaxAgeS`: tracker.max_age_s, which a still face's probes must beat (see stillHz). */
@@ -84,7 +83,7 @@ export class FaceDetector {
     const t1 = performance.now();
     const probes = this.schedule.pickProbes(tracks, nowMs);
     const probed = new Map<number, Detection | null>();
-    for (const t of probes) probed.set(t.id, this.probe(gray, t.geometry.box, t.geometry.misses, this.schedule.stillProbe(t.id)));
+    for (const t of probes) probed.set(t.id, this.probe(gray, t.geometry.box, t.geometry.misses, t.probe.still === true));
     const t2 = performance.now();
     this.schedule.cost.probe(t2 - t1, probes.length);
     const hits = [...probed.values()].filter((d): d is Detection => d !== null);
@@ -94,13 +93,14 @@ export class FaceDetector {
       this.pending.add(motion, bands.length, known, { width: gray.cols, height: gray.rows });
       // A face its probe did not find may still be there, in a pose the probe's scale misses: the sweep looks
       // too, as the sweep of the whole frame did (a still face would otherwise end, to be found by the next one).
-      for (const t of probes) if (probed.get(t.id) === null) this.pending.addBox(this.probeWindow(t.geometry.box, gray.cols, gray.rows, t.geometry.misses), bands.length);
+      for (const t of probes)
+        if (probed.get(t.id) === null) this.pending.addBox(this.probeWindow(t.geometry.box, gray.cols, gray.rows, t.geometry.misses), bands.length);
     }
     const plan = this.schedule.plan(bands, t2 - t0, nowMs, this.pending);
     const swept: Detection[] = [];
     for (const strip of plan.strips) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
     for (const area of plan.areas) swept.push(...this.sweepRegion(gray, bands[area.band] as Band, this.jittered(area), known));
-    const found = suppress(swept).filter((d) => !hits.some((h) => iou(h.box, d.box) > 0.3 || contains(h.box, d.box) || contains(d.box, h.box)));
+    const found = suppress(swept).filter((d) => !hits.some((h) => sameFace(h.box, d.box)));
     return { probed, found, all: [...hits, ...found] };
   }
 
@@ -118,9 +118,9 @@ export class FaceDetector {
     const motion = (this.motion as MotionMask).update(gray, MotionMask.cellFor(this.minFace(gray.cols, gray.rows)));
     if (motion.scene) {
       this.schedule.requestFull();
-      this.schedule.noteMoved(tracks.map((t) => t.id));
+      this.schedule.noteMoved(tracks);
     } else if (motion.count > 0) {
-      this.schedule.noteMoved(tracks.filter((t) => movedIn(motion, this.probeWindow(t.geometry.box, gray.cols, gray.rows, t.geometry.misses))).map((t) => t.id));
+      this.schedule.noteMoved(tracks.filter((t) => movedIn(motion, this.probeWindow(t.geometry.box, gray.cols, gray.rows, t.geometry.misses))));
     }
     return motion;
   }
@@ -152,7 +152,15 @@ export class FaceDetector {
     if (this.plan?.width !== width || this.plan.height !== height) {
       const s = this.settings;
       const side = Math.min(width, height);
-      const bands = planBands({ frameWidth: width, frameHeight: height, window: this.window, minFace: this.minFacePx(height, width), maxFace: s.max_size * side, scaleFactor: s.scale_factor, maxWidth: s.detect_width });
+      const bands = planBands({
+        frameWidth: width,
+        frameHeight: height,
+        window: this.window,
+        minFace: this.minFacePx(height, width),
+        maxFace: s.max_size * side,
+        scaleFactor: s.scale_factor,
+        maxWidth: s.detect_width,
+      });
       this.plan = { width, height, bands };
       this.schedule.restartSweep();
     }
@@ -190,14 +198,21 @@ export class FaceDetector {
     const sy = scaled.rows / area.height;
     const toArea = (b: Box): Box => ({ x: (b.x - area.x) * sx, y: (b.y - area.y) * sy, width: b.width * sx, height: b.height * sy });
     const masks = known.map(toArea).filter((b) => b.y < scaled.rows && b.y + b.height > 0 && b.x < scaled.cols && b.x + b.width > 0);
-    const own = this.settings.equalize ? cvCall('equalise sweep area', () => scaled.equalizeHist()) : masks.length > 0 ? cvCall('copy sweep area', () => scaled.copy()) : scaled;
+    const own = this.settings.equalize
+      ? cvCall('equalise sweep area', () => scaled.equalizeHist())
+      : masks.length > 0
+        ? cvCall('copy sweep area', () => scaled.copy())
+        : scaled;
     try {
       for (const b of masks) {
-        const rect = clipRect(b, own.cols, own.rows);
-        if (rect) cvCall('mask tracked face', () => own.drawRectangle(rect, MASK_GREY, -1));
+        const r = clampBox(b, own.cols, own.rows);
+        if (r) cvCall('mask tracked face', () => own.drawRectangle(new cv.Rect(r.x, r.y, r.width, r.height), MASK_GREY, -1));
       }
       const found = this.run(own, band.minPx, band.maxPx);
-      return found.map((d) => ({ score: d.score, box: { x: area.x + d.box.x / sx, y: area.y + d.box.y / sy, width: d.box.width / sx, height: d.box.height / sy } }));
+      return found.map((d) => ({
+        score: d.score,
+        box: { x: area.x + d.box.x / sx, y: area.y + d.box.y / sy, width: d.box.width / sx, height: d.box.height / sy },
+      }));
     } finally {
       if (own !== scaled) own.release();
       if (scaled !== region) scaled.release();
@@ -225,7 +240,12 @@ export class FaceDetector {
     const m = (tight ? TIGHT_MARGIN : this.settings.roi_margin) * Math.max(track.width, track.height) * Math.min(3, 1 + misses);
     const x0 = Math.max(0, Math.floor(track.x - m));
     const y0 = Math.max(0, Math.floor(track.y - m));
-    return { x: x0, y: y0, width: Math.max(0, Math.min(width, Math.ceil(track.x + track.width + m)) - x0), height: Math.max(0, Math.min(height, Math.ceil(track.y + track.height + m)) - y0) };
+    return {
+      x: x0,
+      y: y0,
+      width: Math.max(0, Math.min(width, Math.ceil(track.x + track.width + m)) - x0),
+      height: Math.max(0, Math.min(height, Math.ceil(track.y + track.height + m)) - y0),
+    };
   }
 
   /** Search a window around one track; returns the one box that best continues it, or null. The window is
@@ -248,7 +268,10 @@ export class FaceDetector {
     const shrunk = k < 1 ? cvCall('shrink probe window', () => region.resize(h, w, 0, 0, cv.INTER_AREA)) : region;
     const eq = this.settings.equalize ? cvCall('equalise probe window', () => shrunk.equalizeHist()) : shrunk;
     try {
-      const found = this.run(eq, minPx, maxPx).map((d) => ({ ...d, box: { x: x0 + d.box.x / k, y: y0 + d.box.y / k, width: d.box.width / k, height: d.box.height / k } }));
+      const found = this.run(eq, minPx, maxPx).map((d) => ({
+        ...d,
+        box: { x: x0 + d.box.x / k, y: y0 + d.box.y / k, width: d.box.width / k, height: d.box.height / k },
+      }));
       found.sort((a, b) => iou(b.box, track) - iou(a.box, track));
       return found[0] ?? null;
     } finally {
@@ -265,16 +288,6 @@ export function stillHz(trackMaxAgeS: number): number {
   return Math.max(1, 2 / trackMaxAgeS);
 }
 
-/** Whether any cell of the motion mask that moved on this frame overlaps `box` (frame pixels). */
-export function movedIn(motion: MotionFrame, box: Box): boolean {
-  const c0 = Math.max(0, Math.floor(box.x / motion.cellW));
-  const c1 = Math.min(motion.cols - 1, Math.floor((box.x + box.width) / motion.cellW));
-  const r0 = Math.max(0, Math.floor(box.y / motion.cellH));
-  const r1 = Math.min(motion.rows - 1, Math.floor((box.y + box.height) / motion.cellH));
-  for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) if (motion.moved[r * motion.cols + c] === 1) return true;
-  return false;
-}
-
 /** The window size declared in a cascade XML (24 for the Haar frontal face cascade). */
 export function cascadeWindow(file: string): number {
   const head = fs.readFileSync(file, 'utf8').slice(0, 4096);
@@ -287,31 +300,16 @@ export function cascadeWindow(file: string): number {
  * where a cascade is dearest (most windows there pass many stages): painting it over halves a band's cost. */
 const MASK_GREY = new cv.Vec3(128, 128, 128);
 
-/** The integer rectangle of a box inside a w x h image, or undefined when nothing of it is inside. */
-function clipRect(b: Box, w: number, h: number): cv.Rect | undefined {
-  const x0 = Math.max(0, Math.round(b.x));
-  const y0 = Math.max(0, Math.round(b.y));
-  const x1 = Math.min(w, Math.round(b.x + b.width));
-  const y1 = Math.min(h, Math.round(b.y + b.height));
-  return x1 > x0 && y1 > y0 ? new cv.Rect(x0, y0, x1 - x0, y1 - y0) : undefined;
-}
-
 /** Non-maximum suppression: of boxes overlapping by IoU > 0.3 keep the one with more votes; of nested
  * boxes keep the outer one (a face-sized box inside a face is a part of it), with the better votes. */
 export function suppress(dets: Detection[]): Detection[] {
   const sorted = [...dets].sort((a, b) => b.score - a.score || b.box.width - a.box.width);
   const kept: Detection[] = [];
   for (const d of sorted) {
-    const i = kept.findIndex((k) => iou(k.box, d.box) > 0.3 || contains(k.box, d.box) || contains(d.box, k.box));
+    const i = kept.findIndex((k) => sameFace(k.box, d.box));
     if (i < 0) kept.push(d);
-    else if (contains(d.box, (kept[i] as Detection).box) && d.box.width > 1.2 * (kept[i] as Detection).box.width) kept[i] = { box: d.box, score: (kept[i] as Detection).score };
+    else if (contains(d.box, (kept[i] as Detection).box) && d.box.width > 1.2 * (kept[i] as Detection).box.width)
+      kept[i] = { box: d.box, score: (kept[i] as Detection).score };
   }
   return kept;
-}
-
-/** True when `inner` lies (almost) entirely inside `outer`: a face inside a face is one face. */
-function contains(outer: Box, inner: Box): boolean {
-  const ix = Math.max(0, Math.min(outer.x + outer.width, inner.x + inner.width) - Math.max(outer.x, inner.x));
-  const iy = Math.max(0, Math.min(outer.y + outer.height, inner.y + inner.height) - Math.max(outer.y, inner.y));
-  return ix * iy >= 0.8 * inner.width * inner.height;
 }

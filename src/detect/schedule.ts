@@ -13,11 +13,11 @@
 // Costs are learned while running (ms per cascade window, ms per probe), so the budget holds on a Pi as on a PC.
 import type { Band } from './bands.js';
 import { stripWindows, sweepWindows } from './bands.js';
-import type { Box } from '../types.js';
+import type { Box, FaceProbe } from '../types.js';
 import { RateKeeper } from '../system/rate-keeper.js';
-import type { PendingMotion, SearchArea } from './motion-regions.js';
+import type { PendingMotion, SearchArea } from '../motion/motion-regions.js';
 
-export interface ScheduleSettings {
+interface ScheduleSettings {
   /** Detection time per frame to aim for (ms); the first frame and one strip per frame may exceed it. */
   budgetMs: number;
   /** Re-detections per second of each confirmed, found track. */
@@ -30,9 +30,11 @@ export interface ScheduleSettings {
   stillHz?: number;
 }
 
-/** What the schedule needs to know of a track: its id and some of the tracker's geometry (a TrackedFace is one). */
+/** What the schedule needs to know of a track: its id, some of the tracker's geometry, and the detector's part of
+ * the face, which the schedule writes (a Face is one). */
 export interface ProbeTarget {
   readonly id: number;
+  readonly probe: FaceProbe;
   readonly geometry: {
     readonly box: Box;
     readonly status: 'tentative' | 'confirmed';
@@ -47,12 +49,12 @@ export interface ProbeTarget {
 const FAST_SIDES_PER_S = 0.5;
 
 /** A track that moves so fast that it is probed on every frame. */
-export function isFast(t: ProbeTarget): boolean {
+function isFast(t: ProbeTarget): boolean {
   return speed(t) > FAST_SIDES_PER_S;
 }
 
 /** Speed of a track in face sides per second. */
-export function speed({ geometry: g }: ProbeTarget): number {
+function speed({ geometry: g }: ProbeTarget): number {
   const side = Math.max(1, g.box.width);
   return g.motion ? (Math.hypot(g.motion.vx, g.motion.vy) * 1000) / side : 0;
 }
@@ -66,7 +68,7 @@ export interface Strip {
   windows: number;
 }
 
-export interface SweepStats {
+interface SweepStats {
   /** Duration of the last completed sweep (frame clock), or null before one completed. */
   lastSweepMs: number | null;
   lastSweepFrames: number | null;
@@ -75,7 +77,7 @@ export interface SweepStats {
 }
 
 /** This frame's search for new faces: the strips of a full sweep in progress, and areas that moved. */
-export interface SweepPlan {
+interface SweepPlan {
   strips: Strip[];
   areas: SearchArea[];
 }
@@ -87,7 +89,7 @@ const SHARE_FRAMES = 256;
 const MIN_WINDOWS_LEARNED = 2000;
 
 /** Learned cost of detection work, smoothed (alpha 0.2). */
-export class CostModel {
+class CostModel {
   /** ms per cascade window of the sweep, and per probe; first values are replaced by the first measurement. */
   msPerWindow = 2e-4;
   msPerProbe = 0.3;
@@ -121,8 +123,6 @@ const PROBE_SHARE = 0.7;
 
 export class DetectionSchedule {
   readonly cost = new CostModel();
-  /** Frame-clock time each found track is next due for a probe. */
-  private readonly nextProbe = new Map<number, number>();
   private readonly rate: RateKeeper;
   private cursor = { band: 0, row: 0 };
   private frames = 0;
@@ -134,12 +134,7 @@ export class DetectionSchedule {
   private fullRunning = false;
   private fullAsked = true;
   private lastFullMs = -Infinity;
-  /** Motion gate: tracks whose window moved since their last probe, and when each was last probed. */
-  private readonly moved = new Set<number>();
-  private readonly lastProbe = new Map<number, number>();
   private readonly stillRate: RateKeeper | null;
-  /** The tracks picked on this frame as still faces. */
-  private readonly stillPicked = new Set<number>();
   /** Share of a whole sweep searched on each of the last frames (a ring). */
   private readonly shares = new Float64Array(SHARE_FRAMES);
 
@@ -154,8 +149,8 @@ export class DetectionSchedule {
   }
 
   /** Tracks whose probe window saw motion on this frame (motion gate). */
-  noteMoved(ids: Iterable<number>): void {
-    for (const id of ids) this.moved.add(id);
+  noteMoved(tracks: Iterable<ProbeTarget>): void {
+    for (const t of tracks) t.probe.moved = true;
   }
 
   /** Sweep the whole frame, starting with the next frame (a reopened camera, a new scene, tracks reset). */
@@ -169,17 +164,13 @@ export class DetectionSchedule {
   pickProbes(tracks: readonly ProbeTarget[], nowMs: number): ProbeTarget[] {
     this.rate.tick(nowMs);
     this.stillRate?.tick(nowMs);
-    const live = new Set(tracks.map((t) => t.id));
-    for (const id of this.nextProbe.keys()) if (!live.has(id)) this.nextProbe.delete(id);
-    for (const id of this.lastProbe.keys()) if (!live.has(id)) this.lastProbe.delete(id);
-    for (const id of this.moved) if (!live.has(id)) this.moved.delete(id);
-    this.stillPicked.clear();
-    const still = (t: ProbeTarget): boolean => this.stillRate !== null && this.lastProbe.has(t.id) && !this.moved.has(t.id);
+    for (const t of tracks) t.probe.still = false;
+    const still = (t: ProbeTarget): boolean => this.stillRate !== null && t.probe.lastMs !== undefined && t.probe.moved !== true;
     const lateness = (t: ProbeTarget): number => {
       if (t.geometry.status === 'tentative' || t.geometry.misses > 0 || isFast(t)) return Infinity;
       // Still (motion gate): its pixels did not change since its last probe, which found it.
-      if (this.stillRate && still(t)) return this.stillRate.lateness((this.lastProbe.get(t.id) as number) + this.stillRate.periodMs, nowMs);
-      return this.rate.lateness(this.nextProbe.get(t.id), nowMs);
+      if (this.stillRate && still(t)) return this.stillRate.lateness((t.probe.lastMs as number) + this.stillRate.periodMs, nowMs);
+      return this.rate.lateness(t.probe.nextMs, nowMs);
     };
     const isStill = (t: ProbeTarget): boolean => t.geometry.status === 'confirmed' && t.geometry.misses === 0 && !isFast(t) && still(t);
     const due = tracks.map((t) => ({ t, late: lateness(t) })).filter((x) => x.late >= 0);
@@ -189,18 +180,13 @@ export class DetectionSchedule {
     // arrivals and lost faces, which are probed on every frame, cannot make it age out.
     const chosen = [...due.slice(0, fit), ...due.slice(fit).filter((x) => isStill(x.t))].map((x) => x.t);
     for (const t of chosen) {
-      if (isStill(t)) this.stillPicked.add(t.id);
-      this.nextProbe.set(t.id, this.rate.next(this.nextProbe.get(t.id), nowMs));
+      t.probe.still = isStill(t);
+      t.probe.nextMs = this.rate.next(t.probe.nextMs, nowMs);
       // A probe that misses makes the track urgent (misses > 0) until one finds it again.
-      this.lastProbe.set(t.id, nowMs);
-      this.moved.delete(t.id);
+      t.probe.lastMs = nowMs;
+      t.probe.moved = false;
     }
     return chosen;
-  }
-
-  /** Whether a track picked on this frame is a still face: found by its last probe, no motion in its window since. */
-  stillProbe(id: number): boolean {
-    return this.stillPicked.has(id);
   }
 
   /** Start the sweep over (the frame size changed: the bands are new). */
@@ -224,7 +210,7 @@ export class DetectionSchedule {
   /** This frame's search for new faces. Without the motion gate, the sweep's strips (nextStrips). With it: the
    * moved areas first, within the budget, then the strips of a full sweep while one runs (at least one strip a
    * frame, at its usual pace); a full sweep starts on the first frame, when asked, and every sweep_interval_s. */
-  plan(bands: readonly Band[], spentMs: number, nowMs: number, pending: PendingMotion): SweepPlan {
+  plan(bands: readonly Band[], spentMs: number, nowMs: number, pending: PendingMotion<Band>): SweepPlan {
     if (!this.gated) return { strips: this.nextStrips(bands, spentMs, nowMs), areas: [] };
     const frame = this.frames++;
     if (bands.length === 0) return { strips: [], areas: [] };

@@ -1,12 +1,12 @@
 // Turns track changes into events: face_appeared (a confirmed face's first classification; its emotion is null
 // until the first label is committed, see hysteresis.ts), emotion_changed (after hysteresis; the first commit
 // after an announcement without a label has before: null) and face_gone (only for faces that were ever confirmed).
+// The gate decides and returns the events; the pipeline hands them to the sinks.
 import { EMOTIONS, zeroScores, type Emotion, type EmotionEvent, type EmotionScores, type LabelledFace, type TrackedFace } from '../types.js';
 import { accountTime, applyHysteresis, type HysteresisSettings } from './hysteresis.js';
 
-export interface GateDeps {
+interface GateDeps {
   device: string;
-  emit: (e: EmotionEvent) => void;
   /** Distinguishes event ids across restarts. */
   bootId?: string;
   /** The wall time that stamps an event made at frame time `frameMs` (default: frame times are wall times). */
@@ -24,37 +24,37 @@ export class EmotionGate {
     this.bootId = deps.bootId ?? Date.now().toString(36);
   }
 
-  /** Call after a confirmed track got new scores (one model step). */
-  classified(track: LabelledFace, nowMs: number): void {
+  /** Call after a confirmed track got new scores (one model step); returns the event it makes, if any. */
+  classified(track: LabelledFace, nowMs: number): EmotionEvent | null {
     const change = applyHysteresis(track, nowMs, this.settings);
     const scores = track.model.scores;
     if (!track.label.announced) {
       track.label.announced = true;
-      this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: track.label.committed ?? null, scores: scores ? round(scores) : null });
-      return;
+      return { ...this.base(track, nowMs), type: 'face_appeared', emotion: track.label.committed ?? null, scores: scores ? round(scores) : null };
     }
-    if (change && scores) {
-      this.deps.emit({ ...this.base(track, nowMs), type: 'emotion_changed', before: change.before, after: change.after, scores: round(scores) });
-    }
+    if (change && scores) return { ...this.base(track, nowMs), type: 'emotion_changed', before: change.before, after: change.after, scores: round(scores) };
+    return null;
   }
 
-  /** A confirmed track ended. */
-  ended(track: LabelledFace, nowMs: number): void {
+  /** A confirmed track ended: its face_gone, after its face_appeared when it was never announced. */
+  ended(track: LabelledFace, nowMs: number): EmotionEvent[] {
+    const out: EmotionEvent[] = [];
     if (!track.label.announced) {
       // Confirmed but never classified (e.g. paused): it still appeared and left.
       track.label.announced = true;
-      this.deps.emit({ ...this.base(track, nowMs), type: 'face_appeared', emotion: null, scores: null });
+      out.push({ ...this.base(track, nowMs), type: 'face_appeared', emotion: null, scores: null });
     }
     const g = track.geometry;
     accountTime(track, Math.min(nowMs, g.lastSeenMs));
     const shares = normalise(track.label.timeIn);
-    this.deps.emit({
+    out.push({
       ...this.base(track, nowMs),
       type: 'face_gone',
       duration_s: Math.round((g.lastSeenMs - g.firstSeenMs) / 100) / 10,
       dominant: dominant(shares),
       shares,
     });
+    return out;
   }
 
   private base(track: TrackedFace, nowMs: number) {

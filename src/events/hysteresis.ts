@@ -11,7 +11,7 @@ export interface HysteresisSettings {
   first_steps: number;
 }
 
-export interface Commit {
+interface Commit {
   before: Emotion | null;
   after: Emotion;
 }
@@ -48,10 +48,17 @@ export function applyHysteresis(track: LabelledFace, nowMs: number, s: Hysteresi
   return { before: current, after: leader };
 }
 
-/** Add the time since the last call to the committed emotion's total. */
-export function accountTime({ label }: LabelledFace, nowMs: number): void {
+/**
+ * The one accounting of face-time: the time since the face's last accounting goes to its committed label (its
+ * `timeIn`, whose shares its face_gone carries), and what was added is returned so that the room window adds the
+ * same time to the room (room-window.ts). Nothing is added before the first label.
+ */
+export function accountTime({ label }: LabelledFace, nowMs: number): { emotion: Emotion; ms: number } | null {
+  let added: { emotion: Emotion; ms: number } | null = null;
   if (label.committed !== undefined && label.accountedMs !== undefined) {
-    label.timeIn[label.committed] += Math.max(0, nowMs - label.accountedMs);
+    added = { emotion: label.committed, ms: Math.max(0, nowMs - label.accountedMs) };
+    label.timeIn[label.committed] += added.ms;
   }
   label.accountedMs = nowMs;
+  return added;
 }

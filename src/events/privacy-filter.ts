@@ -1,13 +1,12 @@
-// privacy.per_face and privacy.min_faces, applied once in front of every event sink (stdout, MQTT, the
-// dashboard, tests): the daemon hands everything it emits to this filter and nothing else, so no sink can
-// publish what the settings keep on the device.
-import { zeroScores, type CameraState, type EmotionEvent, type EventSink, type FaceState, type RoomSummary } from '../types.js';
+// privacy.per_face, applied once in front of every event sink (stdout, MQTT, the dashboard, tests): the daemon
+// hands everything it emits to this filter and nothing else, so no sink can publish what the settings keep on the
+// device. privacy.min_faces is the room window's (room-window.ts: what it counts and when a summary is withheld);
+// here are the counts of faces present as they may leave the device.
+import type { CameraState, EmotionEvent, EventSink, FaceState, RoomSummary } from '../types.js';
 
-export interface PrivacySettings {
+interface PrivacySettings {
   /** false: no events (each is about one face: track id, box, its emotion), no face states, no face clears. */
   per_face: boolean;
-  /** Room summaries are withheld while 1 to min_faces - 1 faces are present. */
-  min_faces: number;
 }
 
 export class PrivacyFilter implements EventSink {
@@ -35,20 +34,12 @@ export class PrivacyFilter implements EventSink {
   }
 
   room(r: RoomSummary): void {
-    this.next.room(withMinFaces(r, this.settings.min_faces));
+    this.next.room(r);
   }
 
   camera(c: CameraState): void {
     this.next.camera(c);
   }
-}
-
-/** The summary as it may leave the device: withheld (no shares, no mood, no count) while 1 to k - 1 faces are present. */
-export function withMinFaces(r: RoomSummary, minFaces: number): RoomSummary {
-  const tooFew = r.faces === null || (r.faces > 0 && r.faces < minFaces);
-  if (!tooFew && !r.withheld && r.min_faces === minFaces) return r;
-  if (!tooFew && !r.withheld) return { ...r, min_faces: minFaces };
-  return { ...r, faces: tooFew ? null : r.faces, shares: zeroScores(), dominant: null, withheld: true, min_faces: minFaces };
 }
 
 /**

@@ -8,11 +8,12 @@
 import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
+import { isWildcardHost } from '../system/addresses.js';
 
 /** Interface addresses are looked up again at most this often when an unknown address comes (DHCP). */
 const REFRESH_MS = 10_000;
 
-export interface HostNamesOptions {
+interface HostNamesOptions {
   /** The address listened on (0.0.0.0 or :: = every address of this machine). */
   bind: string;
   /** Further names the server answers to (http.allowed_hosts). */
@@ -43,7 +44,7 @@ export class HostNames {
   }
 
   private get wildcard(): boolean {
-    return this.opts.bind === '0.0.0.0' || this.opts.bind === '::';
+    return isWildcardHost(this.opts.bind);
   }
 
   private refresh(nowMs: number): void {
@@ -81,7 +82,7 @@ function parseHost(header: string | undefined): { name: string; port: number } |
   return { name: m[1].toLowerCase().replace(/\.$/, ''), port: m[2] === undefined ? 80 : Number(m[2]) };
 }
 
-export interface Refusal {
+interface Refusal {
   code: 421 | 403;
   text: string;
 }

@@ -22,16 +22,6 @@ const COMMON_HEADERS = {
 };
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
-/** An SSE comment this often keeps proxies and the browser from closing an idle stream. */
-const KEEPALIVE_MS = 15_000;
-/** Metrics rendered this recently are served as they are; older ones are asked for. */
-const METRICS_FRESH_MS = 2000;
-const METRICS_WAIT_MS = 5000;
-/** Connections beyond the live feed's clients: page loads, scrapes, health checks. */
-const SPARE_CONNECTIONS = 48;
-/** A client must have sent its headers within this long, its whole request within REQUEST_TIMEOUT_MS. */
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
 
 const setup = workerData as WorkerSetup;
 const port = parentPort;
@@ -50,6 +40,11 @@ const throttle = new LoginThrottle();
 /** Refused logins are logged at most 10 a minute (anyone who reaches the port can try). */
 const refusedLog = new LogBudget({ burst: 10, windowMs: 60_000 });
 
+/** Connections beyond the live feed's clients: page loads, scrapes, health checks. */
+const SPARE_CONNECTIONS = 48;
+/** A client must have sent its headers within this long, its whole request within REQUEST_TIMEOUT_MS. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 // Timeouts are checked every second (Node's default, 30 s, would let a stalled client hold its socket far longer).
 const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
   try {
@@ -70,6 +65,8 @@ server.listen(setup.port, setup.host, () => {
   hostNames.port = (server.address() as AddressInfo).port;
   post({ kind: 'listening', port: hostNames.port });
 });
+/** An SSE comment this often keeps proxies and the browser from closing an idle stream. */
+const KEEPALIVE_MS = 15_000;
 const keepalive = setInterval(() => each((res) => res.write(': keepalive\n\n')), KEEPALIVE_MS);
 
 port.on('message', (m: ToWorker) => {
@@ -114,6 +111,10 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, code: number,
   res.writeHead(code, { ...COMMON_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
+
+/** Metrics rendered this recently are served as they are; older ones are asked for. */
+const METRICS_FRESH_MS = 2000;
+const METRICS_WAIT_MS = 5000;
 
 /** The last metrics the main thread rendered (it renders them every second while scrapes come), else new ones. */
 function scrape(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -191,7 +192,13 @@ function loginRefused(req: http.IncomingMessage): number | undefined {
   const { delayMs, count } = throttle.failed(address);
   const d = refusedLog.take();
   if (d.log) {
-    const fields = { address, wrong: [...wrong], failures: count, ...(delayMs > 0 ? { delay_ms: delayMs } : {}), ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}) };
+    const fields = {
+      address,
+      wrong: [...wrong],
+      failures: count,
+      ...(delayMs > 0 ? { delay_ms: delayMs } : {}),
+      ...(d.suppressed > 0 ? { suppressed: d.suppressed } : {}),
+    };
     post({ kind: 'log', level: 'warn', message: 'refused an HTTP login: wrong username or password', fields });
   }
   return delayMs;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
+import { PROGRESS_WINDOW_MS } from '../system/stats.js';
 import type { StaticFile } from './static-files.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './worker-protocol.js';
 
@@ -14,7 +15,7 @@ export interface HttpCredentials {
   password: string;
 }
 
-export interface HttpServerDeps {
+interface HttpServerDeps {
   host: string;
   port: number;
   logger: Logger;
@@ -29,15 +30,14 @@ export interface HttpServerDeps {
   health: () => { code: number; body: unknown };
   /** The live message (JSON) for a dashboard that connects, and for each update. */
   message: () => string;
-  /** /healthz says failing when refresh() was not called for this long (default 15 s: the main thread is stuck). */
+  /** /healthz says failing when refresh() was not called for this long (default: the progress window of the stages
+   * and the watchdog, 15 s; the main thread is stuck). */
   mainSilentMs?: number;
 }
 
 /** Metrics are rendered every second for this long after the last scrape (Prometheus scrapes every 15-60 s). */
 const SCRAPED_RECENTLY_MS = 5 * 60_000;
 const STOP_WAIT_MS = 2000;
-/** The systemd watchdog's progress window (src/cli/run.ts). */
-const MAIN_SILENT_MS = 15_000;
 
 export class HttpServer {
   private worker?: Worker;
@@ -57,7 +57,15 @@ export class HttpServer {
   async start(): Promise<void> {
     const { host, port } = this.deps;
     const files = [...this.deps.files].map(([path, f]) => ({ path, type: f.type, body: new Uint8Array(f.body) }));
-    const setup: WorkerSetup = { host, port, auth: this.deps.auth, allowedHosts: this.deps.allowedHosts ?? [], maxStreams: this.deps.maxStreams ?? 16, files, mainSilentMs: this.deps.mainSilentMs ?? MAIN_SILENT_MS };
+    const setup: WorkerSetup = {
+      host,
+      port,
+      auth: this.deps.auth,
+      allowedHosts: this.deps.allowedHosts ?? [],
+      maxStreams: this.deps.maxStreams ?? 16,
+      files,
+      mainSilentMs: this.deps.mainSilentMs ?? PROGRESS_WINDOW_MS,
+    };
     const worker = startWorker(setup);
     this.worker = worker;
     let stoppedResolve!: () => void;
@@ -68,14 +76,15 @@ export class HttpServer {
           this.boundPort = m.port;
           resolve();
         } else if (m.kind === 'error') {
-          reject(new EmotiondError('EMD_HTTP', `cannot listen on ${host}:${port}: ${m.code === 'EADDRINUSE' ? 'the port is in use (set http.port)' : m.message}`));
+          reject(
+            new EmotiondError('EMD_HTTP', `cannot listen on ${host}:${port}: ${m.code === 'EADDRINUSE' ? 'the port is in use (set http.port)' : m.message}`),
+          );
         } else if (m.kind === 'dashboards') {
           const more = m.count > this.connected;
           this.connected = m.count;
           // A dashboard that connects gets the latest message at once.
           if (more) this.broadcast();
-        }
-        else if (m.kind === 'scraped') this.scraped();
+        } else if (m.kind === 'scraped') this.scraped();
         else if (m.kind === 'log') this.log[m.level](m.fields ?? {}, m.message);
         else if (m.kind === 'stopped') stoppedResolve();
       });

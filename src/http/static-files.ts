@@ -20,10 +20,11 @@ const FILES: Record<string, [string, string]> = {
 };
 
 /** Where the files are: beside this module, else the checkout's src/http/static. */
-export function staticDir(): string {
+function staticDir(): string {
   const candidates = [path.join(path.dirname(fileURLToPath(import.meta.url)), 'static'), fromRoot('src/http/static')];
   const found = candidates.find((d) => fs.existsSync(path.join(d, 'index.html')));
-  if (!found) throw new EmotiondError('EMD_HTTP', `the dashboard's files are missing (looked in ${candidates.join(' and ')}): reinstall with deploy/install.sh`);
+  if (!found)
+    throw new EmotiondError('EMD_HTTP', `the dashboard's files are missing (looked in ${candidates.join(' and ')}): reinstall with deploy/install.sh`);
   return found;
 }
 

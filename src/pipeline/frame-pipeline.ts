@@ -1,5 +1,6 @@
-// One frame through detect → track → classify → events. Owns nothing but the order of the stages;
-// each stage owns its state. Every Mat made here is released before the next frame.
+// One frame through detect → track → classify → events. Owns nothing but the order of the stages and the hand-over
+// of what they make to the sink (whose time is the frame's 'publish' stage); each stage owns its state. Every Mat
+// made here is released before the next frame.
 import cv from '../system/opencv.js';
 import type { Frame } from '../capture/latest-frame-slot.js';
 import type { FaceDetector } from '../detect/face-detector.js';
@@ -12,7 +13,7 @@ import type { EventSink, FaceState, LabelledFace, TrackedFace } from '../types.j
 import { cvCall } from '../errors.js';
 import { FrameClock } from '../system/clock.js';
 
-export interface PipelineDeps {
+interface PipelineDeps {
   device: string;
   detector: FaceDetector;
   tracker: FaceTracker;
@@ -33,6 +34,8 @@ export class FramePipeline {
   /** Bumped whenever every track is ended, so that a frame awaiting the model can tell its tracks are gone. */
   private generation = 0;
   private readonly clock: FrameClock;
+  /** Time spent in the sink since the frame began: its 'publish' stage. */
+  private publishMs = 0;
 
   constructor(private readonly deps: PipelineDeps) {
     this.clock = deps.clock ?? new FrameClock(false);
@@ -40,11 +43,12 @@ export class FramePipeline {
 
   /** Process one frame and release it. Throws only for a bad frame; the caller counts and skips it. */
   async process(frame: Frame): Promise<void> {
-    const { detector, tracker, classifier, gate, stats } = this.deps;
+    const { detector, tracker, classifier, gate, room, stats } = this.deps;
     const now = frame.info.timestampMs;
     this.lastFrameMs = now;
     stats.firstFrameMs ??= this.clock.wall(now);
     const t0 = performance.now();
+    this.publishMs = 0;
     let gray: cv.Mat | undefined;
     try {
       stats.currentStage = 'detect';
@@ -64,12 +68,17 @@ export class FramePipeline {
       const classified = await classifier.classify(gray, present, now);
       const current = generation === this.generation;
       const t4 = performance.now();
+      const publishedBefore = this.publishMs;
       stats.currentStage = 'events';
       if (current) {
         stats.classified(classified.length, present.length);
+        // Face-time up to this frame goes to the labels as they were, before this frame's steps change any.
+        room.tick(tracker.tracks, now);
         for (const t of classified) {
-          gate.classified(t, now);
-          this.deps.sink.face(faceState(this.deps.device, t, now, this.clock.wall(now)));
+          const e = gate.classified(t, now);
+          if (e) this.publish((s) => s.event(e));
+          const state = faceState(this.deps.device, t, now, this.clock.wall(now));
+          this.publish((s) => s.face(state));
         }
         this.summarise(now);
       }
@@ -77,9 +86,8 @@ export class FramePipeline {
       stats.time('detect', t2 - t1 + (t1 - t0));
       stats.time('track', t3 - t2);
       stats.time('classify', t4 - t3);
-      const published = stats.takePublishMs();
-      stats.time('publish', published);
-      stats.time('events', Math.max(0, performance.now() - t4 - published));
+      stats.time('publish', this.publishMs);
+      stats.time('events', Math.max(0, performance.now() - t4 - (this.publishMs - publishedBefore)));
     } finally {
       if (gray && gray !== frame.mat) gray.release();
       frame.mat.release();
@@ -106,26 +114,37 @@ export class FramePipeline {
     this.deps.detector.searchWhole();
     const ended = this.deps.tracker.endAll();
     for (const t of ended) this.end(t, nowMs);
+    this.deps.stats.activeTracks = 0;
     return ended.length;
   }
 
-  /** Emit the room summary now (shutdown) when the window has anything to say. */
+  /** Emit the room summary now (shutdown). */
   flushRoom(nowMs: number = this.now()): void {
-    const { room, sink, tracker } = this.deps;
-    sink.room(room.summary(tracker.tracks, nowMs));
+    const summary = this.deps.room.summary(this.deps.tracker.tracks, nowMs);
+    this.publish((s) => s.room(summary));
     this.lastRoomMs = nowMs;
   }
 
   private end(t: LabelledFace, now: number): void {
-    this.deps.gate.ended(t, now);
-    this.deps.sink.faceCleared(this.deps.device, t.id);
+    const events = this.deps.gate.ended(t, now);
+    this.publish((s) => {
+      for (const e of events) s.event(e);
+      s.faceCleared(this.deps.device, t.id);
+    });
   }
 
+  /** The room summary when its window is over, or at once when the room has a mood its last summary had not. */
   private summarise(now: number): void {
     const { room, tracker, roomIntervalS } = this.deps;
     this.lastRoomMs ??= now;
-    room.tick(tracker.tracks, now);
-    if (now - this.lastRoomMs >= roomIntervalS * 1000) this.flushRoom(now);
+    if (now - this.lastRoomMs >= roomIntervalS * 1000 || room.moodArrived(tracker.tracks)) this.flushRoom(now);
+  }
+
+  /** Hands something to the sink, its time counted as the frame's 'publish' stage. */
+  private publish(fn: (sink: EventSink) => void): void {
+    const t0 = performance.now();
+    fn(this.deps.sink);
+    this.publishMs += performance.now() - t0;
   }
 }
 
@@ -136,7 +155,7 @@ function toGray(mat: cv.Mat): cv.Mat {
 }
 
 /** The state of one face at frame time `now`, stamped `wallMs` (default: `now` is on the wall scale). */
-export function faceState(device: string, t: TrackedFace, now: number, wallMs = now): FaceState {
+function faceState(device: string, t: TrackedFace, now: number, wallMs = now): FaceState {
   const b = t.geometry.box;
   const scores = t.model.scores;
   return {
@@ -144,7 +163,7 @@ export function faceState(device: string, t: TrackedFace, now: number, wallMs = 
     track: t.id,
     time: new Date(wallMs).toISOString(),
     emotion: t.label.committed ?? null,
-    scores: scores ? Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, Math.round(v * 1000) / 1000])) as FaceState['scores'] : null,
+    scores: scores ? (Object.fromEntries(Object.entries(scores).map(([k, v]) => [k, Math.round(v * 1000) / 1000])) as FaceState['scores']) : null,
     box: { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) },
     age_s: Math.round((now - t.geometry.firstSeenMs) / 100) / 10,
   };

@@ -5,13 +5,13 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Part } from '../app/daemon.js';
+import type { Part } from '../types.js';
 import { EmotiondError } from '../errors.js';
 import { HostNames, refusal } from '../http/request-guard.js';
 import type { Logger } from '../system/logger.js';
 import type { PreviewView } from './preview-view.js';
 
-export const PREVIEW_HOST = '127.0.0.1';
+const PREVIEW_HOST = '127.0.0.1';
 const BOUNDARY = 'emotiondpreview';
 /** On every answer: no caching, no sniffing, no framing, no use by another site, no Referer (the URL holds the token). */
 const COMMON_HEADERS = {
@@ -24,7 +24,7 @@ const COMMON_HEADERS = {
 };
 const TEXT = 'text/plain; charset=utf-8';
 
-export interface PreviewServerDeps {
+interface PreviewServerDeps {
   port: number;
   view: PreviewView;
   endsAtMs: number;
@@ -54,7 +54,12 @@ export class PreviewServer implements Part {
     const server = http.createServer((req, res) => this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new EmotiondError('EMD_HTTP', `preview cannot listen on ${PREVIEW_HOST}:${this.deps.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (set --preview-port)' : err.message}`)),
+        reject(
+          new EmotiondError(
+            'EMD_HTTP',
+            `preview cannot listen on ${PREVIEW_HOST}:${this.deps.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (set --preview-port)' : err.message}`,
+          ),
+        ),
       );
       server.listen(this.deps.port, PREVIEW_HOST, () => resolve());
     });
@@ -98,7 +103,9 @@ export class PreviewServer implements Part {
   private page(res: http.ServerResponse): void {
     const nonce = randomBytes(16).toString('base64');
     const csp = `default-src 'none'; img-src 'self'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
-    res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp }).end(pageHtml(this.deps.endsAtMs, nonce));
+    res
+      .writeHead(200, { ...COMMON_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp })
+      .end(pageHtml(this.deps.endsAtMs, nonce));
   }
 
   private snapshot(res: http.ServerResponse): void {

@@ -1,10 +1,10 @@
 // `emotiond preview`: turns frames into JPEGs with the face boxes and labels drawn on them, a few times a
 // second, for the installer's browser. Keeps only the latest JPEG; every Mat it gets is released here.
 import cv from '../system/opencv.js';
-import type { FrameTap } from '../app/daemon.js';
+import type { FrameTap } from '../types.js';
 import type { TrackedFace } from '../types.js';
 
-export interface PreviewViewOptions {
+interface PreviewViewOptions {
   /** JPEGs per second at most (default 8). */
   fps?: number;
   /** The detector's smallest face, in pixels when >= 1 or as a fraction of the shorter side (detector.min_size). */

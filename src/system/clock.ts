@@ -46,9 +46,9 @@ export class FrameClock {
 }
 
 /** A jump of the wall clock against the monotonic clock larger than this is reported (NTP slews smaller errors). */
-export const CLOCK_JUMP_MS = 5000;
+const CLOCK_JUMP_MS = 5000;
 
-export interface ClockWatchDeps {
+interface ClockWatchDeps {
   clock?: Clock;
   thresholdMs?: number;
   /** Called once per jump with its size (positive: the wall clock went forward). */

@@ -1,17 +1,16 @@
 // A log-line budget for inputs someone else controls (MQTT commands): at most `burst` lines per window, so a
 // misbehaving client cannot flood journald. Lines held back are counted and reported by the next one let through.
 
-export interface LogBudgetOptions {
+interface LogBudgetOptions {
   /** Lines let through per window. */
   burst: number;
   windowMs: number;
   now?: () => number;
 }
 
-export type BudgetDecision =
+type BudgetDecision =
   /** Log it; `suppressed` lines were held back since the last one logged. `last` = the budget is now spent. */
-  | { log: true; suppressed: number; last: boolean }
-  | { log: false };
+  { log: true; suppressed: number; last: boolean } | { log: false };
 
 export class LogBudget {
   private windowStart = Number.NEGATIVE_INFINITY;

@@ -6,17 +6,9 @@ import pretty from 'pino-pretty';
 
 export type { Logger };
 
-export const REDACT_PATHS = [
-  'password',
-  '*.password',
-  'mqtt.password',
-  'config.mqtt.password',
-  'config.mqtt.key_file',
-  'mqtt.key_file',
-  'headers.authorization',
-];
+const REDACT_PATHS = ['password', '*.password', 'mqtt.password', 'config.mqtt.password', 'config.mqtt.key_file', 'mqtt.key_file', 'headers.authorization'];
 
-export interface LoggerOptions {
+interface LoggerOptions {
   level: string;
   pretty: 'auto' | 'yes' | 'no';
   /** Where JSON lines go; defaults to stderr so that --print keeps stdout for events. */
@@ -27,10 +19,16 @@ export interface LoggerOptions {
 }
 
 /** pino level -> syslog priority: fatal crit, error err, warn warning, info info, debug and trace debug. */
-const JOURNAL_PRIORITY: ReadonlyArray<[Level, number]> = [['trace', 7], ['info', 6], ['warn', 4], ['error', 3], ['fatal', 2]];
+const JOURNAL_PRIORITY: ReadonlyArray<[Level, number]> = [
+  ['trace', 7],
+  ['info', 6],
+  ['warn', 4],
+  ['error', 3],
+  ['fatal', 2],
+];
 
 /** True when `fd` is the stream systemd connected to the journal (JOURNAL_STREAM=dev:inode, systemd.exec(5)). */
-export function onJournal(fd = 2, env: NodeJS.ProcessEnv = process.env): boolean {
+function onJournal(fd = 2, env: NodeJS.ProcessEnv = process.env): boolean {
   const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
   if (!m?.[1] || !m[2]) return false;
   try {

@@ -2,13 +2,13 @@
 // fields compared every time, each in constant time, and repeated failures from one address slowed down.
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-export interface Credentials {
+interface Credentials {
   username: string;
   password: string;
 }
 
 /** Which fields were wrong ([] = the login is right). */
-export type LoginFailure = Array<'username' | 'password'>;
+type LoginFailure = Array<'username' | 'password'>;
 
 export class LoginCheck {
   private readonly user: Buffer;
@@ -36,7 +36,7 @@ function digest(value: string | Readonly<Buffer>): Buffer {
 }
 
 /** Failures an address may make before its refusals are slowed down. */
-export const FREE_FAILURES = 5;
+const FREE_FAILURES = 5;
 /** Each failure past those adds this much to the wait before the refusal, up to MAX_DELAY_MS. */
 const STEP_MS = 1000;
 const MAX_DELAY_MS = 10_000;

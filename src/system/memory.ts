@@ -3,7 +3,7 @@
 // libraries, the model), which other processes may share and the kernel can drop and read back.
 import fs from 'node:fs';
 
-export interface MemoryFigures {
+interface MemoryFigures {
   /** Resident set, MiB. */
   rss_mb: number;
   /** Anonymous resident memory (RssAnon), MiB. */
@@ -38,5 +38,5 @@ export function parseStatus(text: string): Record<string, number> {
 }
 
 function mib(bytes: number): number {
-  return Math.round(bytes / 2 ** 20 * 10) / 10;
+  return Math.round((bytes / 2 ** 20) * 10) / 10;
 }

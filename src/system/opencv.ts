@@ -12,7 +12,7 @@ type CV = typeof OpenCV.default;
 const require = createRequire(import.meta.url);
 
 /** build/Release/opencv4nodejs.node beside the package's entry point (cjs/lib/opencv4nodejs.js). */
-export function bindingPath(): string {
+function bindingPath(): string {
   return path.resolve(path.dirname(require.resolve('@u4/opencv4nodejs')), '../../build/Release/opencv4nodejs.node');
 }
 
@@ -45,7 +45,6 @@ function load(): CV {
 
 const cv = load();
 /** The binding's classes as types (`cv.Mat`), as the package's default export offers them. */
-// eslint-disable-next-line @typescript-eslint/no-namespace
 declare namespace cv {
   export type Mat = OpenCV.Mat;
   export type Rect = OpenCV.Rect;

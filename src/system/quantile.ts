@@ -1,6 +1,6 @@
-// Order statistics, the one definition of each for the whole project: the stage timings, the tracker's vote
-// median, the bench and the evaluation. Two kinds, named apart: interpolated between the closest ranks
-// (numpy's default) and nearest rank (always one of the values, never a mean of two).
+// Order statistics for the daemon, the bench and the evaluation (stage timings, the tracker's vote median, the
+// classifier's step rates). Two kinds, named apart: interpolated between the closest ranks (numpy's default) and
+// nearest rank (always one of the values, never a mean of two).
 
 /** The values in ascending order (a copy). */
 export function ascending(xs: readonly number[]): number[] {

@@ -18,7 +18,8 @@ const GST_CREDENTIAL = /\b((?:user|proxy)-(?:id|pw)\s*=\s*)(?:"(?:[^"\\]|\\.)*"|
 const QUERY_SECRET = /([?&;](?:[^=&#\s"'?;]*(?:token|key|auth|pass|secret)[^=&#\s"'?;]*|pw|psw|pwd|user_pw)=)[^&#\s"']*/gi;
 // "Authorization: Basic abc", "Authorization=(string)\"Bearer abc\"" (a GstStructure), "Proxy-Authorization: abc":
 // the scheme stays, the credential after it goes (to the end of the quoted value, or of the word).
-const AUTH_HEADER = /\b((?:proxy-)?authorization\s*[:=]\s*(?:\(string\)\s*)?(?:\\?["'])?\s*(?:(?:basic|bearer|digest|token|negotiate|ntlm)\s+)?)[^\s"'\\,;)]+/gi;
+const AUTH_HEADER =
+  /\b((?:proxy-)?authorization\s*[:=]\s*(?:\(string\)\s*)?(?:\\?["'])?\s*(?:(?:basic|bearer|digest|token|negotiate|ntlm)\s+)?)[^\s"'\\,;)]+/gi;
 
 /** `text` with every credential the patterns above recognise replaced by [redacted]. */
 export function redactText(text: string): string {

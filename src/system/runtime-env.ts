@@ -3,7 +3,7 @@
 // importing a module, so what OpenCV and onnxruntime see does not depend on import order. Each default
 // yields to a value already in the real environment. The libraries read them when they use them: OpenCV's
 // FFmpeg backend at every capture open, onnxruntime when it creates its environment (the first session).
-export const RUNTIME_ENV_DEFAULTS: Readonly<Record<string, string>> = {
+const RUNTIME_ENV_DEFAULTS: Readonly<Record<string, string>> = {
   // opencv4nodejs's own entry point (which system/opencv.ts does not use) looks for build settings in the
   // working directory's package.json unless told that it was built against the system OpenCV.
   OPENCV4NODEJS_DISABLE_AUTOBUILD: '1',

@@ -1,4 +1,5 @@
-// Health counters and per-stage timings, owned by the composition root and written by the stages.
+// Health counters and per-stage timings, owned by the composition root and written by the stages. They count; no
+// stage reads them back to decide anything (the progress figures are read by health: /healthz, the watchdog).
 import type { ClassifyStats, DetectStats } from '../types.js';
 import { quantile } from './quantile.js';
 import { monotonicMs } from './clock.js';
@@ -11,7 +12,7 @@ export type Stage = (typeof STAGES)[number];
 export const PROGRESS_WINDOW_MS = 15_000;
 
 /** Keeps the last `size` samples for median and p95. */
-export class TimingWindow {
+class TimingWindow {
   private readonly samples: Float64Array;
   private count = 0;
   private next = 0;
@@ -33,7 +34,7 @@ export class TimingWindow {
   }
 }
 
-export interface StatsSnapshot {
+interface StatsSnapshot {
   frames_in: number;
   frames_processed: number;
   frames_dropped: number;
@@ -88,30 +89,12 @@ export class PipelineStats {
   unclassifiedSinceMs: number | null = null;
   /** The capture loop gave up on the source (reads stuck for good, or source.give_up_s without a frame). */
   sourceFailed = false;
-  /** Source reads abandoned after the stall timeout that have not returned: each holds a libuv worker thread,
-   * and Node joins those threads at exit, so while one is stuck the process cannot exit normally. */
-  stuckReads = 0;
   private readonly timings = new Map<Stage, TimingWindow>(STAGES.map((s) => [s, new TimingWindow()]));
   private readonly startedMs = monotonicMs();
   private readonly recent: number[] = [];
 
-  /** Time spent in event sinks since the last frame was accounted (see takePublishMs). */
-  private publishMs = 0;
-
-  addPublish(ms: number): void {
-    this.publishMs += ms;
-  }
-
-  /** The sink time gathered since the last call: the frame's 'publish' stage. */
-  takePublishMs(): number {
-    const ms = this.publishMs;
-    this.publishMs = 0;
-    return ms;
-  }
-
-  /** Sees every timing sample (the benchmark keeps them all; the windows keep the last 512). */
-  onSample?: (stage: Stage, ms: number) => void;
-  /** More observers of every sample (the /metrics histograms), beside onSample. */
+  /** Observers of every timing sample (the /metrics histograms, the benchmark, which keeps them all; the windows
+   * keep the last 512). */
   private readonly sampleListeners = new Set<(stage: Stage, ms: number) => void>();
 
   /** Adds an observer of every timing sample; returns the function that removes it. */
@@ -122,7 +105,6 @@ export class PipelineStats {
 
   time(stage: Stage, ms: number): void {
     this.timings.get(stage)?.add(ms);
-    this.onSample?.(stage, ms);
     for (const fn of this.sampleListeners) fn(stage, ms);
   }
 
@@ -154,6 +136,11 @@ export class PipelineStats {
     this.framesIn += 1;
     this.lastFrameInMs = nowMs;
     this.unprocessedSinceMs ??= nowMs;
+  }
+
+  /** A frame could not be used: empty or malformed from the source, or the pipeline failed on it. */
+  badFrame(): void {
+    this.framesBad += 1;
   }
 
   /** A frame was released unprocessed on purpose (paused): nothing waits. */

@@ -15,7 +15,7 @@ export interface TrackerRound {
   found: readonly Detection[];
 }
 
-export interface TrackUpdate {
+interface TrackUpdate {
   /** Tracks confirmed by this frame. */
   confirmed: Face[];
   /** Confirmed tracks that ended with this frame (tentative ones vanish silently). */
@@ -51,26 +51,24 @@ export class FaceTracker {
     return this.live.filter((t) => t.geometry.status === 'confirmed');
   }
 
-  /**
-   * One frame of detection results. A plain list means every track was searched (each gets a hit or a
-   * miss); a round from the detector says which tracks were probed: only those can miss, the others keep
-   * their predicted box until their turn. Faces found by the sweep continue any track they match.
-   */
-  update(input: readonly Detection[] | TrackerRound, nowMs: number): TrackUpdate {
-    const everyTrack = isDetectionList(input);
-    const probed: ReadonlyMap<number, Detection | null> = everyTrack ? new Map() : input.probed;
-    const found = everyTrack ? input : input.found;
+  /** One frame of detection results: the tracks the detector probed (only those can miss; the others keep their
+   * predicted box until their turn) and what its sweep found, which continues any track it matches. */
+  update(round: TrackerRound, nowMs: number): TrackUpdate {
+    const { probed, found } = round;
     for (const t of this.live) predict(t, nowMs);
     const hits = new Map<Face, Detection>();
     for (const t of this.live) {
       const d = probed.get(t.id);
       if (d) hits.set(t, d);
     }
-    const matched = this.associate(this.live.filter((t) => !hits.has(t)), found);
+    const matched = this.associate(
+      this.live.filter((t) => !hits.has(t)),
+      found,
+    );
     for (const [t, d] of matched) hits.set(t, d);
     for (const [track, det] of hits) hit(track, det, nowMs);
     for (const t of this.live) {
-      if (!hits.has(t) && (everyTrack || probed.has(t.id))) miss(t);
+      if (!hits.has(t) && probed.has(t.id)) miss(t);
     }
     const used = new Set(matched.values());
     for (const d of found) if (!used.has(d)) this.live.push(this.spawn(d, nowMs));
@@ -134,10 +132,6 @@ export class FaceTracker {
   }
 }
 
-function isDetectionList(x: readonly Detection[] | TrackerRound): x is readonly Detection[] {
-  return Array.isArray(x);
-}
-
 /** Move the box along the track's velocity up to `nowMs` (boxes are predicted between re-detections). */
 function predict({ geometry: g }: TrackerFace, nowMs: number): void {
   const m = g.motion;
@@ -199,6 +193,7 @@ export function newTrack(id: number, d: Detection, nowMs: number): Face {
   return {
     id,
     geometry: { box: { ...d.box }, status: 'tentative', hits: 1, votes: [d.score], misses: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, motion },
+    probe: {},
     model: {},
     label: { timeIn: zeroScores() },
   };

@@ -10,7 +10,19 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromRoot } from '../../src/system/paths.js';
 import { benchClips, type ReferenceClip } from '../helpers/clips/reference.js';
-import { checkClassroom, checkPaced, checkTargets, clipReport, compareTable, dominantStage, pacedTable, sceneTable, table, type ClipReport, type TargetCheck } from './report.js';
+import {
+  checkClassroom,
+  checkPaced,
+  checkTargets,
+  clipReport,
+  compareTable,
+  dominantStage,
+  pacedTable,
+  sceneTable,
+  table,
+  type ClipReport,
+  type TargetCheck,
+} from './report.js';
 import { resolveModel } from './model.js';
 import { workerCommand, type Runtime } from './runtime.js';
 import type { WorkerReply, WorkerRequest, WorkerRun } from './worker.js';
@@ -129,7 +141,9 @@ function benchInChild(command: { script: string; execArgv: string[] }, req: Work
 function reportOf(clip: ReferenceClip, done: WorkerRun[], pace: 'none' | 'realtime'): ClipReport {
   const runs = done.map((d) => d.run);
   const layout = readLayout(clip.path);
-  const mqtt = done[0]?.mqtt ? { messages: done.reduce((a, d) => a + (d.mqtt?.messages ?? 0), 0), bytes: done.reduce((a, d) => a + (d.mqtt?.bytes ?? 0), 0) } : null;
+  const mqtt = done[0]?.mqtt
+    ? { messages: done.reduce((a, d) => a + (d.mqtt?.messages ?? 0), 0), bytes: done.reduce((a, d) => a + (d.mqtt?.bytes ?? 0), 0) }
+    : null;
   const bases = done.map((d) => d.rssBaseBytes).sort((a, b) => a - b);
   return clipReport(runs, {
     scenes: layout ? runs.map((r) => scoreScene(r, layout)) : [],
@@ -203,10 +217,22 @@ async function main(): Promise<number> {
   const reports: ClipReport[] = [];
   const paced: ClipReport[] = [];
   let cvThreads = 0;
-  for (const [list, pace, out] of [[clips, 'none', reports], [pacedClips, 'realtime', paced]] as const) {
-    if (list.length > 0) console.log(pace === 'none' ? 'every frame, as fast as it goes:' : 'paced at each clip\'s frame rate, as a camera:');
+  for (const [list, pace, out] of [
+    [clips, 'none', reports],
+    [pacedClips, 'realtime', paced],
+  ] as const) {
+    if (list.length > 0) console.log(pace === 'none' ? 'every frame, as fast as it goes:' : "paced at each clip's frame rate, as a camera:");
     for (const clip of list) {
-      const req: WorkerRequest = { name: clip.name, clip: clip.path, model: model.path, threads: opts.threads, settings: opts.settings, mqtt: opts.mqtt, cvThreads: opts.cvThreads, pace };
+      const req: WorkerRequest = {
+        name: clip.name,
+        clip: clip.path,
+        model: model.path,
+        threads: opts.threads,
+        settings: opts.settings,
+        mqtt: opts.mqtt,
+        cvThreads: opts.cvThreads,
+        pace,
+      };
       process.stdout.write(`  ${clip.name} ... `);
       const done: WorkerRun[] = [];
       for (let i = 0; i < opts.repeat; i++) done.push(await benchInChild(command, req));
@@ -218,15 +244,21 @@ async function main(): Promise<number> {
   }
 
   if (reports.length > 0) {
-    console.log(`\nper-stage ms are median/p95; cpu/frame in ms (each run's mean, median of the runs); cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`);
+    console.log(
+      `\nper-stage ms are median/p95; cpu/frame in ms (each run's mean, median of the runs); cores = CPU time / wall time; OpenCV threads ${cvThreads}\n`,
+    );
     console.log(table(reports));
   }
   if (reports.some((r) => r.scene)) {
-    console.log(`\nclassroom clips (each figure the median of ${opts.repeat} run(s)); hz = LSTM steps per second per face on the frame clock; first report = seconds from a face's arrival to its face_appeared\n`);
+    console.log(
+      `\nclassroom clips (each figure the median of ${opts.repeat} run(s)); hz = LSTM steps per second per face on the frame clock; first report = seconds from a face's arrival to its face_appeared\n`,
+    );
     console.log(sceneTable(reports));
   }
   if (paced.length > 0) {
-    console.log(`\npaced (each clip at its own frame rate, as a camera delivers it; ${opts.repeat} run(s)): CPU = CPU time / wall time of the daemon's process, as a share of one core; first event = seconds from a face's first frame to its face_appeared on the frame clock, p50/p95 over the faces that arrive after the first frame, median of the runs\n`);
+    console.log(
+      `\npaced (each clip at its own frame rate, as a camera delivers it; ${opts.repeat} run(s)): CPU = CPU time / wall time of the daemon's process, as a share of one core; first event = seconds from a face's first frame to its face_appeared on the frame clock, p50/p95 over the faces that arrive after the first frame, median of the runs\n`,
+    );
     console.log(pacedTable(paced));
   }
   if (opts.compare) {
@@ -238,7 +270,9 @@ async function main(): Promise<number> {
   const policy = schedPolicy();
   const realtime = policy === 'fifo' || policy === 'rr';
   if (loadNow > os.cpus().length && !realtime) {
-    console.log(`\nwarning: load average ${loadNow.toFixed(1)} on ${os.cpus().length} cores: other work competes for the CPU; wall-clock numbers (fps, p95) are pessimistic, cpu/frame is the steadier figure`);
+    console.log(
+      `\nwarning: load average ${loadNow.toFixed(1)} on ${os.cpus().length} cores: other work competes for the CPU; wall-clock numbers (fps, p95) are pessimistic, cpu/frame is the steadier figure`,
+    );
   }
   if (opts.mqtt) {
     for (const r of reports) {
@@ -255,7 +289,9 @@ async function main(): Promise<number> {
     console.log(`\ntargets on ${targetReport.clip} (${targetReport.width}x${targetReport.height}, ${opts.threads} ONNX thread(s)):\n${verdicts(checks)}`);
     if (!targets.pass) {
       const d = dominantStage(targetReport);
-      console.log(`  dominant stage: ${d.stage}, ${(d.share * 100).toFixed(0)} % of the median frame (${targetReport.stage_ms[d.stage].median} ms of ${targetReport.stage_ms.frame.median} ms)`);
+      console.log(
+        `  dominant stage: ${d.stage}, ${(d.share * 100).toFixed(0)} % of the median frame (${targetReport.stage_ms[d.stage].median} ms of ${targetReport.stage_ms.frame.median} ms)`,
+      );
       console.log(`  RSS once the libraries were loaded: ${targetReport.rss_base_mb} MB (before any frame)`);
     }
   }
@@ -280,7 +316,13 @@ async function main(): Promise<number> {
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   const json = {
     time: new Date().toISOString(),
-    host: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', load_avg_after: Math.round(loadNow * 100) / 100, sched_policy: policy, node: process.version },
+    host: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model ?? '',
+      load_avg_after: Math.round(loadNow * 100) / 100,
+      sched_policy: policy,
+      node: process.version,
+    },
     runtime: command.runtime,
     model: model.path,
     onnx_threads: opts.threads,

@@ -14,9 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Daemon, type Part } from '../../src/app/daemon.js';
+import { Daemon } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
-import { buildHttpParts } from '../../src/http/http-part.js';
 import { createLogger } from '../../src/system/logger.js';
 import { fromRoot } from '../../src/system/paths.js';
 import { launchBrowser } from '../helpers/browser.js';
@@ -60,10 +59,8 @@ async function child(req: ChildRequest): Promise<void> {
   fs.writeFileSync(empty, '{}\n');
   const loaded = loadConfig({ file: empty, env: {}, flags });
   const logger = createLogger({ level: 'warn', pretty: 'no' });
-  const parts: Part[] = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, parts });
-  const [http] = buildHttpParts({ config: loaded.config, logger, daemon, mqtt: null });
-  if (http) parts.push(http);
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted });
+  const http = daemon.http;
   // The HTTP part's own time: its event sink (called in the frame), and each live message it builds and
   // writes (a timer): wrapped here, for the bench only.
   let httpMs = 0;
@@ -79,16 +76,16 @@ async function child(req: ChildRequest): Promise<void> {
       }
     };
   };
-  if (http) for (const m of ['event', 'room', 'face', 'faceCleared', 'camera', 'sample']) timed(http.live, m);
+  if (http) for (const m of ['event', 'room', 'face', 'faceCleared', 'camera']) timed(http.live, m);
   const cpuPerFrameMs: number[] = [];
   let last: NodeJS.CpuUsage | null = null;
-  daemon.stats.onSample = (stage) => {
+  daemon.stats.addSampleListener((stage) => {
     if (stage !== 'frame') return;
     const now = process.cpuUsage();
     const counting = !req.http || (http?.dashboards ?? 0) > 0;
     if (last && counting) cpuPerFrameMs.push((now.user - last.user + now.system - last.system) / 1000);
     last = now;
-  };
+  });
   if (req.paused) daemon.setPaused(true);
   const go = new Promise<void>((resolve) => process.on('message', (m) => m === 'go' && resolve()));
   await daemon.start();
@@ -199,30 +196,51 @@ async function main(): Promise<void> {
     const mb = median(b.result.cpuPerFrameMs);
     off.push(ma);
     on.push(mb);
-    console.log(`pair ${i + 1}: CPU per frame, median over frames: off ${ma.toFixed(2)} ms (${a.result.cpuPerFrameMs.length} frames), http + dashboard ${mb.toFixed(2)} ms (${b.result.cpuPerFrameMs.length} frames): ${((mb / ma - 1) * 100).toFixed(1)} %`);
+    console.log(
+      `pair ${i + 1}: CPU per frame, median over frames: off ${ma.toFixed(2)} ms (${a.result.cpuPerFrameMs.length} frames), http + dashboard ${mb.toFixed(2)} ms (${b.result.cpuPerFrameMs.length} frames): ${((mb / ma - 1) * 100).toFixed(1)} %`,
+    );
   }
   const ratio = median(on) / median(off);
   const own = ons.map((r) => r.result.httpMs / r.result.frames);
-  console.log(`the HTTP part's own main-thread time (its sink, building and writing the live messages): ${own.map((x) => `${(x * 1000).toFixed(0)} µs`).join(', ')} per frame; median ${(median(own) * 1000).toFixed(0)} µs = ${((median(own) / median(off)) * 100).toFixed(2)} % of the CPU per frame without HTTP`);
-  console.log(`CPU per frame: off ${median(off).toFixed(2)} ms, http + one dashboard ${median(on).toFixed(2)} ms (medians of ${repeat} runs): ${((ratio - 1) * 100).toFixed(1)} % (target <= +3 %)`);
+  console.log(
+    `the HTTP part's own main-thread time (its sink, building and writing the live messages): ${own.map((x) => `${(x * 1000).toFixed(0)} µs`).join(', ')} per frame; median ${(median(own) * 1000).toFixed(0)} µs = ${((median(own) / median(off)) * 100).toFixed(2)} % of the CPU per frame without HTTP`,
+  );
+  console.log(
+    `CPU per frame: off ${median(off).toFixed(2)} ms, http + one dashboard ${median(on).toFixed(2)} ms (medians of ${repeat} runs): ${((ratio - 1) * 100).toFixed(1)} % (target <= +3 %)`,
+  );
 
   const report = (what: string, runs: Run[]): void => {
     for (const p of ['metrics', 'healthz'] as const) {
       const l = runs.flatMap((r) => r.latencies[p]);
-      console.log(`GET /${p} ${what}: ${l.length} requests, median ${median(l).toFixed(1)} ms, p95 ${p95(l).toFixed(1)} ms, max ${Math.max(...l).toFixed(1)} ms (target p95 <= 20 ms)`);
+      console.log(
+        `GET /${p} ${what}: ${l.length} requests, median ${median(l).toFixed(1)} ms, p95 ${p95(l).toFixed(1)} ms, max ${Math.max(...l).toFixed(1)} ms (target p95 <= 20 ms)`,
+      );
     }
   };
   const bare = await floor(150);
-  console.log(`floor on this machine now: a bare node:http server in another process: ${bare.length} requests, median ${median(bare).toFixed(1)} ms, p95 ${p95(bare).toFixed(1)} ms`);
+  console.log(
+    `floor on this machine now: a bare node:http server in another process: ${bare.length} requests, median ${median(bare).toFixed(1)} ms, p95 ${p95(bare).toFixed(1)} ms`,
+  );
   // As with a camera: the clip at its frame rate, a dashboard open, /metrics and /healthz every 100 ms.
   const live: Run[] = [];
   for (let i = 0; i < repeat; i++) live.push(await run({ clip, model, pace: 'realtime', http: true, page: true, scrape: true }));
   report('while the pipeline runs the clip at its frame rate', live);
-  const delays = live.filter((r) => r.firstMoodAt !== undefined && r.result.firstClassifiedMs !== null).map((r) => (r.firstMoodAt as number) - (r.result.firstClassifiedMs as number));
-  console.log(`first mood on the page after the first classified face (page open before): ${delays.map((d) => `${Math.round(d)} ms`).join(', ')}; median ${Math.round(median(delays))} ms (target <= 2000 ms)`);
+  const delays = live
+    .filter((r) => r.firstMoodAt !== undefined && r.result.firstClassifiedMs !== null)
+    .map((r) => (r.firstMoodAt as number) - (r.result.firstClassifiedMs as number));
+  console.log(
+    `first mood on the page after the first classified face (page open before): ${delays.map((d) => `${Math.round(d)} ms`).join(', ')}; median ${Math.round(median(delays))} ms (target <= 2000 ms)`,
+  );
   // The worst case: every frame as fast as it goes, the pipeline never idle.
-  report('while the pipeline runs every frame as fast as it goes (saturated)', [await run({ clip, model, pace: 'none', http: true, page: true, scrape: true })]);
-  console.log(`load average during the bench: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+  report('while the pipeline runs every frame as fast as it goes (saturated)', [
+    await run({ clip, model, pace: 'none', http: true, page: true, scrape: true }),
+  ]);
+  console.log(
+    `load average during the bench: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${os.cpus().length} cores`,
+  );
 }
 
 /** A bare node:http server in its own process, answering like /healthz: the floor this machine sets now. */

@@ -9,7 +9,10 @@ export const SHIPPED_MODEL = fromRoot('models/emotion-cnn-lstm.int8.onnx');
 
 function onnxUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.onnx')).map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.onnx'))
+    .map((f) => path.join(dir, f));
 }
 
 /** The newest work model, int8 ones first. */
@@ -30,5 +33,8 @@ export function resolveModel(asked?: string): { path: string; note?: string } {
   if (!work) throw new Error(`no model: ${SHIPPED_MODEL} is absent and models/work has no .onnx (pass --model PATH)`);
   const copy = path.join(os.tmpdir(), `emotiond-bench-${path.basename(path.dirname(work))}-${path.basename(work)}`);
   fs.copyFileSync(work, copy);
-  return { path: copy, note: `shipped model ${path.relative(fromRoot('.'), SHIPPED_MODEL)} absent: using ${path.relative(fromRoot('.'), work)} (copied to ${copy}); speed is the architecture's, accuracy is not the shipped model's` };
+  return {
+    path: copy,
+    note: `shipped model ${path.relative(fromRoot('.'), SHIPPED_MODEL)} absent: using ${path.relative(fromRoot('.'), work)} (copied to ${copy}); speed is the architecture's, accuracy is not the shipped model's`,
+  };
 }

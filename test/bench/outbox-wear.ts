@@ -9,9 +9,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
-import { EmbeddedBroker } from '../../src/publish/embedded-broker.js';
-import { MqttPublisher } from '../../src/publish/mqtt-publisher.js';
-import { PayloadValidator } from '../../src/publish/validate.js';
+import { EmbeddedBroker } from '../../src/broker/embedded-broker.js';
+import { MqttPublisher } from '../../src/mqtt/mqtt-publisher.js';
+import { PayloadValidator } from '../../src/contract/validate.js';
 import { zeroScores, type EmotionEvent } from '../../src/types.js';
 
 const USAGE = `usage: npm run outbox-wear -- [--seconds 60] [--rate 5] [--dir DIR]
@@ -33,7 +33,13 @@ function readIo(): Io {
 
 /** Event number i, cycling through the three event types, as the daemon makes them. */
 function makeEvent(i: number): EmotionEvent {
-  const base = { id: `weartest-1700000000-${i}`, device: 'weartest', track: 1 + (i % 3), time: new Date().toISOString(), box: { x: 120 + i % 50, y: 80, width: 96, height: 96 } };
+  const base = {
+    id: `weartest-1700000000-${i}`,
+    device: 'weartest',
+    track: 1 + (i % 3),
+    time: new Date().toISOString(),
+    box: { x: 120 + (i % 50), y: 80, width: 96, height: 96 },
+  };
   const scores = { ...zeroScores(), Happy: 0.61, Neutral: 0.27, Surprise: 0.12 };
   if (i % 3 === 0) return { ...base, type: 'face_appeared', emotion: 'Happy', scores };
   if (i % 3 === 1) return { ...base, type: 'emotion_changed', before: 'Neutral', after: 'Happy', scores };
@@ -43,7 +49,9 @@ function makeEvent(i: number): EmotionEvent {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, rate: { type: 'string', default: '5' }, dir: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string', default: '60' }, rate: { type: 'string', default: '5' }, dir: { type: 'string' }, help: { type: 'boolean' } },
+  });
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
   const seconds = Number(values.seconds);
   const rate = Number(values.rate);
@@ -57,7 +65,14 @@ async function main(): Promise<void> {
   await broker.start();
   const { config } = loadConfig({
     env: {},
-    flags: { 'device.id': 'weartest', 'system.state_dir': dir, 'mqtt.url': broker.url, 'mqtt.protocol_version': '4', 'mqtt.discovery': false, 'mqtt.queue_file': 'outbox.jsonl' },
+    flags: {
+      'device.id': 'weartest',
+      'system.state_dir': dir,
+      'mqtt.url': broker.url,
+      'mqtt.protocol_version': '4',
+      'mqtt.discovery': false,
+      'mqtt.queue_file': 'outbox.jsonl',
+    },
   });
   const publisher = new MqttPublisher({ config, logger, version: 'wear' });
   await publisher.start();

@@ -152,8 +152,26 @@ export function clipReport(runs: RunRecord[], ctx: ReportContext): ClipReport {
     ms_per_face: faces > 0 ? round(classifyMs / faces) : null,
     cpu_ms_per_frame: round(middle(runs.map((r) => r.cpuMs / Math.max(1, r.frames))) ?? 0),
     cpu_ms: {
-      p50: round(middle(runs.map((r) => quantile([...r.cpuPerFrameMs].sort((a, b) => a - b), 0.5))) ?? 0),
-      p95: round(middle(runs.map((r) => quantile([...r.cpuPerFrameMs].sort((a, b) => a - b), 0.95))) ?? 0),
+      p50: round(
+        middle(
+          runs.map((r) =>
+            quantile(
+              [...r.cpuPerFrameMs].sort((a, b) => a - b),
+              0.5,
+            ),
+          ),
+        ) ?? 0,
+      ),
+      p95: round(
+        middle(
+          runs.map((r) =>
+            quantile(
+              [...r.cpuPerFrameMs].sort((a, b) => a - b),
+              0.95,
+            ),
+          ),
+        ) ?? 0,
+      ),
     },
     cpu_cores_used: round(cpuMs / wallMs),
     cpu_share_runs: runs.map((r) => round(r.cpuMs / r.wallMs, 3)),
@@ -208,11 +226,26 @@ export function checkClassroom(r: ClipReport, kiosk: ClipReport): TargetCheck[] 
     { what: 'faces tracked', target: `>= ${pct(t.tracked)}`, measured: `${s.tracked}/${s.faces}`, pass: s.tracked >= t.tracked * s.faces },
     { what: 'cpu/frame vs 3 faces', target: `<= ${t.cpuRatio}x`, measured: `${ratio.toFixed(2)}x`, pass: ratio <= t.cpuRatio },
   ];
-  if (t.falseTracks !== null) checks.push({ what: 'false tracks', target: `<= ${t.falseTracks}`, measured: String(s.false_tracks), pass: s.false_tracks <= t.falseTracks });
-  if (t.extraTracks !== null) checks.push({ what: 'extra tracks', target: `<= ${t.extraTracks}`, measured: String(s.extra_tracks), pass: s.extra_tracks <= t.extraTracks });
-  if (t.labelRight !== null) checks.push({ what: 'last label right', target: `>= ${pct(t.labelRight)}`, measured: `${s.label_right}/${s.labelled}`, pass: s.label_right >= t.labelRight * s.labelled });
-  if (t.minHz !== null) checks.push({ what: 'slowest face steps', target: `>= ${t.minHz} Hz`, measured: `${s.classify_hz_min ?? 0} Hz`, pass: (s.classify_hz_min ?? 0) >= t.minHz });
-  if (t.peakRssMb !== null) checks.push({ what: 'peak RSS', target: `<= ${t.peakRssMb} MB`, measured: `${r.peak_rss_mb} MB`, pass: r.peak_rss_mb <= t.peakRssMb });
+  if (t.falseTracks !== null)
+    checks.push({ what: 'false tracks', target: `<= ${t.falseTracks}`, measured: String(s.false_tracks), pass: s.false_tracks <= t.falseTracks });
+  if (t.extraTracks !== null)
+    checks.push({ what: 'extra tracks', target: `<= ${t.extraTracks}`, measured: String(s.extra_tracks), pass: s.extra_tracks <= t.extraTracks });
+  if (t.labelRight !== null)
+    checks.push({
+      what: 'last label right',
+      target: `>= ${pct(t.labelRight)}`,
+      measured: `${s.label_right}/${s.labelled}`,
+      pass: s.label_right >= t.labelRight * s.labelled,
+    });
+  if (t.minHz !== null)
+    checks.push({
+      what: 'slowest face steps',
+      target: `>= ${t.minHz} Hz`,
+      measured: `${s.classify_hz_min ?? 0} Hz`,
+      pass: (s.classify_hz_min ?? 0) >= t.minHz,
+    });
+  if (t.peakRssMb !== null)
+    checks.push({ what: 'peak RSS', target: `<= ${t.peakRssMb} MB`, measured: `${r.peak_rss_mb} MB`, pass: r.peak_rss_mb <= t.peakRssMb });
   return checks;
 }
 
@@ -229,10 +262,16 @@ export function checkPaced(r: ClipReport): TargetCheck[] {
   if (!t) return [];
   const checks: TargetCheck[] = [];
   const share = middle(r.cpu_share_runs) ?? 0;
-  if (t.cpuShare !== undefined) checks.push({ what: 'CPU, one core', target: `<= ${t.cpuShare * 100} %`, measured: `${(share * 100).toFixed(1)} %`, pass: share <= t.cpuShare });
+  if (t.cpuShare !== undefined)
+    checks.push({ what: 'CPU, one core', target: `<= ${t.cpuShare * 100} %`, measured: `${(share * 100).toFixed(1)} %`, pass: share <= t.cpuShare });
   if (t.firstReportP95S !== undefined) {
     const p95 = r.scene?.first_report_s_p95 ?? null;
-    checks.push({ what: 'first event p95', target: `<= ${t.firstReportP95S} s`, measured: p95 === null ? 'none' : `${p95} s`, pass: p95 !== null && p95 <= t.firstReportP95S });
+    checks.push({
+      what: 'first event p95',
+      target: `<= ${t.firstReportP95S} s`,
+      measured: p95 === null ? 'none' : `${p95} s`,
+      pass: p95 !== null && p95 <= t.firstReportP95S,
+    });
   }
   return checks;
 }
@@ -267,7 +306,17 @@ export function compareTable(reports: ClipReport[], before: ClipReport[]): strin
     const b = before.find((x) => x.clip === r.clip && (x.pace ?? 'none') === r.pace);
     if (!b) continue;
     const share = (x: ClipReport): string => (x.cpu_share_runs ? `${((middle(x.cpu_share_runs) ?? 0) * 100).toFixed(1)}` : '-');
-    rows.push([r.clip, r.pace, b.cpu_ms_per_frame.toFixed(2), r.cpu_ms_per_frame.toFixed(2), `${(((r.cpu_ms_per_frame - b.cpu_ms_per_frame) / b.cpu_ms_per_frame) * 100).toFixed(0)} %`, share(b), share(r), b.peak_rss_mb.toFixed(0), r.peak_rss_mb.toFixed(0)]);
+    rows.push([
+      r.clip,
+      r.pace,
+      b.cpu_ms_per_frame.toFixed(2),
+      r.cpu_ms_per_frame.toFixed(2),
+      `${(((r.cpu_ms_per_frame - b.cpu_ms_per_frame) / b.cpu_ms_per_frame) * 100).toFixed(0)} %`,
+      share(b),
+      share(r),
+      b.peak_rss_mb.toFixed(0),
+      r.peak_rss_mb.toFixed(0),
+    ]);
   }
   return formatTable(head, rows);
 }
@@ -285,7 +334,18 @@ export function sceneTable(reports: ClipReport[]): string {
     .filter((r) => r.scene)
     .map((r) => {
       const s = r.scene as SceneSummary;
-      return [r.clip, String(s.faces), String(s.tracked), String(s.false_tracks), String(s.extra_tracks), `${s.label_right}/${s.labelled}`, `${s.classify_hz_min ?? '-'}/${s.classify_hz_median ?? '-'}`, `${s.first_report_s_median ?? '-'}/${s.first_report_s_p95 ?? '-'}/${s.first_report_s_max ?? '-'}`, `${r.cpu_ms.p50.toFixed(1)}/${r.cpu_ms.p95.toFixed(1)}`, r.cpu_cores_used.toFixed(2)];
+      return [
+        r.clip,
+        String(s.faces),
+        String(s.tracked),
+        String(s.false_tracks),
+        String(s.extra_tracks),
+        `${s.label_right}/${s.labelled}`,
+        `${s.classify_hz_min ?? '-'}/${s.classify_hz_median ?? '-'}`,
+        `${s.first_report_s_median ?? '-'}/${s.first_report_s_p95 ?? '-'}/${s.first_report_s_max ?? '-'}`,
+        `${r.cpu_ms.p50.toFixed(1)}/${r.cpu_ms.p95.toFixed(1)}`,
+        r.cpu_cores_used.toFixed(2),
+      ];
     });
   return formatTable(head, rows);
 }
@@ -310,7 +370,26 @@ function mp(s: StageSummary): string {
 
 /** The per-clip table (stage columns are median/p95 ms). */
 export function table(reports: ClipReport[]): string {
-  const head = ['clip', 'size', 'frames', 'fps', 'frame', 'capture', 'detect', 'track', 'classify', 'events', 'publish', 'ms/face', 'cpu/frame', 'cpu p50/p95', 'cores', 'rss MB', 'faces', 'tracks'];
+  const head = [
+    'clip',
+    'size',
+    'frames',
+    'fps',
+    'frame',
+    'capture',
+    'detect',
+    'track',
+    'classify',
+    'events',
+    'publish',
+    'ms/face',
+    'cpu/frame',
+    'cpu p50/p95',
+    'cores',
+    'rss MB',
+    'faces',
+    'tracks',
+  ];
   const rows = reports.map((r) => [
     r.clip,
     `${r.width}x${r.height}`,

@@ -4,13 +4,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Daemon, type Part } from '../../src/app/daemon.js';
-import { buildMqttParts } from '../../src/app/mqtt-parts.js';
+import { Daemon } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/system/logger.js';
 import { STAGES, type Stage } from '../../src/system/stats.js';
-import { MemorySink } from '../../src/publish/memory-sink.js';
+import { MemorySink } from '../../src/sinks/memory-sink.js';
 import type { EmotionEvent } from '../../src/types.js';
 
 export interface ClipRunOptions {
@@ -100,20 +99,18 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
   const { config } = loaded;
   const logger = createLogger({ level: config.log.level, pretty: 'no' });
   const sink = new MemorySink();
-  const parts: Part[] = [];
-  const daemon = new Daemon({ config, logger, redactedConfig: loaded.redacted, sinks: [sink], parts });
-  parts.push(...buildMqttParts({ config, logger, control: daemon, version: daemon.version, onReady: () => daemon.partReady() }));
+  const daemon = new Daemon({ config, logger, redactedConfig: loaded.redacted, sinks: [sink] });
 
   const samples = Object.fromEntries(STAGES.map((s) => [s, [] as number[]])) as Record<Stage, number[]>;
   const cpuPerFrameMs: number[] = [];
   let cpuLast: NodeJS.CpuUsage | null = null;
-  daemon.stats.onSample = (stage: Stage, ms: number): void => {
+  daemon.stats.addSampleListener((stage: Stage, ms: number): void => {
     samples[stage].push(ms);
     if (stage !== 'frame') return;
     const now = process.cpuUsage();
     if (cpuLast) cpuPerFrameMs.push((now.user - cpuLast.user + now.system - cpuLast.system) / 1000);
     cpuLast = now;
-  };
+  });
   // The capture loop retries a source that fails for ever (right for a camera): a clip that cannot be
   // read must end the run instead.
   const failed = new Promise<never>((_resolve, reject) => {
@@ -151,7 +148,7 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     rssPeakBytes,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    mqttParts: parts.length,
+    mqttParts: (daemon.mqtt ? 1 : 0) + (config.mqtt.enabled && config.mqtt.embedded ? 1 : 0),
     firstFrameMs: daemon.stats.firstFrameMs ?? 0,
     cpuPerFrameMs,
   };

@@ -26,14 +26,27 @@ export async function workerCommand(runtime: Runtime): Promise<WorkerCommand> {
   if (runtime === 'tsx') return tsxCommand();
   const tsc = fromRoot('node_modules/typescript/bin/tsc');
   const script = path.join(OUT_DIR, 'test/bench/worker.js');
-  const args = [tsc, '-p', fromRoot('tsconfig.json'), '--outDir', OUT_DIR, '--incremental', '--tsBuildInfoFile', path.join(OUT_DIR, '.tsbuildinfo'), '--noEmit', 'false'];
+  const args = [
+    tsc,
+    '-p',
+    fromRoot('tsconfig.json'),
+    '--outDir',
+    OUT_DIR,
+    '--incremental',
+    '--tsBuildInfoFile',
+    path.join(OUT_DIR, '.tsbuildinfo'),
+    '--noEmit',
+    'false',
+  ];
   process.stdout.write('bench: compiling to reports/bench/dist ... ');
   try {
     await promisify(execFile)(process.execPath, args, { cwd: fromRoot('.'), maxBuffer: 16 * 2 ** 20 });
     console.log('done');
   } catch (err) {
     // tsc still writes JavaScript when some file elsewhere has a type error; only a missing worker is fatal.
-    const out = String((err as { stdout?: string }).stdout ?? '').split('\n').filter(Boolean);
+    const out = String((err as { stdout?: string }).stdout ?? '')
+      .split('\n')
+      .filter(Boolean);
     console.log(`done with ${out.length} type error(s) elsewhere`);
   }
   if (!fs.existsSync(script)) return tsxCommand(`compiling to ${OUT_DIR} failed: running the sources with tsx (RSS includes ~40 MB of tsx loader)`);

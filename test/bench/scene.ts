@@ -47,7 +47,8 @@ export function scoreScene(run: RunRecord, layout: { fps: number; faces: Compose
   const appeared = events.filter((e): e is Extract<EmotionEvent, { type: 'face_appeared' }> => e.type === 'face_appeared');
   const t0 = run.firstFrameMs;
   const frameMs = 1000 / layout.fps;
-  const owner = (b: { x: number; y: number; width: number; height: number }): number => layout.faces.findIndex((f) => inside(b.x + b.width / 2, b.y + b.height / 2, f.face as BoxTuple));
+  const owner = (b: { x: number; y: number; width: number; height: number }): number =>
+    layout.faces.findIndex((f) => inside(b.x + b.width / 2, b.y + b.height / 2, f.face as BoxTuple));
   const byFace = new Map<number, number[]>();
   let falseTracks = 0;
   for (const e of appeared) {
@@ -85,7 +86,12 @@ export function scoreScene(run: RunRecord, layout: { fps: number; faces: Compose
     label_right: labelled.filter((p) => p.last === p.label).length,
     labelled: labelled.length,
     classify_hz: { min: hz.length ? Math.min(...hz) : null, median: nearestRank(hz, 0.5) ?? null },
-    first_report_s: { median: nearestRank(late, 0.5) ?? null, p95: nearestRank(late, 0.95) ?? null, max: late.length ? Math.max(...late) : null, late_faces: late.length },
+    first_report_s: {
+      median: nearestRank(late, 0.5) ?? null,
+      p95: nearestRank(late, 0.95) ?? null,
+      max: late.length ? Math.max(...late) : null,
+      late_faces: late.length,
+    },
     per_face: perFace,
   };
 }

@@ -12,14 +12,21 @@ export interface DaemonProcess {
 }
 
 export function spawnDaemon(args: string[], env: NodeJS.ProcessEnv = process.env): DaemonProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--log-pretty', 'no', ...args], { env: { ...env, ORT_DISABLE_TELEMETRY: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--log-pretty', 'no', ...args], {
+    env: { ...env, ORT_DISABLE_TELEMETRY: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   return {
     child,
     stderr: () => err,
-    logs: () => err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () =>
+      err
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     exited,
     stop: () => {
       child.kill('SIGTERM');

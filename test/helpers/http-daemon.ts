@@ -1,14 +1,14 @@
 // The real daemon with its HTTP part (the dashboard, /metrics, /healthz) on a free port, for the HTTP tests.
-import { Daemon, type Part } from '../../src/app/daemon.js';
+import { Daemon } from '../../src/app/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/system/logger.js';
-import { MemorySink } from '../../src/publish/memory-sink.js';
-import { buildHttpParts, type HttpPart } from '../../src/http/http-part.js';
+import { MemorySink } from '../../src/sinks/memory-sink.js';
+import type { DashboardPart } from '../../src/dashboard/dashboard-part.js';
 import { freePort } from './ports.js';
 
 export interface HttpDaemon {
   daemon: Daemon;
-  http: HttpPart;
+  http: DashboardPart;
   sink: MemorySink;
   url: string;
 }
@@ -17,19 +17,25 @@ export interface HttpDaemon {
  * `log` replaces its logger (tests that read the log). */
 export async function makeHttpDaemon(flags: Record<string, string | boolean>, env: NodeJS.ProcessEnv = {}, log?: Logger): Promise<HttpDaemon> {
   const port = await freePort();
-  const loaded = loadConfig({ env: {}, flags: { 'mqtt.enabled': false, 'log.level': 'error', 'log.pretty': 'no', 'http.enabled': true, 'http.port': String(port), ...flags } });
+  const loaded = loadConfig({
+    env: {},
+    flags: { 'mqtt.enabled': false, 'log.level': 'error', 'log.pretty': 'no', 'http.enabled': true, 'http.port': String(port), ...flags },
+  });
   const logger = log ?? createLogger({ level: loaded.config.log.level, pretty: 'no' });
   const sink = new MemorySink();
-  const parts: Part[] = [];
-  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], parts });
-  const [http] = buildHttpParts({ config: loaded.config, logger, daemon, mqtt: null, env });
+  const daemon = new Daemon({ config: loaded.config, logger, redactedConfig: loaded.redacted, sinks: [sink], env });
+  const http = daemon.http;
   if (!http) throw new Error('http.enabled but no HTTP part');
-  parts.push(http);
   return { daemon, http, sink, url: `http://127.0.0.1:${port}` };
 }
 
 /** Reads Server-Sent Events from `url` until `until` says stop (or `timeoutMs`); returns the parsed data of each `state` event. */
-export async function readStates(url: string, until: (states: unknown[]) => boolean, timeoutMs: number, headers: Record<string, string> = {}): Promise<unknown[]> {
+export async function readStates(
+  url: string,
+  until: (states: unknown[]) => boolean,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<unknown[]> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const states: unknown[] = [];
@@ -46,7 +52,10 @@ export async function readStates(url: string, until: (states: unknown[]) => bool
         buffer = buffer.slice(end + 2);
         const lines = block.split('\n');
         if (!lines.includes('event: state')) continue;
-        const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        const data = lines
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
         states.push(JSON.parse(data));
       }
       if (until(states)) break;

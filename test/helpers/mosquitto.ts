@@ -45,7 +45,24 @@ export function makeTestPki(dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emotion
     ssl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', f(`${name}.key`));
     ssl('req', '-new', '-key', f(`${name}.key`), '-subj', `/CN=${cn}`, '-out', f(`${name}.csr`));
     fs.writeFileSync(f(`${name}.ext`), ext);
-    ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-sha256', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-sha256',
+      '-extfile',
+      f(`${name}.ext`),
+      '-out',
+      f(`${name}.crt`),
+    );
   };
   leaf('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   leaf('client', 'emotiond-test-client', 'extendedKeyUsage=clientAuth\n');
@@ -92,7 +109,12 @@ export class Mosquitto {
     for (const l of this.listeners) {
       lines.push(`listener ${l.port} 127.0.0.1`);
       if (l.tls) {
-        lines.push(`cafile ${l.tls.pki.caCert}`, `certfile ${l.tls.pki.serverCert}`, `keyfile ${l.tls.pki.serverKey}`, `require_certificate ${l.tls.requireClientCert}`);
+        lines.push(
+          `cafile ${l.tls.pki.caCert}`,
+          `certfile ${l.tls.pki.serverCert}`,
+          `keyfile ${l.tls.pki.serverKey}`,
+          `require_certificate ${l.tls.requireClientCert}`,
+        );
       }
     }
     const conf = path.join(dir, 'mosquitto.conf');

@@ -43,7 +43,10 @@ function children(pid: number): number[] {
 /** User + system CPU seconds of a process so far (/proc/PID/stat utime + stime). */
 function cpuSeconds(pid: number): number {
   try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = fs
+      .readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
@@ -60,7 +63,12 @@ async function measure(root: string, clip: string, seconds: number, brokerUrl: s
   if (stream) await stream.listening();
   const source = stream ? ['--source', stream.url] : ['--source', clip, '--source-loop', 'true', '--source-pace', 'realtime'];
   const isolation = opts.isolation ? ['--source-isolation', opts.isolation] : [];
-  const daemon = new DaemonProcess({ root, runDir, args: [...source, ...isolation, '--mqtt-url', brokerUrl, '--device-id', 'memory'], onCrash: () => (crashed = true) });
+  const daemon = new DaemonProcess({
+    root,
+    runDir,
+    args: [...source, ...isolation, '--mqtt-url', brokerUrl, '--device-id', 'memory'],
+    onCrash: () => (crashed = true),
+  });
   daemon.start();
   const peak: Peak = { rss_mb: 0, pss_mb: 0, anon_mb: 0 };
   const sourcePeak: Peak = { rss_mb: 0, pss_mb: 0, anon_mb: 0 };
@@ -74,7 +82,9 @@ async function measure(root: string, clip: string, seconds: number, brokerUrl: s
     const r = daemon.pid === undefined ? undefined : sampleProcess(daemon.pid, 0);
     if (!r) continue;
     samples += 1;
-    const kids = children(daemon.pid as number).map((c) => sampleProcess(c, 0)).filter((x) => x !== undefined);
+    const kids = children(daemon.pid as number)
+      .map((c) => sampleProcess(c, 0))
+      .filter((x) => x !== undefined);
     for (const k of KEYS) {
       peak[k] = Math.max(peak[k], r[k]);
       const sum = kids.reduce((n, c) => n + c[k], 0);
@@ -87,7 +97,11 @@ async function measure(root: string, clip: string, seconds: number, brokerUrl: s
   await daemon.stop();
   await stream?.down();
   if (crashed) throw new Error(`the daemon exited during the run: see ${daemon.logFile}`);
-  const round = (p: Peak): Peak => ({ rss_mb: Math.round(p.rss_mb * 10) / 10, pss_mb: Math.round(p.pss_mb * 10) / 10, anon_mb: Math.round(p.anon_mb * 10) / 10 });
+  const round = (p: Peak): Peak => ({
+    rss_mb: Math.round(p.rss_mb * 10) / 10,
+    pss_mb: Math.round(p.pss_mb * 10) / 10,
+    anon_mb: Math.round(p.anon_mb * 10) / 10,
+  });
   return { ...peak, samples, cpu_s: Math.round(cpu * 10) / 10, ...(sawSource ? { source: round(sourcePeak), together: round(together) } : {}) };
 }
 
@@ -118,7 +132,20 @@ async function main(): Promise<void> {
     for (const [name, clip] of clips) {
       const r = await measure(root, clip, seconds, `mqtt://127.0.0.1:${port}`, { live, isolation });
       const extra = r.source ? { source_process: r.source, daemon_and_source: r.together } : {};
-      console.log(JSON.stringify({ clip: name, root, seconds, ...(live ? { live: true, isolation: isolation ?? 'auto' } : {}), peak_rss_mb: r.rss_mb, peak_pss_mb: r.pss_mb, peak_anon_mb: r.anon_mb, samples: r.samples, cpu_s: r.cpu_s, ...extra }));
+      console.log(
+        JSON.stringify({
+          clip: name,
+          root,
+          seconds,
+          ...(live ? { live: true, isolation: isolation ?? 'auto' } : {}),
+          peak_rss_mb: r.rss_mb,
+          peak_pss_mb: r.pss_mb,
+          peak_anon_mb: r.anon_mb,
+          samples: r.samples,
+          cpu_s: r.cpu_s,
+          ...extra,
+        }),
+      );
     }
   } finally {
     await broker.stop();

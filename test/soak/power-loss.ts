@@ -17,8 +17,8 @@ import { Mosquitto, freePort } from '../helpers/mosquitto.js';
 import { connectClient } from '../helpers/mqtt-client.js';
 import { DEMO_CLIP, threeFaces } from '../helpers/clips/reference.js';
 import { sharedDataDir } from '../helpers/clips/data.js';
-import { parseQueue } from '../../src/publish/queue-file.js';
-import { topicsFor } from '../../src/publish/topics.js';
+import { parseQueue } from '../../src/outbox/queue-file.js';
+import { topicsFor } from '../../src/contract/topics.js';
 import { ENTRY, ensureBuilt, unitMemoryEnv } from './daemon-process.js';
 import { MjpegStream } from './stream.js';
 import { mulberry32 } from './plan.js';
@@ -66,7 +66,7 @@ function printedIds(file: string): string[] {
 /** Source processes of this checkout still running (each must end with its daemon). */
 function sourceProcesses(): number {
   const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(path.join(ROOT, 'dist/src/capture/source-process.js')) && !l.includes('ps -eo')).length;
+  return out.split('\n').filter((l) => l.includes(path.join(ROOT, 'dist/src/source-process/source-process.js')) && !l.includes('ps -eo')).length;
 }
 
 async function main(): Promise<void> {
@@ -86,18 +86,55 @@ async function main(): Promise<void> {
   const log = fs.openSync(path.join(runDir, 'daemon.log'), 'a');
   const start = (run: string): ReturnType<typeof spawn> => {
     const out = fs.openSync(path.join(runDir, `${run}.out`), 'w');
-    const child = spawn(process.execPath, [path.join(ROOT, ENTRY), 'run', '--source', stream.url, '--mqtt-url', `mqtt://127.0.0.1:${brokerPort}`, '--mqtt-protocol-version', '4', '--device-id', DEVICE,
-      '--mqtt-queue-file', QUEUE, '--system-state-dir', stateDir, '--mqtt-reconnect-max-s', '1', '--mqtt-stats-interval-s', '1', '--print', '--log-level', 'warn', '--log-pretty', 'no'], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_ENV: 'production', ...unitMemoryEnv(ROOT) },
-      stdio: ['ignore', out, log],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, ENTRY),
+        'run',
+        '--source',
+        stream.url,
+        '--mqtt-url',
+        `mqtt://127.0.0.1:${brokerPort}`,
+        '--mqtt-protocol-version',
+        '4',
+        '--device-id',
+        DEVICE,
+        '--mqtt-queue-file',
+        QUEUE,
+        '--system-state-dir',
+        stateDir,
+        '--mqtt-reconnect-max-s',
+        '1',
+        '--mqtt-stats-interval-s',
+        '1',
+        '--print',
+        '--log-level',
+        'warn',
+        '--log-pretty',
+        'no',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, NODE_ENV: 'production', ...unitMemoryEnv(ROOT) },
+        stdio: ['ignore', out, log],
+      },
+    );
     fs.closeSync(out);
     return child;
   };
 
   const queued = new Set<string>();
-  const figures = { kills: 0, unparseable_files: 0, torn_tails: 0, bad_lines: 0, vanished_from_file: 0, made_not_written: 0, made: 0, tmp_files_seen: 0, orphan_source_processes: 0 };
+  const figures = {
+    kills: 0,
+    unparseable_files: 0,
+    torn_tails: 0,
+    bad_lines: 0,
+    vanished_from_file: 0,
+    made_not_written: 0,
+    made: 0,
+    tmp_files_seen: 0,
+    orphan_source_processes: 0,
+  };
   for (let k = 1; k <= opts.kills; k++) {
     const child = start(`run-${k}`);
     const spawned = Date.now();
@@ -128,7 +165,9 @@ async function main(): Promise<void> {
     figures.made += made.length;
     figures.made_not_written += made.filter((id) => !inFile.has(id)).length;
     for (const id of inFile) queued.add(id);
-    console.log(`power-loss: kill ${k} after ${(after / 1000).toFixed(1)} s: ${made.length} events made, file ${inFile.size} events${parsed.bad || parsed.torn ? ` (BAD ${parsed.bad}, torn ${parsed.torn})` : ''}`);
+    console.log(
+      `power-loss: kill ${k} after ${(after / 1000).toFixed(1)} s: ${made.length} events made, file ${inFile.size} events${parsed.bad || parsed.torn ? ` (BAD ${parsed.bad}, torn ${parsed.torn})` : ''}`,
+    );
   }
 
   // The broker comes back: one more run delivers what the file holds.
@@ -175,7 +214,13 @@ async function main(): Promise<void> {
   };
   if (lost.length > 0) console.log(`power-loss: lost ${lost.slice(0, 10).join(', ')}`);
   console.log(JSON.stringify(result));
-  const ok = result.unparseable_files === 0 && result.vanished_from_file === 0 && result.lost === 0 && result.duplicates === 0 && result.orphan_source_processes === 0 && result.tmp_files_left === 0;
+  const ok =
+    result.unparseable_files === 0 &&
+    result.vanished_from_file === 0 &&
+    result.lost === 0 &&
+    result.duplicates === 0 &&
+    result.orphan_source_processes === 0 &&
+    result.tmp_files_left === 0;
   process.exit(ok ? 0 : 1);
 }
 

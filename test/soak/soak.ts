@@ -17,7 +17,7 @@ import { Mosquitto, freePort } from '../helpers/mosquitto.js';
 import { connectClient } from '../helpers/mqtt-client.js';
 import { DEMO_CLIP, threeFaces } from '../helpers/clips/reference.js';
 import { sharedDataDir } from '../helpers/clips/data.js';
-import { topicsFor } from '../../src/publish/topics.js';
+import { topicsFor } from '../../src/contract/topics.js';
 import { faultPlan, type Fault } from './plan.js';
 import { MjpegStream } from './stream.js';
 import { medianOver, sampleProcess, type Sample } from './sampler.js';
@@ -112,7 +112,20 @@ class Watch {
 
 /** Payloads a broken or hostile client might send to the command topics. */
 function malformedCommands(): Array<[string, string | Buffer]> {
-  const bad: Array<string | Buffer> = ['', '{', 'null', '[]', '"paused"', '{"paused":"yes"}', '{"paused":1}', '{"transaction":{}}', '{"paused":true,"extra":1}', Buffer.from([0xff, 0xfe, 0x00, 0x01]), 'x'.repeat(256 * 1024), '{"__proto__":{"paused":true}}'];
+  const bad: Array<string | Buffer> = [
+    '',
+    '{',
+    'null',
+    '[]',
+    '"paused"',
+    '{"paused":"yes"}',
+    '{"paused":1}',
+    '{"transaction":{}}',
+    '{"paused":true,"extra":1}',
+    Buffer.from([0xff, 0xfe, 0x00, 0x01]),
+    'x'.repeat(256 * 1024),
+    '{"__proto__":{"paused":true}}',
+  ];
   const out: Array<[string, string | Buffer]> = [];
   for (let i = 0; i < 20; i++) {
     for (const p of bad) out.push([topics.set, p]);
@@ -162,7 +175,21 @@ async function main(): Promise<void> {
   const daemon = new DaemonProcess({
     root: ROOT,
     runDir,
-    args: ['--source', stream.url, '--mqtt-url', brokerUrl, '--device-id', DEVICE, '--mqtt-stats-interval-s', '2', '--mqtt-queue-file', 'outbox.jsonl', '--http-enabled', '--http-port', String(httpPort)],
+    args: [
+      '--source',
+      stream.url,
+      '--mqtt-url',
+      brokerUrl,
+      '--device-id',
+      DEVICE,
+      '--mqtt-stats-interval-s',
+      '2',
+      '--mqtt-queue-file',
+      'outbox.jsonl',
+      '--http-enabled',
+      '--http-port',
+      String(httpPort),
+    ],
     env: wall?.env(),
     onCrash: () => watch.processEnded(),
     onKilled: () => watch.processEnded(),
@@ -291,7 +318,10 @@ async function main(): Promise<void> {
 
 /** Steps of the wall clock the daemon logged (one warn line each, with its size), over all its processes. */
 function clockJumpsLogged(logFile: string): number {
-  return fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"jump_s"')).length;
+  return fs
+    .readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"jump_s"')).length;
 }
 
 /** A camera whose server accepts connections and never answers; close() also ends the connections it holds. */

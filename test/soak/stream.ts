@@ -1,9 +1,9 @@
 // A live MJPEG-over-HTTP camera: ffmpeg serves a clip in a loop at its own frame rate, the way the README's
 // HTTP source recipe does. ffmpeg's HTTP server (`-listen 1`) serves one client and exits when it leaves,
 // so while the stream is up it is restarted at once; `down()` kills it and keeps it down.
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isListening, serveMjpeg } from '../helpers/media-tools.js';
 
 export class MjpegStream {
   private child: ChildProcess | undefined;
@@ -47,10 +47,7 @@ export class MjpegStream {
   }
 
   private spawn(): void {
-    // A still photo is served as a 15 fps camera that sees it; a clip loops at its own rate.
-    const input = /\.(png|jpe?g)$/i.test(this.clip) ? ['-loop', '1', '-framerate', '15', '-i', this.clip] : ['-stream_loop', '-1', '-i', this.clip];
-    const args = ['-loglevel', 'error', '-re', ...input, '-an', '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', this.url];
-    const child = spawn('ffmpeg', args, { stdio: 'ignore' });
+    const child = serveMjpeg(this.clip, this.port);
     this.child = child;
     child.once('exit', () => {
       if (this.child !== child) return;
@@ -58,22 +55,4 @@ export class MjpegStream {
       if (this.wanted) setTimeout(() => this.wanted && !this.child && this.spawn(), 100);
     });
   }
-}
-
-/** A TCP socket in state LISTEN on this local port (/proc/net/tcp: hex port, state 0A). */
-function isListening(port: number): boolean {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = fs.readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols[1]?.endsWith(`:${hex}`) && cols[3] === '0A') return true;
-    }
-  }
-  return false;
 }

@@ -52,7 +52,9 @@
       root.appendChild(svg('rect', { class: 'box s-' + e, x: b.x, y: b.y, width: b.width, height: b.height, rx: 6, 'stroke-width': 5 * scale }));
       const label = `#${f.track} ${f.emotion || '…'}`;
       const above = b.y > 36 * scale;
-      root.appendChild(svg('text', { class: 'label f-' + e, x: b.x, y: above ? b.y - 10 * scale : b.y + b.height + 32 * scale, 'font-size': 30 * scale }, label));
+      root.appendChild(
+        svg('text', { class: 'label f-' + e, x: b.x, y: above ? b.y - 10 * scale : b.y + b.height + 32 * scale, 'font-size': 30 * scale }, label),
+      );
     }
     if (m.faces.length === 0) {
       const text = m.faces_present !== 0 ? 'Faces are not shown here (privacy)' : m.status.camera === 'online' ? 'No faces' : 'Camera ' + m.status.camera;

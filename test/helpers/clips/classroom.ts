@@ -27,8 +27,26 @@ export interface ClassroomSpec {
   scene?: 'arrivals' | 'still';
 }
 
-export const CLASSROOM_720P: ClassroomSpec = { name: 'classroom-27faces-1280x720', width: 1280, height: 720, faces: 27, minFace: 36, maxFace: 90, rows: 4, seconds: 12 };
-export const CLASSROOM_1080P: ClassroomSpec = { name: 'classroom-30faces-1920x1080', width: 1920, height: 1080, faces: 30, minFace: 40, maxFace: 120, rows: 4, seconds: 12 };
+export const CLASSROOM_720P: ClassroomSpec = {
+  name: 'classroom-27faces-1280x720',
+  width: 1280,
+  height: 720,
+  faces: 27,
+  minFace: 36,
+  maxFace: 90,
+  rows: 4,
+  seconds: 12,
+};
+export const CLASSROOM_1080P: ClassroomSpec = {
+  name: 'classroom-30faces-1920x1080',
+  width: 1920,
+  height: 1080,
+  faces: 30,
+  minFace: 40,
+  maxFace: 120,
+  rows: 4,
+  seconds: 12,
+};
 /** The 720p classroom at 15 fps: the same faces at the same times. */
 export const CLASSROOM_720P_15FPS: ClassroomSpec = { ...CLASSROOM_720P, name: 'classroom-27faces-1280x720-15fps', fps: 15 };
 /** The 720p classroom sitting still for 20 s: 24 faces from the start, 3 arrivals, one expression each. */
@@ -142,7 +160,10 @@ function layout(spec: ClassroomSpec, sequences: CkSequence[]): Placed[] {
   const rnd = rng(SEED);
   const usable = sequences.filter((s) => LABELS[s.label]).sort((a, b) => `${a.subject}/${a.sequence}`.localeCompare(`${b.subject}/${b.sequence}`));
   if (usable.length === 0) throw new Error('no CK+ full-frame sequence with one of the six labels');
-  const order = usable.map((s) => ({ s, k: rnd() })).sort((a, b) => a.k - b.k).map((x) => x.s);
+  const order = usable
+    .map((s) => ({ s, k: rnd() }))
+    .sort((a, b) => a.k - b.k)
+    .map((x) => x.s);
   const placed = seats(spec, rnd).map((seat, i): Placed => {
     const seq = order[i % order.length] as CkSequence;
     return { seq, label: LABELS[seq.label] as string, mirror: i >= order.length, ...place(seq, seat), ...timing(spec, i, rnd) };

@@ -23,7 +23,16 @@ export interface EmptyRoomSpec {
   quality: number;
 }
 
-export const EMPTY_480P: EmptyRoomSpec = { name: 'empty-room-640x480', width: 640, height: 480, fps: 30, seconds: 20, noise: 4, step: { atS: 10, gain: 1.3 }, quality: 95 };
+export const EMPTY_480P: EmptyRoomSpec = {
+  name: 'empty-room-640x480',
+  width: 640,
+  height: 480,
+  fps: 30,
+  seconds: 20,
+  noise: 4,
+  step: { atS: 10, gain: 1.3 },
+  quality: 95,
+};
 export const EMPTY_720P: EmptyRoomSpec = { ...EMPTY_480P, name: 'empty-room-1280x720', width: 1280, height: 720 };
 
 const SEED = 20261214;
@@ -84,7 +93,11 @@ export function emptyRoomClip(cacheDir: string, spec: EmptyRoomSpec): ComposedCl
       jpegs.push(cv.imencode('.jpg', mat, [cv.IMWRITE_JPEG_QUALITY, spec.quality]));
       mat.release();
     }
-    const mux = spawnSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'image2pipe', '-framerate', String(spec.fps), '-c:v', 'mjpeg', '-i', '-', '-c:v', 'copy', file], { input: Buffer.concat(jpegs), maxBuffer: 2 ** 20 });
+    const mux = spawnSync(
+      'ffmpeg',
+      ['-loglevel', 'error', '-y', '-f', 'image2pipe', '-framerate', String(spec.fps), '-c:v', 'mjpeg', '-i', '-', '-c:v', 'copy', file],
+      { input: Buffer.concat(jpegs), maxBuffer: 2 ** 20 },
+    );
     if (mux.error || mux.status !== 0) throw new Error(`ffmpeg could not write ${file}: ${mux.error?.message ?? mux.stderr.toString().trim()}`);
     return { width: spec.width, height: spec.height, fps: spec.fps, frames, faces: [] };
   });

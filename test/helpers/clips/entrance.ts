@@ -57,7 +57,8 @@ export function slowEntranceClip(dataDir: string, cacheDir: string): ComposedCli
   const recipe = `slow-entrance/v1: ${spec.width}x${spec.height} at ${spec.fps} fps, ${spec.frames} frames, faces ${spec.face} px (neutral first frames of the first three CK+ subjects), seats ${JSON.stringify(SEATS)}, sits down over frames ${spec.sitDown.join('-')}, fades in over ${spec.fadeIn.join('-')}`;
   return cached(cacheDir, spec.name, recipe, (file) => {
     const bySubject = new Map<string, CkSequence>();
-    for (const s of readCkSequences(dataDir).sort((a, b) => `${a.subject}/${a.sequence}`.localeCompare(`${b.subject}/${b.sequence}`))) if (!bySubject.has(s.subject)) bySubject.set(s.subject, s);
+    for (const s of readCkSequences(dataDir).sort((a, b) => `${a.subject}/${a.sequence}`.localeCompare(`${b.subject}/${b.sequence}`)))
+      if (!bySubject.has(s.subject)) bySubject.set(s.subject, s);
     const seqs = [...bySubject.values()].slice(0, 3);
     if (seqs.length < 3) throw new Error('fewer than three CK+ subjects in ckplus/fullframe.json');
     const pics = seqs.map((s) => picture(s, spec.face));
@@ -86,11 +87,34 @@ export function slowEntranceClip(dataDir: string, cacheDir: string): ComposedCli
     } finally {
       for (const p of pics) p.mat.release();
     }
-    const faceBox = (seat: readonly [number, number], p: ReturnType<typeof picture>): BoxTuple => [seat[0] + p.faceAt[0], seat[1] + p.faceAt[1], spec.face, spec.face];
+    const faceBox = (seat: readonly [number, number], p: ReturnType<typeof picture>): BoxTuple => [
+      seat[0] + p.faceAt[0],
+      seat[1] + p.faceAt[1],
+      spec.face,
+      spec.face,
+    ];
     const faces: ComposedFace[] = [
-      { subject: `${seqs[0]?.subject} (seated)`, region: [SEATS.seated[0], SEATS.seated[1], seated.mat.cols, seated.mat.rows], face: faceBox(SEATS.seated, seated), firstFrame: 0, lastFrame: spec.frames - 1 },
-      { subject: `${seqs[1]?.subject} (sits down)`, region: [SEATS.sitsDown[0], SEATS.sitsDown[1], sitting.mat.cols, sitting.mat.rows], face: faceBox(SEATS.sitsDown, sitting), firstFrame: spec.sitDown[0], lastFrame: spec.frames - 1 },
-      { subject: `${seqs[2]?.subject} (fades in)`, region: [SEATS.fadesIn[0], SEATS.fadesIn[1], fading.mat.cols, fading.mat.rows], face: faceBox(SEATS.fadesIn, fading), firstFrame: spec.fadeIn[0], lastFrame: spec.frames - 1 },
+      {
+        subject: `${seqs[0]?.subject} (seated)`,
+        region: [SEATS.seated[0], SEATS.seated[1], seated.mat.cols, seated.mat.rows],
+        face: faceBox(SEATS.seated, seated),
+        firstFrame: 0,
+        lastFrame: spec.frames - 1,
+      },
+      {
+        subject: `${seqs[1]?.subject} (sits down)`,
+        region: [SEATS.sitsDown[0], SEATS.sitsDown[1], sitting.mat.cols, sitting.mat.rows],
+        face: faceBox(SEATS.sitsDown, sitting),
+        firstFrame: spec.sitDown[0],
+        lastFrame: spec.frames - 1,
+      },
+      {
+        subject: `${seqs[2]?.subject} (fades in)`,
+        region: [SEATS.fadesIn[0], SEATS.fadesIn[1], fading.mat.cols, fading.mat.rows],
+        face: faceBox(SEATS.fadesIn, fading),
+        firstFrame: spec.fadeIn[0],
+        lastFrame: spec.frames - 1,
+      },
     ];
     return { width: spec.width, height: spec.height, fps: spec.fps, frames: spec.frames, faces };
   });

@@ -98,5 +98,11 @@ export function benchClips(cacheDir = CLIP_CACHE_DIR): BenchClips {
     throw new Error(`no reference data (../shared/data) and no demo clip at ${DEMO_CLIP}: run deploy/make-demo-clip.sh`);
   }
   const demo = named(DEMO_CLIP, 1);
-  return { clips: [demo, ...empty], target: demo, classrooms: [], paced: [...empty, demo], note: `shared data absent: benchmarking the demo clip ${DEMO_CLIP} (one face) instead of the three-face clip` };
+  return {
+    clips: [demo, ...empty],
+    target: demo,
+    classrooms: [],
+    paced: [...empty, demo],
+    note: `shared data absent: benchmarking the demo clip ${DEMO_CLIP} (one face) instead of the three-face clip`,
+  };
 }
