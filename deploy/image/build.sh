@@ -212,9 +212,10 @@ if [ "${#ARCHES[@]}" -gt 1 ]; then
   say "the multi-arch index"
   multi="$WORK/oci-multi"
   mkdir -p "$multi/blobs/sha256"
-  for a in "${ARCHES[@]}"; do cp -l -n "$WORK/oci-$a"/blobs/sha256/* "$multi/blobs/sha256/"; done
+  layouts=()
+  for a in "${ARCHES[@]}"; do cp -l -n "$WORK/oci-$a"/blobs/sha256/* "$multi/blobs/sha256/" && layouts+=("$WORK/oci-$a"); done
   echo '{"imageLayoutVersion":"1.0.0"}' >"$multi/oci-layout"
-  node "$SRC/deploy/image/index.mjs" "$multi" "emotiond:$(tr "+~" "--" <<<"$VERSION")" $(for a in "${ARCHES[@]}"; do echo "$WORK/oci-$a"; done) >>"$CACHE/logs/image-$RELEASE-index.log" 2>&1 \
+  node "$SRC/deploy/image/index.mjs" "$multi" "emotiond:$(tr "+~" "--" <<<"$VERSION")" "${layouts[@]}" >>"$CACHE/logs/image-$RELEASE-index.log" 2>&1 \
     || die "could not write the image index (see $CACHE/logs/image-$RELEASE-index.log)"
   out="$OUTDIR/emotiond_${VERSION}_multiarch.oci.tar"
   tar -C "$multi" -cf "$out.tmp" oci-layout index.json blobs && mv "$out.tmp" "$out" || die "could not write $out"
