@@ -65,10 +65,11 @@ while (queue.length > 0) {
     const dirs = [...runpath.map((d) => d.replace('$ORIGIN', path.dirname(file))), path.dirname(file), ...LIBDIRS];
     let found;
     for (const d of dirs) {
+      // Links are followed within the root (alternatives: /usr/lib/<triplet>/libblas.so.3 -> /etc/alternatives/...).
       const candidate = path.join(d, soname);
-      if (fs.existsSync(inRoot(candidate))) {
+      found = resolveIn(candidate);
+      if (found) {
         closure.add(candidate); // the link's own path (a package owns it)
-        found = resolveIn(candidate);
         break;
       }
     }
@@ -94,6 +95,6 @@ const before = new Set(fs.readFileSync(beforeFile, 'utf8').split('\n').filter(Bo
 const installed = fs.readdirSync(info).filter((n) => n.endsWith('.list')).map((n) => n.slice(0, -5).replace(/:.*$/, ''));
 const remove = installed.filter((p) => !before.has(p) && !needed.has(p)).sort();
 let bytes = 0;
-for (const f of closure) if (!f.startsWith('/usr/lib/emotiond/')) bytes += fs.statSync(inRoot(f)).size;
+for (const f of new Set([...closure].map(resolveIn))) if (!f.startsWith('/usr/lib/emotiond/')) bytes += fs.statSync(inRoot(f)).size;
 process.stderr.write(`prune: ${closure.size} files in emotiond's library closure (${Math.round(bytes / 1048576)} MB outside /usr/lib/emotiond), from ${needed.size} packages; ${remove.length} of the ${installed.length - before.size} packages apt added own none of them\n`);
 process.stdout.write(remove.map((p) => `${p}\n`).join(''));
