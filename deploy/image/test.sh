@@ -73,11 +73,12 @@ summary() {
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# Waits (at most $1 s) for pattern $2 in file $3; sets AT (epoch seconds) when it came.
+# Waits (at most $1 s) for pattern $2 in file $3 (while process $4, if given, runs); sets AT (epoch seconds) when it came.
 wait_line() {
   local until=$((SECONDS + $1))
   until grep -q "$2" "$3" 2>/dev/null; do
     [ "$SECONDS" -lt "$until" ] || return 1
+    [ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || return 1
     sleep 0.1
   done
   AT="$(now)"
@@ -105,7 +106,7 @@ t0="$(now)"
 "${P[@]}" "${RUN[@]}" --name emotiond-demo --network none "$IMAGE" demo >"$LOGS/demo.log" 2>&1 &
 demo_pid=$!
 CONTAINERS+=(emotiond-demo)
-wait_line 120 '"type":"face_appeared"' "$LOGS/demo.log" || die "podman run $IMAGE demo printed no face_appeared in 120 s: $(tail -n 5 "$LOGS/demo.log" | tr '\n' ' ')"
+wait_line 120 '"type":"face_appeared"' "$LOGS/demo.log" "$demo_pid" || die "podman run $IMAGE demo printed no face_appeared in 120 s: $(tail -n 5 "$LOGS/demo.log" | tr '\n' ' ')"
 FIRST="$(secs "$t0" "$AT")"
 # The clip is 20 s: the demo ends with it.
 timeout 120 tail --pid="$demo_pid" -f /dev/null
@@ -177,10 +178,12 @@ if [ "$ARM64" -eq 1 ] && [ -n "$MULTI" ]; then
   ARM_IMAGE="$(tail -n 1 "$LOGS/pull-arm64.log")"
   arch="$("${P[@]}" image inspect --format '{{.Architecture}} {{.Size}}' "$ARM_IMAGE")"
   t0="$(now)"
-  "${P[@]}" "${RUN[@]}" --name emotiond-arm64 --network none --env QEMU_CPU="$EMU_CPU" "$ARM_IMAGE" demo >"$LOGS/demo-arm64.log" 2>&1 &
+  # Under qemu-user, ONNX Runtime's cpuinfo reads the host's x86 CPU topology in /sys and segfaults (lib.sh does not
+  # mount /sys in emulated roots for the same reason): masked here. A real arm64 machine needs no such thing.
+  "${P[@]}" "${RUN[@]}" --name emotiond-arm64 --network none --security-opt mask=/sys/devices/system/cpu --env QEMU_CPU="$EMU_CPU" "$ARM_IMAGE" demo >"$LOGS/demo-arm64.log" 2>&1 &
   arm_pid=$!
   CONTAINERS+=(emotiond-arm64)
-  wait_line 300 '"type":"face_appeared"' "$LOGS/demo-arm64.log" || die "the arm64 demo printed no face_appeared in 300 s: $(tail -n 5 "$LOGS/demo-arm64.log" | tr '\n' ' ')"
+  wait_line 300 '"type":"face_appeared"' "$LOGS/demo-arm64.log" "$arm_pid" || die "the arm64 demo printed no face_appeared in 300 s: $(tail -n 5 "$LOGS/demo-arm64.log" | tr '\n' ' ')"
   machine="$("${P[@]}" exec emotiond-arm64 /usr/lib/emotiond/node/bin/node -p 'process.arch' 2>&1)"
   FIGURES+=("arm64 image (${arch%% *}, $((${arch##* } / 1000000)) MB; node process.arch $machine) under QEMU_CPU=$EMU_CPU: first face_appeared $(secs "$t0" "$AT") s after podman run (emulated)")
   "${P[@]}" stop -t 5 emotiond-arm64 >/dev/null 2>&1
