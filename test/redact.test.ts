@@ -41,6 +41,16 @@ const hidden: Array<[string, string, string]> = [
     'souphttpsrc extra-headers="h, Authorization=(string)\\"Bearer [redacted]\\"" ! appsink',
   ],
   ['an Authorization header echoed in an error', 'HTTP error 401 for GET /x (Authorization: CANARY)', 'HTTP error 401 for GET /x (Authorization: [redacted])'],
+  [
+    'a Digest Authorization header: its response, cnonce and username',
+    'Authorization: Digest username="CANARY", realm="cam", nonce="n1", uri="/x", response="CANARY", qop=auth, nc=00000001, cnonce="CANARY"',
+    'Authorization: Digest username=[redacted], realm="cam", nonce="n1", uri="/x", response=[redacted], qop=auth, nc=00000001, cnonce=[redacted]',
+  ],
+  [
+    'a Digest header in a GstStructure (escaped quotes)',
+    'extra-headers="h, Authorization=(string)\\"Digest username=\\\\\\"CANARY\\\\\\", response=\\\\\\"CANARY\\\\\\"\\""',
+    'extra-headers="h, Authorization=(string)\\"Digest username=[redacted], response=[redacted]\\""',
+  ],
 ];
 for (const [name, input, want] of hidden) {
   test(`redacts ${name}`, (t) => {

@@ -4,7 +4,7 @@
 // appears in a text (OpenCV and FFmpeg errors echo the URI); GStreamer user-id=/user-pw=/proxy-id=/proxy-pw=
 // properties; query parameters whose name holds token, key, auth, pass or secret, or is pw, psw or pwd (IP
 // cameras such as ?user=admin&pwd=..., ?access_token=...); Authorization headers (GStreamer souphttpsrc
-// extra-headers, HTTP errors that echo a request) and their credentials.
+// extra-headers, HTTP errors that echo a request) and their credentials, Digest's response, cnonce and username.
 
 export const REDACTED = '[redacted]';
 
@@ -17,9 +17,15 @@ const GST_CREDENTIAL = /\b((?:user|proxy)-(?:id|pw)\s*=\s*)(?:"(?:[^"\\]|\\.)*"|
 // A parameter name is everything from the separator to "=": any that holds one of the words, or a short one.
 const QUERY_SECRET = /([?&;](?:[^=&#\s"'?;]*(?:token|key|auth|pass|secret)[^=&#\s"'?;]*|pw|psw|pwd|user_pw)=)[^&#\s"']*/gi;
 // "Authorization: Basic abc", "Authorization=(string)\"Bearer abc\"" (a GstStructure), "Proxy-Authorization: abc":
-// the scheme stays, the credential after it goes (to the end of the quoted value, or of the word).
+// the scheme stays, the credential after it goes (to the end of the quoted value, or of the word). Digest's
+// parameters are not one word: DIGEST_PARAM hides the ones that matter.
 const AUTH_HEADER =
-  /\b((?:proxy-)?authorization\s*[:=]\s*(?:\(string\)\s*)?(?:\\?["'])?\s*(?:(?:basic|bearer|digest|token|negotiate|ntlm)\s+)?)[^\s"'\\,;)]+/gi;
+  /\b((?:proxy-)?authorization\s*[:=]\s*(?:\(string\)\s*)?(?:\\?["'])?\s*(?:(?:basic|bearer|token|negotiate|ntlm)\s+)?)(?!digest\s|\()[^\s"'\\,;)]+/gi;
+
+// HTTP Digest's parameters after "Digest": the response (a hash of the password, open to an offline guess) and the
+// client nonce and user name with it; quoted (also with GstStructure's escaped quotes) or bare.
+const DIGEST_PARAM = /\b((?:response|cnonce|username)\s*=\s*)(?:\\*"(?:[^"\\]|\\+[^"\\])*\\*"|[^\s,;"'\\)]+)/gi;
+const HAS_DIGEST = /\bdigest\s/i;
 
 /** `text` with every credential the patterns above recognise replaced by [redacted]. */
 export function redactText(text: string): string {
@@ -27,7 +33,8 @@ export function redactText(text: string): string {
     .replace(URL_USERINFO, `$1${REDACTED}@`)
     .replace(GST_CREDENTIAL, `$1${REDACTED}`)
     .replace(QUERY_SECRET, `$1${REDACTED}`)
-    .replace(AUTH_HEADER, `$1${REDACTED}`);
+    .replace(AUTH_HEADER, `$1${REDACTED}`)
+    .replace(DIGEST_PARAM, (all: string, name: string) => (HAS_DIGEST.test(text) ? `${name}${REDACTED}` : all));
 }
 
 /** A deep copy of a JSON-like value with redactText applied to every string in it. */
