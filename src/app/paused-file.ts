@@ -20,39 +20,32 @@ export class PausedFile {
    * the daemon paused, with a warning: for privacy, an unknown answer is "paused".
    */
   read(): boolean {
-    const paused = this.readRecord();
+    const { paused, bytes } = this.readRecord();
     // A record of the fixed length is kept from the start, so that a pause can later replace it in place on a
     // full card (see write()).
-    if (paused !== undefined) {
-      let size = -1;
-      try {
-        size = fs.statSync(this.file).size;
-      } catch {
-        // written below
-      }
-      if (size !== RECORD_BYTES) this.write(paused);
-    }
+    if (paused !== undefined && bytes !== RECORD_BYTES) this.write(paused);
     return paused ?? true;
   }
 
-  /** The saved value; false when none was saved; undefined (= paused, said) when the file cannot be used. */
-  private readRecord(): boolean | undefined {
+  /** The saved value (false when none was saved; undefined, said, when the file cannot be used) and the record's length. */
+  private readRecord(): { paused: boolean | undefined; bytes: number } {
     let text: string;
     try {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { paused: false, bytes: 0 };
       this.log.warn({ file: this.file, reason: fileReason(err) }, 'cannot read the saved pause: staying paused until a {"paused":false} command');
-      return undefined;
+      return { paused: undefined, bytes: 0 };
     }
+    const bytes = Buffer.byteLength(text);
     try {
       const value = (JSON.parse(text) as { paused?: unknown }).paused;
-      if (typeof value === 'boolean') return value;
+      if (typeof value === 'boolean') return { paused: value, bytes };
     } catch {
       // below
     }
     this.log.warn({ file: this.file }, 'the saved pause is not {"paused":true|false}: staying paused until a {"paused":false} command');
-    return undefined;
+    return { paused: undefined, bytes };
   }
 
   /**

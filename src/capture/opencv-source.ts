@@ -53,6 +53,11 @@ export function describeSource(uri: string): string {
   return redactText(uri);
 }
 
+/** How errors name a source: its URI (credentials hidden) and its kind. */
+export function sourceWhere(uri: string): string {
+  return `source.uri "${describeSource(uri)}" (${sourceKind(uri)})`;
+}
+
 function openCapture(uri: string, kind: SourceKind): cv.VideoCapture {
   switch (kind) {
     case 'v4l2':
@@ -86,7 +91,7 @@ export class OpenCvSource implements FrameSource {
   /** Open and configure; throws EMD_SOURCE_OPEN naming the source when it cannot deliver. */
   static open(settings: Config['source'], opts: SourceOptions = {}): OpenCvSource {
     const kind = sourceKind(settings.uri);
-    const where = `source.uri "${describeSource(settings.uri)}" (${kind})`;
+    const where = sourceWhere(settings.uri);
     let cap: cv.VideoCapture;
     try {
       cap = openCapture(settings.uri, kind);

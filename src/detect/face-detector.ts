@@ -47,7 +47,8 @@ export class FaceDetector {
   /** The cascade's training window: the smallest face it can find. */
   readonly window: number;
   private readonly schedule: DetectionSchedule;
-  private plan?: { width: number; height: number; bands: Band[] };
+  /** What depends only on the frame size, worked out once per size: the bands, the smallest face, the motion cell. */
+  private plan?: { width: number; height: number; bands: Band[]; minFace: number; cell: number };
   /** The motion gate's mask and the moved cells not yet searched; null without the gate. */
   private readonly motion: MotionMask | null;
   private readonly pending = new PendingMotion<Band>(areaWindows);
@@ -112,10 +113,10 @@ export class FaceDetector {
     this.pending.clear();
   }
 
-  /** Update the motion mask; tracks whose probe window moved are probed at track_hz again, and a new scene
-   * (or the first frame) is swept whole. */
+  /** Update the motion mask (after bandsFor: its cell is the frame size's); tracks whose probe window moved are
+   * probed at track_hz again, and a new scene (or the first frame) is swept whole. */
   private watch(gray: cv.Mat, tracks: readonly ProbeTarget[]): MotionFrame {
-    const motion = (this.motion as MotionMask).update(gray, MotionMask.cellFor(this.minFace(gray.cols, gray.rows)));
+    const motion = (this.motion as MotionMask).update(gray, (this.plan as { cell: number }).cell);
     if (motion.scene) {
       this.schedule.requestFull();
       this.schedule.noteMoved(tracks);
@@ -135,7 +136,7 @@ export class FaceDetector {
     return {
       sweep_s: s.lastSweepMs === null ? null : Math.round(s.lastSweepMs) / 1000,
       sweep_frames: s.lastSweepFrames,
-      min_face_px: this.plan ? this.minFace(this.plan.width, this.plan.height) : 0,
+      min_face_px: this.plan?.minFace ?? 0,
       budget_ms: this.settings.budget_ms,
       searched: Math.round(s.searched * 1000) / 1000,
     };
@@ -161,7 +162,8 @@ export class FaceDetector {
         scaleFactor: s.scale_factor,
         maxWidth: s.detect_width,
       });
-      this.plan = { width, height, bands };
+      const minFace = this.minFace(width, height);
+      this.plan = { width, height, bands, minFace, cell: MotionMask.cellFor(minFace) };
       this.schedule.restartSweep();
     }
     return this.plan.bands;

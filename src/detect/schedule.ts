@@ -191,8 +191,7 @@ export class DetectionSchedule {
 
   /** Start the sweep over (the frame size changed: the bands are new). */
   restartSweep(): void {
-    this.cursor = { band: 0, row: 0 };
-    this.sweepStart = null;
+    this.rewind();
     this.fullAsked = true;
   }
 
@@ -218,8 +217,7 @@ export class DetectionSchedule {
       this.fullAsked = false;
       this.fullRunning = true;
       this.lastFullMs = nowMs;
-      this.cursor = { band: 0, row: 0 };
-      this.sweepStart = null;
+      this.rewind();
       // The full sweep searches the cells that moved before it: no need to search them twice.
       pending.clear();
     }
@@ -239,12 +237,15 @@ export class DetectionSchedule {
     this.shares[this.frames % SHARE_FRAMES] = total > 0 ? searched.reduce((a, x) => a + x.windows, 0) / total : 0;
   }
 
+  /** The sweep's cursor back to the first row of the first band, no sweep under way. */
+  private rewind(): void {
+    this.cursor = { band: 0, row: 0 };
+    this.sweepStart = null;
+  }
+
   /** Strips from the cursor within `allowance` windows (at least one); ends a sweep when the cursor wraps. */
   private stripsWithin(bands: readonly Band[], allowanceIn: number, nowMs: number, frame: number): Strip[] {
-    if (this.cursor.band >= bands.length || this.cursor.row >= (bands[this.cursor.band] as Band).height) {
-      this.cursor = { band: 0, row: 0 };
-      this.sweepStart = null;
-    }
+    if (this.cursor.band >= bands.length || this.cursor.row >= (bands[this.cursor.band] as Band).height) this.rewind();
     this.sweepStart ??= { ms: nowMs, frame };
     let allowance = allowanceIn;
     const strips: Strip[] = [];

@@ -16,7 +16,7 @@ import cv from '../system/opencv.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../system/logger.js';
 import { EmotiondError, ERRORS, type ErrorCode } from '../errors.js';
-import { describeSource, sourceKind, type FrameSource, type SourceKind, type SourceOptions, type SourceProps } from '../capture/opencv-source.js';
+import { sourceKind, sourceWhere, type FrameSource, type SourceKind, type SourceOptions, type SourceProps } from '../capture/opencv-source.js';
 import { ReplyReader, type SourceReply, type SourceRequest } from './source-protocol.js';
 
 /** Whether these settings put the source in a process of its own. */
@@ -209,7 +209,7 @@ export class IsolatedSources {
   async open(settings: Config['source'], opts: SourceOptions = {}): Promise<FrameSource> {
     if (!this.proc || this.proc.exited) this.proc = new SourceProcess(this.log);
     const proc = this.proc;
-    const where = `source.uri "${describeSource(settings.uri)}" (${sourceKind(settings.uri)})`;
+    const where = sourceWhere(settings.uri);
     let answer: Answer;
     try {
       answer = await proc.request({ kind: 'open', settings, colour: opts.colour === true }, settings.open_timeout_s * 1000);

@@ -29,12 +29,12 @@ const HAS_DIGEST = /\bdigest\s/i;
 
 /** `text` with every credential the patterns above recognise replaced by [redacted]. */
 export function redactText(text: string): string {
-  return text
+  const shown = text
     .replace(URL_USERINFO, `$1${REDACTED}@`)
     .replace(GST_CREDENTIAL, `$1${REDACTED}`)
     .replace(QUERY_SECRET, `$1${REDACTED}`)
-    .replace(AUTH_HEADER, `$1${REDACTED}`)
-    .replace(DIGEST_PARAM, (all: string, name: string) => (HAS_DIGEST.test(text) ? `${name}${REDACTED}` : all));
+    .replace(AUTH_HEADER, `$1${REDACTED}`);
+  return HAS_DIGEST.test(text) ? shown.replace(DIGEST_PARAM, `$1${REDACTED}`) : shown;
 }
 
 /** A deep copy of a JSON-like value with redactText applied to every string in it. */
