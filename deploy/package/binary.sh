@@ -24,8 +24,8 @@ die() {
 }
 
 case "$ARCH" in
-  amd64) ELF_MACHINE="x86-64" ;;
-  arm64) ELF_MACHINE="ARM aarch64" ;;
+  amd64) ELF_MACHINE="x86-64" ORT_ARCH=x64 ;;
+  arm64) ELF_MACHINE="ARM aarch64" ORT_ARCH=arm64 ;;
   *) die "ARCH must be amd64 or arm64, not $ARCH" ;;
 esac
 NODE_VERSION="$("$BUILD_NODE" -p 'require(process.argv[1]).version' "$NODE_TARGET/package.json")"
@@ -47,8 +47,7 @@ fi
 # What the daemon does not load at run time goes: build files, sources, type declarations, package docs and dotfiles
 # (package.json, licences and the code stay). Scripts run with the packaged Node; nothing else is executable.
 tidy_modules() {
-  local nm="$1" d p f ort_arch
-  ort_arch="$([ "$ARCH" = amd64 ] && echo x64 || echo arm64)"
+  local nm="$1" d p f
   # The add-ons' object files and makefiles: only build/Release/*.node is loaded.
   for d in $(cd "$nm" && { compgen -G '*/binding.gyp'; compgen -G '@*/*/binding.gyp'; } | xargs -r -n 1 dirname); do
     [ -d "$nm/$d/build" ] || continue
@@ -64,9 +63,9 @@ tidy_modules() {
   for p in "$nm"/onnxruntime-node/bin/napi-v*/*; do
     [ -d "$p" ] || continue
     if [ "$(basename "$p")" != linux ]; then rm -rf "$p"; continue; fi
-    find "$p" -mindepth 1 -maxdepth 1 ! -name "$ort_arch" -exec rm -rf {} +
+    find "$p" -mindepth 1 -maxdepth 1 ! -name "$ORT_ARCH" -exec rm -rf {} +
   done
-  [ -f "$nm/onnxruntime-node/bin/napi-v6/linux/$ort_arch/libonnxruntime.so.1" ] || die "no onnxruntime for linux/$ort_arch"
+  [ -f "$nm/onnxruntime-node/bin/napi-v6/linux/$ORT_ARCH/libonnxruntime.so.1" ] || die "no onnxruntime for linux/$ORT_ARCH"
   # Command links (.bin), links out of the tree (a build folder), Python caches, dotfiles (.eslintrc, .npmignore,
   # .gitattributes, ...), type declarations and source maps, docs and tests of packages.
   find "$nm" -depth -type d \( -name '.*' -o -name __pycache__ \) -exec rm -rf {} +
@@ -197,7 +196,7 @@ dh_ dh_compress -X README-ops.md
 dh_ dh_fixperms
 dh_ dh_strip --no-automatic-dbgsym
 # Depends from the ELF files; onnxruntime's library comes with the package (found by the binding's $ORIGIN rpath).
-dh_ dh_shlibdeps -l"$L/node_modules/onnxruntime-node/bin/napi-v6/linux/$([ "$ARCH" = amd64 ] && echo x64 || echo arm64)"
+dh_ dh_shlibdeps -l"$L/node_modules/onnxruntime-node/bin/napi-v6/linux/$ORT_ARCH"
 dh_ dh_installdeb
 dh_ dh_gencontrol
 dh_ dh_md5sums
