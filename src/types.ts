@@ -44,6 +44,10 @@ interface StepSchedule {
   count: number;
   firstMs: number;
   lastMs: number;
+  /** Motion gate: the picture moved in the face's box since its last step. */
+  moved: boolean;
+  /** Steps in a row that found the face still (no motion since the step before) and its output steady. */
+  quiet: number;
 }
 
 /** The tracker's part of a face: where it is and how sure the tracker is that it is one. Only the tracker writes it. */

@@ -8,7 +8,7 @@ import { FaceClassifier } from '../src/classify/face-classifier.js';
 import { newTrack } from '../src/track/face-tracker.js';
 import { createLogger } from '../src/system/logger.js';
 import { fromRoot } from '../src/system/paths.js';
-import type { Face } from '../src/types.js';
+import { argmax, type Face } from '../src/types.js';
 
 const MODEL = fromRoot('models/emotion-cnn-lstm.int8.onnx');
 const logger = createLogger({ level: 'silent', pretty: 'no' });
@@ -73,4 +73,66 @@ test('20 faces due on every frame, 4 per frame: round-robin, every face at the s
   const r = c.rates(list);
   t.is(r.min_hz, 2);
   t.is(r.median_hz, 2);
+});
+
+/** Steps of each face per frame over `frames` frames at 30 fps from `t0`, with `moved` telling which faces moved
+ * on frame i (null = no motion gate), and the label committed to the leader after each step as the event gate does
+ * once the face is labelled. */
+async function run(c: FaceClassifier, gray: cv.Mat, list: Face[], frames: number, moved: ((i: number, f: Face) => boolean) | null, t0 = 0) {
+  const stepped: number[][] = list.map(() => []);
+  for (let i = 0; i < frames; i++) {
+    const gate = moved === null ? null : (box: Face['geometry']['box']) => list.some((f) => f.geometry.box === box && moved(i, f));
+    const done = await c.classify(gray, list, t0 + (i * 1000) / 30, gate);
+    for (const f of done) {
+      stepped[list.indexOf(f)]!.push(i);
+      if (f.model.scores) f.label.committed = argmax(f.model.scores);
+    }
+  }
+  return stepped;
+}
+
+test('motion gate: a still face whose output settled is stepped at classifier.still_hz; motion in its box brings it back at once', async (t) => {
+  const model = await EmotionModel.load(MODEL, { threads: 1 });
+  const gray = frame();
+  const c = new FaceClassifier(model, 32, logger, 5);
+  const list = faces(3);
+  // 4 s on a picture that does not change: each face settles within its first second, then runs at 5 Hz.
+  const still = await run(c, gray, list, 120, () => false);
+  for (const [k, at] of still.entries()) {
+    const late = at.filter((i) => i >= 60).length;
+    t.true(late >= 9 && late <= 11, `face ${k + 1}: ${late} steps in the last 2 s (5 Hz is 10)`);
+    t.true(at.filter((i) => i < 15).length >= 7, `face ${k + 1}: the first half second at 15 Hz (${at.join(',')})`);
+  }
+  // Face 1 moves from frame 130 to 159: it is stepped on frame 130, then at 15 Hz; the others stay at 5 Hz.
+  const after = await run(c, gray, list, 60, (i, f) => f.id === 1 && i >= 10 && i < 40, 4000);
+  t.is(after[0]!.filter((i) => i === 10).length, 1, `face 1 steps on the frame its box moved (${after[0]!.join(',')})`);
+  t.true(after[0]!.filter((i) => i >= 10 && i < 40).length >= 14, `face 1 at 15 Hz while it moves: ${after[0]!.join(',')}`);
+  t.true(after[1]!.filter((i) => i >= 10 && i < 40).length <= 6, `face 2 stays at 5 Hz: ${after[1]!.join(',')}`);
+  const r = c.rates(list);
+  t.true((r.min_hz ?? 0) >= 5, `slowest face ${r.min_hz} Hz`);
+  gray.release();
+  await model.release();
+});
+
+test('no motion gate (or still_hz 0), or a label still pending: every face at the model rate', async (t) => {
+  const model = await EmotionModel.load(MODEL, { threads: 1 });
+  const gray = frame();
+  const noGate = await run(new FaceClassifier(model, 32, logger, 5), gray, faces(2), 90, null);
+  const off = await run(new FaceClassifier(model, 32, logger, 0), gray, faces(2), 90, () => false);
+  const pendingFaces = faces(2);
+  const c = new FaceClassifier(model, 32, logger, 5);
+  const stepped: number[] = [];
+  for (let i = 0; i < 90; i++) {
+    const done = await c.classify(gray, pendingFaces, (i * 1000) / 30, () => false);
+    for (const f of done) {
+      stepped.push(i);
+      // Another label leads but is not committed yet (events.hold_s): the face must keep its rate.
+      f.label.committed = argmax(f.model.scores!);
+      f.label.pending = { emotion: f.label.committed === 'Happy' ? 'Sad' : 'Happy', sinceMs: 0 };
+    }
+  }
+  for (const at of [...noGate, ...off]) t.is(at.length, 45);
+  t.is(stepped.length, 90);
+  gray.release();
+  await model.release();
 });

@@ -14,7 +14,7 @@ import { createLogger } from '../src/system/logger.js';
 import { SdNotify } from '../src/cli/sd-notify.js';
 import { MemorySink } from '../src/sinks/memory-sink.js';
 import { PayloadValidator } from '../src/contract/validate.js';
-import type { ClassifiedFace } from '../src/types.js';
+import type { Box, ClassifiedFace } from '../src/types.js';
 import type cvTypes from '../src/system/opencv.js';
 import { notifySocket } from './helpers/notify-socket.js';
 import { freePort } from './helpers/ports.js';
@@ -29,10 +29,15 @@ class StoppableClassifier extends FaceClassifier {
   mode: 'normal' | 'skip' | 'hang' = 'normal';
   private release: (() => void) | null = null;
 
-  override async classify<F extends ClassifiedFace>(gray: cvTypes.Mat, faces: readonly F[], nowMs: number): Promise<F[]> {
+  override async classify<F extends ClassifiedFace>(
+    gray: cvTypes.Mat,
+    faces: readonly F[],
+    nowMs: number,
+    movedIn: ((box: Box) => boolean) | null = null,
+  ): Promise<F[]> {
     if (this.mode === 'skip') return [];
     if (this.mode === 'hang') await new Promise<void>((r) => (this.release = r));
-    return super.classify(gray, faces, nowMs);
+    return super.classify(gray, faces, nowMs, movedIn);
   }
 
   resume(): void {
@@ -88,7 +93,7 @@ testUnless(firstMissing(missingModel(), missingFile(ASTRONAUT, 'python3-skimage'
       redactedConfig: loaded.redacted,
       sinks: [new MemorySink()],
       openSource: () => photoCamera(photo),
-      classifier: (m, n, l) => (classifier = new StoppableClassifier(m, n, l)),
+      classifier: (m, n, l, still) => (classifier = new StoppableClassifier(m, n, l, still)),
     });
     const notify = await notifySocket(t);
     const sd = new SdNotify({ socketPath: notify.path, watchdogUsec: 400_000 });

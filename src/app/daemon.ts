@@ -35,7 +35,7 @@ export interface DaemonOptions {
   /** Replaces OpenCV capture (tests). */
   openSource?: CaptureDeps['open'];
   /** Replaces the face classifier (tests: one that stops classifying). */
-  classifier?: (model: EmotionModel, maxFaces: number, logger: Logger) => FaceClassifier;
+  classifier?: (model: EmotionModel, maxFaces: number, logger: Logger, stillHz: number) => FaceClassifier;
   /** Sees frames with the tracks found in them (`emotiond preview` only; never the service). */
   frameTap?: FrameTap;
   /** Where the pause is kept across restarts (`emotiond run`: state_dir/paused.json); undefined = not kept. */

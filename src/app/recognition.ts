@@ -33,7 +33,7 @@ interface RecognitionDeps {
   /** Replaces OpenCV capture (tests). */
   openSource?: CaptureDeps['open'];
   /** Replaces the face classifier (tests: one that stops classifying). */
-  classifier?: (model: EmotionModel, maxFaces: number, logger: Logger) => FaceClassifier;
+  classifier?: (model: EmotionModel, maxFaces: number, logger: Logger, stillHz: number) => FaceClassifier;
   /** Sees frames with the tracks found in them (`emotiond preview` only; never the service). */
   frameTap?: FrameTap;
   /** Where the pause is kept across restarts; undefined = not kept. */
@@ -104,10 +104,11 @@ export class Recognition {
     const clock = new FrameClock(sourceKind(config.source.uri) === 'file');
     const wall = (frameMs: number): number => clock.wall(frameMs);
     const tracker = new FaceTracker(config.tracker);
-    const classifier = (this.deps.classifier ?? ((m, n, l) => new FaceClassifier(m, n, l)))(
+    const classifier = (this.deps.classifier ?? ((m, n, l, still) => new FaceClassifier(m, n, l, still)))(
       model,
       config.classifier.max_faces,
       logger.child({ module: 'classify' }),
+      config.classifier.still_hz,
     );
     this.deps.stats.sources = { detect: () => detector.stats(), classify: () => classifier.rates(tracker.confirmedTracks) };
     const gate = new EmotionGate(

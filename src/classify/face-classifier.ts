@@ -2,28 +2,48 @@
 // emotiond.step_hz), in one batched model call per frame, and keeps each face's state in its model part.
 // A faster camera does not step faces faster; when more faces are due than one batch takes
 // (classifier.max_faces), those that waited longest go first and the others on the next frames.
+// Behind the motion gate, a settled face (its picture did not move since its last step, its last SETTLE_STEPS
+// steps changed no probability by SETTLE_DP or more, and its committed label leads with none pending) is stepped at
+// classifier.still_hz instead: fed the same picture, its LSTM sits at a fixed point, and a step would change
+// nothing. The first motion in its box makes it due at once, at the model's rate again.
 import type cv from '../system/opencv.js';
-import type { ClassifiedFace, ClassifyStats, TrackedFace } from '../types.js';
+import { argmax, type Box, type ClassifiedFace, type ClassifyStats, type EmotionScores, type TrackedFace } from '../types.js';
 import type { Logger } from '../system/logger.js';
 import type { EmotionModel } from './emotion-model.js';
 import { preprocessFace } from './preprocess.js';
 import { RateKeeper } from '../system/rate-keeper.js';
 import { nearestRank } from '../system/quantile.js';
 
+/** Steps in a row a still face's output must hold steady before it is stepped at still_hz. */
+export const SETTLE_STEPS = 4;
+/** Largest change of any class probability between two steps that counts as steady. */
+export const SETTLE_DP = 0.02;
+
 export class FaceClassifier {
   private readonly rate: RateKeeper;
+  /** The rate of settled faces (classifier.still_hz); null when off. */
+  private readonly stillRate: RateKeeper | null;
 
+  /** `stillHz`: classifier.still_hz (0 = every face at the model's rate). */
   constructor(
     private readonly model: EmotionModel,
     private readonly maxFaces: number,
     private readonly logger: Logger,
+    stillHz = 0,
   ) {
     this.rate = new RateKeeper(model.stepHz);
+    this.stillRate = stillHz > 0 && stillHz < model.stepHz ? new RateKeeper(stillHz) : null;
   }
 
-  /** Step the faces that are due at `nowMs` (at most maxFaces, longest waiting first); returns them. */
-  async classify<F extends ClassifiedFace>(gray: cv.Mat, faces: readonly F[], nowMs: number): Promise<F[]> {
+  /** Step the faces that are due at `nowMs` (at most maxFaces, longest waiting first); returns them.
+   * `movedIn`: the motion gate's answer for this frame (null without the gate: no face settles). */
+  async classify<F extends ClassifiedFace>(gray: cv.Mat, faces: readonly F[], nowMs: number, movedIn: ((box: Box) => boolean) | null = null): Promise<F[]> {
     this.rate.tick(nowMs);
+    this.stillRate?.tick(nowMs);
+    for (const f of faces) {
+      const s = f.model.steps;
+      if (s && !s.moved && (movedIn === null || movedIn(f.geometry.box))) s.moved = true;
+    }
     const chosen = this.due(faces, nowMs).slice(0, this.maxFaces);
     if (chosen.length === 0) return [];
     const spec = this.model.info.preprocess;
@@ -45,9 +65,10 @@ export class FaceClassifier {
       ok.map((f) => f.model.state),
     );
     ok.forEach((face, i) => {
+      const before = face.model.scores;
       face.model.scores = scores[i];
       face.model.state = states[i];
-      this.stepped(face, nowMs);
+      this.stepped(face, nowMs, before);
     });
     return ok;
   }
@@ -64,21 +85,49 @@ export class FaceClassifier {
 
   /** Faces due for a step, the longest waiting (or never stepped) first. */
   private due<F extends TrackedFace>(faces: readonly F[], nowMs: number): F[] {
+    const lateness = (f: F): number => {
+      const s = f.model.steps;
+      if (this.stillRate && s && settled(f)) return this.stillRate.lateness(s.lastMs + this.stillRate.periodMs, nowMs);
+      return this.rate.lateness(s?.nextMs, nowMs);
+    };
     return faces
-      .map((f) => ({ f, late: this.rate.lateness(f.model.steps?.nextMs, nowMs) }))
+      .map((f) => ({ f, late: lateness(f) }))
       .filter((x) => x.late >= 0)
       .sort((a, b) => b.late - a.late || a.f.id - b.f.id)
       .map((x) => x.f);
   }
 
-  private stepped({ model }: ClassifiedFace, nowMs: number): void {
+  private stepped({ model }: ClassifiedFace, nowMs: number, before: EmotionScores | undefined): void {
     const s = model.steps;
     if (!s) {
-      model.steps = { nextMs: this.rate.next(undefined, nowMs), count: 1, firstMs: nowMs, lastMs: nowMs };
+      model.steps = { nextMs: this.rate.next(undefined, nowMs), count: 1, firstMs: nowMs, lastMs: nowMs, moved: false, quiet: 0 };
       return;
     }
     s.nextMs = this.rate.next(s.nextMs, nowMs);
     s.count += 1;
     s.lastMs = nowMs;
+    s.quiet = !s.moved && before !== undefined && model.scores !== undefined && steady(before, model.scores) ? s.quiet + 1 : 0;
+    s.moved = false;
   }
+}
+
+/** No class probability changed by SETTLE_DP or more. */
+function steady(a: EmotionScores, b: EmotionScores): boolean {
+  return (Object.keys(b) as Array<keyof EmotionScores>).every((k) => Math.abs(b[k] - a[k]) < SETTLE_DP);
+}
+
+/** Still since its last step, its output steady for SETTLE_STEPS steps, and its committed label the leader with
+ * no other pending: stepping it again would change nothing the events show. */
+function settled(f: TrackedFace): boolean {
+  const { steps, scores } = f.model;
+  const { committed, pending } = f.label;
+  return (
+    steps !== undefined &&
+    !steps.moved &&
+    steps.quiet >= SETTLE_STEPS &&
+    scores !== undefined &&
+    committed !== undefined &&
+    pending === undefined &&
+    argmax(scores) === committed
+  );
 }

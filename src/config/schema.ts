@@ -47,6 +47,7 @@ export interface Config {
     model: string;
     threads: number;
     max_faces: number;
+    still_hz: number;
   };
   events: {
     margin: number;
@@ -304,6 +305,11 @@ export const schema: convict.Schema<Config> = {
       doc: "Most faces stepped in one batch per frame. Each face is stepped at the model's trained rate (its metadata emotiond.step_hz); when more are due, the longest-waiting go first and the rest on the next frames (round-robin: none starves).",
       format: range(1, 256, true),
       default: 32,
+    },
+    still_hz: {
+      doc: "Motion gate (detector.sweep_interval_s > 0): LSTM steps per second of a settled face: its picture did not move since its last step, its last 4 steps changed no probability by 0.02 or more, and its label leads with no other pending. Fed the same picture, its LSTM would not change. The first motion in its box brings it back to the model's rate on that frame. 0 (or the model's rate or more) = every face at the model's rate.",
+      format: range(0, 240),
+      default: 5,
     },
   },
   events: {

@@ -40,6 +40,8 @@ interface DetectionRound {
   found: Detection[];
   /** Every face seen on this frame (probe hits and sweep finds), for callers without a tracker. */
   all: Detection[];
+  /** Motion gate: whether the picture moved in `box` on this frame (every box on a new scene); null without the gate. */
+  movedIn: ((box: Box) => boolean) | null;
 }
 
 export class FaceDetector {
@@ -102,7 +104,7 @@ export class FaceDetector {
     for (const strip of plan.strips) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
     for (const area of plan.areas) swept.push(...this.sweepRegion(gray, bands[area.band] as Band, this.jittered(area), known));
     const found = suppress(swept).filter((d) => !hits.some((h) => sameFace(h.box, d.box)));
-    return { probed, found, all: [...hits, ...found] };
+    return { probed, found, all: [...hits, ...found], movedIn: motion ? (box) => movedIn(motion, box) : null };
   }
 
   /** Search the whole frame again from the next frame on (a reopened camera, tracks ended): behind the motion

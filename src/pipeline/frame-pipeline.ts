@@ -65,7 +65,7 @@ export class FramePipeline {
       const generation = this.generation;
       stats.currentStage = 'classify';
       const present = tracker.confirmedTracks;
-      const classified = await classifier.classify(gray, present, now);
+      const classified = await classifier.classify(gray, present, now, round.movedIn);
       const current = generation === this.generation;
       const t4 = performance.now();
       const publishedBefore = this.publishMs;
