@@ -251,7 +251,7 @@ async function main(): Promise<number> {
   }
   if (reports.some((r) => r.scene)) {
     console.log(
-      `\nclassroom clips (each figure the median of ${opts.repeat} run(s)); hz = LSTM steps per second per face on the frame clock; first report = seconds from a face's arrival to its face_appeared\n`,
+      `\nclassroom clips (each figure the median of ${opts.repeat} run(s)); hz = LSTM steps per second per face on the frame clock; first report = seconds from a face's arrival to its face_appeared; onset->label = seconds from the start of a face's expression to its emotion_changed to that expression's label (faces that got there)\n`,
     );
     console.log(sceneTable(reports));
   }

@@ -23,6 +23,11 @@ export interface SceneSummary {
   /** The same at p95 (nearest rank over the faces of a run). */
   first_report_s_p95: number | null;
   first_report_s_max: number | null;
+  /** Seconds from a face's expression onset to its label (median, p90), and the faces that got there. */
+  label_s_median: number | null;
+  label_s_p90: number | null;
+  label_reached: number;
+  label_faces: number;
 }
 
 export interface StageSummary {
@@ -111,6 +116,10 @@ export function sceneSummary(reports: SceneReport[]): SceneSummary | null {
     first_report_s_median: middle(reports.map((r) => r.first_report_s.median)),
     first_report_s_p95: middle(reports.map((r) => r.first_report_s.p95)),
     first_report_s_max: middle(reports.map((r) => r.first_report_s.max)),
+    label_s_median: middle(reports.map((r) => r.label_s.median)),
+    label_s_p90: middle(reports.map((r) => r.label_s.p90)),
+    label_reached: m((r) => r.label_s.reached),
+    label_faces: first.label_s.faces,
   };
 }
 
@@ -329,7 +338,19 @@ function formatTable(head: string[], rows: string[][]): string {
 
 /** The scene table: one row per classroom clip. */
 export function sceneTable(reports: ClipReport[]): string {
-  const head = ['clip', 'faces', 'tracked', 'false', 'extra', 'label right', 'hz min/med', 'first report s med/p95/max', 'cpu p50/p95', 'cores'];
+  const head = [
+    'clip',
+    'faces',
+    'tracked',
+    'false',
+    'extra',
+    'label right',
+    'hz min/med',
+    'first report s med/p95/max',
+    'onset->label s med/p90 (got)',
+    'cpu p50/p95',
+    'cores',
+  ];
   const rows = reports
     .filter((r) => r.scene)
     .map((r) => {
@@ -343,6 +364,7 @@ export function sceneTable(reports: ClipReport[]): string {
         `${s.label_right}/${s.labelled}`,
         `${s.classify_hz_min ?? '-'}/${s.classify_hz_median ?? '-'}`,
         `${s.first_report_s_median ?? '-'}/${s.first_report_s_p95 ?? '-'}/${s.first_report_s_max ?? '-'}`,
+        `${s.label_s_median ?? '-'}/${s.label_s_p90 ?? '-'} (${s.label_reached}/${s.label_faces})`,
         `${r.cpu_ms.p50.toFixed(1)}/${r.cpu_ms.p95.toFixed(1)}`,
         r.cpu_cores_used.toFixed(2),
       ];

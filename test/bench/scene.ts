@@ -1,6 +1,7 @@
 // Scores a clip run against the clip's layout (the manifest of a composed clip: where each face is, from
 // when, and the label its sequence ends in): faces tracked, false and extra tracks, the last committed label
-// per face, the per-face classification rate, and how long a new face waits before it is reported.
+// per face, the per-face classification rate, how long a new face waits before it is reported, and how long a
+// face's expression takes to become its label.
 import fs from 'node:fs';
 import type { BoxTuple } from '../helpers/clips/data.js';
 import type { ComposedFace } from '../helpers/clips/compose.js';
@@ -24,8 +25,20 @@ export interface SceneReport {
   /** Frame-clock seconds from a face's first frame to its face_appeared (its first event), for faces that arrive
    * after the first frame (the first frame is searched whole): median, p95 (nearest rank) and max. */
   first_report_s: { median: number | null; p95: number | null; max: number | null; late_faces: number };
+  /** Frame-clock seconds from the onset of a face's expression (its manifest's onsetFrame) to the first
+   * emotion_changed to the sequence's label after it: median and p90 over the faces that got there, and how many. */
+  label_s: { median: number | null; p90: number | null; reached: number; faces: number };
   /** Per face: index, subject, label, tracks, last label, steps/s. */
-  per_face: Array<{ face: number; subject: string; label: string | null; tracks: number[]; last: string | null; hz: number | null; report_s: number | null }>;
+  per_face: Array<{
+    face: number;
+    subject: string;
+    label: string | null;
+    tracks: number[];
+    last: string | null;
+    hz: number | null;
+    report_s: number | null;
+    label_s: number | null;
+  }>;
 }
 
 /** The layout of a composed clip, read from the manifest beside it (null when there is none or it has no face boxes). */
@@ -73,8 +86,11 @@ export function scoreScene(run: RunRecord, layout: { fps: number; faces: Compose
       last,
       hz: span > 0 ? round((main.length - 1) / span, 10) : null,
       report_s: firstReport === null ? null : round((firstReport - t0 - f.firstFrame * frameMs) / 1000),
+      label_s: labelDelay(events, tracks, f, t0, frameMs),
     };
   });
+  const withOnset = layout.faces.filter((f) => f.onsetFrame !== undefined && f.label);
+  const delays = perFace.filter((p) => p.label_s !== null).map((p) => p.label_s as number);
   const late = perFace.filter((p, i) => (layout.faces[i] as ComposedFace).firstFrame > 0 && p.report_s !== null).map((p) => p.report_s as number);
   const hz = perFace.filter((p) => p.hz !== null).map((p) => p.hz as number);
   const labelled = perFace.filter((p) => p.label !== null);
@@ -92,6 +108,16 @@ export function scoreScene(run: RunRecord, layout: { fps: number; faces: Compose
       max: late.length ? Math.max(...late) : null,
       late_faces: late.length,
     },
+    label_s: { median: nearestRank(delays, 0.5) ?? null, p90: nearestRank(delays, 0.9) ?? null, reached: delays.length, faces: withOnset.length },
     per_face: perFace,
   };
+}
+
+/** Seconds from the onset of face `f`'s expression to the first emotion_changed of one of its tracks to its label at
+ * or after it (null: no onset or label in the manifest, or never). */
+function labelDelay(events: EmotionEvent[], tracks: number[], f: ComposedFace, t0: number, frameMs: number): number | null {
+  if (f.onsetFrame === undefined || !f.label) return null;
+  const onsetMs = t0 + f.onsetFrame * frameMs;
+  const hit = events.find((e) => e.type === 'emotion_changed' && tracks.includes(e.track) && e.after === f.label && Date.parse(e.time) >= onsetMs);
+  return hit ? round((Date.parse(hit.time) - onsetMs) / 1000) : null;
 }
