@@ -56,3 +56,14 @@ export function blend(from: Box, to: Box, k: number): Box {
     height: from.height + (to.height - from.height) * k,
   };
 }
+
+/** The cells of a grid of `cols` x `rows` cells of `cellW` x `cellH` frame pixels that `box` (frame pixels) overlaps,
+ * as an inclusive range of columns and rows inside the grid. */
+export function cellsUnder(grid: { cols: number; rows: number; cellW: number; cellH: number }, box: Box): { c0: number; c1: number; r0: number; r1: number } {
+  return {
+    c0: Math.max(0, Math.floor(box.x / grid.cellW)),
+    c1: Math.min(grid.cols - 1, Math.floor((box.x + box.width) / grid.cellW)),
+    r0: Math.max(0, Math.floor(box.y / grid.cellH)),
+    r1: Math.min(grid.rows - 1, Math.floor((box.y + box.height) / grid.cellH)),
+  };
+}

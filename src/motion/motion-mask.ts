@@ -7,6 +7,7 @@
 import cv from '../system/opencv.js';
 import { cvCall } from '../errors.js';
 import type { Box } from '../types.js';
+import { cellsUnder } from '../geometry.js';
 
 /** One frame's motion, on a grid of cells over the frame. */
 export interface MotionFrame {
@@ -118,10 +119,7 @@ export function compareCells(cells: Uint8Array, ref: Float32Array, threshold: nu
 
 /** Whether any cell of the motion mask that moved on this frame overlaps `box` (frame pixels). */
 export function movedIn(motion: MotionFrame, box: Box): boolean {
-  const c0 = Math.max(0, Math.floor(box.x / motion.cellW));
-  const c1 = Math.min(motion.cols - 1, Math.floor((box.x + box.width) / motion.cellW));
-  const r0 = Math.max(0, Math.floor(box.y / motion.cellH));
-  const r1 = Math.min(motion.rows - 1, Math.floor((box.y + box.height) / motion.cellH));
+  const { c0, c1, r0, r1 } = cellsUnder(motion, box);
   for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) if (motion.moved[r * motion.cols + c] === 1) return true;
   return false;
 }

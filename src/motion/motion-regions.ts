@@ -7,6 +7,7 @@
 // face (a face that was missed is the full sweep's). Moved cells inside a face that is already tracked are not
 // kept (its face is painted over in the sweep anyway, and its own probes follow it). Pure arithmetic.
 import type { Box } from '../types.js';
+import { cellsUnder } from '../geometry.js';
 import type { MotionFrame } from './motion-mask.js';
 
 /** What the areas need of a band of face sizes (the detector's bands, detect/bands.ts): frame pixels to band
@@ -94,11 +95,8 @@ export class PendingMotion<B extends SearchBand = SearchBand> {
    * not found by its probe, the sweep looks too (at each band's own resolution). */
   addBox(box: Box, bands: number): void {
     if (this.pending.length !== bands) return;
-    const { cols, rows, cellW, cellH } = this.grid;
-    const c0 = Math.max(0, Math.floor(box.x / cellW));
-    const c1 = Math.min(cols - 1, Math.floor((box.x + box.width) / cellW));
-    const r0 = Math.max(0, Math.floor(box.y / cellH));
-    const r1 = Math.min(rows - 1, Math.floor((box.y + box.height) / cellH));
+    const { cols } = this.grid;
+    const { c0, c1, r0, r1 } = cellsUnder(this.grid, box);
     for (let r = r0; r <= r1; r++) {
       for (let c = c0; c <= c1; c++) {
         for (let b = 0; b < bands; b++) {
