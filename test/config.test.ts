@@ -225,3 +225,14 @@ test('a non-loopback embedded broker needs mqtt.username and mqtt.password_file'
   t.notThrows(() => loadConfig({ env: {}, flags: { 'mqtt.embedded_host': '0.0.0.0' } }));
   t.notThrows(() => loadConfig({ env: {}, flags: { ...open, 'mqtt.enabled': false } }));
 });
+
+test('http.allowed_hosts takes names and name:port; a bad port or a URL is named', (t) => {
+  const ok = loadConfig({ file: tmpFile('{}'), env: { EMOTIOND_HTTP_ALLOWED_HOSTS: 'kiosk-1.lan, localhost:8080 [::1]:8443' } });
+  t.is(ok.config.http.allowed_hosts, 'kiosk-1.lan, localhost:8080 [::1]:8443');
+  for (const bad of ['localhost:99999', 'localhost:0', 'http://kiosk-1.lan', 'kiosk-1.lan:80:80'])
+    t.regex(
+      failure(() => loadConfig({ file: tmpFile('{}'), env: { EMOTIOND_HTTP_ALLOWED_HOSTS: bad } })),
+      /http\.allowed_hosts.*name:port/,
+      bad,
+    );
+});

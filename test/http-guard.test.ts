@@ -59,7 +59,8 @@ const noCurl = spawnSync('curl', ['--version']).status !== 0;
 });
 
 (noCurl ? test.skip : test)("http.allowed_hosts adds names; on every address the machine's own addresses are its names too (curl)", async (t) => {
-  const { http: part, url } = await makeHttpDaemon({ 'http.allowed_hosts': 'kiosk-1.lan, Dash.LAN' });
+  // A name with a port of its own: a container's port published as another one (-p 8080:8787), a proxy.
+  const { http: part, url } = await makeHttpDaemon({ 'http.allowed_hosts': 'kiosk-1.lan, Dash.LAN, LOCALHOST:18080 [::1]:18443' });
   await part.start();
   t.teardown(() => part.stop());
   const port = part.port;
@@ -67,6 +68,11 @@ const noCurl = spawnSync('curl', ['--version']).status !== 0;
   t.is(curlStatus(`${url}/healthz`, [`Host: dash.lan:${port}`]), '200');
   t.is(curlStatus(`${url}/healthz`, [`Host: kiosk-1.lan:${port + 1}`]), '421');
   t.is(curlStatus(`${url}/healthz`, [`Host: attacker.example:${port}`]), '421');
+  t.is(curlStatus(`${url}/healthz`, ['Host: localhost:18080']), '200', 'the published port named in allowed_hosts');
+  t.is(curlStatus(`${url}/healthz`, ['Host: [::1]:18443']), '200', 'an IPv6 name with its port');
+  t.is(curlStatus(`${url}/healthz`, ['Host: localhost:18081']), '421', 'another port of the same name');
+  t.is(curlStatus(`${url}/healthz`, ['Host: kiosk-1.lan:18080']), '421', 'the port goes with its own name only');
+  t.is(curlStatus(`${url}/healthz`, ['Host: attacker.example:18080']), '421');
   const pw = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-guard-')), 'pw');
   fs.writeFileSync(pw, 'pw');
   const wild = await makeHttpDaemon({ 'http.host': '0.0.0.0', 'http.username': 'u', 'http.password_file': pw });

@@ -151,8 +151,12 @@ function originList(v: unknown): void {
 
 /** A list of host names or addresses, separated by spaces or commas. */
 function hostList(v: unknown): void {
-  if (typeof v !== 'string' || !splitList(v).every((h) => /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)$/i.test(h)))
-    throw new Error('must be host names like kiosk-1.lan, separated by spaces or commas (empty = none)');
+  const ok = (h: string): boolean => {
+    const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::(\d{1,5}))?$/i.exec(h);
+    return m !== null && (m[2] === undefined || (Number(m[2]) >= 1 && Number(m[2]) <= 65535));
+  };
+  if (typeof v !== 'string' || !splitList(v).every(ok))
+    throw new Error('must be host names like kiosk-1.lan, or name:port like localhost:8080, separated by spaces or commas (empty = none)');
 }
 
 /** The items of a list setting (spaces or commas between them). */
@@ -415,7 +419,7 @@ export const schema: convict.Schema<Config> = {
       default: '',
     },
     allowed_hosts: {
-      doc: 'Host names (separated by spaces or commas) the dashboard answers to besides the loopback names (127.0.0.1, localhost, [::1]), http.host and, when listening on all addresses, this machine\'s own addresses and hostname; requests for any other Host get 421 (DNS rebinding). E.g. "kiosk-1.lan".',
+      doc: 'Host names (separated by spaces or commas) the dashboard answers to besides the loopback names (127.0.0.1, localhost, [::1]), http.host and, when listening on all addresses, this machine\'s own addresses and hostname; requests for any other Host get 421 (DNS rebinding). E.g. "kiosk-1.lan". A name with a port ("localhost:8080", "kiosk-1.lan:443") is answered on that port as it appears in the Host header: a container\'s published port that differs from http.port, or a reverse proxy that passes the Host on.',
       format: hostList,
       default: '',
     },

@@ -24,16 +24,27 @@ export class HostNames {
   /** The port in the Host header must be this one (set once listening). */
   port = 0;
   private names = new Set<string>();
+  /** http.allowed_hosts entries with a port of their own (a remapped or proxied port): "name:port". */
+  private readonly withPort = new Set<string>();
+  /** http.allowed_hosts entries without a port: names on the server's own port. */
+  private readonly extraNames: string[] = [];
   private refreshedMs = 0;
 
   constructor(private readonly opts: HostNamesOptions) {
+    for (const entry of opts.extra ?? []) {
+      const parsed = /^(\[[^\]]*\]|[^:[\]]+):\d{1,5}$/.test(entry.trim()) ? parseHost(entry) : undefined;
+      if (parsed) this.withPort.add(`${hostName(parsed.name)}:${parsed.port}`);
+      else this.extraNames.push(entry);
+    }
     this.refresh(0);
   }
 
   /** Whether `header` (a Host header: name[:port]) names this server. */
   allows(header: string | undefined): boolean {
     const parsed = parseHost(header);
-    if (!parsed || parsed.port !== this.port) return false;
+    if (!parsed) return false;
+    if (this.withPort.has(`${parsed.name}:${parsed.port}`)) return true;
+    if (parsed.port !== this.port) return false;
     if (this.names.has(parsed.name)) return true;
     // A wildcard listener's own addresses change with DHCP: look again, now and then, for an address.
     if (this.wildcard && net.isIP(parsed.name.replace(/^\[(.*)\]$/, '$1')) !== 0 && Date.now() - this.refreshedMs >= REFRESH_MS) {
@@ -52,7 +63,7 @@ export class HostNames {
     const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
     const add = (n: string): void => void names.add(hostName(n));
     add(this.opts.bind);
-    for (const n of this.opts.extra ?? []) add(n);
+    for (const n of this.extraNames) add(n);
     if (this.wildcard) {
       const host = os.hostname();
       add(host);
