@@ -98,8 +98,9 @@ case "$ARCH" in
   *) warn "untested architecture $ARCH (onnxruntime-node ships linux arm64 and x64 only)" ;;
 esac
 
-# 20.10: JSON import attributes, used for the payload schemas.
-node_ok() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' 2>/dev/null; }
+# node_ok, modules_built
+# shellcheck source=deploy/lib/checkout.sh
+. "$SRC/deploy/lib/checkout.sh"
 NODE="$(command -v node || true)"
 # The checkout's own Node 20 (deploy/setup.sh fetched it where the system's is older, as on Debian 12): it is
 # installed with the program, in $PREFIX/node, and the service and the command use that copy.
@@ -128,9 +129,7 @@ echo "  source $SRC -> ${ROOT}${PREFIX}${ROOT:+ (staging root $ROOT)}"
 NEED_MODULES=0
 NEED_DIST=0
 if [ "$SKIP_BUILD" -eq 0 ]; then
-  if [ ! -f "$SRC/node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node" ] || [ "$SRC/package-lock.json" -nt "$SRC/node_modules/.package-lock.json" ]; then
-    NEED_MODULES=1
-  fi
+  modules_built "$SRC" || NEED_MODULES=1
   if [ ! -f "$SRC/dist/src/cli/main.js" ] || [ -n "$(find "$SRC/src" "$SRC/package.json" -newer "$SRC/dist/src/cli/main.js" -print -quit 2>/dev/null)" ]; then
     NEED_DIST=1
   fi

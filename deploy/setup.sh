@@ -27,8 +27,8 @@ done
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# JSON import attributes (`with { type: 'json' }`) need Node 20.10.
-node_ok() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 10) ? 0 : 1)' 2>/dev/null; }
+# shellcheck source=deploy/lib/checkout.sh
+. "$here/deploy/lib/checkout.sh"
 own_node=0
 if [ "$print_pkgs" -eq 0 ] && ! node_ok node; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -77,7 +77,7 @@ export OPENCV_BIN_DIR=/usr/bin
 export ONNXRUNTIME_NODE_INSTALL=skip
 export JOBS=max
 # deploy/npm-ci.sh builds the add-ons against the installed headers of this node (never a download).
-if [ ! -f node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if ! modules_built "$here"; then
   say "Installing npm dependencies (builds the OpenCV bindings: about 10 minutes on 2 cores)"
   bash deploy/npm-ci.sh
 fi

@@ -21,6 +21,8 @@
 set -uo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=deploy/lib/package-names.sh
+. "$SRC/deploy/lib/package-names.sh"
 RELEASE="" ARCH="" HOST=0 REUSE=0 OUTDIR="$SRC/deploy/package/out" UPSTREAM="" REVISION=1 CACHE=/var/cache/emotiond-package
 usage() { sed -n '/^# Usage:/,/^#   --version/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 64; }
 while [ $# -gt 0 ]; do
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-case "$RELEASE" in bookworm) DEBN=deb12 ;; trixie) DEBN=deb13 ;; *) usage ;; esac
+DEBN="$(deb_suffix "$RELEASE")" || usage
 case "$ARCH" in amd64) NODE_ARCH=x64 ;; arm64) NODE_ARCH=arm64 ;; *) usage ;; esac
 [ -n "$OUTDIR" ] && [ -n "$CACHE" ] && [[ "$REVISION" =~ ^[0-9]+$ ]] || usage
 [ -n "$UPSTREAM" ] || UPSTREAM="$(node -p 'require(process.argv[1]).version' "$SRC/package.json")"
@@ -56,6 +58,8 @@ KEEP=0 TESTS_PID="" BUILDS=() CO=/work M=""
 . "$SRC/deploy/platform/lib.sh"
 # shellcheck source=deploy/lib/node-dist.sh
 . "$SRC/deploy/lib/node-dist.sh"
+# shellcheck source=deploy/lib/checkout.sh
+. "$SRC/deploy/lib/checkout.sh"
 summary() { echo "package $RELEASE/$ARCH: $RESULT${DEB:+ | $DEB} | $((SECONDS - START)) s"; }
 say() { echo "build.sh: $*" >&2; }
 
@@ -111,8 +115,7 @@ REUSE_DIR=""
 if [ "$REUSE" -eq 1 ]; then
   [ "$HOST" -eq 1 ] || die "--reuse-modules goes with --host"
   abi="$("$CACHE/node/$BUILD_ARCH/bin/node" -p process.versions.modules)"
-  [ -f "$SRC/node_modules/@u4/opencv4nodejs/build/Release/opencv4nodejs.node" ] && [ ! "$SRC/package-lock.json" -nt "$SRC/node_modules/.package-lock.json" ] \
-    || die "--reuse-modules: $SRC/node_modules is not built or older than package-lock.json (deploy/setup.sh)"
+  modules_built "$SRC" || die "--reuse-modules: $SRC/node_modules is not built or older than package-lock.json (deploy/setup.sh)"
   [ "$(node -p process.versions.modules)" = "$abi" ] || die "--reuse-modules: this machine's node is ABI $(node -p process.versions.modules), the packaged Node $abi"
   REUSE_DIR="$SRC/node_modules"
 fi
