@@ -19,6 +19,8 @@
 set -uo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=deploy/lib/package-names.sh
+. "$SRC/deploy/lib/package-names.sh"
 RELEASE=bookworm ARCHES=() DEBS=() OUTDIR="$SRC/deploy/image/out" CACHE=/var/cache/emotiond-package
 usage() { sed -n '/^# Usage:/,/^#   --out/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 64; }
 while [ $# -gt 0 ]; do
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-case "$RELEASE" in bookworm) DEBN=deb12 ;; trixie) DEBN=deb13 ;; *) usage ;; esac
+DEBN="$(deb_suffix "$RELEASE")" || usage
 [ "${#ARCHES[@]}" -gt 0 ] || ARCHES=(amd64 arm64)
 for a in "${ARCHES[@]}"; do case "$a" in amd64 | arm64) ;; *) usage ;; esac; done
 [ "${#DEBS[@]}" -eq 0 ] || [ "${#DEBS[@]}" -eq "${#ARCHES[@]}" ] || { echo "build.sh: one --deb per --arch" >&2; exit 64; }
@@ -163,7 +165,7 @@ for i in "${!ARCHES[@]}"; do
   else
     say "$arch: the .deb (deploy/package/build.sh --release $RELEASE --arch $arch; log $CACHE/logs/package-$RELEASE-$arch.log)"
     built="$(bash "$SRC/deploy/package/build.sh" --release "$RELEASE" --arch "$arch" --cache "$CACHE" 2>>"$log" | tail -n 1)"
-    deb="$(sed -n 's/.* | \(\/[^ ]*\.deb\) | .*/\1/p' <<<"$built")"
+    deb="$(built_deb "$built")"
     [[ "$built" == *": ok"* ]] && [ -f "$deb" ] || die "deploy/package/build.sh: $built"
   fi
   [ "$(dpkg-deb -f "$deb" Architecture)" = "$arch" ] || die "$deb is not for $arch"

@@ -9,6 +9,8 @@
 set -uo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=deploy/lib/package-names.sh
+. "$SRC/deploy/lib/package-names.sh"
 RELEASES=() ARCHES=() CACHE=/var/cache/emotiond-package
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,7 +31,7 @@ for release in "${RELEASES[@]}"; do
     mkdir -p "$CACHE/logs"
     echo "# $release/$arch: building (log $log)" >&2
     built="$(bash "$SRC/deploy/package/build.sh" --release "$release" --arch "$arch" --cache "$CACHE" 2>>"$log" | tail -n 1)"
-    DEB="$(sed -n 's/.* | \(\/[^ ]*\.deb\) | .*/\1/p' <<<"$built")"
+    DEB="$(built_deb "$built")"
     if [[ "$built" != *": ok"* ]] || [ -z "$DEB" ]; then
       LINES+=("emotiond $release/$arch: ${built:-build.sh printed nothing (see $log)}")
       rc=1
@@ -39,7 +41,7 @@ for release in "${RELEASES[@]}"; do
     if [ "$arch" = amd64 ]; then
       prev="$(bash "$SRC/deploy/package/build.sh" --release "$release" --arch "$arch" --cache "$CACHE" --version "$UPSTREAM~prev" \
         --out "$CACHE/prev" 2>>"$log" | tail -n 1)"
-      PREV="$(sed -n 's/.* | \(\/[^ ]*\.deb\) | .*/\1/p' <<<"$prev")"
+      PREV="$(built_deb "$prev")"
       if [ -z "$PREV" ]; then
         LINES+=("$(basename "$DEB"): the older build for the upgrade check failed: $prev")
         rc=1

@@ -24,6 +24,8 @@
 set -uo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=deploy/lib/package-names.sh
+. "$SRC/deploy/lib/package-names.sh"
 DEB="" PREV_DEB="" QUICK=0 CPUS=() CACHE=/var/cache/emotiond-package
 usage() { sed -n '/^# Usage:/,/^#   --prev-deb/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 64; }
 while [ $# -gt 0 ]; do
@@ -40,7 +42,7 @@ done
 DEB="$(readlink -f "$DEB")"
 ARCH="$(dpkg-deb -f "$DEB" Architecture)"
 VERSION="$(dpkg-deb -f "$DEB" Version)"
-case "$VERSION" in *+deb12) RELEASE=bookworm ;; *+deb13) RELEASE=trixie ;; *) echo "test.sh: $VERSION names no release (+deb12, +deb13)" >&2; exit 64 ;; esac
+RELEASE="$(deb_release "$VERSION")" || { echo "test.sh: $VERSION names no release (+deb12, +deb13)" >&2; exit 64; }
 [ "${#CPUS[@]}" -gt 0 ] || CPUS=(cortex-a72 cortex-a53)
 DEMO_FLAGS="--source-pace none --detector-budget-ms 1000 --http-enabled false"
 
@@ -76,6 +78,13 @@ trap 'RESULT="terminated"; exit 143' TERM
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# apt_figures LOG: what an apt-get install said it would do, as "PACKAGES|DOWNLOAD|DISK" ("253|165 MB|814 MB").
+apt_figures() {
+  printf '%s|%s|%s\n' \
+    "$(sed -n 's/^\([0-9]*\) upgraded, \([0-9]*\) newly installed.*/\2/p' "$1")" \
+    "$(sed -n 's/^Need to get \([^ ]* [kMG]*B\).*/\1/p' "$1" | tail -n 1)" \
+    "$(sed -n 's/^After this operation, \([^ ]* [kMG]*B\) of additional.*/\1/p' "$1" | tail -n 1)"
+}
 
 # A fresh overlay over the cached root of KIND; the package (and the older one) at /root. Sets R.
 N=0
@@ -168,16 +177,12 @@ if [ "$ARCH" = amd64 ]; then
   in_root "$C" "DEBIAN_FRONTEND=noninteractive apt-get -q --no-install-recommends --assume-no install ./$(basename "$DEB")" >"$LOGS/apt-norecommends.log" 2>&1 </dev/null
   install_to_face "$C" "$LOGS/apt-cold.log"
   COLD="$TTF"
-  pulled="$(sed -n 's/^\([0-9]*\) upgraded, \([0-9]*\) newly installed.*/\2/p' "$LOGS/apt-cold.log")"
-  get="$(sed -n 's/^Need to get \([^ ]* [kMG]*B\).*/\1/p' "$LOGS/apt-cold.log" | tail -n 1)"
-  disk="$(sed -n 's/^After this operation, \([^ ]* [kMG]*B\) of additional.*/\1/p' "$LOGS/apt-cold.log" | tail -n 1)"
+  IFS="|" read -r pulled get disk < <(apt_figures "$LOGS/apt-cold.log")
   in_root "$C" "dpkg-query -W -f='\${Package}\n' | sort" >"$WORK/after"
   comm -13 "$WORK/before" "$WORK/after" >"$LOGS/pulled.txt"
   bad="$(grep -E '^(gcc|g\+\+|cpp|clang|binutils|make|python3|libpython|npm|nodejs|node-)|-dev$' "$LOGS/pulled.txt" | tr '\n' ' ')"
   [ -z "$bad" ] || die "apt install pulled $bad"
-  nr="$(sed -n 's/^\([0-9]*\) upgraded, \([0-9]*\) newly installed.*/\2/p' "$LOGS/apt-norecommends.log")"
-  nr_get="$(sed -n 's/^Need to get \([^ ]* [kMG]*B\).*/\1/p' "$LOGS/apt-norecommends.log" | tail -n 1)"
-  nr_disk="$(sed -n 's/^After this operation, \([^ ]* [kMG]*B\) of additional.*/\1/p' "$LOGS/apt-norecommends.log" | tail -n 1)"
+  IFS="|" read -r nr nr_get nr_disk < <(apt_figures "$LOGS/apt-norecommends.log")
   FIGURES+=("apt install pulled $pulled packages (emotiond + $((pulled - 1)); download $get, +$disk on disk; no compiler, -dev, Python or npm; root: $ROOT_DESC; --no-install-recommends: $nr packages, $nr_get, +$nr_disk)")
   FIGURES+=("apt install -> first face_appeared: cold $COLD s")
   TIMES=$((${#FIGURES[@]} - 1))
@@ -248,7 +253,8 @@ else
   t0="$(now)"
   apt_in "$R" update >"$LOGS/apt-update.log" 2>&1 || die "apt-get update failed (see $LOGS/apt-update.log)"
   apt_in "$R" "install ./$(basename "$DEB")" >"$LOGS/apt.log" 2>&1 || die "apt install failed (see $LOGS/apt.log)"
-  FIGURES+=("apt install (emulated, $EMU_CPU) $(secs "$t0" "$(now)") s, $(sed -n 's/^\([0-9]*\) upgraded, \([0-9]*\) newly installed.*/\2/p' "$LOGS/apt.log") packages")
+  IFS="|" read -r pulled _ < <(apt_figures "$LOGS/apt.log")
+  FIGURES+=("apt install (emulated, $EMU_CPU) $(secs "$t0" "$(now)") s, $pulled packages")
   for cpu in "${CPUS[@]}"; do
     say "emotiond demo $DEMO_FLAGS as $cpu"
     t0="$(now)"
