@@ -199,6 +199,8 @@ function foreignCheckout(uid: number): string {
   }
   for (const f of ['install.sh', 'README-ops.md', 'emotiond.service', 'emotiond@.service'])
     fs.copyFileSync(path.join(SRC, 'deploy', f), path.join(dir, 'deploy', f));
+  // What install.sh sources.
+  fs.cpSync(path.join(SRC, 'deploy', 'lib'), path.join(dir, 'deploy', 'lib'), { recursive: true });
   // 0664/0775 as with a umask of 002 (a user's own group): group-writable files must not stay so.
   const r = spawnSync('sh', ['-c', `chown -R ${uid}:${uid} "$1" && chmod -R g+w "$1"`, 'sh', dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
