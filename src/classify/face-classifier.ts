@@ -15,9 +15,9 @@ import { RateKeeper } from '../system/rate-keeper.js';
 import { nearestRank } from '../system/quantile.js';
 
 /** Steps in a row a still face's output must hold steady before it is stepped at still_hz. */
-export const SETTLE_STEPS = 4;
+const SETTLE_STEPS = 4;
 /** Largest change of any class probability between two steps that counts as steady. */
-export const SETTLE_DP = 0.02;
+const SETTLE_DP = 0.02;
 
 export class FaceClassifier {
   private readonly rate: RateKeeper;
