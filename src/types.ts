@@ -17,6 +17,9 @@ export interface Box {
   height: number;
 }
 
+/** The motion gate's answer for one frame: whether the picture moved in a box (frame pixels); null without the gate. */
+export type MovedIn = ((box: Box) => boolean) | null;
+
 export interface Detection {
   box: Box;
   /** Number of cascade neighbours that voted for the box (higher is more certain); 0 when unknown. */

@@ -14,7 +14,7 @@ import { createLogger } from '../src/system/logger.js';
 import { SdNotify } from '../src/cli/sd-notify.js';
 import { MemorySink } from '../src/sinks/memory-sink.js';
 import { PayloadValidator } from '../src/contract/validate.js';
-import type { Box, ClassifiedFace } from '../src/types.js';
+import type { ClassifiedFace, MovedIn } from '../src/types.js';
 import type cvTypes from '../src/system/opencv.js';
 import { notifySocket } from './helpers/notify-socket.js';
 import { freePort } from './helpers/ports.js';
@@ -29,12 +29,7 @@ class StoppableClassifier extends FaceClassifier {
   mode: 'normal' | 'skip' | 'hang' = 'normal';
   private release: (() => void) | null = null;
 
-  override async classify<F extends ClassifiedFace>(
-    gray: cvTypes.Mat,
-    faces: readonly F[],
-    nowMs: number,
-    movedIn: ((box: Box) => boolean) | null = null,
-  ): Promise<F[]> {
+  override async classify<F extends ClassifiedFace>(gray: cvTypes.Mat, faces: readonly F[], nowMs: number, movedIn: MovedIn = null): Promise<F[]> {
     if (this.mode === 'skip') return [];
     if (this.mode === 'hang') await new Promise<void>((r) => (this.release = r));
     return super.classify(gray, faces, nowMs, movedIn);

@@ -15,7 +15,7 @@ import { FramePipeline } from '../src/pipeline/frame-pipeline.js';
 import { PipelineStats } from '../src/system/stats.js';
 import { createLogger } from '../src/system/logger.js';
 import { configWith } from './bench/run-clip.js';
-import type { Box, ClassifiedFace, EventSink } from '../src/types.js';
+import type { ClassifiedFace, EventSink, MovedIn } from '../src/types.js';
 import type cvTypes from '../src/system/opencv.js';
 import { missingFile, missingModel, testModel } from './helpers/shared-data.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
@@ -29,12 +29,7 @@ class YieldingClassifier extends FaceClassifier {
   hold: Promise<void> | null = null;
   entered: (() => void) | null = null;
 
-  override async classify<F extends ClassifiedFace>(
-    gray: cvTypes.Mat,
-    faces: readonly F[],
-    nowMs: number,
-    movedIn: ((box: Box) => boolean) | null = null,
-  ): Promise<F[]> {
+  override async classify<F extends ClassifiedFace>(gray: cvTypes.Mat, faces: readonly F[], nowMs: number, movedIn: MovedIn = null): Promise<F[]> {
     const done = await super.classify(gray, faces, nowMs, movedIn);
     if (this.hold && done.length > 0) {
       this.entered?.();

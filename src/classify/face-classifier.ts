@@ -7,7 +7,7 @@
 // classifier.still_hz instead: fed the same picture, its LSTM sits at a fixed point, and a step would change
 // nothing. The first motion in its box makes it due at once, at the model's rate again.
 import type cv from '../system/opencv.js';
-import { argmax, type Box, type ClassifiedFace, type ClassifyStats, type EmotionScores, type TrackedFace } from '../types.js';
+import { argmax, type ClassifiedFace, type ClassifyStats, type EmotionScores, type MovedIn, type TrackedFace } from '../types.js';
 import type { Logger } from '../system/logger.js';
 import type { EmotionModel } from './emotion-model.js';
 import { preprocessFace } from './preprocess.js';
@@ -37,7 +37,7 @@ export class FaceClassifier {
 
   /** Step the faces that are due at `nowMs` (at most maxFaces, longest waiting first); returns them.
    * `movedIn`: the motion gate's answer for this frame (null without the gate: no face settles). */
-  async classify<F extends ClassifiedFace>(gray: cv.Mat, faces: readonly F[], nowMs: number, movedIn: ((box: Box) => boolean) | null = null): Promise<F[]> {
+  async classify<F extends ClassifiedFace>(gray: cv.Mat, faces: readonly F[], nowMs: number, movedIn: MovedIn = null): Promise<F[]> {
     this.rate.tick(nowMs);
     this.stillRate?.tick(nowMs);
     for (const f of faces) {

@@ -6,7 +6,7 @@
 // detect() returns.
 import fs from 'node:fs';
 import cv from '../system/opencv.js';
-import type { Box, DetectStats, Detection } from '../types.js';
+import type { Box, DetectStats, Detection, MovedIn } from '../types.js';
 import type { Config } from '../config/schema.js';
 import { EmotiondError, asError, cvCall } from '../errors.js';
 import { clampBox, contains, iou, sameFace } from '../geometry.js';
@@ -41,7 +41,7 @@ interface DetectionRound {
   /** Every face seen on this frame (probe hits and sweep finds), for callers without a tracker. */
   all: Detection[];
   /** Motion gate: whether the picture moved in `box` on this frame (every box on a new scene); null without the gate. */
-  movedIn: ((box: Box) => boolean) | null;
+  movedIn: MovedIn;
 }
 
 export class FaceDetector {
