@@ -122,7 +122,7 @@ first_face() {
   done
   AT="$(now)"
 }
-# The labels of a demo's output: type, track and emotion of each event (file $2); and the probabilities and shares
+# The labels of a demo's output: type, track and emotion of each event (emotion_changed: the new one) (file $2); and the probabilities and shares
 # they carry (file $3), which are compared too but only reported.
 labels_of() {
   node -e 'const fs = require("fs"); const labels = [], numbers = [];
@@ -130,7 +130,7 @@ labels_of() {
     if (!l.startsWith("{")) continue;
     let e; try { e = JSON.parse(l); } catch { continue; }
     if (!e.type || e.type === "camera" || e.level !== undefined) continue;
-    labels.push([e.type, e.track ?? "-", e.emotion ?? e.dominant ?? "-"].join(" "));
+    labels.push([e.type, e.track ?? "-", e.emotion ?? e.after ?? e.dominant ?? "-"].join(" "));
     numbers.push(e.scores ?? e.shares ?? {});
   }
   fs.writeFileSync(process.argv[2], labels.map((l) => l + "\n").join(""));
