@@ -70,19 +70,7 @@ summary() {
   f="$(printf ' | %s' "${FIGURES[@]}")"
   echo "image check $(basename "$AMD64"): $RESULT$f | total $((SECONDS - START)) s"
 }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# Waits (at most $1 s) for pattern $2 in file $3 (while process $4, if given, runs); sets AT (epoch seconds) when it came.
-wait_line() {
-  local until=$((SECONDS + $1))
-  until grep -q "$2" "$3" 2>/dev/null; do
-    [ "$SECONDS" -lt "$until" ] || return 1
-    [ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  AT="$(now)"
-}
 
 # 1. The image.
 say "loading $(basename "$AMD64")"

@@ -60,7 +60,6 @@ summary() {
   f="$(printf ' | %s' "${FIGURES[@]}")"
   echo "package $RELEASE/$ARCH $(basename "$DEB"): $RESULT$f | total $((SECONDS - START)) s"
 }
-say() { echo "# $*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, mounts, chroot, systemd-nspawn)"
 for tool in debootstrap chroot unshare ip node; do command -v "$tool" >/dev/null || die "$tool not found"; done
@@ -76,8 +75,6 @@ trap 'nspawn_stop; teardown' EXIT
 trap 'RESULT="interrupted"; exit 130' INT
 trap 'RESULT="terminated"; exit 143' TERM
 
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # apt_figures LOG: what an apt-get install said it would do, as "PACKAGES|DOWNLOAD|DISK" ("253|165 MB|814 MB").
 apt_figures() {
   printf '%s|%s|%s\n' \
@@ -111,16 +108,6 @@ emotiond_in() {
   unshare --net -- bash -c 'ip link set lo up && exec nice -n 10 chroot "$1" /usr/bin/env -i QEMU_CPU="$2" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 emotiond "${@:3}"' \
     _ "$r" "$cpu" "$@" >"$out" 2>&1 &
   PID=$!
-}
-# Waits (at most $1 s) for a face_appeared line in file $2 while PID runs; sets AT (epoch seconds) when it came.
-first_face() {
-  local until=$((SECONDS + $1))
-  until grep -q '"type":"face_appeared"' "$2" 2>/dev/null; do
-    kill -0 "$PID" 2>/dev/null || return 1
-    [ "$SECONDS" -lt "$until" ] || return 2
-    sleep 0.1
-  done
-  AT="$(now)"
 }
 # The labels of a demo's output: type, track and emotion of each event (emotion_changed: the new one) (file $2); and the probabilities and shares
 # they carry (file $3), which are compared too but only reported.
@@ -159,7 +146,7 @@ install_to_face() {
   t0="$(now)"
   apt_in "$r" "install ./$(basename "$DEB")" >"$log" 2>&1 || die "apt install failed: $(tail -n 5 "$log" | tr '\n' ' ')"
   emotiond_in "$r" "$ARCH" "$log.demo" demo
-  first_face 300 "$log.demo" || die "emotiond demo printed no face_appeared (see $log.demo)"
+  wait_line 300 '"type":"face_appeared"' "$log.demo" "$PID" || die "emotiond demo printed no face_appeared (see $log.demo)"
   TTF="$(secs "$t0" "$AT")"
   stop_inside "$r"
 }
@@ -227,7 +214,7 @@ if [ "$ARCH" = amd64 ]; then
       || die "apt install in the booted container failed (see $LOGS/apt-booted.log)"
     inside_s timeout 300 emotiond demo >"$LOGS/apt-booted.log.demo" 2>&1 &
     PID=$!
-    first_face 300 "$LOGS/apt-booted.log.demo" || die "emotiond demo printed no face_appeared in the container"
+    wait_line 300 '"type":"face_appeared"' "$LOGS/apt-booted.log.demo" "$PID" || die "emotiond demo printed no face_appeared in the container"
     BOOTED_TTF="$(secs "$t0" "$AT")"
     # The clip is 20 s long: the demo ends with it.
     wait "$PID" 2>/dev/null

@@ -3,6 +3,21 @@
 # CO, CROSS and the summary fields).
 
 say() { echo "# $*" >&2; }
+now() { date +%s.%N; }
+# Seconds from epoch time $1 to $2, one decimal.
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# wait_line LIMIT PATTERN FILE [PID]: waits at most LIMIT s for PATTERN in FILE while process PID (if given) runs.
+# When it came: AT (epoch seconds) and WAITED (whole seconds) are set. Returns 1 when PID ended first, 2 at the limit.
+wait_line() {
+  local t0=$SECONDS
+  until grep -q "$2" "$3" 2>/dev/null; do
+    [ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || return 1
+    [ $((SECONDS - t0)) -lt "$1" ] || return 2
+    sleep 0.1
+  done
+  AT="$(now)"
+  WAITED=$((SECONDS - t0))
+}
 # The CPU an emulated arm64 binary runs as: a Raspberry Pi 4's (qemu's default, `max`, has every extension a Pi
 # lacks, so an "illegal instruction" on a Pi would pass unseen). QEMU_CPU=cortex-a53 (Pi 3, Zero 2 W) or
 # cortex-a76 (Pi 5) names another. Native binaries ignore it.
@@ -190,27 +205,17 @@ stop_inside() {
 }
 
 # Waits (at most $1 s) for pattern $2 in file $3 while process $4 runs. Sets WAITED to the seconds taken.
-wait_for() {
-  local limit="$1" pattern="$2" file="$3" pid="$4" t0=$SECONDS
-  while ! grep -q "$pattern" "$file" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || return 1
-    [ $((SECONDS - t0)) -lt "$limit" ] || return 2
-    sleep 1
-  done
-  WAITED=$((SECONDS - t0))
-}
-
 # `deploy/setup.sh && npm run demo`, stopped at the first face_appeared event.
 run_demo() {
   local limit="$1" log="$LOGS/demo.log" pid rc t0=$SECONDS
   DEMO_WHY=""
   inside "deploy/setup.sh && npm run demo" >"$log" 2>&1 &
   pid=$!
-  wait_for "$limit" 'Done. Try: npm run demo' "$log" "$pid"
+  wait_line "$limit" 'Done. Try: npm run demo' "$log" "$pid"
   rc=$?
   if [ "$rc" -eq 0 ]; then
     SETUP_S="${WAITED} s"
-    wait_for $((limit - WAITED)) '"type":"face_appeared"' "$log" "$pid"
+    wait_line $((limit - WAITED)) '"type":"face_appeared"' "$log" "$pid"
     rc=$?
     [ "$rc" -ne 0 ] || EVENT_S="${WAITED} s"
     case "$rc" in
