@@ -171,12 +171,14 @@ export class FaceDetector {
     return this.plan.bands;
   }
 
-  /** One strip of a full sweep: its rows of the band, as rows of the frame, the whole width. */
+  /** One strip (or tile) of a full sweep: its rows and columns of the band and their margins, in frame pixels. */
   private sweepStrip(gray: cv.Mat, band: Band, strip: Strip, known: readonly Box[]): Detection[] {
     const k = band.scale;
     const y0 = Math.floor(strip.row0 / k);
     const y1 = Math.min(gray.rows, Math.ceil(Math.min(band.height, strip.row0 + strip.rows + band.maxPx) / k));
-    return this.sweepRegion(gray, band, { x: 0, y: y0, width: gray.cols, height: y1 - y0, windows: strip.windows }, known);
+    const x0 = Math.floor(strip.col0 / k);
+    const x1 = Math.min(gray.cols, Math.ceil(Math.min(band.width, strip.col0 + strip.cols + band.maxPx) / k));
+    return this.sweepRegion(gray, band, { x: x0, y: y0, width: x1 - x0, height: y1 - y0, windows: strip.windows }, known);
   }
 
   /** The area moved in by 0-2 pixels, a different amount on each call: the cascade's result on a still picture
