@@ -6,8 +6,8 @@ import cv from '../src/system/opencv.js';
 import { MotionMask, SCENE_SHARE, brightnessRatio, compareCells, movedIn, type MotionFrame } from '../src/motion/motion-mask.js';
 import { MOTION_PER_FACE, PendingMotion, components } from '../src/motion/motion-regions.js';
 import { areaWindows, planBands, sweepWindows, type Band } from '../src/detect/bands.js';
-import { DetectionSchedule, type ProbeTarget } from '../src/detect/schedule.js';
-import { FaceDetector, stillHz } from '../src/detect/face-detector.js';
+import { DetectionSchedule, STILL_PROBE_HZ, type ProbeTarget } from '../src/detect/schedule.js';
+import { FaceDetector } from '../src/detect/face-detector.js';
 import { resolveCascade } from '../src/detect/cascade-file.js';
 import { configWith, runClip } from './bench/run-clip.js';
 import { resolveModel } from './bench/model.js';
@@ -277,35 +277,51 @@ test('gated schedule: the first frame is swept whole, then nothing without motio
   t.true(moved.areas.length >= 1);
 });
 
-test('gated schedule: a still confirmed face is probed at the still rate; motion in its window, a miss or a new track bring track_hz or every frame back', (t) => {
-  const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5, sweepIntervalMs: 10_000, stillHz: stillHz(2) });
+test('gated schedule: a still confirmed face is probed at the still rate and held in between; motion in its window, a miss or a new track bring track_hz or every frame back', (t) => {
+  t.is(STILL_PROBE_HZ, 0.25);
+  const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5, sweepIntervalMs: 10_000 });
   const box = { x: 0, y: 0, width: 40, height: 40 };
   const still: ProbeTarget = { id: 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } };
   const moving: ProbeTarget = { id: 2, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } };
   const lost: ProbeTarget = { id: 3, probe: {}, geometry: { box, status: 'confirmed', misses: 1 } };
   const fresh: ProbeTarget = { id: 4, probe: {}, geometry: { box, status: 'tentative', misses: 0 } };
   const count = new Map<number, number>();
-  for (let i = 0; i < 90; i++) {
+  const held = new Map<number, number>();
+  for (let i = 0; i < 360; i++) {
     s.noteMoved([moving]);
-    for (const p of s.pickProbes([still, moving, lost, fresh], i * 33.3)) count.set(p.id, (count.get(p.id) ?? 0) + 1);
+    const tracks = [still, moving, lost, fresh];
+    const probes = s.pickProbes(tracks, i * 33.3);
+    for (const p of probes) count.set(p.id, (count.get(p.id) ?? 0) + 1);
+    for (const id of s.held(tracks, new Map(probes.map((p) => [p.id, null])))) held.set(id, (held.get(id) ?? 0) + 1);
   }
-  t.true((count.get(1) ?? 0) >= 3 && (count.get(1) ?? 0) <= 5, `still face probed ${count.get(1)} times in 3 s`);
-  t.true((count.get(2) ?? 0) >= 17 && (count.get(2) ?? 0) <= 19, `moving face probed ${count.get(2)} times in 3 s`);
-  t.is(count.get(3), 90);
-  t.is(count.get(4), 90);
+  // Its first probe (it was not known to be still), then one every 4 s: at 4, 8 and 12 s.
+  t.true((count.get(1) ?? 0) >= 3 && (count.get(1) ?? 0) <= 4, `still face probed ${count.get(1)} times in 12 s`);
+  t.is((held.get(1) ?? 0) + (count.get(1) ?? 0), 360, 'held on every frame it was not probed on');
+  t.deepEqual([...held.keys()], [1], 'a face that moves, a lost one and a new one are not held');
+  t.true((count.get(2) ?? 0) >= 71 && (count.get(2) ?? 0) <= 73, `moving face probed ${count.get(2)} times in 12 s`);
+  t.is(count.get(3), 360);
+  t.is(count.get(4), 360);
+  // Motion in its window: not held, and probed (at track_hz) until a probe finds it again.
+  s.noteMoved([still]);
+  t.deepEqual([...s.held([still], new Map())], []);
+  t.deepEqual(
+    s.pickProbes([still], 360 * 33.3).map((p) => p.id),
+    [1],
+  );
+  t.deepEqual([...s.held([still], new Map())], [1], 'held again once a probe found it');
+  // Without the gate, nothing is held.
+  const ungated = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
+  ungated.pickProbes([still], 0);
+  t.deepEqual([...ungated.held([still], new Map())], []);
   // Whatever the budget: with room for one probe a frame taken by a lost track, the still face is still probed.
-  const tight = new DetectionSchedule({ budgetMs: 1, trackHz: 6, fullEvery: 5, sweepIntervalMs: 10_000, stillHz: 1 });
+  const tight = new DetectionSchedule({ budgetMs: 1, trackHz: 6, fullEvery: 5, sweepIntervalMs: 10_000 });
   tight.cost.probe(1, 1);
   // Another detector's face (its probe state is on the face: the faces above were this schedule's).
   const stillThere: ProbeTarget = { id: 1, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } };
   tight.pickProbes([stillThere], 0); // found by a probe before (a confirmed track was probed on every frame while tentative)
   let stillProbes = 0;
-  for (let i = 1; i <= 90; i++) stillProbes += tight.pickProbes([lost, stillThere], i * 33.3).filter((p) => p.id === 1).length;
-  t.true(stillProbes >= 3 && stillProbes <= 4, `still face probed ${stillProbes} times in 3 s beside a lost one`);
-  // The limit: at least twice within tracker.max_age_s, and never less than once a second.
-  t.is(stillHz(2), 1);
-  t.is(stillHz(0.5), 4);
-  t.is(stillHz(10), 1);
+  for (let i = 1; i <= 360; i++) stillProbes += tight.pickProbes([lost, stillThere], i * 33.3).filter((p) => p.id === 1).length;
+  t.true(stillProbes >= 2 && stillProbes <= 3, `still face probed ${stillProbes} times in 12 s beside a lost one`);
 });
 
 const dataDir = sharedDataDir();
@@ -336,13 +352,15 @@ testUnless(dataDir ? undefined : missingDataMessage())(
     let found = 0;
     for (let i = 0; i < 60; i++) {
       const round = d.detect(i < 45 ? hidden : gray, tracked, i * 33.3);
-      for (const id of round.probed.keys()) probes.set(id, (probes.get(id) ?? 0) + 1);
+      if (i < 45) for (const id of round.probed.keys()) probes.set(id, (probes.get(id) ?? 0) + 1);
+      if (i > 0 && i < 45) t.deepEqual([...round.held].sort(), [1, 2], `frame ${i}: both held`);
       if (i < 45) t.deepEqual(round.found, [], `frame ${i}: nothing new`);
       if (round.found.some((x) => x.box.x > b.x + b.width)) found = found || i;
     }
     // Its area (every band, each with its margin) is more than one frame's allowance (a fifth of a sweep): two frames.
     t.true(found >= 45 && found <= 46, `the face appeared on frame 45, found on frame ${found}`);
-    for (const id of [1, 2]) t.true((probes.get(id) ?? 0) >= 2 && (probes.get(id) ?? 0) <= 4, `still track ${id} probed ${probes.get(id)} times in 2 s`);
+    // Probed once (they were not known to be still), then held by the mask: their picture did not change.
+    for (const id of [1, 2]) t.is(probes.get(id), 1, `still track ${id} probed ${probes.get(id)} times in 1.5 s`);
     // The first frame searched whole and, once, the area where the face appeared (all bands, with their margins).
     t.true(d.stats().searched < 0.05, `searched ${d.stats().searched} of the frame per frame`);
     gray.release();

@@ -155,3 +155,32 @@ test('between re-detections a track box moves with the face, and a miss stops th
   const after = track.geometry.box.x - at30 - moved;
   t.true(after < moved, `${after.toFixed(1)} px in the 5 missed frames`);
 });
+
+test('a track the detector holds (its picture did not change since it was found) is seen without a probe; one it does not hold ends after max_age_s', (t) => {
+  const tr = new FaceTracker(settings);
+  for (let i = 0; i < 5; i++) tr.update(everyTrack(tr, [det(100, 100), det(300, 100)]), i * 33);
+  const [held, other] = tr.tracks as [Face, Face];
+  // A velocity left over from its last detections (a little jitter): held, the box stays where it was found.
+  (held.geometry.motion as { vx: number }).vx = 0.01;
+  t.is(held.geometry.status, 'confirmed');
+  const box = { ...held.geometry.box };
+  const hits = held.geometry.hits;
+  const ended: number[] = [];
+  // 10 s without a probe: one held on every frame, the other not.
+  for (let i = 5; i < 305; i++) ended.push(...tr.update({ probed: new Map(), found: [], held: new Set([held.id]) }, i * 33).ended.map((x) => x.id));
+  t.deepEqual(ended, [other.id], 'the track that was not held ended');
+  t.deepEqual(
+    tr.tracks.map((x) => x.id),
+    [held.id],
+  );
+  t.deepEqual(held.geometry.box, box, 'its box is where it was found');
+  t.is(held.geometry.motion?.vx, 0);
+  t.is(held.geometry.hits, hits, 'being held is not a detection');
+  t.is(held.geometry.lastSeenMs, 304 * 33);
+  // A probe that misses it is not undone by a hold on the same frame, and a missed track is not held.
+  tr.update({ probed: new Map([[held.id, null]]), found: [], held: new Set([held.id]) }, 305 * 33);
+  t.is(held.geometry.misses, 1);
+  t.is(held.geometry.lastSeenMs, 304 * 33);
+  tr.update({ probed: new Map(), found: [], held: new Set([held.id]) }, 306 * 33);
+  t.is(held.geometry.lastSeenMs, 304 * 33, 'a track its last probe missed is not held');
+});

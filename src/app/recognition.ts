@@ -97,7 +97,7 @@ export class Recognition {
     this.log.info({ model: modelPath, classes: info.classes, version: info.metadata['emotiond.version'], step_hz: info.stepHz }, 'model loaded');
     if (info.stepHzAssumed)
       this.log.warn({ model: modelPath, step_hz: info.stepHz }, 'the model does not say the step rate it was trained for (emotiond.step_hz): assuming it');
-    const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade), config.tracker.max_age_s);
+    const detector = new FaceDetector(config.detector, resolveCascade(config.detector.cascade));
     this.log.info({ cascade: detector.cascadePath }, 'cascade loaded');
     const device = config.device.id;
     // Cameras and streams run on the monotonic clock; files on media time (the same timings at any speed).

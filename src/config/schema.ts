@@ -277,7 +277,7 @@ export const schema: convict.Schema<Config> = {
     },
     roi_margin: { doc: 'Margin around a track searched between full detections, as a fraction of the face size.', format: range(0, 3), default: 0.5 },
     sweep_interval_s: {
-      doc: 'Motion gate: seconds between searches of the whole frame for new faces (a safety net). In between, only where the picture moved is searched (a motion mask on a small gray copy of the frame), and a tracked face whose picture did not change is re-detected once a second instead of track_hz. The first frame, a reopened camera and a change of the whole scene are searched whole. 0 = no gate: the whole frame is searched over and over (every detector.full_every frames at most).',
+      doc: 'Motion gate: seconds between searches of the whole frame for new faces (a safety net). In between, only where the picture moved is searched (a motion mask on a small gray copy of the frame), and a tracked face whose picture did not change since it was last found is held by the mask (still there) and re-detected every 4 s instead of track_hz. The first frame, a reopened camera and a change of the whole scene are searched whole. 0 = no gate: the whole frame is searched over and over (every detector.full_every frames at most).',
       format: range(0, 3600),
       default: 10,
     },

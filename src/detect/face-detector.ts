@@ -42,6 +42,9 @@ interface DetectionRound {
   all: Detection[];
   /** Motion gate: whether the picture moved in `box` on this frame (every box on a new scene); null without the gate. */
   movedIn: MovedIn;
+  /** Motion gate: tracks not probed on this frame whose window did not move since their last probe found them
+   * (still there: the tracker counts them as seen); empty without the gate. */
+  held: Set<number>;
 }
 
 export class FaceDetector {
@@ -56,11 +59,9 @@ export class FaceDetector {
   private readonly pending = new PendingMotion<Band>(areaWindows);
   private jitter = 0;
 
-  /** `trackMaxAgeS`: tracker.max_age_s, which a still face's probes must beat (see stillHz). */
   constructor(
     private readonly settings: DetectorSettings,
     readonly cascadePath: string,
-    trackMaxAgeS = 2,
   ) {
     try {
       this.classifier = new cv.CascadeClassifier(cascadePath);
@@ -73,7 +74,6 @@ export class FaceDetector {
       trackHz: settings.track_hz,
       fullEvery: settings.full_every,
       sweepIntervalMs: settings.sweep_interval_s * 1000,
-      stillHz: stillHz(trackMaxAgeS),
     });
     this.motion = settings.sweep_interval_s > 0 ? new MotionMask(settings.motion_threshold) : null;
   }
@@ -104,7 +104,7 @@ export class FaceDetector {
     for (const strip of plan.strips) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
     for (const area of plan.areas) swept.push(...this.sweepRegion(gray, bands[area.band] as Band, this.jittered(area), known));
     const found = suppress(swept).filter((d) => !hits.some((h) => sameFace(h.box, d.box)));
-    return { probed, found, all: [...hits, ...found], movedIn: motion ? (box) => movedIn(motion, box) : null };
+    return { probed, found, all: [...hits, ...found], movedIn: motion ? (box) => movedIn(motion, box) : null, held: this.schedule.held(tracks, probed) };
   }
 
   /** Search the whole frame again from the next frame on (a reopened camera, tracks ended): behind the motion
@@ -286,12 +286,6 @@ export class FaceDetector {
       region.release();
     }
   }
-}
-
-/** Probes per second of a still face (motion gate): once a second, and at least twice within tracker.max_age_s,
- * so that a face whose pixels do not change never ages out between two probes. */
-export function stillHz(trackMaxAgeS: number): number {
-  return Math.max(1, 2 / trackMaxAgeS);
 }
 
 /** The window size declared in a cascade XML (24 for the Haar frontal face cascade). */

@@ -13,7 +13,8 @@
 // With the motion gate (detector.sweep_interval_s > 0) the whole frame is swept only on the first frame, when
 // asked (a reopened camera, a new scene, tracks reset) and every sweep_interval_s; in between the sweep searches
 // only where the frame moved (motion-regions.ts), within the same allowance, and a confirmed face whose window
-// saw no motion since its last probe is probed at the still rate (at least once a second) instead of track_hz.
+// saw no motion since its last probe found it is probed at the still rate instead of track_hz: its picture is
+// the one the cascade found a face in, so it is held (still there) in between (held()).
 // Costs are learned while running (ms per cascade window, ms per probe), so the budget holds on a Pi as on a PC.
 import type { Band } from './bands.js';
 import { areaWindows, stripWindows, sweepWindows } from './bands.js';
@@ -125,6 +126,13 @@ class CostModel {
  * instead of 1 (about a third more windows, once). */
 const MAX_STRIP_PX = 500_000;
 
+/** Motion gate: probes per second of a still face (its window saw no motion since its last probe found it). Held
+ * by the motion mask in between (held()), it needs no probe to keep its track: the probe only checks, now and then,
+ * that the cascade still finds it where the mask says nothing changed. On the 720p classroom a still face's probe
+ * costs about 1 ms (a window on a face passes most of the cascade's stages): 27 still faces probed once a second
+ * took 0.6-0.7 ms of every frame at 30 fps. */
+export const STILL_PROBE_HZ = 0.25;
+
 /** Share of the budget that probes may take; the rest is the sweep's, so that new faces are always looked for. */
 const PROBE_SHARE = 0.7;
 
@@ -148,7 +156,7 @@ export class DetectionSchedule {
 
   constructor(private readonly settings: ScheduleSettings) {
     this.rate = new RateKeeper(settings.trackHz);
-    this.stillRate = this.gated ? new RateKeeper(Math.min(settings.trackHz, settings.stillHz ?? 1)) : null;
+    this.stillRate = this.gated ? new RateKeeper(Math.min(settings.trackHz, settings.stillHz ?? STILL_PROBE_HZ)) : null;
   }
 
   /** Whether the motion gate is on. */
@@ -184,8 +192,8 @@ export class DetectionSchedule {
     const due = tracks.map((t) => ({ t, late: lateness(t) })).filter((x) => x.late >= 0);
     due.sort((a, b) => b.late - a.late || a.t.id - b.t.id);
     const fit = Math.max(1, Math.floor((this.settings.budgetMs * PROBE_SHARE) / Math.max(1e-3, this.cost.msPerProbe)));
-    // A still face that is due is probed whatever the budget (once a second, in its own box: cheap), so that
-    // arrivals and lost faces, which are probed on every frame, cannot make it age out.
+    // A still face that is due is probed whatever the budget (every few seconds, in its own box: cheap), so that
+    // arrivals and lost faces, which are probed on every frame, cannot keep it from being checked.
     const chosen = [...due.slice(0, fit), ...due.slice(fit).filter((x) => isStill(x.t))].map((x) => x.t);
     for (const t of chosen) {
       t.probe.still = isStill(t);
@@ -195,6 +203,18 @@ export class DetectionSchedule {
       t.probe.moved = false;
     }
     return chosen;
+  }
+
+  /** Motion gate: of `tracks`, the ids of the confirmed ones that `probed` (this frame's probes) left out and whose
+   * window saw no motion since their last probe found them. Their picture is the one the cascade found a face in,
+   * so the face is still there: the tracker counts them as seen, and they need no probe to keep their track. */
+  held(tracks: readonly ProbeTarget[], probed: ReadonlyMap<number, unknown>): Set<number> {
+    const out = new Set<number>();
+    if (!this.stillRate) return out;
+    for (const t of tracks)
+      if (t.geometry.status === 'confirmed' && t.geometry.misses === 0 && t.probe.lastMs !== undefined && t.probe.moved !== true && !probed.has(t.id))
+        out.add(t.id);
+    return out;
   }
 
   /** Start the sweep over (the frame size changed: the bands are new). */

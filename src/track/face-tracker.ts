@@ -13,6 +13,9 @@ export interface TrackerRound {
   probed: ReadonlyMap<number, Detection | null>;
   /** Faces found anywhere else. */
   found: readonly Detection[];
+  /** Tracks not probed whose picture did not change since a probe found them (the detector's motion gate): still
+   * there, so seen on this frame (their box and hits unchanged, their velocity zero). */
+  held?: ReadonlySet<number>;
 }
 
 interface TrackUpdate {
@@ -55,7 +58,10 @@ export class FaceTracker {
    * predicted box until their turn) and what its sweep found, which continues any track it matches. */
   update(round: TrackerRound, nowMs: number): TrackUpdate {
     const { probed, found } = round;
-    for (const t of this.live) predict(t, nowMs);
+    for (const t of this.live) {
+      if (!probed.has(t.id) && round.held?.has(t.id) === true && t.geometry.misses === 0) hold(t, nowMs);
+      else predict(t, nowMs);
+    }
     const hits = new Map<Face, Detection>();
     for (const t of this.live) {
       const d = probed.get(t.id);
@@ -139,6 +145,14 @@ function predict({ geometry: g }: TrackerFace, nowMs: number): void {
   const dt = nowMs - m.movedMs;
   if (dt > 0 && (m.vx !== 0 || m.vy !== 0)) g.box = { ...g.box, x: g.box.x + m.vx * dt, y: g.box.y + m.vy * dt };
   m.movedMs = nowMs;
+}
+
+/** The detector holds the track (its picture did not change since a probe found it): the face is where it was
+ * found and does not move, so it is seen now, its box stays and its velocity is zero (a velocity left over from its
+ * last probes would otherwise carry the box off the face between two probes of a still face). */
+function hold({ geometry: g }: TrackerFace, nowMs: number): void {
+  g.lastSeenMs = nowMs;
+  if (g.motion) Object.assign(g.motion, { vx: 0, vy: 0, movedMs: nowMs });
 }
 
 /** A detection continues the track: blend the box towards it and update the velocity estimate. */
