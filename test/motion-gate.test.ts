@@ -140,7 +140,7 @@ function motionFrame(cols: number, rows: number, moved: Array<[number, number]>)
   return { cols, rows, cellW: 8, cellH: 8, moved: m, count: moved.length, scene: false };
 }
 
-test('moved cells are searched, with a margin of the largest face, by each band whose faces could have made the motion; cells of a known face are not', (t) => {
+test('moved cells are searched, with a margin of the largest face that could have made the motion, by each band whose faces could have; cells of a known face are not', (t) => {
   const b = bands(1280, 720);
   const pending = new PendingMotion<Band>(areaWindows);
   // 96 x 96 pixels of motion: bands of faces up to twice that size search it, larger ones do not.
@@ -155,13 +155,18 @@ test('moved cells are searched, with a margin of the largest face, by each band 
   t.deepEqual([...new Set(areas.map((a) => a.band))].sort(), expected);
   for (const a of areas) {
     const band = b[a.band] as Band;
-    const pad = Math.ceil(band.maxPx / band.scale);
+    // The band's largest face, or a face twice the motion's size (96 px: one that moved over half its size).
+    const pad = Math.ceil(Math.min(band.maxPx / band.scale, 96 / MOTION_PER_FACE));
     t.true(a.x >= 0 && a.y >= 0 && a.x + a.width <= 1280 && a.y + a.height <= 720, JSON.stringify(a));
     t.is(a.x, Math.max(0, 640 - pad));
     t.is(a.y, Math.max(0, 320 - pad));
     t.is(a.x + a.width, Math.min(1280, 736 + pad));
     t.true(a.windows > 0);
   }
+  t.true(
+    areas.some((a) => a.x === 640 - 192),
+    'a band of faces larger than twice the motion searches a margin of twice its size',
+  );
   // The smallest band's area is a small part of that band's whole sweep.
   const small = areas.find((a) => a.band === 0);
   t.true((small?.windows ?? Infinity) < 0.1 * sweepWindows([b[0] as Band]), JSON.stringify(small));
