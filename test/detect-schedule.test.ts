@@ -166,6 +166,27 @@ test('when the budget leaves room for a few rows of a wide band, the sweep is cu
   // Strips of 21 rows (the least) would search 2.6 times a whole sweep.
   t.true(searched < 1.5 * total, `a sweep searched ${searched} windows, ${(searched / total).toFixed(2)} times a whole one`);
   t.true(frames >= 15 && frames <= 30, `in ${frames} frames`);
+  // No piece is taller than a strip of the whole width may be (the cascade's buffers keep the highest image's height)
+  // nor larger than MAX_STRIP_PX: not on a 1080p frame's first frame, whose square tiles would be 707 rows high, nor
+  // with room for 100 000 windows later.
+  const big = bands(1920, 1080);
+  const s2 = new DetectionSchedule({ budgetMs: 8, trackHz: 6, fullEvery: 5 });
+  const first = s2.nextStrips(big, 0, 0);
+  s2.cost.sweep(8e-5 * 1e5, 1e5);
+  const later = Array.from({ length: 12 }, (_, i) => s2.nextStrips(big, 0, (i + 1) * 33)).flat();
+  t.true(
+    later.some((p) => p.cols < (big[p.band] as Band).width),
+    'tiles',
+  );
+  for (const p of [...first, ...later]) {
+    const band = big[p.band] as Band;
+    const high = Math.min(band.height - p.row0, p.rows + band.maxPx);
+    const wide = Math.min(band.width - p.col0, p.cols + band.maxPx);
+    t.true(
+      high <= Math.max(Math.floor(500_000 / band.width), Math.min(band.height, 8 + band.maxPx)) && high * wide <= 500_000 + band.width * 8,
+      JSON.stringify(p),
+    );
+  }
 });
 
 test('probes: new and lost tracks on every frame, found ones at track_hz, most overdue first within the budget', (t) => {
