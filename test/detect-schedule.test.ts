@@ -3,6 +3,7 @@
 import test from 'ava';
 import { FIRST_WINDOW, planBands, smallestFace, stripWindows, sweepWindows, type Band } from '../src/detect/bands.js';
 import { DetectionSchedule, type ProbeTarget, type Strip } from '../src/detect/schedule.js';
+import { largestFitting } from '../src/system/largest-fitting.js';
 
 const W = 24;
 
@@ -256,4 +257,23 @@ test('a face that moves fast is probed on every frame; a still one at track_hz',
   for (let i = 0; i < 30; i++) for (const p of s.pickProbes([walking, still], i * 66.7)) count.set(p.id, (count.get(p.id) ?? 0) + 1);
   t.is(count.get(1), 30);
   t.true((count.get(2) ?? 0) >= 11 && (count.get(2) ?? 0) <= 13, `still face probed ${count.get(2)} times in 2 s`);
+});
+
+test('largestFitting: the largest size that fits, its least when none does', (t) => {
+  t.is(
+    largestFitting(8, 100, (n) => n * n <= 2000),
+    44,
+  );
+  t.is(
+    largestFitting(8, 100, () => true),
+    100,
+  );
+  t.is(
+    largestFitting(8, 100, () => false),
+    8,
+  );
+  t.is(
+    largestFitting(5, 5, () => false),
+    5,
+  );
 });

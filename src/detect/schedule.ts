@@ -20,6 +20,7 @@ import type { Band } from './bands.js';
 import { areaWindows, stripWindows, sweepWindows } from './bands.js';
 import type { Box, FaceProbe } from '../types.js';
 import { RateKeeper } from '../system/rate-keeper.js';
+import { largestFitting } from '../system/largest-fitting.js';
 import type { PendingMotion, SearchArea } from '../motion/motion-regions.js';
 
 interface ScheduleSettings {
@@ -321,12 +322,8 @@ export class DetectionSchedule {
     const imgRows = Math.min(left, rows + m);
     const colsLeft = band.width - col;
     const least = this.least(band, colsLeft);
-    let cols = least;
-    for (let lo = least, hi = Math.max(least, Math.min(colsLeft, Math.floor(MAX_STRIP_PX / imgRows) - m)); lo < hi; ) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (areaWindows(band, Math.min(colsLeft, mid + m), imgRows) <= allowance) lo = cols = mid;
-      else hi = mid - 1;
-    }
+    const widest = Math.max(least, Math.min(colsLeft, Math.floor(MAX_STRIP_PX / imgRows) - m));
+    let cols = largestFitting(least, widest, (c) => areaWindows(band, Math.min(colsLeft, c + m), imgRows) <= allowance);
     // No sliver of columns left for a later tile: it would search its margin mostly.
     if (colsLeft - cols < least) cols = colsLeft;
     return { band: this.cursor.band, row0: row, rows, col0: col, cols, windows: areaWindows(band, Math.min(colsLeft, cols + m), imgRows) };
@@ -341,15 +338,7 @@ export class DetectionSchedule {
     const least = this.least(band, left);
     const tallest = Math.floor(MAX_STRIP_PX / band.width) - m;
     const most = Math.max(least, Math.min(Math.max(left, band.width), tallest));
-    const cost = (side: number): number => areaWindows(band, Math.min(band.width, side + m), Math.min(left, side + m));
-    let lo = least;
-    let hi = most;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (cost(mid) <= allowance) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return largestFitting(least, most, (side) => areaWindows(band, Math.min(band.width, side + m), Math.min(left, side + m)) <= allowance);
   }
 
   /** The fewest anchor rows (or columns) a piece has: a quarter of the band's largest window (smaller pieces
@@ -364,15 +353,7 @@ export class DetectionSchedule {
     const least = this.least(band, left);
     // At most MAX_STRIP_PX of image per detectMultiScale call, even when the allowance is unlimited (the first frame).
     const most = Math.min(left, Math.max(least, Math.floor(MAX_STRIP_PX / band.width) - band.maxPx));
-    if (stripWindows(band, Math.min(left, most + band.maxPx)) <= allowance) return most;
-    let lo = least;
-    let hi = most;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (stripWindows(band, Math.min(left, mid + band.maxPx)) <= allowance) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return largestFitting(least, most, (rows) => stripWindows(band, Math.min(left, rows + band.maxPx)) <= allowance);
   }
 
   private allowance(total: number, spentMs: number): number {

@@ -9,6 +9,7 @@
 // kept (its face is painted over in the sweep anyway, and its own probes follow it). Pure arithmetic.
 import type { Box } from '../types.js';
 import { cellsUnder } from '../geometry.js';
+import { largestFitting } from '../system/largest-fitting.js';
 import type { MotionFrame } from './motion-mask.js';
 
 /** What the areas need of a band of face sizes (the detector's bands, detect/bands.ts): frame pixels to band
@@ -225,14 +226,8 @@ export class PendingMotion<B extends SearchBand = SearchBand> {
     const full = this.area(b, band, r);
     const rowsFor = (lastRow: number): SearchArea =>
       this.area(b, band, r, { y0: full.y, y1: Math.min(full.y + full.height, Math.ceil((lastRow + 1) * cellH) + pad) });
-    let lo = Math.min(r.r1, r.r0 + Math.ceil(pad / cellH) - 1);
-    let hi = r.r1;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (rowsFor(mid).windows <= allowance) lo = mid;
-      else hi = mid - 1;
-    }
-    return { area: rowsFor(lo), lastRow: lo };
+    const lastRow = largestFitting(Math.min(r.r1, r.r0 + Math.ceil(pad / cellH) - 1), r.r1, (row) => rowsFor(row).windows <= allowance);
+    return { area: rowsFor(lastRow), lastRow };
   }
 
   /** The margin a band searches around a group of moved cells, in frame pixels: its largest face, and no more than
