@@ -182,14 +182,13 @@ export class DetectionSchedule {
     this.rate.tick(nowMs);
     this.stillRate?.tick(nowMs);
     for (const t of tracks) t.probe.still = false;
-    const still = (t: ProbeTarget): boolean => this.stillRate !== null && t.probe.lastMs !== undefined && t.probe.moved !== true;
     const lateness = (t: ProbeTarget): number => {
       if (t.geometry.status === 'tentative' || t.geometry.misses > 0 || isFast(t)) return Infinity;
       // Still (motion gate): its pixels did not change since its last probe, which found it.
-      if (this.stillRate && still(t)) return this.stillRate.lateness((t.probe.lastMs as number) + this.stillRate.periodMs, nowMs);
+      if (this.stillRate && this.unchanged(t)) return this.stillRate.lateness((t.probe.lastMs as number) + this.stillRate.periodMs, nowMs);
       return this.rate.lateness(t.probe.nextMs, nowMs);
     };
-    const isStill = (t: ProbeTarget): boolean => t.geometry.status === 'confirmed' && t.geometry.misses === 0 && !isFast(t) && still(t);
+    const isStill = (t: ProbeTarget): boolean => !isFast(t) && this.unchanged(t);
     const due = tracks.map((t) => ({ t, late: lateness(t) })).filter((x) => x.late >= 0);
     due.sort((a, b) => b.late - a.late || a.t.id - b.t.id);
     const fit = Math.max(1, Math.floor((this.settings.budgetMs * PROBE_SHARE) / Math.max(1e-3, this.cost.msPerProbe)));
@@ -210,12 +209,12 @@ export class DetectionSchedule {
    * window saw no motion since their last probe found them. Their picture is the one the cascade found a face in,
    * so the face is still there: the tracker counts them as seen, and they need no probe to keep their track. */
   held(tracks: readonly ProbeTarget[], probed: ReadonlyMap<number, unknown>): Set<number> {
-    const out = new Set<number>();
-    if (!this.stillRate) return out;
-    for (const t of tracks)
-      if (t.geometry.status === 'confirmed' && t.geometry.misses === 0 && t.probe.lastMs !== undefined && t.probe.moved !== true && !probed.has(t.id))
-        out.add(t.id);
-    return out;
+    return new Set(tracks.filter((t) => this.unchanged(t) && !probed.has(t.id)).map((t) => t.id));
+  }
+
+  /** Motion gate: a confirmed track that its last probe found and whose window saw no motion since. */
+  private unchanged(t: ProbeTarget): boolean {
+    return this.stillRate !== null && t.geometry.status === 'confirmed' && t.geometry.misses === 0 && t.probe.lastMs !== undefined && t.probe.moved !== true;
   }
 
   /** Start the sweep over (the frame size changed: the bands are new). */
