@@ -196,14 +196,12 @@ export class CaptureLoop {
   /** A read that does not return within stall_timeout_s counts as a stalled source. */
   private async readWithTimeout(source: FrameSource): Promise<cv.Mat | null> {
     const ms = this.deps.settings.stall_timeout_s * 1000;
-    const timer = new AbortController();
+    // A plain timer: aborting a timers/promises sleep on every frame made a DOMException (with its stack) per frame.
+    let timer: NodeJS.Timeout | undefined;
     const read = source.read();
-    const stall = sleep(ms, undefined, { signal: timer.signal }).then(
-      () => {
-        throw new StallError(`no frame for ${this.deps.settings.stall_timeout_s} s`);
-      },
-      () => null,
-    );
+    const stall = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new StallError(`no frame for ${this.deps.settings.stall_timeout_s} s`)), ms);
+    });
     try {
       const mat = await Promise.race([read, stall]);
       return mat ?? null;
@@ -222,7 +220,7 @@ export class CaptureLoop {
       }
       throw err;
     } finally {
-      timer.abort();
+      clearTimeout(timer);
     }
   }
 }

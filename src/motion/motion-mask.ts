@@ -52,13 +52,7 @@ export class MotionMask {
   update(gray: cv.Mat, cell: number): MotionFrame {
     const cols = Math.max(1, Math.round(gray.cols / cell));
     const rows = Math.max(1, Math.round(gray.rows / cell));
-    const small = cvCall('shrink frame for motion', () => gray.resize(rows, cols, 0, 0, cv.INTER_AREA));
-    let cells: Uint8Array;
-    try {
-      cells = new Uint8Array(small.getData());
-    } finally {
-      small.release();
-    }
+    const cells = cvCall('shrink frame for motion', () => cellMeans(gray, rows, cols));
     const frame = { cols, rows, cellW: gray.cols / cols, cellH: gray.rows / rows };
     if (!this.ref || this.grid.cols !== cols || this.grid.rows !== rows) {
       this.grid = { cols, rows };
@@ -76,6 +70,60 @@ export class MotionMask {
   /** Forget the references: the next frame is a new scene. */
   reset(): void {
     this.ref = null;
+  }
+}
+
+/** Most pixels a resize of the shrink may make: OpenCV does one that small on the calling thread, while a larger
+ * one is split over its thread pool, whose workers then spin idle for longer than the work took. */
+const SERIAL_PX = 65536;
+
+/** The mean of each cell of `gray` (`rows` x `cols` cells), row by row, as INTER_AREA makes it. When each cell is
+ * a whole number of pixels, the frame is shrunk in pieces of whole cell rows, each halved while it stays at least
+ * twice its cells: OpenCV's area resize has a vector path for a factor of 2 only, and three halvings cost a
+ * seventh of one resize by 8 (each cell the same mean, up to the rounding of the steps: one gray level). */
+function cellMeans(gray: cv.Mat, rows: number, cols: number): Uint8Array {
+  const fy = gray.rows / rows;
+  const fx = gray.cols / cols;
+  if (!Number.isInteger(fx) || !Number.isInteger(fy) || (fx === 1 && fy === 1)) return matBytes(gray.resize(rows, cols, 0, 0, cv.INTER_AREA));
+  const out = new Uint8Array(rows * cols);
+  // Cell rows per piece: its first halving makes at most SERIAL_PX pixels.
+  const per = Math.max(1, Math.floor((4 * SERIAL_PX) / (gray.cols * fy)));
+  for (let r0 = 0; r0 < rows; r0 += per) {
+    const n = Math.min(per, rows - r0);
+    const piece = n === rows ? gray : gray.getRegion(new cv.Rect(0, r0 * fy, gray.cols, n * fy));
+    try {
+      out.set(matBytes(halved(piece, n, cols)), r0 * cols);
+    } finally {
+      if (piece !== gray) piece.release();
+    }
+  }
+  return out;
+}
+
+/** `src` resized to `rows` x `cols` (INTER_AREA), halved while it stays at least twice that size. */
+function halved(src: cv.Mat, rows: number, cols: number): cv.Mat {
+  let cur = src;
+  try {
+    while (cur.cols >= 2 * cols && cur.rows >= 2 * rows && cur.cols % 2 === 0 && cur.rows % 2 === 0) {
+      const half = cur.resize(cur.rows / 2, cur.cols / 2, 0, 0, cv.INTER_AREA);
+      if (cur !== src) cur.release();
+      cur = half;
+    }
+    if (cur === src || cur.cols !== cols || cur.rows !== rows) return cur.resize(rows, cols, 0, 0, cv.INTER_AREA);
+    const done = cur;
+    cur = src;
+    return done;
+  } finally {
+    if (cur !== src) cur.release();
+  }
+}
+
+/** A copy of a 1-channel Mat's bytes; the Mat is released. */
+function matBytes(mat: cv.Mat): Uint8Array {
+  try {
+    return new Uint8Array(mat.getData());
+  } finally {
+    mat.release();
   }
 }
 
