@@ -3,7 +3,7 @@
 // frame, and the whole daemon on a clip where faces arrive with little motion (sitting down slowly, fading in).
 import test from 'ava';
 import cv from '../src/system/opencv.js';
-import { MotionMask, SCENE_SHARE, brightnessRatio, compareCells, movedIn, type MotionFrame } from '../src/motion/motion-mask.js';
+import { MotionMask, SCENE_SHARE, brightnessRatio, cellMeans, compareCells, movedIn, type MotionFrame } from '../src/motion/motion-mask.js';
 import { MOTION_PER_FACE, PendingMotion, components } from '../src/motion/motion-regions.js';
 import { areaWindows, planBands, sweepWindows, type Band } from '../src/detect/bands.js';
 import { DetectionSchedule, STILL_PROBE_HZ, type ProbeTarget } from '../src/detect/schedule.js';
@@ -119,6 +119,44 @@ test('the mask on real frames: the first is a new scene, a lighting step is noth
   t.true(movedIn(local, { x: 505, y: 45, width: 30, height: 30 }));
   t.false(movedIn(local, { x: 20, y: 400, width: 40, height: 40 }));
   for (const m of [base, brighter, shifted, person]) m.release();
+});
+
+test('cell means made in pieces of halvings match one area resize of the whole frame, to a gray level', (t) => {
+  for (const [width, height, cell] of [
+    [1280, 720, 8],
+    [1920, 1080, 8],
+    [1280, 720, 16],
+    [640, 480, 4],
+    [1366, 768, 8],
+    [100, 37, 32],
+  ] as const) {
+    // A gradient with seeded noise and a bright block: every cell differs from its neighbours.
+    const px = cells(
+      width,
+      height,
+      (c, r) => 40 + (c * 150) / width + (r * 50) / height + (c > width / 3 && c < width / 2 && r > height / 4 ? 60 : 0),
+      30,
+      width,
+    );
+    const frame = new cv.Mat(Buffer.from(px), height, width, cv.CV_8UC1);
+    const cols = Math.max(1, Math.round(width / cell));
+    const rows = Math.max(1, Math.round(height / cell));
+    const whole = frame.resize(rows, cols, 0, 0, cv.INTER_AREA);
+    const expected = new Uint8Array(whole.getData());
+    const got = cellMeans(frame, rows, cols);
+    t.is(got.length, rows * cols, `${width}x${height}`);
+    let worst = 0;
+    let off = 0;
+    for (let i = 0; i < got.length; i++) {
+      const d = Math.abs((got[i] as number) - (expected[i] as number));
+      worst = Math.max(worst, d);
+      if (d > 0) off += 1;
+    }
+    t.true(worst <= 1, `${width}x${height} cell ${cell}: a cell ${worst} levels off`);
+    t.true(off <= 0.6 * got.length, `${width}x${height} cell ${cell}: ${off} of ${got.length} cells off by one`);
+    whole.release();
+    frame.release();
+  }
 });
 
 const W = 24;

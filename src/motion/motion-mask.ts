@@ -81,7 +81,7 @@ const SERIAL_PX = 65536;
  * a whole number of pixels, the frame is shrunk in pieces of whole cell rows, each halved while it stays at least
  * twice its cells: OpenCV's area resize has a vector path for a factor of 2 only, and three halvings cost a
  * seventh of one resize by 8 (each cell the same mean, up to the rounding of the steps: one gray level). */
-function cellMeans(gray: cv.Mat, rows: number, cols: number): Uint8Array {
+export function cellMeans(gray: cv.Mat, rows: number, cols: number): Uint8Array {
   const fy = gray.rows / rows;
   const fx = gray.cols / cols;
   if (!Number.isInteger(fx) || !Number.isInteger(fy) || (fx === 1 && fy === 1)) return matBytes(gray.resize(rows, cols, 0, 0, cv.INTER_AREA));
