@@ -13,7 +13,7 @@ import { configWith, runClip } from './bench/run-clip.js';
 import { resolveModel } from './bench/model.js';
 import { missingDataMessage, sharedDataDir } from './helpers/clips/data.js';
 import { threeFaces, CLIP_CACHE_DIR } from './helpers/clips/reference.js';
-import { ENTRANCE, slowEntranceClip } from './helpers/clips/entrance.js';
+import { ENTRANCE, INTO_EMPTY, slowEntranceClip } from './helpers/clips/entrance.js';
 import { firstMissing, testUnless } from './helpers/skip.js';
 import type { Box, EmotionEvent } from '../src/types.js';
 
@@ -458,3 +458,29 @@ for (const [title, settings] of [
     },
   );
 }
+
+testUnless(firstMissing(dataDir ? undefined : missingDataMessage(), modelProblem), { serial: true })(
+  'an empty room is taken at detector.idle_fps, the frames in between dropped undecoded; the face that sits down slowly and the one that fades in wake it, each one track, reported soon after they settle',
+  async (t) => {
+    const clip = slowEntranceClip(dataDir as string, CLIP_CACHE_DIR, INTO_EMPTY);
+    const r = await runClip({ clip: clip.path, model: model as string, threads: 1, settings: {} });
+    const { perFace, stray } = appearances(r.sink.events, r.firstFrameMs, clip.faces);
+    t.log(`face_appeared at (s): ${JSON.stringify(perFace)}, elsewhere: ${stray}; ${r.frames} frames processed, ${r.framesSkipped} skipped`);
+    t.is(r.framesBad, 0);
+    t.is(r.frames + r.framesSkipped, INTO_EMPTY.frames);
+    // Idle from 2 s (nothing moved since the first frame) until the entrances start at 4 s: 10 of every 30 frames.
+    const idleFrames = INTO_EMPTY.sitDown[0] - 2 * INTO_EMPTY.fps;
+    t.true(
+      r.framesSkipped >= idleFrames * 0.6 && r.framesSkipped <= idleFrames * 0.7 + 6,
+      `${r.framesSkipped} frames skipped (${idleFrames} idle frames, 2 in 3 skipped at 10 fps)`,
+    );
+    t.is(stray, 0, 'no face_appeared away from the seats');
+    perFace.forEach((list, i) => t.is(list.length, 1, `face ${i} (${clip.faces[i]?.subject}): ${list.length} tracks`));
+    const settled = [INTO_EMPTY.sitDown[1] / INTO_EMPTY.fps, INTO_EMPTY.fadeIn[1] / INTO_EMPTY.fps];
+    perFace.forEach((list, i) => t.true((list[0] ?? Infinity) <= (settled[i] as number) + 1, `face ${i} reported at ${list[0]} s, settled at ${settled[i]} s`));
+    // Every frame again once they came in: the room stays active while they are tracked.
+    const off = await runClip({ clip: clip.path, model: model as string, threads: 1, settings: { 'detector.idle_fps': '0' } });
+    t.is(off.framesSkipped, 0);
+    t.is(off.frames, INTO_EMPTY.frames);
+  },
+);

@@ -127,6 +127,8 @@ export class Recognition {
       stats: this.deps.stats,
       roomIntervalS: config.events.room_interval_s,
       clock,
+      // The preview shows every frame.
+      idleFps: this.deps.frameTap ? 0 : config.detector.idle_fps,
     });
     this.capture = this.captureLoop(clock);
   }
@@ -156,6 +158,8 @@ export class Recognition {
       // Only the preview shows frames; the pipeline needs gray.
       colour: this.deps.frameTap !== undefined,
       clock,
+      // Paused, no frame is decoded; idle, idle_fps a second.
+      wants: (timestampMs) => !this.paused && (this.pipeline?.wants(timestampMs) ?? true),
     });
   }
 

@@ -37,6 +37,9 @@ export interface CaptureDeps {
   colour?: boolean;
   /** The frame clock (default: the monotonic clock, media time for files). */
   clock?: FrameClock;
+  /** Whether the next frame, due at `timestampMs` on the frame clock, is to be decoded and processed; the others are
+   * read and dropped undecoded (the motion gate's idle rate, a pause). Default: every frame. */
+  wants?: (timestampMs: number) => boolean;
 }
 
 class StallError extends Error {}
@@ -152,11 +155,22 @@ export class CaptureLoop {
     let t0 = performance.now();
     let n = 0;
     let announced = false;
+    let fresh = true;
+    // A file's frames as a camera delivers them: frame n is due at t0 + n periods. More than a frame late (a slow
+    // first read, a loaded machine): go on from now, as a camera would, instead of reading the backlog in a burst
+    // faster than the clip's frame rate.
+    const pace = async (): Promise<void> => {
+      if (!realtime) return;
+      const due = t0 + n * periodMs - performance.now();
+      if (due > 0) await sleep(due, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      else if (due < -periodMs) t0 = performance.now() - n * periodMs;
+    };
     while (!this.stopped) {
       if (lossless) await slot.drained();
+      const wanted = this.deps.wants?.(source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now()) ?? true;
       const started = performance.now();
-      const mat = await this.readWithTimeout(source);
-      if (mat === null) {
+      const got = await this.withTimeout<cv.Mat | boolean | null>(source, wanted ? source.read() : skip(source));
+      if (got === null || got === false) {
         if (source.kind !== 'file') return false;
         if (settings.loop && (await source.rewind())) {
           t0 = performance.now();
@@ -165,6 +179,15 @@ export class CaptureLoop {
         }
         return true;
       }
+      if (got === true) {
+        onFrame();
+        await pace();
+        n += 1;
+        stats.skippedUndecoded(this.clock.now());
+        this.mediaMs += periodMs;
+        continue;
+      }
+      const mat = got;
       if (!isUsable(mat)) {
         stats.badFrame();
         mat.release();
@@ -176,35 +199,29 @@ export class CaptureLoop {
         events.online({ width: mat.cols, height: mat.rows, fps: source.props.fps });
       }
       onFrame();
-      if (realtime) {
-        const due = t0 + n * periodMs - performance.now();
-        if (due > 0) await sleep(due, undefined, { signal: this.abort.signal }).catch(() => undefined);
-        // More than a frame late (a slow first read, a loaded machine): go on from now, as a camera would,
-        // instead of reading the backlog in a burst faster than the clip's frame rate.
-        else if (due < -periodMs) t0 = performance.now() - n * periodMs;
-      }
+      await pace();
       n += 1;
       stats.received(this.clock.now());
       this.seq += 1;
       const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now();
       this.mediaMs += periodMs;
-      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, fresh: n === 1 } })) stats.framesDropped += 1;
+      // The first frame the pipeline gets from this opening of the source (earlier ones may have been skipped).
+      if (!slot.put({ mat, info: { seq: this.seq, timestampMs, fresh } })) stats.framesDropped += 1;
+      fresh = false;
     }
     return false;
   }
 
-  /** A read that does not return within stall_timeout_s counts as a stalled source. */
-  private async readWithTimeout(source: FrameSource): Promise<cv.Mat | null> {
+  /** A read (or skip) that does not return within stall_timeout_s counts as a stalled source. */
+  private async withTimeout<T extends cv.Mat | boolean | null>(source: FrameSource, read: Promise<T>): Promise<T> {
     const ms = this.deps.settings.stall_timeout_s * 1000;
     // A plain timer: aborting a timers/promises sleep on every frame made a DOMException (with its stack) per frame.
     let timer: NodeJS.Timeout | undefined;
-    const read = source.read();
     const stall = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new StallError(`no frame for ${this.deps.settings.stall_timeout_s} s`)), ms);
     });
     try {
-      const mat = await Promise.race([read, stall]);
-      return mat ?? null;
+      return await Promise.race([read, stall]);
     } catch (err) {
       if (err instanceof StallError) {
         // In-process reads are abandoned, not cancelled: each holds its thread until it returns. A cancellable
@@ -213,7 +230,7 @@ export class CaptureLoop {
         if (stuck) this.stuck += 1;
         read
           .then(
-            (m) => m?.release(),
+            (m) => (typeof m === 'object' ? m?.release() : undefined),
             () => undefined,
           )
           .finally(() => stuck && (this.stuck -= 1));
@@ -223,6 +240,14 @@ export class CaptureLoop {
       clearTimeout(timer);
     }
   }
+}
+
+/** The next frame read and dropped undecoded: true, or false at the end (a source without skip() reads and releases it). */
+async function skip(source: FrameSource): Promise<boolean> {
+  if (source.skip) return source.skip();
+  const mat = await source.read();
+  mat?.release();
+  return mat !== null;
 }
 
 function isUsable(mat: cv.Mat): boolean {

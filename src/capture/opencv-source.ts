@@ -36,6 +36,9 @@ export interface FrameSource {
   /** A stalled read ends when the source is closed (it runs in a process that close() ends). */
   readonly cancellable?: boolean;
   read(): Promise<cv.Mat | null>;
+  /** Read the next frame and drop it undecoded (the motion gate's idle frames, a pause); false at the end. A source
+   * without it has its frames read and released. */
+  skip?(): Promise<boolean>;
   /** Seek a file back to its first frame; false when the source cannot. */
   rewind(): boolean | Promise<boolean>;
   close(): void;
@@ -122,6 +125,19 @@ export class OpenCvSource implements FrameSource {
       return null;
     }
     return mat;
+  }
+
+  async skip(): Promise<boolean> {
+    // What the backend hands over undecoded: for MJPEG (files, streams, V4L2 cameras) the JPEG bytes, whose
+    // decoding is what a frame costs; a V4L2 4:2:2 frame as it comes.
+    const reading = cvCallAsync('read frame', () => this.cap.readAsync(), 'EMD_SOURCE_READ');
+    this.pending = reading;
+    const raw = await reading.finally(() => {
+      if (this.pending === reading) this.pending = null;
+    });
+    const more = !raw.empty && !this.closed;
+    raw.release();
+    return more;
   }
 
   rewind(): boolean {

@@ -35,6 +35,7 @@ export interface Config {
     roi_margin: number;
     sweep_interval_s: number;
     motion_threshold: number;
+    idle_fps: number;
   };
   tracker: {
     iou_threshold: number;
@@ -285,6 +286,11 @@ export const schema: convict.Schema<Config> = {
       doc: "Motion gate: change of the mean gray level of a cell of the motion mask (a square of about a quarter of the smallest face) that counts as motion, after a change of the whole picture's brightness is taken out. Changes add up over frames, so slow motion counts too; raise it for a noisy camera (night, infrared).",
       format: range(1, 128),
       default: 8,
+    },
+    idle_fps: {
+      doc: "Motion gate: frames per second decoded and searched while the room is idle (no face tracked, nothing moved for 2 s, no motion waiting to be searched); the source's other frames are read and dropped undecoded (stats frames_skipped). The first frame with motion brings every frame back. Decoding is most of what an empty room costs. 0 = every frame. No effect without the gate (sweep_interval_s 0) or with `emotiond preview`.",
+      format: range(0, 240),
+      default: 10,
     },
   },
   tracker: {

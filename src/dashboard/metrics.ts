@@ -40,6 +40,11 @@ export class DaemonMetrics {
     );
     this.total('emotiond_frames_processed_total', 'Frames that went through the pipeline.', () => stats.framesProcessed);
     this.total('emotiond_frames_dropped_total', 'Frames dropped because the pipeline was still busy (latest-frame slot).', () => stats.framesDropped);
+    this.total(
+      'emotiond_frames_skipped_total',
+      "Frames read from the source and dropped undecoded: the motion gate's idle rate (detector.idle_fps) or a pause.",
+      () => stats.framesSkipped,
+    );
     this.total('emotiond_frames_bad_total', 'Frames skipped because they could not be processed.', () => stats.framesBad);
     this.total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
     this.total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);

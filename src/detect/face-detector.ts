@@ -33,6 +33,10 @@ const TRACK_FACE_PX = 48;
 const TIGHT_MARGIN = 0.15;
 const TIGHT_SIZES: [number, number] = [0.8, 1.25];
 
+/** Motion gate: the room is idle once nothing moved, no motion waited to be searched and no face was tracked or
+ * found for this long (the frame clock); the pipeline then takes detector.idle_fps frames a second. */
+const IDLE_AFTER_MS = 2000;
+
 interface DetectionRound {
   /** Tracks searched on this frame: id -> the detection that continues it, or null when none was found. */
   probed: Map<number, Detection | null>;
@@ -58,6 +62,9 @@ export class FaceDetector {
   private readonly motion: MotionMask | null;
   private readonly pending = new PendingMotion<Band>(areaWindows);
   private jitter = 0;
+  /** Motion gate: the frame clock of the last frame on which anything moved, motion waited, or a face was tracked or
+   * found; null before the first frame and after searchWhole(). */
+  private lastActiveMs: number | null = null;
 
   constructor(
     private readonly settings: DetectorSettings,
@@ -104,6 +111,8 @@ export class FaceDetector {
     for (const strip of plan.strips) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
     for (const area of plan.areas) swept.push(...this.sweepRegion(gray, bands[area.band] as Band, this.jittered(area), known));
     const found = suppress(swept).filter((d) => !hits.some((h) => sameFace(h.box, d.box)));
+    // A full sweep alone does not keep the room active: it goes on at the idle rate.
+    if (!motion || motion.scene || motion.count > 0 || tracks.length > 0 || found.length > 0 || this.pending.size > 0) this.lastActiveMs = nowMs;
     return { probed, found, all: [...hits, ...found], movedIn: motion ? (box) => movedIn(motion, box) : null, held: this.schedule.held(tracks, probed) };
   }
 
@@ -113,6 +122,13 @@ export class FaceDetector {
     this.schedule.requestFull();
     this.motion?.reset();
     this.pending.clear();
+    this.lastActiveMs = null;
+  }
+
+  /** Motion gate: whether the room was idle up to the frame at `nowMs`: for IDLE_AFTER_MS nothing moved, no motion
+   * waited to be searched, and no face was tracked or found. Never without the gate. */
+  idle(nowMs: number): boolean {
+    return this.motion !== null && this.lastActiveMs !== null && nowMs - this.lastActiveMs >= IDLE_AFTER_MS;
   }
 
   /** Update the motion mask (after bandsFor: its cell is the frame size's); tracks whose probe window moved are

@@ -23,6 +23,8 @@ interface PipelineDeps {
   sink: EventSink;
   stats: PipelineStats;
   roomIntervalS: number;
+  /** Frames per second taken while the room is idle (detector.idle_fps; 0 or absent = every frame). */
+  idleFps?: number;
   /** Frame times and the wall time that stamps messages (default: the monotonic clock, stamps read when made). */
   clock?: FrameClock;
 }
@@ -34,6 +36,8 @@ export class FramePipeline {
   /** Bumped whenever every track is ended, so that a frame awaiting the model can tell its tracks are gone. */
   private generation = 0;
   private readonly clock: FrameClock;
+  /** The frame clock of the last frame wants() asked for. */
+  private lastWantedMs: number | null = null;
   /** Time spent in the sink since the frame began: its 'publish' stage. */
   private publishMs = 0;
 
@@ -94,6 +98,25 @@ export class FramePipeline {
     }
     stats.time('frame', performance.now() - t0);
     stats.processed();
+  }
+
+  /** Whether the frame due at `timestampMs` (frame clock) is to be decoded and processed; the capture loop asks once
+   * per frame and drops the others undecoded. Every frame, except while nobody is tracked and the detector found the
+   * room idle (detect/face-detector.ts idle()): then idle_fps frames a second, and the first motion brings every
+   * frame back. The rate counts from the last frame wanted, not the last processed: a camera's next frame is asked
+   * for while the pipeline still works on the one before. */
+  wants(timestampMs: number): boolean {
+    const { idleFps, detector, tracker } = this.deps;
+    const last = this.lastFrameMs;
+    const want =
+      !idleFps ||
+      last === null ||
+      tracker.tracks.length > 0 ||
+      !detector.idle(last) ||
+      // A tenth of a period early counts: frames come with jitter.
+      timestampMs - (this.lastWantedMs ?? -Infinity) >= (0.9 * 1000) / idleFps;
+    if (want) this.lastWantedMs = timestampMs;
+    return want;
   }
 
   /** Every track (tentative and confirmed) as it stands after the last frame. */

@@ -186,6 +186,18 @@ class IsolatedSource implements FrameSource {
     return new cv.Mat(data, reply.rows, reply.cols, reply.type);
   }
 
+  /** The process reads the next frame and drops it: nothing crosses to the daemon. */
+  async skip(): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.reading) throw new EmotiondError('EMD_SOURCE_READ', 'a second read while one is in flight');
+    this.reading = true;
+    const { reply } = await this.proc.request({ kind: 'skip' }).finally(() => (this.reading = false));
+    if (this.closed || reply.kind === 'end') return false;
+    if (reply.kind === 'error') throw fromReply(reply);
+    if (reply.kind !== 'done') throw new EmotiondError('EMD_SOURCE_READ', `the source process answered a skip with "${reply.kind}"`);
+    return true;
+  }
+
   async rewind(): Promise<boolean> {
     const { reply } = await this.proc.request({ kind: 'rewind' }, SHORT_TIMEOUT_MS);
     return reply.kind === 'done' && reply.ok;

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import readline from 'node:readline';
 import { EmotiondError, asError } from '../errors.js';
-import { OpenCvSource, type FrameSource } from '../capture/opencv-source.js';
+import { OpenCvSource } from '../capture/opencv-source.js';
 import { encodeReply, type SourceReply, type SourceRequest } from './source-protocol.js';
 
 // Replies go to the daemon over a local socket it connects to (the abstract name argv[2]), in order; those made
@@ -19,7 +19,7 @@ const connected = new Promise<net.Socket>((resolve) => {
   });
   server.listen(`\0${process.argv[2] ?? ''}`);
 });
-let source: FrameSource | undefined;
+let source: OpenCvSource | undefined;
 /** Run with --expose-gc: a collection every four frames (this heap is a few MB: about a millisecond) frees the
  * frame copies that were sent (each up to 6 MB outside the heap: V8 would otherwise let tens of them pile up). */
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -67,6 +67,14 @@ async function handle(req: SourceRequest): Promise<void> {
       }
       return;
     }
+    case 'skip':
+      if (!source) return fail(req.id, new Error('no source is open'), 'EMD_SOURCE_READ');
+      try {
+        reply((await source.skip()) ? { id: req.id, kind: 'done', ok: true } : { id: req.id, kind: 'end' });
+      } catch (err) {
+        fail(req.id, err, 'EMD_SOURCE_READ');
+      }
+      return;
     case 'rewind':
       reply({ id: req.id, kind: 'done', ok: source?.rewind() === true });
       return;

@@ -10,6 +10,8 @@ import type { SourceKind, SourceProps } from '../capture/opencv-source.js';
 export type SourceRequest =
   | { id: number; kind: 'open'; settings: Config['source']; colour: boolean }
   | { id: number; kind: 'read' }
+  /** Read the next frame and drop it undecoded: answered `done` (ok), or `end`. */
+  | { id: number; kind: 'skip' }
   | { id: number; kind: 'rewind' }
   | { id: number; kind: 'close' };
 

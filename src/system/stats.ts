@@ -38,6 +38,7 @@ interface StatsSnapshot {
   frames_in: number;
   frames_processed: number;
   frames_dropped: number;
+  frames_skipped: number;
   frames_bad: number;
   source_reopens: number;
   faces_classified: number;
@@ -61,6 +62,8 @@ export class PipelineStats {
   framesIn = 0;
   framesProcessed = 0;
   framesDropped = 0;
+  /** Frames read from the source and dropped undecoded: the motion gate's idle rate, or a pause. */
+  framesSkipped = 0;
   framesBad = 0;
   sourceReopens = 0;
   facesClassified = 0;
@@ -138,6 +141,13 @@ export class PipelineStats {
     this.unprocessedSinceMs ??= nowMs;
   }
 
+  /** A frame was read from the source and dropped undecoded (idle or paused): the source is alive, nothing waits. */
+  skippedUndecoded(nowMs = monotonicMs()): void {
+    this.framesIn += 1;
+    this.framesSkipped += 1;
+    this.lastFrameInMs = nowMs;
+  }
+
   /** A frame could not be used: empty or malformed from the source, or the pipeline failed on it. */
   badFrame(): void {
     this.framesBad += 1;
@@ -183,6 +193,7 @@ export class PipelineStats {
       frames_in: this.framesIn,
       frames_processed: this.framesProcessed,
       frames_dropped: this.framesDropped,
+      frames_skipped: this.framesSkipped,
       frames_bad: this.framesBad,
       source_reopens: this.sourceReopens,
       faces_classified: this.facesClassified,

@@ -51,6 +51,8 @@ export interface ClipReport {
   frames: number;
   /** Frames dropped because the pipeline was busy (paced runs), over all runs. */
   frames_dropped: number;
+  /** Frames read and dropped undecoded (the motion gate's idle rate), over all runs. */
+  frames_skipped: number;
   wall_s: number;
   /** Frames processed per second of wall time. */
   fps: number;
@@ -155,6 +157,7 @@ export function clipReport(runs: RunRecord[], ctx: ReportContext): ClipReport {
     clip_fps: camera?.fps ?? 0,
     frames,
     frames_dropped: runs.reduce((a, r) => a + r.framesDropped, 0),
+    frames_skipped: runs.reduce((a, r) => a + (r.framesSkipped ?? 0), 0),
     wall_s: round(wallMs / 1000),
     fps: round(frames / (wallMs / 1000), 1),
     stage_ms: Object.fromEntries(STAGES.map((s) => [s, summarise(pooled[s])])) as Record<Stage, StageSummary>,
@@ -287,7 +290,19 @@ export function checkPaced(r: ClipReport): TargetCheck[] {
 
 /** The paced table: what a camera at the clip's rate costs, and how soon new faces are reported. */
 export function pacedTable(reports: ClipReport[]): string {
-  const head = ['clip', 'size', 'fps', 'runs', 'cpu % of a core (median, runs)', 'dropped', 'cpu/frame', 'first event s p50/p95', 'tracked', 'rss MB'];
+  const head = [
+    'clip',
+    'size',
+    'fps',
+    'runs',
+    'cpu % of a core (median, runs)',
+    'dropped',
+    'idle-skipped',
+    'cpu/frame',
+    'first event s p50/p95',
+    'tracked',
+    'rss MB',
+  ];
   const rows = reports.map((r) => {
     const s = r.scene;
     const share = (middle(r.cpu_share_runs) ?? 0) * 100;
@@ -297,7 +312,8 @@ export function pacedTable(reports: ClipReport[]): string {
       String(r.clip_fps),
       String(r.runs),
       `${share.toFixed(1)} (${r.cpu_share_runs.map((x) => (x * 100).toFixed(1)).join(', ')})`,
-      `${((100 * r.frames_dropped) / Math.max(1, r.frames + r.frames_dropped)).toFixed(1)} %`,
+      `${((100 * r.frames_dropped) / Math.max(1, r.frames + r.frames_dropped + r.frames_skipped)).toFixed(1)} %`,
+      `${((100 * r.frames_skipped) / Math.max(1, r.frames + r.frames_dropped + r.frames_skipped)).toFixed(1)} %`,
       r.cpu_ms_per_frame.toFixed(1),
       s ? `${s.first_report_s_median ?? '-'}/${s.first_report_s_p95 ?? '-'}` : '-',
       s ? `${s.tracked}/${s.faces}` : '-',

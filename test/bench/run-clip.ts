@@ -41,6 +41,8 @@ export interface RunRecord {
   framesBad: number;
   /** Frames dropped by the latest-frame slot (the pipeline was busy): only paced runs drop. */
   framesDropped: number;
+  /** Frames read and dropped undecoded: the motion gate's idle rate (detector.idle_fps). */
+  framesSkipped: number;
   facesClassified: number;
   /** Every sample of every stage, in ms (the daemon's own windows keep only the last 512). */
   samples: Record<Stage, number[]>;
@@ -142,6 +144,7 @@ export async function runClip(opts: ClipRunOptions): Promise<ClipRun> {
     frames: daemon.stats.framesProcessed,
     framesBad: daemon.stats.framesBad,
     framesDropped: daemon.stats.framesDropped,
+    framesSkipped: daemon.stats.framesSkipped,
     facesClassified: daemon.stats.facesClassified,
     samples,
     wallMs,

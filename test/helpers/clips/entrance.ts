@@ -5,6 +5,8 @@
 //    0.6 face sides a second), then sits still;
 //  - "fades in": its picture comes up from the wall's grey over 4 s, from 1 s to 5 s (less than one grey level a
 //    frame: no two consecutive frames differ by a threshold), then stays.
+// Its "into an empty room" variant (INTO_EMPTY) has no seated face and starts both entrances 3 s later, at 4 s: by
+// then the motion gate has found the room idle and takes only detector.idle_fps frames a second.
 import cv from '../../../src/system/opencv.js';
 import type { BoxTuple, CkSequence } from './data.js';
 import { readCkSequences } from './data.js';
@@ -20,6 +22,15 @@ export const ENTRANCE = {
   /** Frames of the descent and of the fade. */
   sitDown: [30, 210] as [number, number],
   fadeIn: [30, 150] as [number, number],
+} as const;
+
+/** The same entrances into a room that was empty for the first 4 s (no seated face). */
+export const INTO_EMPTY = {
+  ...ENTRANCE,
+  name: 'slow-entrance-into-empty-640x480',
+  frames: 360,
+  sitDown: [120, 300] as [number, number],
+  fadeIn: [120, 240] as [number, number],
 } as const;
 
 const BACKGROUND = 96;
@@ -50,11 +61,11 @@ function paste(canvas: cv.Mat, pic: cv.Mat, x: number, y: number): void {
 }
 
 /** The slow-entrance clip under `cacheDir` (made on first use); its manifest's faces are, in order, the seated
- * face, the one that sits down and the one that fades in, each with its box in its seat and the frame it starts
- * to be visible. */
-export function slowEntranceClip(dataDir: string, cacheDir: string): ComposedClip {
-  const spec = ENTRANCE;
-  const recipe = `slow-entrance/v1: ${spec.width}x${spec.height} at ${spec.fps} fps, ${spec.frames} frames, faces ${spec.face} px (neutral first frames of the first three CK+ subjects), seats ${JSON.stringify(SEATS)}, sits down over frames ${spec.sitDown.join('-')}, fades in over ${spec.fadeIn.join('-')}`;
+ * face (not in INTO_EMPTY), the one that sits down and the one that fades in, each with its box in its seat and
+ * the frame it starts to be visible. */
+export function slowEntranceClip(dataDir: string, cacheDir: string, spec: typeof ENTRANCE | typeof INTO_EMPTY = ENTRANCE): ComposedClip {
+  const withSeated = spec === ENTRANCE;
+  const recipe = `slow-entrance/v1: ${spec.width}x${spec.height} at ${spec.fps} fps, ${spec.frames} frames, faces ${spec.face} px (neutral first frames of the first three CK+ subjects), seats ${JSON.stringify(withSeated ? SEATS : { ...SEATS, seated: null })}, sits down over frames ${spec.sitDown.join('-')}, fades in over ${spec.fadeIn.join('-')}`;
   return cached(cacheDir, spec.name, recipe, (file) => {
     const bySubject = new Map<string, CkSequence>();
     for (const s of readCkSequences(dataDir).sort((a, b) => `${a.subject}/${a.sequence}`.localeCompare(`${b.subject}/${b.sequence}`)))
@@ -69,7 +80,7 @@ export function slowEntranceClip(dataDir: string, cacheDir: string): ComposedCli
         file,
         spec.frames,
         (i, canvas) => {
-          paste(canvas, seated.mat, SEATS.seated[0], SEATS.seated[1]);
+          if (withSeated) paste(canvas, seated.mat, SEATS.seated[0], SEATS.seated[1]);
           const [s0, s1] = spec.sitDown;
           const t = Math.min(1, Math.max(0, (i - s0) / (s1 - s0)));
           paste(canvas, sitting.mat, SEATS.sitsDown[0], Math.round(sitFrom + t * (SEATS.sitsDown[1] - sitFrom)));
@@ -94,13 +105,17 @@ export function slowEntranceClip(dataDir: string, cacheDir: string): ComposedCli
       spec.face,
     ];
     const faces: ComposedFace[] = [
-      {
-        subject: `${seqs[0]?.subject} (seated)`,
-        region: [SEATS.seated[0], SEATS.seated[1], seated.mat.cols, seated.mat.rows],
-        face: faceBox(SEATS.seated, seated),
-        firstFrame: 0,
-        lastFrame: spec.frames - 1,
-      },
+      ...(withSeated
+        ? [
+            {
+              subject: `${seqs[0]?.subject} (seated)`,
+              region: [SEATS.seated[0], SEATS.seated[1], seated.mat.cols, seated.mat.rows] as BoxTuple,
+              face: faceBox(SEATS.seated, seated),
+              firstFrame: 0,
+              lastFrame: spec.frames - 1,
+            },
+          ]
+        : []),
       {
         subject: `${seqs[1]?.subject} (sits down)`,
         region: [SEATS.sitsDown[0], SEATS.sitsDown[1], sitting.mat.cols, sitting.mat.rows],

@@ -1,0 +1,138 @@
+// The capture loop's part of the motion gate's idle rate: a frame the pipeline does not want is read and dropped
+// undecoded (FrameSource.skip), counted, and still moves media time on; a pause takes no frame at all.
+import test from 'ava';
+import cv from '../src/system/opencv.js';
+import { CaptureLoop } from '../src/capture/capture-loop.js';
+import { LatestFrameSlot } from '../src/capture/latest-frame-slot.js';
+import type { FrameSource } from '../src/capture/opencv-source.js';
+import { PipelineStats } from '../src/system/stats.js';
+import { createLogger } from '../src/system/logger.js';
+import { configWith, runClip } from './bench/run-clip.js';
+import { missingModel, testModel } from './helpers/shared-data.js';
+import { testUnless } from './helpers/skip.js';
+import { EMPTY_480P, emptyRoomClip } from './helpers/clips/empty-room.js';
+import { CLIP_CACHE_DIR } from './helpers/clips/reference.js';
+
+/** A 10 fps file of `frames` gray frames whose pixels are their index; every call is recorded. */
+function fakeFile(frames: number, calls: string[], withSkip = true): FrameSource {
+  let i = 0;
+  return {
+    kind: 'file',
+    props: { width: 64, height: 48, fps: 10 },
+    read: async () => {
+      if (i >= frames) return null;
+      calls.push(`read ${i}`);
+      return new cv.Mat(48, 64, cv.CV_8UC1, i++);
+    },
+    ...(withSkip
+      ? {
+          skip: async () => {
+            if (i >= frames) return false;
+            calls.push(`skip ${i++}`);
+            return true;
+          },
+        }
+      : {}),
+    rewind: () => false,
+    close: () => undefined,
+  };
+}
+
+/** Runs a capture loop over `source` with `wants` (given the frame's index from its timestamp); returns what the
+ * pipeline got (each frame's pixel value, time from the first frame's and whether it was fresh) and the stats. */
+async function capture(source: FrameSource, wants: (index: number) => boolean) {
+  const slot = new LatestFrameSlot();
+  const stats = new PipelineStats();
+  let firstMs: number | undefined;
+  const loop = new CaptureLoop({
+    settings: configWith({ 'source.uri': 'fake.avi', 'source.pace': 'none' }).source,
+    slot,
+    stats,
+    logger: createLogger({ level: 'silent', pretty: 'no' }),
+    events: { online: () => undefined, offline: () => undefined, ended: () => slot.end(), failed: () => undefined },
+    open: () => source,
+    wants: (ms) => wants(Math.round((ms - (firstMs ??= ms)) / 100)),
+  });
+  const got: Array<{ value: number; atMs: number; fresh: boolean }> = [];
+  loop.start();
+  for (;;) {
+    const f = await slot.take();
+    if (!f) break;
+    got.push({ value: f.mat.atRaw(0, 0) as unknown as number, atMs: Math.round(f.info.timestampMs - (firstMs as number)), fresh: f.info.fresh === true });
+    f.mat.release();
+  }
+  await loop.stop();
+  return { got, stats };
+}
+
+test('frames not wanted are skipped undecoded (skip(), not read()), counted, and keep their place on the media clock', async (t) => {
+  const calls: string[] = [];
+  const wanted = new Set([2, 3, 7, 9]);
+  const { got, stats } = await capture(fakeFile(10, calls), (i) => wanted.has(i));
+  t.deepEqual(calls, ['skip 0', 'skip 1', 'read 2', 'read 3', 'skip 4', 'skip 5', 'skip 6', 'read 7', 'skip 8', 'read 9']);
+  t.deepEqual(
+    got.map((g) => [g.value, g.atMs]),
+    [
+      [2, 200],
+      [3, 300],
+      [7, 700],
+      [9, 900],
+    ],
+  );
+  // The first frame the pipeline gets from the source is the fresh one (it searches the whole frame), skipped or not.
+  t.deepEqual(
+    got.map((g) => g.fresh),
+    [true, false, false, false],
+  );
+  t.is(stats.framesIn, 10);
+  t.is(stats.framesSkipped, 6);
+  t.is(stats.framesDropped, 0);
+  t.is(stats.snapshot().frames_skipped, 6);
+});
+
+test('a source without skip() has its unwanted frames read and released; every frame wanted skips nothing', async (t) => {
+  const calls: string[] = [];
+  const { got, stats } = await capture(fakeFile(5, calls, false), (i) => i % 2 === 0);
+  t.deepEqual(calls, ['read 0', 'read 1', 'read 2', 'read 3', 'read 4']);
+  t.deepEqual(
+    got.map((g) => g.value),
+    [0, 2, 4],
+  );
+  t.is(stats.framesSkipped, 2);
+  const all = await capture(fakeFile(5, []), () => true);
+  t.is(all.got.length, 5);
+  t.is(all.stats.framesSkipped, 0);
+});
+
+testUnless(missingModel())(
+  'an empty room (sensor noise, a lighting step) is taken at the idle rate, in the source process as in the daemon, paced as unpaced',
+  async (t) => {
+    // Needs no shared data and no model of its own: the bench's empty room, smaller and shorter.
+    const clip = emptyRoomClip(CLIP_CACHE_DIR, {
+      ...EMPTY_480P,
+      name: 'empty-room-320x240-6s',
+      width: 320,
+      height: 240,
+      seconds: 6,
+      step: { atS: 4, gain: 1.3 },
+    });
+    const model = testModel() as string;
+    const runs = [];
+    for (const isolation of ['none', 'process']) runs.push(await runClip({ clip: clip.path, model, threads: 1, settings: { 'source.isolation': isolation } }));
+    const [inProcess, isolated] = runs as [Awaited<ReturnType<typeof runClip>>, Awaited<ReturnType<typeof runClip>>];
+    t.log(`in process: ${inProcess.frames} processed, ${inProcess.framesSkipped} skipped; source process: ${isolated.frames} / ${isolated.framesSkipped}`);
+    for (const r of [inProcess, isolated]) {
+      t.is(r.framesBad, 0);
+      t.is(r.frames + r.framesSkipped, clip.frames);
+      // Idle from 2 s on, at 10 of 30 frames a second, but for the lighting step's frames.
+      t.true(r.framesSkipped >= 40 && r.framesSkipped <= (clip.frames - 60) * (2 / 3) + 2, `${r.framesSkipped} of ${clip.frames} frames skipped`);
+      t.is(r.sink.events.length, 0);
+    }
+    // The same frames: which are skipped depends on the frame clock and the motion mask only.
+    t.is(isolated.framesSkipped, inProcess.framesSkipped);
+    // And as a camera delivers them (each frame asked for while the pipeline works on the one before): the same rate.
+    const paced = await runClip({ clip: clip.path, model, threads: 1, settings: {}, pace: 'realtime' });
+    t.log(`paced: ${paced.frames} processed, ${paced.framesSkipped} skipped, ${paced.framesDropped} dropped`);
+    t.true(Math.abs(paced.framesSkipped - inProcess.framesSkipped) <= 3, `paced: ${paced.framesSkipped} skipped, unpaced ${inProcess.framesSkipped}`);
+  },
+);
