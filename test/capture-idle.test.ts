@@ -44,12 +44,13 @@ async function capture(source: FrameSource, wants: (index: number) => boolean) {
   const slot = new LatestFrameSlot();
   const stats = new PipelineStats();
   let firstMs: number | undefined;
+  const online: unknown[] = [];
   const loop = new CaptureLoop({
     settings: configWith({ 'source.uri': 'fake.avi', 'source.pace': 'none' }).source,
     slot,
     stats,
     logger: createLogger({ level: 'silent', pretty: 'no' }),
-    events: { online: () => undefined, offline: () => undefined, ended: () => slot.end(), failed: () => undefined },
+    events: { online: (p) => online.push(p), offline: () => undefined, ended: () => slot.end(), failed: () => undefined },
     open: () => source,
     wants: (ms) => wants(Math.round((ms - (firstMs ??= ms)) / 100)),
   });
@@ -62,7 +63,7 @@ async function capture(source: FrameSource, wants: (index: number) => boolean) {
     f.mat.release();
   }
   await loop.stop();
-  return { got, stats };
+  return { got, stats, online };
 }
 
 test('frames not wanted are skipped undecoded (skip(), not read()), counted, and keep their place on the media clock', async (t) => {
@@ -102,6 +103,15 @@ test('a source without skip() has its unwanted frames read and released; every f
   const all = await capture(fakeFile(5, []), () => true);
   t.is(all.got.length, 5);
   t.is(all.stats.framesSkipped, 0);
+});
+
+test('paused from the start (no frame wanted): nothing is decoded, and the camera is still online with its first frame', async (t) => {
+  const calls: string[] = [];
+  const { got, stats, online } = await capture(fakeFile(4, calls), () => false);
+  t.deepEqual(calls, ['skip 0', 'skip 1', 'skip 2', 'skip 3']);
+  t.is(got.length, 0);
+  t.is(stats.framesSkipped, 4);
+  t.deepEqual(online, [{ width: 64, height: 48, fps: 10 }]);
 });
 
 testUnless(missingModel())(

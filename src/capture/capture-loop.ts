@@ -155,6 +155,12 @@ export class CaptureLoop {
     let t0 = performance.now();
     let n = 0;
     let announced = false;
+    // The camera is online with its first frame, decoded or not (paused from the start, none is decoded).
+    const announce = (width: number, height: number): void => {
+      if (announced) return;
+      announced = true;
+      events.online({ width, height, fps: source.props.fps });
+    };
     let fresh = true;
     // A file's frames as a camera delivers them: frame n is due at t0 + n periods. More than a frame late (a slow
     // first read, a loaded machine): go on from now, as a camera would, instead of reading the backlog in a burst
@@ -180,6 +186,7 @@ export class CaptureLoop {
         return true;
       }
       if (got === true) {
+        announce(source.props.width, source.props.height);
         onFrame();
         await pace();
         n += 1;
@@ -194,10 +201,7 @@ export class CaptureLoop {
         continue;
       }
       stats.time('capture', performance.now() - started);
-      if (!announced) {
-        announced = true;
-        events.online({ width: mat.cols, height: mat.rows, fps: source.props.fps });
-      }
+      announce(mat.cols, mat.rows);
       onFrame();
       await pace();
       n += 1;
