@@ -114,12 +114,7 @@ export class OpenCvSource implements FrameSource {
   /** The next frame (8-bit gray unless colour was asked for); null at the end. A frame that cannot be decoded
    * comes back empty, for the capture loop to count as bad. */
   async read(): Promise<cv.Mat | null> {
-    const reading = (async () =>
-      grayFrame(await cvCallAsync('read frame', () => this.cap.readAsync(), 'EMD_SOURCE_READ'), this.props.decode ?? 'bgr-to-gray', this.fourcc))();
-    this.pending = reading;
-    const mat = await reading.finally(() => {
-      if (this.pending === reading) this.pending = null;
-    });
+    const mat = await this.inFlight((async () => grayFrame(await this.readRaw(), this.props.decode ?? 'bgr-to-gray', this.fourcc))());
     if (this.closed || mat === null) {
       mat?.release();
       return null;
@@ -130,14 +125,23 @@ export class OpenCvSource implements FrameSource {
   async skip(): Promise<boolean> {
     // What the backend hands over undecoded: for MJPEG (files, streams, V4L2 cameras) the JPEG bytes, whose
     // decoding is what a frame costs; a V4L2 4:2:2 frame as it comes.
-    const reading = cvCallAsync('read frame', () => this.cap.readAsync(), 'EMD_SOURCE_READ');
-    this.pending = reading;
-    const raw = await reading.finally(() => {
-      if (this.pending === reading) this.pending = null;
-    });
+    const raw = await this.inFlight(this.readRaw());
     const more = !raw.empty && !this.closed;
     raw.release();
     return more;
+  }
+
+  /** What the backend read, as it hands it over. */
+  private readRaw(): Promise<cv.Mat> {
+    return cvCallAsync('read frame', () => this.cap.readAsync(), 'EMD_SOURCE_READ');
+  }
+
+  /** `reading` as the read in flight until it settles (close() waits for it). */
+  private inFlight<T>(reading: Promise<T>): Promise<T> {
+    this.pending = reading;
+    return reading.finally(() => {
+      if (this.pending === reading) this.pending = null;
+    });
   }
 
   rewind(): boolean {

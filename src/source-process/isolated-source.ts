@@ -172,9 +172,7 @@ class IsolatedSource implements FrameSource {
 
   async read(): Promise<cv.Mat | null> {
     if (this.closed) return null;
-    if (this.reading) throw new EmotiondError('EMD_SOURCE_READ', 'a second read while one is in flight');
-    this.reading = true;
-    const { reply, data } = await this.proc.request({ kind: 'read' }).finally(() => (this.reading = false));
+    const { reply, data } = await this.ask('read');
     if (this.closed || reply.kind === 'end') return null;
     if (reply.kind === 'error') throw fromReply(reply);
     if (reply.kind !== 'frame' || data === null) throw new EmotiondError('EMD_SOURCE_READ', `the source process answered a read with "${reply.kind}"`);
@@ -189,13 +187,18 @@ class IsolatedSource implements FrameSource {
   /** The process reads the next frame and drops it: nothing crosses to the daemon. */
   async skip(): Promise<boolean> {
     if (this.closed) return false;
-    if (this.reading) throw new EmotiondError('EMD_SOURCE_READ', 'a second read while one is in flight');
-    this.reading = true;
-    const { reply } = await this.proc.request({ kind: 'skip' }).finally(() => (this.reading = false));
+    const { reply } = await this.ask('skip');
     if (this.closed || reply.kind === 'end') return false;
     if (reply.kind === 'error') throw fromReply(reply);
     if (reply.kind !== 'done') throw new EmotiondError('EMD_SOURCE_READ', `the source process answered a skip with "${reply.kind}"`);
     return true;
+  }
+
+  /** One read or skip at a time: the frame buffer is lent until the Mat is made. */
+  private async ask(kind: 'read' | 'skip'): Promise<Answer> {
+    if (this.reading) throw new EmotiondError('EMD_SOURCE_READ', 'a second read while one is in flight');
+    this.reading = true;
+    return this.proc.request({ kind }).finally(() => (this.reading = false));
   }
 
   async rewind(): Promise<boolean> {
