@@ -13,9 +13,11 @@ import { testUnless } from './helpers/skip.js';
 import { EMPTY_480P, emptyRoomClip } from './helpers/clips/empty-room.js';
 import { CLIP_CACHE_DIR } from './helpers/clips/reference.js';
 
-/** A 10 fps file of `frames` gray frames whose pixels are their index; every call is recorded. */
-function fakeFile(frames: number, calls: string[], withSkip = true): FrameSource {
+/** A 10 fps file of `frames` gray frames whose pixels are their index; every call is recorded. It can be rewound
+ * `rewinds` times. */
+function fakeFile(frames: number, calls: string[], withSkip = true, rewinds = 0): FrameSource {
   let i = 0;
+  let left = rewinds;
   return {
     kind: 'file',
     props: { width: 64, height: 48, fps: 10 },
@@ -33,20 +35,26 @@ function fakeFile(frames: number, calls: string[], withSkip = true): FrameSource
           },
         }
       : {}),
-    rewind: () => false,
+    rewind: () => {
+      if (left === 0) return false;
+      left -= 1;
+      calls.push('rewind');
+      i = 0;
+      return true;
+    },
     close: () => undefined,
   };
 }
 
 /** Runs a capture loop over `source` with `wants` (given the frame's index from its timestamp); returns what the
  * pipeline got (each frame's pixel value, time from the first frame's and whether it was fresh) and the stats. */
-async function capture(source: FrameSource, wants: (index: number) => boolean) {
+async function capture(source: FrameSource, wants: (index: number) => boolean, flags: Record<string, string | boolean> = {}) {
   const slot = new LatestFrameSlot();
   const stats = new PipelineStats();
   let firstMs: number | undefined;
   const online: unknown[] = [];
   const loop = new CaptureLoop({
-    settings: configWith({ 'source.uri': 'fake.avi', 'source.pace': 'none' }).source,
+    settings: configWith({ 'source.uri': 'fake.avi', 'source.pace': 'none', ...flags }).source,
     slot,
     stats,
     logger: createLogger({ level: 'silent', pretty: 'no' }),
@@ -146,3 +154,21 @@ testUnless(missingModel())(
     t.true(Math.abs(paced.framesSkipped - inProcess.framesSkipped) <= 3, `paced: ${paced.framesSkipped} skipped, unpaced ${inProcess.framesSkipped}`);
   },
 );
+
+test('a looping file: the first frame taken after each rewind is fresh again, skipped frames before it or not', async (t) => {
+  const calls: string[] = [];
+  // Frames 0-3, rewind, frames 0-3 again on the media clock (indices 4-7): 0 and 4 skipped.
+  const { got } = await capture(fakeFile(4, calls, true, 1), (i) => i !== 0 && i !== 4, { 'source.loop': true });
+  t.deepEqual(calls, ['skip 0', 'read 1', 'read 2', 'read 3', 'rewind', 'skip 0', 'read 1', 'read 2', 'read 3']);
+  t.deepEqual(
+    got.map((g) => [g.value, g.fresh]),
+    [
+      [1, true],
+      [2, false],
+      [3, false],
+      [1, true],
+      [2, false],
+      [3, false],
+    ],
+  );
+});

@@ -181,6 +181,7 @@ export class CaptureLoop {
         if (settings.loop && (await source.rewind())) {
           t0 = performance.now();
           n = 0;
+          fresh = true;
           continue;
         }
         return true;
@@ -209,7 +210,7 @@ export class CaptureLoop {
       this.seq += 1;
       const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now();
       this.mediaMs += periodMs;
-      // The first frame the pipeline gets from this opening of the source (earlier ones may have been skipped).
+      // The first frame the pipeline gets from this opening (or loop) of the source; earlier ones may have been skipped.
       if (!slot.put({ mat, info: { seq: this.seq, timestampMs, fresh } })) stats.framesDropped += 1;
       fresh = false;
     }
