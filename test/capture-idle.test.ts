@@ -10,6 +10,8 @@ import { createLogger } from '../src/system/logger.js';
 import { configWith, runClip } from './bench/run-clip.js';
 import { missingModel, testModel } from './helpers/shared-data.js';
 import { testUnless } from './helpers/skip.js';
+import { makeDaemon, until } from './helpers/daemon-harness.js';
+import { monotonicMs } from '../src/system/clock.js';
 import { EMPTY_480P, emptyRoomClip } from './helpers/clips/empty-room.js';
 import { CLIP_CACHE_DIR } from './helpers/clips/reference.js';
 
@@ -171,4 +173,31 @@ test('a looping file: the first frame taken after each rewind is fresh again, sk
       [3, false],
     ],
   );
+});
+
+testUnless(missingModel())('a pause clears what waited on the pipeline: no frame comes while paused, so nothing may read as stalled on resume', async (t) => {
+  const clip = emptyRoomClip(CLIP_CACHE_DIR, {
+    ...EMPTY_480P,
+    name: 'empty-room-320x240-6s',
+    width: 320,
+    height: 240,
+    seconds: 6,
+    step: { atS: 4, gain: 1.3 },
+  });
+  const { daemon } = makeDaemon({ 'classifier.model': testModel() as string, 'source.uri': clip.path, 'source.pace': 'realtime', 'mqtt.enabled': false });
+  await daemon.start();
+  try {
+    await until(() => daemon.stats.framesProcessed > 3, 10_000, 'the first frames');
+    // As if faces had waited a minute for a step when the pause came.
+    daemon.stats.unclassifiedSinceMs = monotonicMs() - 60_000;
+    t.deepEqual(daemon.stats.stalled(), ['classify']);
+    daemon.setPaused(true);
+    t.is(daemon.stats.unclassifiedSinceMs as number | null, null);
+    t.deepEqual(daemon.stats.stalled(), []);
+    const skipped = daemon.stats.framesSkipped;
+    await until(() => daemon.stats.framesSkipped > skipped + 3, 10_000, 'frames skipped while paused');
+    t.deepEqual(daemon.stats.stalled(), []);
+  } finally {
+    await daemon.stop();
+  }
 });

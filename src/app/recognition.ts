@@ -267,7 +267,11 @@ export class Recognition {
     if (paused === this.paused) return;
     this.paused = paused;
     this.pausedFile?.write(paused);
-    if (paused) this.pipeline?.endAll();
+    if (paused) {
+      this.pipeline?.endAll();
+      // No frame is read into the pipeline while paused: nothing waits on it (what a frame released unprocessed said).
+      this.deps.stats.skipped();
+    }
     this.log.info({ paused }, paused ? 'paused' : 'resumed');
   }
 
