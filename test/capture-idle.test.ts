@@ -15,6 +15,9 @@ import { monotonicMs } from '../src/system/clock.js';
 import { EMPTY_480P, emptyRoomClip } from './helpers/clips/empty-room.js';
 import { CLIP_CACHE_DIR } from './helpers/clips/reference.js';
 
+/** The bench's empty room, smaller and shorter (6 s at 30 fps, the lighting step at 4 s): needs no shared data. */
+const SMALL_EMPTY_ROOM = { ...EMPTY_480P, name: 'empty-room-320x240-6s', width: 320, height: 240, seconds: 6, step: { atS: 4, gain: 1.3 } };
+
 /** A 10 fps file of `frames` gray frames whose pixels are their index; every call is recorded. It can be rewound
  * `rewinds` times. */
 function fakeFile(frames: number, calls: string[], withSkip = true, rewinds = 0): FrameSource {
@@ -127,15 +130,7 @@ test('paused from the start (no frame wanted): nothing is decoded, and the camer
 testUnless(missingModel())(
   'an empty room (sensor noise, a lighting step) is taken at the idle rate, in the source process as in the daemon, paced as unpaced',
   async (t) => {
-    // Needs no shared data and no model of its own: the bench's empty room, smaller and shorter.
-    const clip = emptyRoomClip(CLIP_CACHE_DIR, {
-      ...EMPTY_480P,
-      name: 'empty-room-320x240-6s',
-      width: 320,
-      height: 240,
-      seconds: 6,
-      step: { atS: 4, gain: 1.3 },
-    });
+    const clip = emptyRoomClip(CLIP_CACHE_DIR, SMALL_EMPTY_ROOM);
     const model = testModel() as string;
     const runs = [];
     for (const isolation of ['none', 'process']) runs.push(await runClip({ clip: clip.path, model, threads: 1, settings: { 'source.isolation': isolation } }));
@@ -176,14 +171,7 @@ test('a looping file: the first frame taken after each rewind is fresh again, sk
 });
 
 testUnless(missingModel())('a pause clears what waited on the pipeline: no frame comes while paused, so nothing may read as stalled on resume', async (t) => {
-  const clip = emptyRoomClip(CLIP_CACHE_DIR, {
-    ...EMPTY_480P,
-    name: 'empty-room-320x240-6s',
-    width: 320,
-    height: 240,
-    seconds: 6,
-    step: { atS: 4, gain: 1.3 },
-  });
+  const clip = emptyRoomClip(CLIP_CACHE_DIR, SMALL_EMPTY_ROOM);
   const { daemon } = makeDaemon({ 'classifier.model': testModel() as string, 'source.uri': clip.path, 'source.pace': 'realtime', 'mqtt.enabled': false });
   await daemon.start();
   try {

@@ -173,7 +173,7 @@ export class CaptureLoop {
     };
     while (!this.stopped) {
       if (lossless) await slot.drained();
-      const wanted = this.deps.wants?.(source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now()) ?? true;
+      const wanted = this.deps.wants?.(this.frameMs(source)) ?? true;
       const started = performance.now();
       const got = await this.withTimeout<cv.Mat | boolean | null>(source, wanted ? source.read() : skip(source));
       if (got === null || got === false) {
@@ -208,13 +208,18 @@ export class CaptureLoop {
       n += 1;
       stats.received(this.clock.now());
       this.seq += 1;
-      const timestampMs = source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now();
+      const timestampMs = this.frameMs(source);
       this.mediaMs += periodMs;
       // The first frame the pipeline gets from this opening (or loop) of the source; earlier ones may have been skipped.
       if (!slot.put({ mat, info: { seq: this.seq, timestampMs, fresh } })) stats.framesDropped += 1;
       fresh = false;
     }
     return false;
+  }
+
+  /** The frame clock of the next frame: its media time for a file, now for a camera or a stream. */
+  private frameMs(source: FrameSource): number {
+    return source.kind === 'file' ? this.clockStart + this.mediaMs : this.clock.now();
   }
 
   /** A read (or skip) that does not return within stall_timeout_s counts as a stalled source. */

@@ -101,17 +101,16 @@ export class FramePipeline {
   }
 
   /** Whether the frame due at `timestampMs` (frame clock) is to be decoded and processed; the capture loop asks once
-   * per frame and drops the others undecoded. Every frame, except while nobody is tracked and the detector found the
-   * room idle (detect/face-detector.ts idle()): then idle_fps frames a second, and the first motion brings every
+   * per frame and drops the others undecoded. Every frame, except while the detector finds the room idle (detect/
+   * face-detector.ts idle(): no face tracked or found, no motion, for 2 s): then idle_fps frames a second, and the first motion brings every
    * frame back. The rate counts from the last frame wanted, not the last processed: a camera's next frame is asked
    * for while the pipeline still works on the one before. */
   wants(timestampMs: number): boolean {
-    const { idleFps, detector, tracker } = this.deps;
+    const { idleFps, detector } = this.deps;
     const last = this.lastFrameMs;
     const want =
       !idleFps ||
       last === null ||
-      tracker.tracks.length > 0 ||
       !detector.idle(last) ||
       // A tenth of a period early counts: frames come with jitter.
       timestampMs - (this.lastWantedMs ?? -Infinity) >= (0.9 * 1000) / idleFps;
