@@ -11,9 +11,11 @@ import { configWith, runClip } from './bench/run-clip.js';
 import { missingModel, testModel } from './helpers/shared-data.js';
 import { testUnless } from './helpers/skip.js';
 import { makeDaemon, until } from './helpers/daemon-harness.js';
+import { sleep } from './helpers/wait.js';
 import { monotonicMs } from '../src/system/clock.js';
 import { EMPTY_480P, emptyRoomClip } from './helpers/clips/empty-room.js';
 import { CLIP_CACHE_DIR } from './helpers/clips/reference.js';
+import { makeHttpDaemon, readStates } from './helpers/http-daemon.js';
 
 /** The bench's empty room, smaller and shorter (6 s at 30 fps, the lighting step at 4 s): needs no shared data. */
 const SMALL_EMPTY_ROOM = { ...EMPTY_480P, name: 'empty-room-320x240-6s', width: 320, height: 240, seconds: 6, step: { atS: 4, gain: 1.3 } };
@@ -189,3 +191,36 @@ testUnless(missingModel())('a pause clears what waited on the pipeline: no frame
     await daemon.stop();
   }
 });
+
+testUnless(missingModel())(
+  'an idle room is reported as such: stats, /healthz, /metrics and the dashboard feed say idle; a reset of the tracks ends it at once',
+  async (t) => {
+    const clip = emptyRoomClip(CLIP_CACHE_DIR, SMALL_EMPTY_ROOM);
+    const { daemon, url } = await makeHttpDaemon({ 'classifier.model': testModel() as string, 'source.uri': clip.path, 'source.pace': 'realtime' });
+    await daemon.start();
+    try {
+      await until(() => daemon.stats.framesProcessed > 3, 10_000, 'the first frames');
+      // The first frame is a new scene (searched whole): not idle until 2 s of nothing.
+      t.false(daemon.stats.idle);
+      t.false(daemon.stats.snapshot().idle);
+      await until(() => daemon.stats.idle, 5000, 'the room idle');
+      t.true(daemon.stats.snapshot().idle);
+      // The HTTP thread gets the daemon's state once a second.
+      let health: { idle?: boolean; status?: string } = {};
+      for (const end = Date.now() + 3000; health.idle !== true && Date.now() < end; await sleep(100))
+        health = (await (await fetch(`${url}/healthz`)).json()) as typeof health;
+      t.true(health.idle, `/healthz: ${JSON.stringify(health)}`);
+      t.is(health.status, 'ok', 'an idle room is healthy');
+      t.regex(await (await fetch(`${url}/metrics`)).text(), /^emotiond_idle 1$/m);
+      const states = (await readStates(`${url}/events`, (s) => s.length >= 1, 3000)) as Array<{ status: { idle: boolean; fps: number } }>;
+      t.true(states[0]?.status.idle, JSON.stringify(states[0]?.status));
+      daemon.resetTracks();
+      t.false(daemon.stats.idle);
+      const n = daemon.stats.framesProcessed;
+      await until(() => daemon.stats.framesProcessed > n, 3000, 'a frame after the reset');
+      t.false(daemon.stats.idle, 'the reset searches the whole frame again: not idle');
+    } finally {
+      await daemon.stop();
+    }
+  },
+);

@@ -61,6 +61,7 @@ testUnless(missing)(
       t.is(await page.textContent('#st-camera-text'), 'online');
       t.is(await page.textContent('#st-mqtt-text'), 'off');
       await page.waitForFunction(() => Number(document.getElementById('st-fps').textContent) > 0, undefined, { timeout: 5000 });
+      t.false(await page.isVisible('#st-idle'), 'a face in view: not idle');
 
       for (const size of [
         { width: 1920, height: 1080 },

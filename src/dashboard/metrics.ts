@@ -60,6 +60,11 @@ export class DaemonMetrics {
     );
     this.gauge('emotiond_fps', 'Processed frames per second over the last five seconds.', () => Math.round(stats.fps() * 100) / 100);
     this.gauge(
+      'emotiond_idle',
+      '1 while the room is idle (nothing moved and no face for 2 s): only detector.idle_fps frames a second are decoded. 0 otherwise.',
+      () => (stats.idle ? 1 : 0),
+    );
+    this.gauge(
       'emotiond_detect_searched_ratio',
       'Share of the frame searched for new faces per frame (cascade windows, as a share of a search of the whole frame), over the last 256 frames.',
       () => stats.sources.detect?.().searched ?? 0,

@@ -44,6 +44,8 @@ interface DashboardMessage {
     mqtt: 'connected' | 'disconnected' | 'off';
     mqtt_queue: number | null;
     fps: number;
+    /** The room is idle: detector.idle_fps frames a second are taken (PipelineStats.idle). */
+    idle: boolean;
     paused: boolean;
   };
   timeline: TimelinePoint[];
@@ -76,6 +78,7 @@ function dashboardHead(src: StatusSources, nowMs: number): Omit<DashboardMessage
       mqtt: mqtt === null ? 'off' : mqtt.connected ? 'connected' : 'disconnected',
       mqtt_queue: mqtt?.queue_length ?? null,
       fps: Math.round(daemon.stats.fps() * 10) / 10,
+      idle: daemon.stats.idle,
       paused: daemon.isPaused(),
     },
   };
@@ -95,6 +98,8 @@ interface Healthz {
   frames_processed: number;
   last_frame_age_s: number | null;
   fps: number;
+  /** The room is idle: detector.idle_fps frames a second are taken (PipelineStats.idle). */
+  idle: boolean;
   /** Stages that have work and made no progress for 15 s (PipelineStats.stalled); empty while live. */
   stalled: Stage[];
 }
@@ -128,6 +133,7 @@ export function healthz(src: StatusSources, nowMs = Date.now(), monoMs = monoton
     frames_processed: stats.framesProcessed,
     last_frame_age_s: Number.isFinite(stats.lastProgressMs) ? Math.round((monoMs - stats.lastProgressMs) / 100) / 10 : null,
     fps: Math.round(stats.fps(monoMs) * 10) / 10,
+    idle: stats.idle,
     stalled: live ? [] : stalled,
   };
 }

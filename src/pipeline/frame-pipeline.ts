@@ -60,6 +60,7 @@ export class FramePipeline {
       if (frame.info.fresh) detector.searchWhole();
       const t1 = performance.now();
       const round = detector.detect(gray, tracker.tracks, now);
+      stats.idle = Boolean(this.deps.idleFps) && detector.idle(now);
       const t2 = performance.now();
       stats.currentStage = 'track';
       const update = tracker.update(round, now);
@@ -137,6 +138,7 @@ export class FramePipeline {
     const ended = this.deps.tracker.endAll();
     for (const t of ended) this.end(t, nowMs);
     this.deps.stats.activeTracks = 0;
+    this.deps.stats.idle = false;
     return ended.length;
   }
 

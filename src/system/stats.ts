@@ -44,6 +44,8 @@ interface StatsSnapshot {
   faces_classified: number;
   active_tracks: number;
   fps: number;
+  /** Motion gate: the room is idle (nothing moved, no face, for 2 s), and only detector.idle_fps frames a second are taken. */
+  idle: boolean;
   stage_ms: Record<Stage, { median: number; p95: number }>;
   /** The sweep for new faces: seconds a full sweep took (the longest a new face waits), its frames, the smallest face. */
   detect: DetectStats | null;
@@ -68,6 +70,8 @@ export class PipelineStats {
   sourceReopens = 0;
   facesClassified = 0;
   activeTracks = 0;
+  /** Motion gate: the room was idle at the last frame (detector.idle_fps frames a second are taken); set by the pipeline. */
+  idle = false;
   /** Wall time (ms since the epoch; media time on that scale for files) of the first frame processed: tools
    * measure from it. */
   firstFrameMs: number | null = null;
@@ -199,6 +203,7 @@ export class PipelineStats {
       faces_classified: this.facesClassified,
       active_tracks: this.activeTracks,
       fps: round(this.fps(nowMs)),
+      idle: this.idle,
       stage_ms,
       detect: this.sources.detect?.() ?? null,
       classify: this.sources.classify?.() ?? null,

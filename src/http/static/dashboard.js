@@ -93,6 +93,7 @@
     $('st-mqtt').className = 'dot ' + (s.mqtt === 'connected' ? 'ok' : s.mqtt === 'disconnected' ? 'bad' : '');
     $('st-mqtt-text').textContent = s.mqtt === 'disconnected' && s.mqtt_queue ? `disconnected (${s.mqtt_queue} queued)` : s.mqtt;
     $('st-fps').textContent = s.fps.toFixed(1);
+    $('st-idle').hidden = !s.idle || s.paused;
     $('st-device').textContent = m.device;
     const notice = $('notice');
     notice.hidden = !m.notice;
