@@ -174,6 +174,11 @@ testUnless(noClip)(
     t.regex(String(page.headers['content-security-policy']), /script-src 'nonce-/);
     t.is(page.headers['cross-origin-resource-policy'], 'same-origin');
     t.is(page.headers['referrer-policy'], 'no-referrer');
+    // The countdown is what is left of the 120 s, counted on the browser's monotonic clock: neither the browser's wall
+    // clock nor this machine's (a Pi without a real-time clock before NTP syncs) may be right.
+    const left = Number(/const ends = performance\.now\(\) \+ (\d+);/.exec(page.body.toString())?.[1]);
+    t.true(left > 60_000 && left <= 120_000, `the page counts down ${left} ms`);
+    t.notRegex(page.body.toString(), /Date\.now/);
 
     const { type, parts } = await streamParts(port, 3, `${base}stream.mjpg`);
     t.regex(type, /^multipart\/x-mixed-replace; boundary=/);

@@ -10,6 +10,7 @@ import { EmotiondError } from '../errors.js';
 import type { Logger } from '../system/logger.js';
 import { PreviewServer } from '../preview/preview-server.js';
 import { PreviewView } from '../preview/preview-view.js';
+import { monotonicMs } from '../system/clock.js';
 import { dropPrivileges, groupId, unprivilegedUser } from './privileges.js';
 
 interface PreviewOptions {
@@ -78,7 +79,8 @@ export async function runPreview(loaded: LoadedConfig, logger: Logger, opts: Pre
       `running as ${now.who}${video === undefined ? ' (this system has no video group)' : ' with the video group'}, not root`,
     );
   }
-  const endsAtMs = Date.now() + config.preview.duration_s * 1000;
+  // On the monotonic clock: a board without a real-time clock steps its wall clock when NTP syncs.
+  const endsAtMs = monotonicMs() + config.preview.duration_s * 1000;
   const view = new PreviewView({ minSize: config.detector.min_size, endsAtMs });
   const server = new PreviewServer({ port: config.preview.port, view, endsAtMs, logger: log });
   // No MQTT, no HTTP dashboard, no stdout events: only the view, which is not an event sink.

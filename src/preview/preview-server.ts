@@ -10,6 +10,7 @@ import { EmotiondError } from '../errors.js';
 import { HostNames, refusal } from '../http/request-guard.js';
 import type { Logger } from '../system/logger.js';
 import type { PreviewView } from './preview-view.js';
+import { monotonicMs } from '../system/clock.js';
 
 const PREVIEW_HOST = '127.0.0.1';
 const BOUNDARY = 'emotiondpreview';
@@ -27,6 +28,7 @@ const TEXT = 'text/plain; charset=utf-8';
 interface PreviewServerDeps {
   port: number;
   view: PreviewView;
+  /** When the preview stops, on the monotonic clock (system/clock.ts). */
   endsAtMs: number;
   logger: Logger;
 }
@@ -105,7 +107,7 @@ export class PreviewServer implements Part {
     const csp = `default-src 'none'; img-src 'self'; style-src 'nonce-${nonce}'; script-src 'nonce-${nonce}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
     res
       .writeHead(200, { ...COMMON_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp })
-      .end(pageHtml(this.deps.endsAtMs, nonce));
+      .end(pageHtml(this.deps.endsAtMs - monotonicMs(), nonce));
   }
 
   private snapshot(res: http.ServerResponse): void {
@@ -139,7 +141,9 @@ export class PreviewServer implements Part {
   }
 }
 
-function pageHtml(endsAtMs: number, nonce: string): string {
+/** The page, counting down `leftMs` on the browser's monotonic clock: its wall clock (or this machine's, without a
+ * real-time clock before NTP syncs) may be hours off. */
+function pageHtml(leftMs: number, nonce: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -161,9 +165,9 @@ function pageHtml(endsAtMs: number, nonce: string): string {
 </header>
 <img src="stream.mjpg" alt="live camera view with face boxes">
 <script nonce="${nonce}">
-  const ends = ${Math.round(endsAtMs)};
+  const ends = performance.now() + ${Math.max(0, Math.round(leftMs))};
   const el = document.getElementById('left');
-  const tick = () => { el.textContent = String(Math.max(0, Math.ceil((ends - Date.now()) / 1000))); };
+  const tick = () => { el.textContent = String(Math.max(0, Math.ceil((ends - performance.now()) / 1000))); };
   tick();
   setInterval(tick, 1000);
 </script>

@@ -3,14 +3,16 @@
 import cv from '../system/opencv.js';
 import type { FrameTap } from '../types.js';
 import type { TrackedFace } from '../types.js';
+import { monotonicMs } from '../system/clock.js';
 
 interface PreviewViewOptions {
   /** JPEGs per second at most (default 8). */
   fps?: number;
   /** The detector's smallest face, in pixels when >= 1 or as a fraction of the shorter side (detector.min_size). */
   minSize: number;
-  /** When the preview stops (ms since the epoch), shown on every image. */
+  /** When the preview stops (monotonic clock, system/clock.ts), shown on every image. */
   endsAtMs: number;
+  /** The monotonic clock (default monotonicMs). */
   now?: () => number;
 }
 
@@ -33,7 +35,7 @@ export class PreviewView implements FrameTap {
 
   constructor(private readonly opts: PreviewViewOptions) {
     this.periodMs = 1000 / (opts.fps ?? 8);
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? monotonicMs;
   }
 
   /** Calls `fn` with every new JPEG; returns a function that stops it. */
