@@ -11,6 +11,7 @@ import test from 'ava';
 import { makeHttpDaemon } from './helpers/http-daemon.js';
 import { waitUntil } from './helpers/wait.js';
 import { captureLogger } from './publish-helpers.js';
+import { LoginThrottle } from '../src/system/login-check.js';
 
 interface Answer {
   status: number;
@@ -237,4 +238,18 @@ test('repeated bad logins are logged (budgeted) and slowed down; both fields are
   t.deepEqual(userOnly?.['wrong'], ['username'], 'the password was compared (and matched) although the user name was wrong');
   t.deepEqual(both?.['wrong'], ['username', 'password']);
   t.deepEqual([userOnly?.['failures'], both?.['failures']], [1, 2], 'counted again from zero after the right login');
+});
+
+test('failed logins are counted on the monotonic clock: a step of the wall clock (NTP on a board without a real-time clock) neither forgets a count nor makes one last', (t) => {
+  const wall = Date.now;
+  let stepMs = 0;
+  Date.now = () => wall() + stepMs;
+  t.teardown(() => void (Date.now = wall));
+  const throttle = new LoginThrottle();
+  for (let i = 1; i <= 6; i++) t.is(throttle.failed('192.0.2.7').count, i);
+  // A day forward: ten minutes without a failure forget a count, and on the wall clock this would read as a day.
+  stepMs = 86_400_000;
+  t.deepEqual(throttle.failed('192.0.2.7'), { count: 7, delayMs: 2000 });
+  stepMs = -86_400_000;
+  t.deepEqual(throttle.failed('192.0.2.7'), { count: 8, delayMs: 3000 });
 });

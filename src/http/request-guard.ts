@@ -9,6 +9,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import { isWildcardHost } from '../system/addresses.js';
+import { monotonicMs } from '../system/clock.js';
 
 /** Interface addresses are looked up again at most this often when an unknown address comes (DHCP). */
 const REFRESH_MS = 10_000;
@@ -28,7 +29,8 @@ export class HostNames {
   private readonly withPort = new Set<string>();
   /** http.allowed_hosts entries without a port: names on the server's own port. */
   private readonly extraNames: string[] = [];
-  private refreshedMs = 0;
+  /** When the names were last looked up (monotonic clock: a step of the wall clock must not delay the next). */
+  private refreshedMs = -Infinity;
 
   constructor(private readonly opts: HostNamesOptions) {
     for (const entry of opts.extra ?? []) {
@@ -36,7 +38,7 @@ export class HostNames {
       if (parsed) this.withPort.add(`${hostName(parsed.name)}:${parsed.port}`);
       else this.extraNames.push(entry);
     }
-    this.refresh(0);
+    this.refresh(-Infinity);
   }
 
   /** Whether `header` (a Host header: name[:port]) names this server. */
@@ -47,8 +49,8 @@ export class HostNames {
     if (parsed.port !== this.port) return false;
     if (this.names.has(parsed.name)) return true;
     // A wildcard listener's own addresses change with DHCP: look again, now and then, for an address.
-    if (this.wildcard && net.isIP(parsed.name.replace(/^\[(.*)\]$/, '$1')) !== 0 && Date.now() - this.refreshedMs >= REFRESH_MS) {
-      this.refresh(Date.now());
+    if (this.wildcard && net.isIP(parsed.name.replace(/^\[(.*)\]$/, '$1')) !== 0 && monotonicMs() - this.refreshedMs >= REFRESH_MS) {
+      this.refresh(monotonicMs());
       return this.names.has(parsed.name);
     }
     return false;

@@ -1,6 +1,7 @@
 // The one login check of the daemon (the dashboard's HTTP Basic login and the embedded MQTT broker's): both
 // fields compared every time, each in constant time, and repeated failures from one address slowed down.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { monotonicMs } from './clock.js';
 
 interface Credentials {
   username: string;
@@ -52,7 +53,8 @@ const MAX_ADDRESSES = 1024;
 export class LoginThrottle {
   private readonly failures = new Map<string, { count: number; lastMs: number }>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `now`: the monotonic clock (a step of the wall clock neither forgets nor prolongs a count). */
+  constructor(private readonly now: () => number = monotonicMs) {}
 
   /** Records a failure from `address`; returns how long to wait before refusing it (ms) and the count. */
   failed(address: string): { delayMs: number; count: number } {
