@@ -166,13 +166,9 @@ export class Outbox {
    * away nothing will be acknowledged meanwhile, and a power cut would lose what the delay holds back.
    */
   persistSoon(): void {
-    if (this.queueFile === undefined) return;
     if (this.persistTimer) clearTimeout(this.persistTimer);
-    this.persistTimer = setTimeout(() => {
-      this.persistTimer = undefined;
-      void this.flush();
-    }, 0);
-    this.persistTimer.unref();
+    this.persistTimer = undefined;
+    this.schedulePersist(0);
   }
 
   /** Flush to the file now (no-op without a file); resolves when written. */
