@@ -142,12 +142,10 @@ export class Outbox {
   release(item: OutboxItem): void {
     const entry = this.inflight.get(item.seq);
     if (!entry || !this.inflight.delete(item.seq)) return;
-    const waiting = this.pending.slice(this.head);
-    let at = 0;
-    while (at < waiting.length && waiting[at]!.seq < item.seq) at += 1;
-    waiting.splice(at, 0, entry);
-    this.pending = waiting;
-    this.head = 0;
+    // In place: an outage gives up every event in flight, one call each, and the waiting queue may be long.
+    let at = this.head;
+    while (at < this.pending.length && this.pending[at]!.seq < item.seq) at += 1;
+    this.pending.splice(at, 0, entry);
   }
 
   /** Every unacknowledged payload, oldest first. */
