@@ -189,6 +189,9 @@ test('outbox file: after a crash (no close) a new run loads exactly the unacknow
   t.is(b.load(), 12);
   t.deepEqual(nOf(b.snapshot()), [2, 4, ...range(5, 15)]);
   t.is(log.count('warn'), 0, JSON.stringify(log.lines.filter((l) => l['level'] === 40)));
+  // The file handles a dead process's kernel would have closed (left to the garbage collector, Node warns).
+  await b.close();
+  await a.close();
 });
 
 test('outbox file: waiting events dropped behind in-flight ones stay dropped after a restart', async (t) => {
@@ -203,6 +206,8 @@ test('outbox file: waiting events dropped behind in-flight ones stay dropped aft
   const b = new Outbox({ max: 5, file, logger: captureLogger().logger });
   t.is(b.load(), 5);
   t.deepEqual(nOf(b.snapshot()), [0, 1, 5, 6, 7]);
+  await b.close();
+  await a.close();
 });
 
 test('outbox file: a torn last line (power cut mid-write) is skipped with a warning naming the file; later writes start on a clean line', async (t) => {
