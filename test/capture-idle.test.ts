@@ -13,12 +13,9 @@ import { testUnless } from './helpers/skip.js';
 import { makeDaemon, until } from './helpers/daemon-harness.js';
 import { sleep } from './helpers/wait.js';
 import { monotonicMs } from '../src/system/clock.js';
-import { EMPTY_480P, emptyRoomClip } from './helpers/clips/empty-room.js';
+import { SMALL_EMPTY_ROOM, emptyRoomClip } from './helpers/clips/empty-room.js';
 import { CLIP_CACHE_DIR } from './helpers/clips/reference.js';
 import { makeHttpDaemon, readStates } from './helpers/http-daemon.js';
-
-/** The bench's empty room, smaller and shorter (6 s at 30 fps, the lighting step at 4 s): needs no shared data. */
-const SMALL_EMPTY_ROOM = { ...EMPTY_480P, name: 'empty-room-320x240-6s', width: 320, height: 240, seconds: 6, step: { atS: 4, gain: 1.3 } };
 
 /** A 10 fps file of `frames` gray frames whose pixels are their index; every call is recorded. It can be rewound
  * `rewinds` times. */

@@ -2,7 +2,8 @@
 // within 10 s of the camera starting with the page open, the notice, labelled face boxes, the timeline and the status; the page fits 1920x1080 and
 // 800x480 without scrolling; a screenshot at each size goes to reports/test-artifacts/.
 import fs from 'node:fs';
-import { DEMO_CLIP } from './helpers/clips/reference.js';
+import { CLIP_CACHE_DIR, DEMO_CLIP } from './helpers/clips/reference.js';
+import { SMALL_EMPTY_ROOM, emptyRoomClip } from './helpers/clips/empty-room.js';
 import { EMOTIONS } from '../src/types.js';
 import { artifactPath, launchBrowser, missingChromium } from './helpers/browser.js';
 import { makeHttpDaemon } from './helpers/http-daemon.js';
@@ -89,6 +90,28 @@ testUnless(missing)(
         t.log(`screenshot: ${file}`);
       }
       t.deepEqual(errors, [], 'no script errors');
+    } finally {
+      await browser.close();
+      await daemon.stop();
+    }
+  },
+);
+
+testUnless(firstMissing(missingChromium(), missingModel()))(
+  'an empty room: once it is idle, the status bar reads "(idle)" beside frames/s (only detector.idle_fps frames a second are decoded)',
+  async (t) => {
+    const clip = emptyRoomClip(CLIP_CACHE_DIR, SMALL_EMPTY_ROOM);
+    const { daemon, url } = await makeHttpDaemon({ 'source.uri': clip.path, 'source.pace': 'realtime', 'classifier.model': testModel() as string });
+    await daemon.start();
+    const browser = await launchBrowser({ width: 800, height: 480 });
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${url}/`);
+      await page.waitForFunction(() => Number(document.getElementById('st-fps').textContent) > 0, undefined, { timeout: 5000 });
+      t.false(await page.isVisible('#st-idle'), 'not idle at first: the first frame is a new scene');
+      await page.waitForFunction(() => !document.getElementById('st-idle').hidden, undefined, { timeout: 6000 });
+      t.regex((await page.textContent('.item:has(#st-fps)')) ?? '', /^[\d.]+ fps \(idle\)$/);
+      t.is(await page.textContent('#mood'), 'No one in view');
     } finally {
       await browser.close();
       await daemon.stop();

@@ -34,6 +34,15 @@ export const EMPTY_480P: EmptyRoomSpec = {
   quality: 95,
 };
 export const EMPTY_720P: EmptyRoomSpec = { ...EMPTY_480P, name: 'empty-room-1280x720', width: 1280, height: 720 };
+/** The bench's empty room, smaller and shorter (6 s at 30 fps, the lighting step at 4 s), for the tests: needs no shared data. */
+export const SMALL_EMPTY_ROOM: EmptyRoomSpec = {
+  ...EMPTY_480P,
+  name: 'empty-room-320x240-6s',
+  width: 320,
+  height: 240,
+  seconds: 6,
+  step: { atS: 4, gain: 1.3 },
+};
 
 const SEED = 20261214;
 /** Noise fields drawn once; each frame adds one of them from a random offset (fresh noise at a fraction of the cost). */
