@@ -108,7 +108,9 @@ test("an earlier run's queued events are discarded, and the file emptied, when p
   before.load();
   for (let i = 0; i < 3; i++) before.push(JSON.stringify(makeEvent(i)));
   await before.close();
-  t.is(new Outbox({ max: 100, file, logger }).load(), 3, 'three events were queued');
+  const peek = new Outbox({ max: 100, file, logger });
+  t.is(peek.load(), 3, 'three events were queued');
+  await peek.close();
 
   const after = new Outbox({ max: 100, file, logger, persistDelayMs: 10 });
   t.is(
@@ -117,7 +119,9 @@ test("an earlier run's queued events are discarded, and the file emptied, when p
   );
   t.is(after.length, 0);
   await after.close();
-  t.is(new Outbox({ max: 100, file, logger }).load(), 0, 'nothing left in the file');
+  const last = new Outbox({ max: 100, file, logger });
+  t.is(last.load(), 0, 'nothing left in the file');
+  await last.close();
   t.true(lines.some((l) => l['discarded'] === 3));
 });
 

@@ -80,6 +80,7 @@ test('outbox: the queue file is written atomically, loaded (bad lines skipped, b
 
   const c = new Outbox({ max: 5, file, logger: log.logger });
   t.is(c.load(), 0, 'a missing file is an empty queue');
+  for (const box of [a, b, c]) await box.close();
 });
 
 test('publisher: queue_max bounds the outage queue; the newest are delivered in order; drops are in stats', async (t) => {
@@ -154,7 +155,7 @@ test('outbox: a released event waits again in its place', (t) => {
   t.is(box.length, 5, 'nothing lost or doubled');
 });
 
-test('outbox: events pushed before load() come after the older ones from the file', (t) => {
+test('outbox: events pushed before load() come after the older ones from the file', async (t) => {
   const dir = tmpDir();
   const file = path.join(dir, 'q.jsonl');
   fs.writeFileSync(file, '"old1"\n"old2"\n');
@@ -164,6 +165,7 @@ test('outbox: events pushed before load() come after the older ones from the fil
   t.is(box.load(), 2);
   t.deepEqual(box.snapshot(), ['"old2"', '"new1"', '"new2"'], 'in age order, the oldest dropped past max');
   t.is(box.dropped, 1);
+  await box.close();
 });
 
 // ---- the queue file as an append log (acks and drops recorded as small markers, compacted now and then) ----
@@ -227,6 +229,7 @@ test('outbox file: a torn last line (power cut mid-write) is skipped with a warn
   const c = new Outbox({ max: 100, file, logger: captureLogger().logger });
   t.is(c.load(), 6);
   t.deepEqual(nOf(c.snapshot()), [0, 1, 2, 3, 4, 6]);
+  for (const box of [c, b, a]) await box.close();
 });
 
 test('outbox file: compaction keeps the file near the size of what is queued through a long overflowing outage', async (t) => {
@@ -251,6 +254,8 @@ test('outbox file: compaction keeps the file near the size of what is queued thr
   t.is(b.load(), 500);
   t.deepEqual(b.snapshot(), a.snapshot());
   t.deepEqual(eventIdsOf(b.snapshot()).slice(0, 4), [0, 1, 2, 4503]);
+  await b.close();
+  await a.close();
 });
 
 test('outbox file: events acknowledged before the flush are never written', async (t) => {
