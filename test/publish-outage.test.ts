@@ -140,3 +140,48 @@ for (const qos of [1, 0] as const) {
     }
   });
 }
+
+test('QoS 0 over a congested connection (the broker stops reading): events wait in the bounded queue, not in the socket; once it drains they go out in order', async (t) => {
+  const topics = topicsFor('emotiond', 'testcam');
+  const broker = await startBroker();
+  t.teardown(() => broker.stop());
+  const sub = await subscribe(broker.url, [topics.events]);
+  t.teardown(() => sub.end());
+  const pub = new MqttPublisher({ config: testConfig(broker.url, { qos: 0, queue_max: 2000 }), logger: captureLogger().logger, version: '1' });
+  t.teardown(() => pub.stop());
+  await pub.start();
+  await pub.whenConnected();
+  const clients = (broker.aedes as unknown as { clients: Record<string, { conn: { pause(): void; resume(): void } }> }).clients;
+  const conn = clients['emotiond_testcam']?.conn;
+  if (!conn) return t.fail('no broker-side connection for the publisher');
+  const socket = (pub as unknown as { link: { client: { stream: NodeJS.EventEmitter } } }).link.client.stream;
+  conn.pause();
+  // Events until the kernel's buffers are full and the connection pushes back: then they wait in the queue.
+  let n = 0;
+  while (pub.health().queue_length === 0 && n < 300_000) {
+    for (let k = 0; k < 500; k++) pub.event(makeEvent(n++));
+    await sleep(1);
+  }
+  t.true(pub.health().queue_length > 0, `after ${n} events the connection still takes them`);
+  for (let k = 0; k < 5000; k++) pub.event(makeEvent(n++));
+  const stalled = pub.health();
+  t.log(`congested after ${n - 5000} events; then ${stalled.queue_length} waiting, ${stalled.queue_dropped} dropped`);
+  t.true(stalled.queue_length <= 2000, `${stalled.queue_length} waiting: mqtt.queue_max bounds them`);
+  t.true(stalled.queue_dropped >= 3000, `${stalled.queue_dropped} dropped, the oldest first, and counted`);
+  t.true(socket.listenerCount('drain') <= 3, `${socket.listenerCount('drain')} drain listeners on the socket: one wait, not one per event`);
+  conn.resume();
+  await waitUntil(() => pub.health().queue_length === 0, 30_000, 'the queue drained');
+  pub.event(makeEvent(n));
+  await sub.waitFor(() => eventIds(sub).includes(n), 10_000, 'the last event');
+  const ids = eventIds(sub);
+  t.is(
+    ids.findIndex((id, i) => i > 0 && id <= ids[i - 1]!),
+    -1,
+    'in order, none twice',
+  );
+  // The 2000 that waited in the queue when the connection drained all arrived, after everything the socket held.
+  t.deepEqual(
+    ids.slice(-2001),
+    Array.from({ length: 2001 }, (_, i) => n - 2000 + i),
+  );
+});

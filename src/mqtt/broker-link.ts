@@ -69,6 +69,29 @@ export class BrokerLink {
     return true;
   }
 
+  /** The connection holds more unsent bytes than its socket's high-water mark (a slow link or broker). */
+  congested(): boolean {
+    return this.online && this.stream()?.writableNeedDrain === true;
+  }
+
+  /** Calls `fn` once, when the congested connection has taken what it held, or when it closes. */
+  whenDrained(fn: () => void): void {
+    const stream = this.stream();
+    if (!stream) return fn();
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      fn();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  }
+
+  /** The connection's socket (mqtt.js replaces it on each reconnect). */
+  private stream(): (NodeJS.WritableStream & { writableNeedDrain?: boolean }) | undefined {
+    return (this.client as unknown as { stream?: NodeJS.WritableStream & { writableNeedDrain?: boolean } } | undefined)?.stream;
+  }
+
   unsubscribe(topics: string[]): void {
     if (this.online) this.client?.unsubscribe(topics, () => undefined);
   }

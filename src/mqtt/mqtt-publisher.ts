@@ -90,6 +90,8 @@ export class MqttPublisher implements EventSink {
       publish: (topic, payload, opts, done) => this.link?.publish(topic, payload, opts, done) ?? false,
       online: () => this.connected,
       stopping: () => this.stopping,
+      congested: () => this.link?.congested() ?? false,
+      whenDrained: (fn) => (this.link ? this.link.whenDrained(fn) : fn()),
     });
     this.state = new RetainedState({
       topics: this.topics,

@@ -1,5 +1,7 @@
 // Moves events from the outbox to the broker: in order, at most `window` unacknowledged at a time (QoS 1/2),
-// acknowledged ones leave the outbox. QoS 0 events are handed over and done with (at most once).
+// acknowledged ones leave the outbox. QoS 0 events are handed over and done with (at most once), as fast as the
+// connection takes them: while it is congested (a slow link) they wait in the outbox, bounded by mqtt.queue_max,
+// rather than in the socket's buffer, which nothing bounds.
 import type { Logger } from '../system/logger.js';
 import type { Outbox } from './outbox.js';
 
@@ -14,9 +16,16 @@ interface EventDeliveryDeps {
   publish: (topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: false }, done?: (err?: Error) => void) => boolean;
   online: () => boolean;
   stopping: () => boolean;
+  /** The connection holds more unsent bytes than it should (absent: never). */
+  congested?: () => boolean;
+  /** Calls its argument once the congested connection drained or closed. */
+  whenDrained?: (fn: () => void) => void;
 }
 
 export class EventDelivery {
+  /** A pump waits for the congested connection to drain. */
+  private waiting = false;
+
   constructor(private readonly deps: EventDeliveryDeps) {}
 
   push(payload: string): void {
@@ -33,9 +42,11 @@ export class EventDelivery {
     if (!this.deps.online()) return;
     if (qos === 0) {
       // At most once by definition: handed over is done (what sits in a dropped socket is lost).
-      for (const item of outbox.take(outbox.pendingCount)) {
-        this.deps.publish(topic, item.payload, { qos, retain: false });
-        outbox.ack(item);
+      while (outbox.pendingCount > 0) {
+        if (this.deps.congested?.()) return this.waitForDrain();
+        const [item] = outbox.take(1);
+        this.deps.publish(topic, item!.payload, { qos, retain: false });
+        outbox.ack(item!);
       }
       return;
     }
@@ -53,6 +64,15 @@ export class EventDelivery {
         this.pump();
       });
     }
+  }
+
+  private waitForDrain(): void {
+    if (this.waiting || !this.deps.whenDrained) return;
+    this.waiting = true;
+    this.deps.whenDrained(() => {
+      this.waiting = false;
+      this.pump();
+    });
   }
 
   /** Resolves when the outbox is empty, the link is down, or the deadline (on the clock `now`, monotonic by default) has passed. */
