@@ -7,7 +7,20 @@ import path from 'node:path';
 import test from 'ava';
 import { MqttPublisher } from '../src/mqtt/mqtt-publisher.js';
 import { topicsFor } from '../src/contract/topics.js';
-import { assertSchema, captureLogger, eventIds, gate, makeEvent, makeRoom, sleep, startBroker, subscribe, testConfig, waitUntil } from './publish-helpers.js';
+import {
+  assertSchema,
+  captureLogger,
+  eventIds,
+  gate,
+  makeEvent,
+  makeFace,
+  makeRoom,
+  sleep,
+  startBroker,
+  subscribe,
+  testConfig,
+  waitUntil,
+} from './publish-helpers.js';
 
 const OUTAGE_S = Number(process.env['EMOTIOND_OUTAGE_S'] ?? 5);
 const RATE_HZ = 50;
@@ -141,13 +154,17 @@ for (const qos of [1, 0] as const) {
   });
 }
 
-test('QoS 0 over a congested connection (the broker stops reading): events wait in the bounded queue, not in the socket; once it drains they go out in order', async (t) => {
+test('a congested connection (the broker stops reading): QoS 0 events wait in the bounded queue and face states are held, not written into the socket; once it drains the events go out in order, and each face its latest state', async (t) => {
   const topics = topicsFor('emotiond', 'testcam');
   const broker = await startBroker();
   t.teardown(() => broker.stop());
-  const sub = await subscribe(broker.url, [topics.events]);
+  const sub = await subscribe(broker.url, [topics.events, topics.face(1), topics.face(2), topics.face(3)]);
   t.teardown(() => sub.end());
-  const pub = new MqttPublisher({ config: testConfig(broker.url, { qos: 0, queue_max: 2000 }), logger: captureLogger().logger, version: '1' });
+  const pub = new MqttPublisher({
+    config: testConfig(broker.url, { qos: 0, queue_max: 2000, face_interval_s: 0 }),
+    logger: captureLogger().logger,
+    version: '1',
+  });
   t.teardown(() => pub.stop());
   await pub.start();
   await pub.whenConnected();
@@ -168,6 +185,9 @@ test('QoS 0 over a congested connection (the broker stops reading): events wait 
   t.log(`congested after ${n - 5000} events; then ${stalled.queue_length} waiting, ${stalled.queue_dropped} dropped`);
   t.true(stalled.queue_length <= 2000, `${stalled.queue_length} waiting: mqtt.queue_max bounds them`);
   t.true(stalled.queue_dropped >= 3000, `${stalled.queue_dropped} dropped, the oldest first, and counted`);
+  // Face states (retained, QoS 1) meanwhile: each face's latest is held for when the connection drains.
+  for (let k = 0; k < 300; k++) for (const track of [1, 2, 3]) pub.face(makeFace(track, k));
+  t.true(socket.listenerCount('drain') <= 3, `${socket.listenerCount('drain')} drain listeners after 900 face states`);
   t.true(socket.listenerCount('drain') <= 3, `${socket.listenerCount('drain')} drain listeners on the socket: one wait, not one per event`);
   conn.resume();
   await waitUntil(() => pub.health().queue_length === 0, 30_000, 'the queue drained');
@@ -184,4 +204,14 @@ test('QoS 0 over a congested connection (the broker stops reading): events wait 
     ids.slice(-2001),
     Array.from({ length: 2001 }, (_, i) => n - 2000 + i),
   );
+  await sub.waitFor(() => [1, 2, 3].every((track) => sub.on(topics.face(track)).length > 0), 5000, 'the face states');
+  await sub.roundTrip(topics.root);
+  for (const track of [1, 2, 3]) {
+    const states = sub.json(topics.face(track)) as Array<{ box: { x: number } }>;
+    t.deepEqual(
+      states.map((s) => s.box.x),
+      [299],
+      `faces/${track}: its latest state only`,
+    );
+  }
 });

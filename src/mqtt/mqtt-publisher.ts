@@ -98,6 +98,8 @@ export class MqttPublisher implements EventSink {
       faceIntervalMs: m.face_interval_s * 1000,
       now: this.now,
       send: (topic, payload, acked) => this.send(topic, payload, { qos: 1, retain: true }, (err) => !err && acked()),
+      congested: () => this.link?.congested() ?? false,
+      whenDrained: (fn) => (this.link ? this.link.whenDrained(fn) : fn()),
     });
     this.commands = new CommandHandler({
       topics: this.topics,

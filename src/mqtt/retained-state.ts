@@ -1,7 +1,8 @@
 // The retained state topics (room, camera, paused, faces/<track>). The latest payload of each is kept and
 // sent again after every connect, so a broker that restarted without persistence gets the picture back.
 // Faces are rate-limited per track without losing the last state; a cleared face ('' payload) is forgotten
-// once the broker has acknowledged the clear.
+// once the broker has acknowledged the clear. While the connection is congested (a slow link or broker), changes
+// are not written into its buffer: each topic's latest payload goes out once it drains (the latest wins).
 import type { Topics } from '../contract/topics.js';
 
 interface RetainedStateDeps {
@@ -10,6 +11,10 @@ interface RetainedStateDeps {
   now: () => number;
   /** Publish retained at QoS 1 if connected (else nothing); `acked` runs when the broker has it. */
   send: (topic: string, payload: string, acked: () => void) => void;
+  /** The connection holds more unsent bytes than it should (absent: never). */
+  congested?: () => boolean;
+  /** Calls its argument once the congested connection drained or closed. */
+  whenDrained?: (fn: () => void) => void;
 }
 
 interface FaceSlot {
@@ -22,6 +27,9 @@ export class RetainedState {
   private readonly latest = new Map<string, string>();
   private readonly faces = new Map<number, FaceSlot>();
   private stopped = false;
+  /** Topics changed while the connection was congested: their latest payload goes out when it drains. */
+  private readonly held = new Set<string>();
+  private waiting = false;
 
   constructor(private readonly deps: RetainedStateDeps) {}
 
@@ -37,8 +45,33 @@ export class RetainedState {
 
   set(topic: string, payload: string): void {
     this.latest.set(topic, payload);
+    if (this.deps.congested?.() && this.deps.whenDrained) {
+      this.held.add(topic);
+      this.waitForDrain();
+      return;
+    }
+    this.held.delete(topic);
+    this.publish(topic, payload);
+  }
+
+  private publish(topic: string, payload: string): void {
     this.deps.send(topic, payload, () => {
       if (payload === '' && this.latest.get(topic) === '') this.latest.delete(topic);
+    });
+  }
+
+  private waitForDrain(): void {
+    if (this.waiting) return;
+    this.waiting = true;
+    this.deps.whenDrained?.(() => {
+      this.waiting = false;
+      // Offline (the connection closed), send() sends nothing: resend() after the next connect sends it all.
+      for (const topic of [...this.held]) {
+        if (this.deps.congested?.()) return this.waitForDrain();
+        this.held.delete(topic);
+        const payload = this.latest.get(topic);
+        if (payload !== undefined) this.publish(topic, payload);
+      }
     });
   }
 
@@ -74,6 +107,7 @@ export class RetainedState {
 
   /** After a connect: send everything held again. */
   resend(): void {
+    this.held.clear();
     for (const [topic, payload] of [...this.latest]) this.set(topic, payload);
   }
 
