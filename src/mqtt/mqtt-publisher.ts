@@ -12,6 +12,7 @@ import { CommandHandler } from './commands.js';
 import { connectionSettings, safeUrl } from './connection.js';
 import { discoveryMessages, isHaBirth } from '../contract/discovery.js';
 import { EventDelivery } from '../outbox/event-delivery.js';
+import type { Backpressure } from '../outbox/drain-wait.js';
 import { Outbox } from '../outbox/outbox.js';
 import { availabilityPayload, pausedPayload, statsPayload, type MqttHealth } from '../contract/payloads.js';
 import { HostHealth } from '../system/host-health.js';
@@ -81,6 +82,8 @@ export class MqttPublisher implements EventSink {
     this.createdMs = this.now();
     const file = m.queue_file === '' ? undefined : path.resolve(deps.config.system.state_dir, m.queue_file);
     this.outbox = new Outbox({ max: m.queue_max, file, logger: this.log, compactAfterMs: deps.queueCompactAfterMs });
+    // The connection in use now (the link is made in start() and stays; its socket changes with each connect).
+    const flow: Backpressure = { congested: () => this.link?.congested() ?? false, whenDrained: (fn) => (this.link ? this.link.whenDrained(fn) : fn()) };
     this.delivery = new EventDelivery({
       outbox: this.outbox,
       topic: this.topics.events,
@@ -90,16 +93,14 @@ export class MqttPublisher implements EventSink {
       publish: (topic, payload, opts, done) => this.link?.publish(topic, payload, opts, done) ?? false,
       online: () => this.connected,
       stopping: () => this.stopping,
-      congested: () => this.link?.congested() ?? false,
-      whenDrained: (fn) => (this.link ? this.link.whenDrained(fn) : fn()),
+      flow,
     });
     this.state = new RetainedState({
       topics: this.topics,
       faceIntervalMs: m.face_interval_s * 1000,
       now: this.now,
       send: (topic, payload, acked) => this.send(topic, payload, { qos: 1, retain: true }, (err) => !err && acked()),
-      congested: () => this.link?.congested() ?? false,
-      whenDrained: (fn) => (this.link ? this.link.whenDrained(fn) : fn()),
+      flow,
     });
     this.commands = new CommandHandler({
       topics: this.topics,

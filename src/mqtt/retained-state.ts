@@ -4,6 +4,7 @@
 // once the broker has acknowledged the clear. While the connection is congested (a slow link or broker), changes
 // are not written into its buffer: each topic's latest payload goes out once it drains (the latest wins).
 import type { Topics } from '../contract/topics.js';
+import { DrainWait, type Backpressure } from '../outbox/drain-wait.js';
 
 interface RetainedStateDeps {
   topics: Topics;
@@ -11,10 +12,8 @@ interface RetainedStateDeps {
   now: () => number;
   /** Publish retained at QoS 1 if connected (else nothing); `acked` runs when the broker has it. */
   send: (topic: string, payload: string, acked: () => void) => void;
-  /** The connection holds more unsent bytes than it should (absent: never). */
-  congested?: () => boolean;
-  /** Calls its argument once the congested connection drained or closed. */
-  whenDrained?: (fn: () => void) => void;
+  /** The connection's backpressure (absent: never congested). */
+  flow?: Backpressure;
 }
 
 interface FaceSlot {
@@ -29,9 +28,11 @@ export class RetainedState {
   private stopped = false;
   /** Topics changed while the connection was congested: their latest payload goes out when it drains. */
   private readonly held = new Set<string>();
-  private waiting = false;
+  private readonly drained: DrainWait;
 
-  constructor(private readonly deps: RetainedStateDeps) {}
+  constructor(private readonly deps: RetainedStateDeps) {
+    this.drained = new DrainWait(deps.flow, () => this.sendHeld());
+  }
 
   /** Topics held (cleared faces included until the broker has the clear). */
   get size(): number {
@@ -45,9 +46,9 @@ export class RetainedState {
 
   set(topic: string, payload: string): void {
     this.latest.set(topic, payload);
-    if (this.deps.congested?.() && this.deps.whenDrained) {
+    if (this.drained.congested) {
       this.held.add(topic);
-      this.waitForDrain();
+      this.drained.ask();
       return;
     }
     this.held.delete(topic);
@@ -60,19 +61,15 @@ export class RetainedState {
     });
   }
 
-  private waitForDrain(): void {
-    if (this.waiting) return;
-    this.waiting = true;
-    this.deps.whenDrained?.(() => {
-      this.waiting = false;
-      // Offline (the connection closed), send() sends nothing: resend() after the next connect sends it all.
-      for (const topic of [...this.held]) {
-        if (this.deps.congested?.()) return this.waitForDrain();
-        this.held.delete(topic);
-        const payload = this.latest.get(topic);
-        if (payload !== undefined) this.publish(topic, payload);
-      }
-    });
+  /** The latest of each topic held while the connection was congested. Offline (it closed), send() sends nothing:
+   * resend() after the next connect sends it all. */
+  private sendHeld(): void {
+    for (const topic of [...this.held]) {
+      if (this.drained.congested) return this.drained.ask();
+      this.held.delete(topic);
+      const payload = this.latest.get(topic);
+      if (payload !== undefined) this.publish(topic, payload);
+    }
   }
 
   /** Publish a face's state now, or, when the last one went out less than the interval ago, when it is up. */

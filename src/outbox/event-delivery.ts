@@ -4,6 +4,7 @@
 // rather than in the socket's buffer, which nothing bounds.
 import type { Logger } from '../system/logger.js';
 import type { Outbox } from './outbox.js';
+import { DrainWait, type Backpressure } from './drain-wait.js';
 
 interface EventDeliveryDeps {
   outbox: Outbox;
@@ -16,17 +17,17 @@ interface EventDeliveryDeps {
   publish: (topic: string, payload: string, opts: { qos: 0 | 1 | 2; retain: false }, done?: (err?: Error) => void) => boolean;
   online: () => boolean;
   stopping: () => boolean;
-  /** The connection holds more unsent bytes than it should (absent: never). */
-  congested?: () => boolean;
-  /** Calls its argument once the congested connection drained or closed. */
-  whenDrained?: (fn: () => void) => void;
+  /** The connection's backpressure (absent: never congested). */
+  flow?: Backpressure;
 }
 
 export class EventDelivery {
-  /** A pump waits for the congested connection to drain. */
-  private waiting = false;
+  /** QoS 0: a congested connection pumps again once it drained. */
+  private readonly drained: DrainWait;
 
-  constructor(private readonly deps: EventDeliveryDeps) {}
+  constructor(private readonly deps: EventDeliveryDeps) {
+    this.drained = new DrainWait(deps.flow, () => this.pump());
+  }
 
   push(payload: string): void {
     this.deps.outbox.push(payload);
@@ -43,7 +44,7 @@ export class EventDelivery {
     if (qos === 0) {
       // At most once by definition: handed over is done (what sits in a dropped socket is lost).
       while (outbox.pendingCount > 0) {
-        if (this.deps.congested?.()) return this.waitForDrain();
+        if (this.drained.congested) return this.drained.ask();
         const [item] = outbox.take(1);
         this.deps.publish(topic, item!.payload, { qos, retain: false });
         outbox.ack(item!);
@@ -64,15 +65,6 @@ export class EventDelivery {
         this.pump();
       });
     }
-  }
-
-  private waitForDrain(): void {
-    if (this.waiting || !this.deps.whenDrained) return;
-    this.waiting = true;
-    this.deps.whenDrained(() => {
-      this.waiting = false;
-      this.pump();
-    });
   }
 
   /** Resolves when the outbox is empty, the link is down, or the deadline (on the clock `now`, monotonic by default) has passed. */
