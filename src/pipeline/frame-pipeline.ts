@@ -60,7 +60,7 @@ export class FramePipeline {
       if (frame.info.fresh) detector.searchWhole();
       const t1 = performance.now();
       const round = detector.detect(gray, tracker.tracks, now);
-      stats.idle = Boolean(this.deps.idleFps) && detector.idle(now);
+      stats.idle = this.idleRate(now);
       const t2 = performance.now();
       stats.currentStage = 'track';
       const update = tracker.update(round, now);
@@ -107,16 +107,20 @@ export class FramePipeline {
    * frame back. The rate counts from the last frame wanted, not the last processed: a camera's next frame is asked
    * for while the pipeline still works on the one before. */
   wants(timestampMs: number): boolean {
-    const { idleFps, detector } = this.deps;
     const last = this.lastFrameMs;
     const want =
-      !idleFps ||
       last === null ||
-      !detector.idle(last) ||
+      !this.idleRate(last) ||
       // A tenth of a period early counts: frames come with jitter.
-      timestampMs - (this.lastWantedMs ?? -Infinity) >= (0.9 * 1000) / idleFps;
+      timestampMs - (this.lastWantedMs ?? -Infinity) >= (0.9 * 1000) / (this.deps.idleFps as number);
     if (want) this.lastWantedMs = timestampMs;
     return want;
+  }
+
+  /** Whether the idle rate is in effect after the frame at `frameMs`: detector.idle_fps is on and the detector
+   * found the room idle. */
+  private idleRate(frameMs: number): boolean {
+    return Boolean(this.deps.idleFps) && this.deps.detector.idle(frameMs);
   }
 
   /** Every track (tentative and confirmed) as it stands after the last frame. */
