@@ -46,7 +46,7 @@ function kill(child: ChildProcess): void {
 }
 
 testUnless(firstMissing(missingModel(), missingGstreamer()), { serial: true })(
-  'a wedged camera open and a wedged read: reported and retried, the daemon answers throughout, frames flow again within 5 s',
+  'a wedged camera open and a wedged read: reported and retried, /readyz 503 while lost, the daemon answers throughout, frames flow again within 5 s',
   async (t) => {
     t.timeout(120_000);
     const camera = spawn(process.execPath, ['-e', CAMERA, 'silent'], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -129,18 +129,32 @@ testUnless(firstMissing(missingModel(), missingGstreamer()), { serial: true })(
     );
     t.is(daemon.stats.framesIn, 0);
     t.true(daemon.makingProgress(), 'opening and reopening the source counts as progress');
+    // /readyz: 503 while the camera has given no frame, 200 once frames flow, 503 (degraded) while it is lost again.
+    const readyz = async (): Promise<{ code: number; status: string }> => {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+      return { code: res.status, status: ((await res.json()) as { status: string }).status };
+    };
+    const readyzUntil = async (code: number, what: string): Promise<{ code: number; status: string }> => {
+      let r = await readyz();
+      for (const end = performance.now() + 5000; r.code !== code && performance.now() < end; ) r = (await sleep(100), await readyz());
+      t.is(r.code, code, what);
+      return r;
+    };
+    t.like(await readyz(), { code: 503, status: 'starting' }, '/readyz: not ready before the first frame');
 
     // The camera comes back: frames within 5 s.
     setCamera('send');
     const back = performance.now();
     await waitUntil(() => daemon.stats.framesProcessed > 0, 20_000, 'frames after the camera came back');
     const backS = (performance.now() - back) / 1000;
+    t.like(await readyzUntil(200, '/readyz ready once frames flow'), { status: 'ok' });
 
     // The camera falls silent mid-stream: the read stalls (2 s), its process is ended, the open wedges; then back.
     await sleep(2000);
     setCamera('silent');
     const frames = daemon.stats.framesIn;
     await waitUntil(() => wedgedOpens() >= 3, 30_000, 'a wedged read, then a wedged open, reported');
+    t.like(await readyzUntil(503, '/readyz not ready while the camera is lost'), { status: 'degraded' });
     setCamera('send');
     const back2 = performance.now();
     await waitUntil(() => daemon.stats.framesIn > frames + 5, 20_000, 'frames after the camera came back again');

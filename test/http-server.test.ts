@@ -49,7 +49,7 @@ test('with a username every request logs in (HTTP Basic), also beyond loopback; 
   await http.start();
   try {
     const basic = (u: string, p: string) => ({ Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
-    for (const p of ['/', '/healthz', '/metrics', '/events', '/dashboard.js']) {
+    for (const p of ['/', '/healthz', '/readyz', '/metrics', '/events', '/dashboard.js']) {
       const res = await fetch(url + p);
       t.is(res.status, 401, p);
       t.regex(res.headers.get('www-authenticate') ?? '', /^Basic realm="emotiond"/);
@@ -80,7 +80,7 @@ test('a port in use is named in the error', async (t) => {
   }
 });
 
-test('/healthz says failing (503) once the main thread has not refreshed it for a while, and recovers', async (t) => {
+test('/healthz and /readyz say failing (503) once the main thread has not refreshed them for a while, and recover', async (t) => {
   const port = await freePort();
   const src = { daemon: { stats: new PipelineStats(), version: 'test', isPaused: () => false }, live: new LiveState(), mqtt: null, device: 'test', notice: '' };
   const server = new HttpServer({
@@ -91,24 +91,26 @@ test('/healthz says failing (503) once the main thread has not refreshed it for 
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     health: () => {
       const body = healthz(src);
-      return { code: body.live ? 200 : 503, body };
+      return { live: body.live, ready: body.ready, body };
     },
     message: () => dashboardJson(src),
     mainSilentMs: 2000,
   });
   await server.start();
-  const get = async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  const get = async (path = '/healthz') => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
     const body = (await res.json()) as { status: string; live: boolean };
     t.true(validator.validate('healthz', body).ok);
     return { code: res.status, status: body.status, live: body.live };
   };
   try {
     t.deepEqual(await get(), { code: 200, status: 'starting', live: true });
+    t.deepEqual(await get('/readyz'), { code: 503, status: 'starting', live: true }, 'live, not ready: /readyz 503');
     // The main thread "stuck": no refresh. Once mainSilentMs (2 s) has passed, the server's thread says so.
     let stuck = await get();
     for (const end = Date.now() + 10_000; stuck.code === 200 && Date.now() < end; ) stuck = (await sleep(100), await get());
     t.deepEqual(stuck, { code: 503, status: 'failing', live: false });
+    t.deepEqual(await get('/readyz'), { code: 503, status: 'failing', live: false });
     server.refresh();
     // The refresh reaches the server's thread as a message, which a request may overtake: ask until it shows.
     let after = await get();
@@ -119,91 +121,102 @@ test('/healthz says failing (503) once the main thread has not refreshed it for 
   }
 });
 
-testUnless(noClip)('the daemon on the demo clip serves the page, a live feed with a mood and face boxes, /healthz and /metrics, all valid', async (t) => {
-  const { daemon, http, url } = await makeHttpDaemon({ 'source.uri': DEMO_CLIP, 'source.pace': 'realtime', 'classifier.model': testModel() as string });
-  await daemon.start();
-  try {
-    const page = await fetch(`${url}/`);
-    t.is(page.status, 200);
-    t.regex(page.headers.get('content-type') ?? '', /^text\/html/);
-    t.regex(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
-    const html = await page.text();
-    t.regex(html, /<div id="mood" class="mood" aria-live="polite"><\/div>/, 'the mood element is empty: the script fills it');
-    for (const e of EMOTIONS) t.false(html.includes(e), `the served HTML holds no emotion (${e})`);
-    t.false(/https?:\/\//.test(html.replace('http://www.w3.org', '')), 'no remote assets');
-    t.regex((await fetch(`${url}/dashboard.js`)).headers.get('content-type') ?? '', /^text\/javascript/);
-    t.regex((await fetch(`${url}/dashboard.css`)).headers.get('content-type') ?? '', /^text\/css/);
-    t.is((await fetch(`${url}/nope`)).status, 404);
-    t.is((await fetch(`${url}/`, { method: 'POST' })).status, 405);
+testUnless(noClip)(
+  'the daemon on the demo clip serves the page, a live feed with a mood and face boxes, /healthz, /readyz and /metrics, all valid',
+  async (t) => {
+    const { daemon, http, url } = await makeHttpDaemon({ 'source.uri': DEMO_CLIP, 'source.pace': 'realtime', 'classifier.model': testModel() as string });
+    await daemon.start();
+    try {
+      const page = await fetch(`${url}/`);
+      t.is(page.status, 200);
+      t.regex(page.headers.get('content-type') ?? '', /^text\/html/);
+      t.regex(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+      const html = await page.text();
+      t.regex(html, /<div id="mood" class="mood" aria-live="polite"><\/div>/, 'the mood element is empty: the script fills it');
+      for (const e of EMOTIONS) t.false(html.includes(e), `the served HTML holds no emotion (${e})`);
+      t.false(/https?:\/\//.test(html.replace('http://www.w3.org', '')), 'no remote assets');
+      t.regex((await fetch(`${url}/dashboard.js`)).headers.get('content-type') ?? '', /^text\/javascript/);
+      t.regex((await fetch(`${url}/dashboard.css`)).headers.get('content-type') ?? '', /^text\/css/);
+      t.is((await fetch(`${url}/nope`)).status, 404);
+      t.is((await fetch(`${url}/`, { method: 'POST' })).status, 405);
 
-    const states = await readStates(`${url}/events`, (s) => s.some((m) => hasMood(m)), 30_000);
-    t.true(states.length > 0);
-    for (const s of states) {
-      const v = validator.validate('dashboard', s);
-      t.true(v.ok, v.error);
-    }
-    const withMood = states.find(hasMood) as { mood: string; faces: Array<{ track: number; box: unknown }>; notice: string | null; status: { camera: string } };
-    t.truthy(withMood, `a state with a mood and a face among ${states.length}`);
-    t.true(EMOTIONS.includes(withMood.mood as never));
-    t.true(withMood.faces.length >= 1);
-    t.is(withMood.notice, 'Emotion recognition is in use in this area.');
-    t.is(withMood.status.camera, 'online');
+      const states = await readStates(`${url}/events`, (s) => s.some((m) => hasMood(m)), 30_000);
+      t.true(states.length > 0);
+      for (const s of states) {
+        const v = validator.validate('dashboard', s);
+        t.true(v.ok, v.error);
+      }
+      const withMood = states.find(hasMood) as {
+        mood: string;
+        faces: Array<{ track: number; box: unknown }>;
+        notice: string | null;
+        status: { camera: string };
+      };
+      t.truthy(withMood, `a state with a mood and a face among ${states.length}`);
+      t.true(EMOTIONS.includes(withMood.mood as never));
+      t.true(withMood.faces.length >= 1);
+      t.is(withMood.notice, 'Emotion recognition is in use in this area.');
+      t.is(withMood.status.camera, 'online');
 
-    // /healthz answers from the state the main thread posts every second: it may still say "starting" for up
-    // to a second after the live feed showed the first mood.
-    type Health = { live: boolean; ready: boolean; status: string; mqtt: string };
-    let health = await fetch(`${url}/healthz`);
-    let body = (await health.json()) as Health;
-    for (let i = 0; i < 30 && !body.ready; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      health = await fetch(`${url}/healthz`);
-      body = (await health.json()) as Health;
-    }
-    t.is(health.status, 200);
-    const hv = validator.validate('healthz', body);
-    t.true(hv.ok, hv.error);
-    t.like(body, { live: true, ready: true, status: 'ok', mqtt: 'off' });
+      // /healthz answers from the state the main thread posts every second: it may still say "starting" for up
+      // to a second after the live feed showed the first mood.
+      type Health = { live: boolean; ready: boolean; status: string; mqtt: string };
+      let health = await fetch(`${url}/healthz`);
+      let body = (await health.json()) as Health;
+      for (let i = 0; i < 30 && !body.ready; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        health = await fetch(`${url}/healthz`);
+        body = (await health.json()) as Health;
+      }
+      t.is(health.status, 200);
+      const hv = validator.validate('healthz', body);
+      t.true(hv.ok, hv.error);
+      t.like(body, { live: true, ready: true, status: 'ok', mqtt: 'off' });
+      const ready = await fetch(`${url}/readyz`);
+      t.is(ready.status, 200, '/readyz 200 once ready');
+      t.like(await ready.json(), { ready: true, status: 'ok' });
 
-    const metrics = await fetch(`${url}/metrics`);
-    t.regex(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    let families = parsePrometheusText(await metrics.text());
-    const value = (name: string, labels: Record<string, string> = {}) =>
-      families.get(name)?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-    t.is(families.get('emotiond_frames_processed_total')?.type, 'counter');
-    t.true((value('emotiond_frames_processed_total') ?? 0) > 0);
-    t.is(value('emotiond_frames_dropped_total') !== undefined, true);
-    t.is(families.get('emotiond_faces')?.type, 'gauge');
-    t.is(families.get('emotiond_stage_duration_seconds')?.type, 'histogram');
-    for (const stage of ['detect', 'track', 'classify', 'events', 'publish', 'frame']) {
-      t.true(
-        (families.get('emotiond_stage_duration_seconds')?.samples.find((s) => s.name.endsWith('_count') && s.labels['stage'] === stage)?.value ?? 0) > 0,
-        stage,
+      const metrics = await fetch(`${url}/metrics`);
+      t.regex(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      let families = parsePrometheusText(await metrics.text());
+      const value = (name: string, labels: Record<string, string> = {}) =>
+        families.get(name)?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+      t.is(families.get('emotiond_frames_processed_total')?.type, 'counter');
+      t.true((value('emotiond_frames_processed_total') ?? 0) > 0);
+      t.is(value('emotiond_frames_dropped_total') !== undefined, true);
+      t.is(families.get('emotiond_faces')?.type, 'gauge');
+      t.is(families.get('emotiond_stage_duration_seconds')?.type, 'histogram');
+      for (const stage of ['detect', 'track', 'classify', 'events', 'publish', 'frame']) {
+        t.true(
+          (families.get('emotiond_stage_duration_seconds')?.samples.find((s) => s.name.endsWith('_count') && s.labels['stage'] === stage)?.value ?? 0) > 0,
+          stage,
+        );
+      }
+      t.deepEqual(
+        families.get('emotiond_emotion_seconds_total')?.samples.map((s) => s.labels['emotion']),
+        [...EMOTIONS],
       );
+      // Face-seconds are added with the room summary that brings the mood (events/room-window.ts); read /metrics again
+      // until they are there, should a summary land between the page's state and the scrape.
+      const counted = () => EMOTIONS.some((e) => (value('emotiond_emotion_seconds_total', { emotion: e }) ?? 0) > 0);
+      for (let i = 0; i < 100 && !counted(); i++) {
+        await sleep(100);
+        families = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
+      }
+      t.true(counted(), 'face-seconds counted');
+      // The process figures once: prom-client's default set, and of memory the daemon adds only the split of it.
+      t.true((value('process_resident_memory_bytes') ?? 0) > 10 * 2 ** 20);
+      t.true((value('emotiond_memory_bytes', { kind: 'anon' }) ?? 0) > 0);
+      t.is(value('emotiond_memory_bytes', { kind: 'rss' }), undefined, 'the resident total is process_resident_memory_bytes');
+      t.true(families.has('process_cpu_seconds_total'));
+      t.false(families.has('emotiond_cpu_percent'), 'CPU once: process_cpu_seconds_total');
+      t.false(families.has('emotiond_mqtt_queue_length'), 'MQTT is off: no MQTT metrics');
+    } finally {
+      await daemon.stop();
     }
-    t.deepEqual(
-      families.get('emotiond_emotion_seconds_total')?.samples.map((s) => s.labels['emotion']),
-      [...EMOTIONS],
-    );
-    // Face-seconds are added with the room summary that brings the mood (events/room-window.ts); read /metrics again
-    // until they are there, should a summary land between the page's state and the scrape.
-    const counted = () => EMOTIONS.some((e) => (value('emotiond_emotion_seconds_total', { emotion: e }) ?? 0) > 0);
-    for (let i = 0; i < 100 && !counted(); i++) {
-      await sleep(100);
-      families = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
-    }
-    t.true(counted(), 'face-seconds counted');
-    // The process figures once: prom-client's default set, and of memory the daemon adds only the split of it.
-    t.true((value('process_resident_memory_bytes') ?? 0) > 10 * 2 ** 20);
-    t.true((value('emotiond_memory_bytes', { kind: 'anon' }) ?? 0) > 0);
-    t.is(value('emotiond_memory_bytes', { kind: 'rss' }), undefined, 'the resident total is process_resident_memory_bytes');
-    t.true(families.has('process_cpu_seconds_total'));
-    t.false(families.has('emotiond_cpu_percent'), 'CPU once: process_cpu_seconds_total');
-    t.false(families.has('emotiond_mqtt_queue_length'), 'MQTT is off: no MQTT metrics');
-  } finally {
-    await daemon.stop();
-  }
-  await t.throwsAsync(() => fetch(`${url}/healthz`), undefined, 'stopped with the daemon');
-});
+    await t.throwsAsync(() => fetch(`${url}/healthz`), undefined, 'stopped with the daemon');
+  },
+);
 
 testUnless(noClip)('with privacy.per_face false the dashboard gets no faces, tracks or boxes, and its mood comes from the room summaries', async (t) => {
   const { daemon, url } = await makeHttpDaemon({

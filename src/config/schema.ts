@@ -408,7 +408,7 @@ export const schema: convict.Schema<Config> = {
   },
   http: {
     enabled: {
-      doc: 'Serve the live dashboard (GET /), Prometheus metrics (GET /metrics) and health (GET /healthz) over HTTP.',
+      doc: 'Serve the live dashboard (GET /), Prometheus metrics (GET /metrics) and health (GET /healthz: live, GET /readyz: ready) over HTTP.',
       format: Boolean,
       default: false,
     },

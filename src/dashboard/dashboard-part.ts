@@ -93,7 +93,7 @@ export class DashboardPart implements SinkPart {
       metrics: async () => ({ contentType: metrics.contentType, body: await metrics.text() }),
       health: () => {
         const body = healthz(src);
-        return { code: body.live ? 200 : 503, body };
+        return { live: body.live, ready: body.ready, body };
       },
       message: () => dashboardJson(src),
     });
@@ -106,7 +106,7 @@ export class DashboardPart implements SinkPart {
       this.send();
     }, TICK_MS);
     this.tick.unref();
-    logger.child({ module: 'http' }).info({ url: this.url, login: auth !== undefined }, `dashboard: ${this.url} (also /metrics, /healthz)`);
+    logger.child({ module: 'http' }).info({ url: this.url, login: auth !== undefined }, `dashboard: ${this.url} (also /metrics, /healthz, /readyz)`);
   }
 
   async stop(): Promise<void> {

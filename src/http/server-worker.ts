@@ -1,6 +1,6 @@
 // The HTTP server's own thread (a worker): it answers every request from what the daemon's main thread last
 // posted, so that a frame in progress (synchronous OpenCV detection, tens of ms on a busy Pi) never delays a
-// response. GET / and its two assets, GET /events (Server-Sent Events), GET /metrics, GET /healthz; read-only.
+// response. GET / and its two assets, GET /events (Server-Sent Events), GET /metrics, GET /healthz, GET /readyz; read-only.
 // With a username, every request logs in (HTTP Basic). Requests for another host name and cross-site reads are
 // refused first (request-guard.ts); the live feed, connections and slow requests are bounded.
 import http from 'node:http';
@@ -101,10 +101,11 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
   if (path === undefined) return send(req, res, 400, TEXT, 'bad request: the URL cannot be parsed\n');
   if (path === '/events') return subscribe(req, res);
   if (path === '/metrics') return scrape(req, res);
-  if (path === '/healthz') return healthz(req, res);
+  if (path === '/healthz') return healthz(req, res, 'live');
+  if (path === '/readyz') return healthz(req, res, 'ready');
   const file = files.get(path);
   if (file) return send(req, res, 200, file.type, file.body);
-  send(req, res, 404, TEXT, 'not found: try /, /metrics or /healthz\n');
+  send(req, res, 404, TEXT, 'not found: try /, /metrics, /healthz or /readyz\n');
 }
 
 function send(req: http.IncomingMessage, res: http.ServerResponse, code: number, type: string, body: string | Buffer): void {
@@ -128,10 +129,11 @@ function scrape(req: http.IncomingMessage, res: http.ServerResponse): void {
   waitingForMetrics.push({ req, res, timer });
 }
 
-/** The health the main thread posts every second; when it has gone silent, its event loop is stuck: not live. */
-function healthz(req: http.IncomingMessage, res: http.ServerResponse): void {
+/** The health the main thread posts every second, 200 while live (/healthz) or while ready (/readyz), else 503;
+ * when it has gone silent, its event loop is stuck: not live. */
+function healthz(req: http.IncomingMessage, res: http.ServerResponse, by: 'live' | 'ready'): void {
   if (!health) return send(req, res, 503, JSON_TYPE, JSON.stringify({ error: 'no health yet' }));
-  if (performance.now() - health.receivedMs <= setup.mainSilentMs) return send(req, res, health.code, JSON_TYPE, health.body);
+  if (performance.now() - health.receivedMs <= setup.mainSilentMs) return send(req, res, health[by] ? 200 : 503, JSON_TYPE, health.body);
   const body = { ...(JSON.parse(health.body) as Record<string, unknown>), status: 'failing', live: false, ready: false };
   send(req, res, 503, JSON_TYPE, JSON.stringify(body));
 }

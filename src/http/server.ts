@@ -27,10 +27,11 @@ interface HttpServerDeps {
   /** Files served as they are, by path ('/' = the page). */
   files: ReadonlyMap<string, StaticFile>;
   metrics: () => Promise<{ contentType: string; body: string }>;
-  health: () => { code: number; body: unknown };
+  /** The health body, and whether the daemon is live (/healthz 200) and ready (/readyz 200). */
+  health: () => { live: boolean; ready: boolean; body: unknown };
   /** The live message (JSON) for a dashboard that connects, and for each update. */
   message: () => string;
-  /** /healthz says failing when refresh() was not called for this long (default: the progress window of the stages
+  /** /healthz and /readyz say failing when refresh() was not called for this long (default: the progress window of the stages
    * and the watchdog, 15 s; the main thread is stuck). */
   mainSilentMs?: number;
 }
@@ -117,10 +118,10 @@ export class HttpServer {
     if (this.connected > 0) this.post({ kind: 'state', json: this.deps.message() });
   }
 
-  /** Every second: /healthz, and /metrics while scrapes come. */
+  /** Every second: /healthz and /readyz, and /metrics while scrapes come. */
   refresh(): void {
-    const { code, body } = this.deps.health();
-    this.post({ kind: 'health', code, body: JSON.stringify(body), atMs: Date.now() });
+    const { live, ready, body } = this.deps.health();
+    this.post({ kind: 'health', live, ready, body: JSON.stringify(body), atMs: Date.now() });
     if (performance.now() - this.lastScrapeMs < SCRAPED_RECENTLY_MS) this.render();
   }
 

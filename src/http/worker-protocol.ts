@@ -10,15 +10,15 @@ export interface WorkerSetup {
   maxStreams: number;
   /** Files served as they are, by URL path ('/' = the page). */
   files: Array<{ path: string; type: string; body: Uint8Array }>;
-  /** No health from the main thread for this long: its event loop is stuck, and /healthz says so. */
+  /** No health from the main thread for this long: its event loop is stuck, and /healthz and /readyz say so. */
   mainSilentMs: number;
 }
 
 export type ToWorker =
   /** The dashboard's live message: sent to every dashboard, and first to each that connects. */
   | { kind: 'state'; json: string }
-  /** GET /healthz as of atMs (posted every second). */
-  | { kind: 'health'; code: number; body: string; atMs: number }
+  /** GET /healthz (200 while live) and GET /readyz (200 while ready) as of atMs (posted every second). */
+  | { kind: 'health'; live: boolean; ready: boolean; body: string; atMs: number }
   /** GET /metrics as rendered at atMs. */
   | { kind: 'metrics'; contentType: string; body: string; atMs: number }
   | { kind: 'stop' };
