@@ -59,6 +59,7 @@ MODE=native EMULATED_AS=""
 [ "$ARCH" = "$HOSTARCH" ] || { MODE=emulated; EMULATED_AS="$EMU_CPU"; }
 # Filled in as the run goes; printed by summary() on every exit path.
 RESULT="not run" SETUP_S="-" EVENT_S="-" OPENCV="-" NODEV="-" CC_V="-" TESTS="-" EVAL="-" ROOTS="-"
+trap summary EXIT # replaced by teardown once there is a root to tear down
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mounts)"
 for tool in debootstrap chroot flock mount git; do

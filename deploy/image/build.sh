@@ -57,6 +57,8 @@ summary() {
   echo "image $RELEASE ${ARCHES[*]}: $RESULT | $((SECONDS - START)) s"
 }
 say() { echo "image: $*" >&2; }
+# A check that fails before there is anything to tear down still prints its summary line.
+trap summary EXIT
 
 [ "$(id -u)" -eq 0 ] || die "needs root (mmdebstrap, chroot, file ownership in the layers)"
 for tool in mmdebstrap umoci node tar gzip; do command -v "$tool" >/dev/null || die "$tool not found (apt install mmdebstrap umoci)"; done

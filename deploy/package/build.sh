@@ -62,6 +62,8 @@ KEEP=0 TESTS_PID="" BUILDS=() CO=/work M=""
 . "$SRC/deploy/lib/checkout.sh"
 summary() { echo "package $RELEASE/$ARCH: $RESULT${DEB:+ | $DEB} | $((SECONDS - START)) s"; }
 say() { echo "build.sh: $*" >&2; }
+# A check that fails before there is anything to tear down still prints its summary line (check.sh reads it).
+trap summary EXIT
 
 [ "$(id -u)" -eq 0 ] || die "needs root (a Debian root, mounts, chroot; dpkg-deb owns files as root)"
 for tool in node npm flock mount; do command -v "$tool" >/dev/null || die "$tool not found"; done

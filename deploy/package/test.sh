@@ -60,6 +60,8 @@ summary() {
   f="$(printf ' | %s' "${FIGURES[@]}")"
   echo "package $RELEASE/$ARCH $(basename "$DEB"): $RESULT$f | total $((SECONDS - START)) s"
 }
+# A check that fails before there is anything to tear down still prints its summary line (check.sh reads it).
+trap summary EXIT
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, mounts, chroot, systemd-nspawn)"
 for tool in debootstrap chroot unshare ip node; do command -v "$tool" >/dev/null || die "$tool not found"; done
