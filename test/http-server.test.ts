@@ -184,6 +184,8 @@ testUnless(noClip)(
       t.is(families.get('emotiond_frames_processed_total')?.type, 'counter');
       t.true((value('emotiond_frames_processed_total') ?? 0) > 0);
       t.is(value('emotiond_frames_dropped_total') !== undefined, true);
+      t.is(value('emotiond_frames_bad_total', { cause: 'source' }), 0, 'both causes of bad frames, from the start');
+      t.is(value('emotiond_frames_bad_total', { cause: 'pipeline' }), 0);
       t.is(families.get('emotiond_faces')?.type, 'gauge');
       t.is(families.get('emotiond_stage_duration_seconds')?.type, 'histogram');
       for (const stage of ['detect', 'track', 'classify', 'events', 'publish', 'frame']) {

@@ -218,7 +218,7 @@ export class Recognition {
       try {
         await this.pipeline?.process(frame);
       } catch (err) {
-        stats.badFrame();
+        stats.badFrame('pipeline');
         if (badLogged++ < 10 || badLogged % 1000 === 0) this.log.warn({ err, seq: frame.info.seq, bad: stats.framesBad }, 'frame skipped');
       }
       if (copy) this.tapFrame(copy);

@@ -197,7 +197,7 @@ export class CaptureLoop {
       }
       const mat = got;
       if (!isUsable(mat)) {
-        stats.badFrame();
+        stats.badFrame('source');
         mat.release();
         continue;
       }

@@ -45,7 +45,16 @@ export class DaemonMetrics {
       "Frames read from the source and dropped undecoded: the motion gate's idle rate (detector.idle_fps) or a pause.",
       () => stats.framesSkipped,
     );
-    this.total('emotiond_frames_bad_total', 'Frames skipped because they could not be processed.', () => stats.framesBad);
+    new Counter({
+      name: 'emotiond_frames_bad_total',
+      help: 'Frames skipped because they could not be processed, by cause: source (empty or malformed as the source gave it) or pipeline (the daemon failed on it; logged).',
+      labelNames: ['cause'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [cause, n] of Object.entries(stats.framesBadBy)) this.inc({ cause }, n);
+      },
+    });
     this.total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
     this.total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
     this.gauge(

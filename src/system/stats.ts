@@ -6,6 +6,8 @@ import { monotonicMs } from './clock.js';
 
 export const STAGES = ['capture', 'detect', 'track', 'classify', 'events', 'publish', 'frame'] as const;
 export type Stage = (typeof STAGES)[number];
+/** Why a frame was skipped as bad: unusable from the source, or the pipeline failed on it. */
+export type BadFrameCause = 'source' | 'pipeline';
 
 /** A stage that has work and makes no progress for this long is stalled: /healthz fails and the systemd
  * watchdog is no longer fed. */
@@ -40,6 +42,8 @@ interface StatsSnapshot {
   frames_dropped: number;
   frames_skipped: number;
   frames_bad: number;
+  /** frames_bad by cause: unusable as the source gave it, or the pipeline failed on it. */
+  frames_bad_by_cause: Record<BadFrameCause, number>;
   source_reopens: number;
   faces_classified: number;
   active_tracks: number;
@@ -66,7 +70,9 @@ export class PipelineStats {
   framesDropped = 0;
   /** Frames read from the source and dropped undecoded: the motion gate's idle rate, or a pause. */
   framesSkipped = 0;
+  /** Frames skipped as bad, all causes (framesBadBy has each). */
   framesBad = 0;
+  readonly framesBadBy: Record<BadFrameCause, number> = { source: 0, pipeline: 0 };
   sourceReopens = 0;
   facesClassified = 0;
   activeTracks = 0;
@@ -152,9 +158,11 @@ export class PipelineStats {
     this.lastFrameInMs = nowMs;
   }
 
-  /** A frame could not be used: empty or malformed from the source, or the pipeline failed on it. */
-  badFrame(): void {
+  /** A frame could not be used: empty or malformed from the source ('source': a camera, cable or stream
+   * fault), or the pipeline failed on it ('pipeline': a fault of the daemon's, logged with its error). */
+  badFrame(cause: BadFrameCause): void {
     this.framesBad += 1;
+    this.framesBadBy[cause] += 1;
   }
 
   /** A frame was released unprocessed on purpose (paused): nothing waits. */
@@ -199,6 +207,7 @@ export class PipelineStats {
       frames_dropped: this.framesDropped,
       frames_skipped: this.framesSkipped,
       frames_bad: this.framesBad,
+      frames_bad_by_cause: { ...this.framesBadBy },
       source_reopens: this.sourceReopens,
       faces_classified: this.facesClassified,
       active_tracks: this.activeTracks,
