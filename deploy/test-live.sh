@@ -72,8 +72,10 @@ mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$WORK/upper,workdir=$WORK
 # The checkout as a user clones it: owned by uid 1000 (item 1 of issue 13: the install must not keep that).
 CHECKOUT=/home/user/emotiond
 mkdir -p "$MERGED$CHECKOUT"
+# -H: a top-level entry that is a symlink (a worktree's node_modules) is copied as what it points to, which the
+# container could not reach; links inside are kept as they are.
 for p in dist node_modules package.json package-lock.json src models cascades config deploy; do
-  [ -e "$SRC/$p" ] && cp -a "$SRC/$p" "$MERGED$CHECKOUT/"
+  [ -e "$SRC/$p" ] && cp -a -H "$SRC/$p" "$MERGED$CHECKOUT/"
 done
 rm -rf "$MERGED$CHECKOUT/dist/test"
 chown -R 1000:1000 "$MERGED/home/user"
