@@ -19,17 +19,20 @@ say() { echo "rootfs: $*" >&2; }
 
 # Debian packages that hold the shared libraries of the checkout's native modules and of the host's node (as
 # resolved on the host; Debian 13's node is linked to libnode115). Both the path ldd gives and its target are
-# asked: with merged /usr, a package may own either.
+# asked: with merged /usr, a package may own either. find -H: node_modules may be a symlink (a worktree).
 runtime_packages() {
   local libs node
   node="$(readlink -f "$(command -v node)")"
-  libs="$({ find "$SRC/node_modules" -name '*.node' -path '*/build/Release/*' -print0 | xargs -0 -r ldd; ldd "$node"; } 2>/dev/null \
+  libs="$({ find -H "$SRC/node_modules" -name '*.node' -path '*/build/Release/*' -print0 | xargs -0 -r ldd; ldd "$node"; } 2>/dev/null \
     | awk '$3 ~ /^\// { print $3 }' | sort -u || true)"
   [ -n "$libs" ] || return 0
   # shellcheck disable=SC2086,SC2046 # one path a word
   dpkg -S $libs $(readlink -f $libs) 2>/dev/null | grep -v '^diversion by ' | cut -d: -f1 | tr ',' '\n' | sed 's/^ *//' | grep -v '^libc6$' | sort -u || true
 }
 
+# Without the binding built there is nothing to find its libraries from, and every check would fail later, less clearly.
+[ -n "$(find -H "$SRC/node_modules" -name opencv4nodejs.node -path '*/build/Release/*' -print -quit 2>/dev/null)" ] \
+  || { say "no built OpenCV binding under $SRC/node_modules (deploy/setup.sh, or npm ci)"; exit 1; }
 PKGS="mosquitto mosquitto-clients $(runtime_packages | tr '\n' ' ')"
 ARCH="$(dpkg --print-architecture)"
 KEY="$(printf '%s\n' "$SUITE" "$ARCH" "$PKGS" | cat - "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)"
