@@ -3,7 +3,7 @@
 // figures (CPU seconds, resident memory, file descriptors, event-loop lag, heap) are prom-client's default set; the
 // daemon adds only what that set has not.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { EMOTIONS, type EmotionScores } from '../types.js';
+import type { EmotionScores } from '../types.js';
 import { STAGES, type PipelineStats, type Stage } from '../system/stats.js';
 import { readMemory } from '../system/memory.js';
 import type { HostHealth } from '../system/host-health.js';
@@ -45,16 +45,12 @@ export class DaemonMetrics {
       "Frames read from the source and dropped undecoded: the motion gate's idle rate (detector.idle_fps) or a pause.",
       () => stats.framesSkipped,
     );
-    new Counter({
-      name: 'emotiond_frames_bad_total',
-      help: 'Frames skipped because they could not be processed, by cause: source (empty or malformed as the source gave it) or pipeline (the daemon failed on it; logged).',
-      labelNames: ['cause'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [cause, n] of Object.entries(stats.framesBadBy)) this.inc({ cause }, n);
-      },
-    });
+    this.totalsBy(
+      'emotiond_frames_bad_total',
+      'Frames skipped because they could not be processed, by cause: source (empty or malformed as the source gave it) or pipeline (the daemon failed on it; logged).',
+      'cause',
+      () => stats.framesBadBy,
+    );
     this.total('emotiond_source_reopens_total', 'Times the frame source was reopened.', () => stats.sourceReopens);
     this.total('emotiond_faces_classified_total', 'LSTM steps of faces (one face in one frame).', () => stats.facesClassified);
     this.gauge(
@@ -78,17 +74,12 @@ export class DaemonMetrics {
       'Share of the frame searched for new faces per frame (cascade windows, as a share of a search of the whole frame), over the last 256 frames.',
       () => stats.sources.detect?.().searched ?? 0,
     );
-    new Counter({
-      name: 'emotiond_emotion_seconds_total',
-      help: 'Face-seconds in each committed emotion, as the room summaries counted them (added with each summary; a withheld summary adds nothing).',
-      labelNames: ['emotion'],
-      registers,
-      collect() {
-        this.reset();
-        const seconds = deps.emotionSeconds();
-        for (const e of EMOTIONS) this.inc({ emotion: e }, seconds[e]);
-      },
-    });
+    this.totalsBy(
+      'emotiond_emotion_seconds_total',
+      'Face-seconds in each committed emotion, as the room summaries counted them (added with each summary; a withheld summary adds nothing).',
+      'emotion',
+      () => deps.emotionSeconds(),
+    );
     const histogram = new Histogram({
       name: 'emotiond_stage_duration_seconds',
       help: 'Time per frame in each pipeline stage (frame = the whole frame).',
@@ -119,6 +110,20 @@ export class DaemonMetrics {
   /** A counter whose value is read when scraped. */
   private total(name: string, help: string, value: () => number): void {
     this.read('counter', name, help, value);
+  }
+
+  /** A counter with one label whose values are read when scraped: a series for each key of what `values` gives. */
+  private totalsBy(name: string, help: string, label: string, values: () => Readonly<Record<string, number>>): void {
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [key, n] of Object.entries(values())) this.inc({ [label]: key }, n);
+      },
+    });
   }
 
   /** A gauge whose value is read when scraped. */

@@ -70,8 +70,7 @@ export class PipelineStats {
   framesDropped = 0;
   /** Frames read from the source and dropped undecoded: the motion gate's idle rate, or a pause. */
   framesSkipped = 0;
-  /** Frames skipped as bad, all causes (framesBadBy has each). */
-  framesBad = 0;
+  /** Frames skipped as bad, by cause (framesBad: all). */
   readonly framesBadBy: Record<BadFrameCause, number> = { source: 0, pipeline: 0 };
   sourceReopens = 0;
   facesClassified = 0;
@@ -161,8 +160,12 @@ export class PipelineStats {
   /** A frame could not be used: empty or malformed from the source ('source': a camera, cable or stream
    * fault), or the pipeline failed on it ('pipeline': a fault of the daemon's, logged with its error). */
   badFrame(cause: BadFrameCause): void {
-    this.framesBad += 1;
     this.framesBadBy[cause] += 1;
+  }
+
+  /** Frames skipped as bad, all causes. */
+  get framesBad(): number {
+    return this.framesBadBy.source + this.framesBadBy.pipeline;
   }
 
   /** A frame was released unprocessed on purpose (paused): nothing waits. */
