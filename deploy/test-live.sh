@@ -5,7 +5,8 @@
 # limit, journal priorities, several cameras, update). Ends with "N passed, N failed".
 #
 # Needs root, debootstrap, systemd-nspawn (Debian: systemd-container), nsenter, overlayfs, a built checkout
-# (npm run build, node_modules/ for this CPU), models/*.onnx and deploy/demo/demo-faces.avi. The container
+# (npm run build, node_modules/ for this CPU), models/*.onnx, cascades/haarcascade_frontalface_default.xml and
+# deploy/demo/demo-faces.avi (deploy/setup.sh leaves all of them in a checkout). The container
 # root is cached in $EMOTIOND_LIVE_CACHE (default /var/cache/emotiond-live); the first run builds it.
 # The host's node and npm are bound into the container (Debian 12 has Node 18); on Debian 13, where node and npm
 # are Debian's, also /usr/share/nodejs (npm's own modules), and the root has libnode.
@@ -34,8 +35,10 @@ abort() {
 for tool in debootstrap systemd-nspawn nsenter flock pgrep node; do
   command -v "$tool" >/dev/null || abort "$tool not found (apt install debootstrap systemd-container util-linux)"
 done
-for f in dist/src/cli/main.js node_modules deploy/demo/demo-faces.avi; do
-  [ -e "$SRC/$f" ] || abort "$SRC/$f is missing (deploy/setup.sh builds it)"
+# The cascade too: the container root has OpenCV's libraries but not opencv-data, so the service finds it in the
+# checkout's cascades/ only (setup.sh copies it there).
+for f in dist/src/cli/main.js node_modules deploy/demo/demo-faces.avi cascades/haarcascade_frontalface_default.xml; do
+  [ -e "$SRC/$f" ] || abort "$SRC/$f is missing (deploy/setup.sh makes it)"
 done
 compgen -G "$SRC/models/*.onnx" >/dev/null || abort "no models/*.onnx in $SRC"
 NODE="$(readlink -f "$(command -v node)")"
