@@ -18,6 +18,9 @@ interface BrokerLinkDeps {
   onError?: (err: Error, fallback: boolean) => void;
 }
 
+/** mqtt.js's socket, as much of it as backpressure needs. */
+type LinkSocket = NodeJS.WritableStream & { writableNeedDrain?: boolean };
+
 export class BrokerLink {
   /** True between CONNACK and the connection's close. */
   online = false;
@@ -88,8 +91,8 @@ export class BrokerLink {
   }
 
   /** The connection's socket (mqtt.js replaces it on each reconnect). */
-  private stream(): (NodeJS.WritableStream & { writableNeedDrain?: boolean }) | undefined {
-    return (this.client as unknown as { stream?: NodeJS.WritableStream & { writableNeedDrain?: boolean } } | undefined)?.stream;
+  private stream(): LinkSocket | undefined {
+    return (this.client as unknown as { stream?: LinkSocket } | undefined)?.stream;
   }
 
   unsubscribe(topics: string[]): void {
