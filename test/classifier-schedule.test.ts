@@ -50,6 +50,38 @@ test('the shipped model says its step rate, and each face is stepped at it on a 
   t.is(r.faces, 3);
 });
 
+test('faces that arrive on different frames are stepped on the same frames after their first step, each at the model rate', async (t) => {
+  const model = await EmotionModel.load(MODEL, { threads: 1 });
+  const c = new FaceClassifier(model, 32, logger);
+  const gray = frame();
+  const list = faces(4);
+  // Face k appears on frame k (30 fps): on its own, each would keep the phase of its first step.
+  const arrive = [0, 1, 2, 3];
+  const calls: number[][] = [];
+  for (let i = 0; i < 90; i++) {
+    const done = await c.classify(
+      gray,
+      list.filter((_, k) => arrive[k]! <= i),
+      (i * 1000) / 30,
+    );
+    calls.push(done.map((f) => f.id));
+  }
+  gray.release();
+  await model.release();
+  // The first step comes on the frame a face appears, then its steps join the others' frames.
+  for (const [k, f] of list.entries()) t.true(calls[arrive[k]!]!.includes(f.id), `face ${f.id} stepped on arrival`);
+  const later = calls.slice(10).filter((ids) => ids.length > 0);
+  t.true(
+    later.every((ids) => ids.length === 4),
+    `from the 10th frame on, every model call steps all 4 faces: ${later.map((ids) => ids.length).join(',')}`,
+  );
+  t.is(later.length, 40, 'one call every other frame (15 Hz at 30 fps)');
+  for (const f of list) {
+    const n = calls.filter((ids) => ids.includes(f.id)).length;
+    t.true(n >= 45 - 2 && n <= 46, `face ${f.id}: ${n} steps in 3 s at 15 Hz`);
+  }
+});
+
 test('20 faces due on every frame, 4 per frame: round-robin, every face at the same rate, none waits long', async (t) => {
   const model = await EmotionModel.load(MODEL, { threads: 1 });
   const c = new FaceClassifier(model, 4, logger);
@@ -103,6 +135,12 @@ test('motion gate: a still face whose output settled is stepped at classifier.st
     t.true(late >= 9 && late <= 11, `face ${k + 1}: ${late} steps in the last 2 s (5 Hz is 10)`);
     t.true(at.filter((i) => i < 15).length >= 7, `face ${k + 1}: the first half second at 15 Hz (${at.join(',')})`);
   }
+  // Settled, the three are stepped on the same frames: one model call for the three.
+  const lateFrames = still.map((at) => at.filter((i) => i >= 60).join(','));
+  t.true(
+    lateFrames.every((x) => x === lateFrames[0]),
+    `settled faces share their frames: ${lateFrames.join(' | ')}`,
+  );
   // Face 1 moves from frame 130 to 159: it is stepped on frame 130, then at 15 Hz; the others stay at 5 Hz.
   const after = await run(c, gray, list, 60, (i, f) => f.id === 1 && i >= 10 && i < 40, 4000);
   t.is(after[0]!.filter((i) => i === 10).length, 1, `face 1 steps on the frame its box moved (${after[0]!.join(',')})`);

@@ -6,6 +6,11 @@
 // steps changed no probability by SETTLE_DP or more, and its committed label leads with none pending) is stepped at
 // classifier.still_hz instead: fed the same picture, its LSTM sits at a fixed point, and a step would change
 // nothing. The first motion in its box makes it due at once, at the model's rate again.
+// Faces at one rate come due on the same frames (the ticks of that rate on the frame clock, RateKeeper.tickAfter),
+// whenever each was first seen, so that one model call steps them together: ONNX Runtime costs less per face in one
+// batch than in several small ones (on the 720p classroom clip, 27 settled faces at 5 Hz: in batches of 27 every
+// sixth frame rather than 3-8 on every frame: 380 ms of model time over the 360 frames instead of 540, one run each,
+// for the same steps).
 import type cv from '../system/opencv.js';
 import { argmax, type ClassifiedFace, type ClassifyStats, type EmotionScores, type MovedIn, type TrackedFace } from '../types.js';
 import type { Logger } from '../system/logger.js';
@@ -87,7 +92,7 @@ export class FaceClassifier {
   private due<F extends TrackedFace>(faces: readonly F[], nowMs: number): F[] {
     const lateness = (f: F): number => {
       const s = f.model.steps;
-      if (this.stillRate && s && settled(f)) return this.stillRate.lateness(s.lastMs + this.stillRate.periodMs, nowMs);
+      if (this.stillRate && s && settled(f)) return this.stillRate.lateness(this.stillRate.tickAfter(s.lastMs), nowMs);
       return this.rate.lateness(s?.nextMs, nowMs);
     };
     return faces
@@ -100,10 +105,10 @@ export class FaceClassifier {
   private stepped({ model }: ClassifiedFace, nowMs: number, before: EmotionScores | undefined): void {
     const s = model.steps;
     if (!s) {
-      model.steps = { nextMs: this.rate.next(undefined, nowMs), count: 1, firstMs: nowMs, lastMs: nowMs, moved: false, quiet: 0 };
+      model.steps = { nextMs: this.rate.tickAfter(nowMs), count: 1, firstMs: nowMs, lastMs: nowMs, moved: false, quiet: 0 };
       return;
     }
-    s.nextMs = this.rate.next(s.nextMs, nowMs);
+    s.nextMs = this.rate.tickAfter(nowMs);
     s.count += 1;
     s.lastMs = nowMs;
     s.quiet = !s.moved && before !== undefined && model.scores !== undefined && steady(before, model.scores) ? s.quiet + 1 : 0;
