@@ -30,7 +30,7 @@ import { readLayout, scoreScene } from './scene.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --clip PATH        benchmark this video file instead of the reference clips (repeatable)
-  --repeat N         run each clip N times, each in a process of its own (samples pooled, figures the median of the runs; default 1)
+  --repeat N         run each clip N times, each in a process of its own, in N rounds of every clip once (samples pooled, figures the median of the runs; default 1)
   --model PATH       ONNX model (default: models/emotion-cnn-lstm.int8.onnx, else the newest models/work/**/*.onnx)
   --threads N        ONNX Runtime intra-op threads (default 1)
   --cv-threads N     OpenCV worker threads (default: OpenCV's, one per core)
@@ -222,24 +222,35 @@ async function main(): Promise<number> {
     [pacedClips, 'realtime', paced],
   ] as const) {
     if (list.length > 0) console.log(pace === 'none' ? 'every frame, as fast as it goes:' : "paced at each clip's frame rate, as a camera:");
+    // Round by round, every clip once per round: a machine that speeds up or slows down during the bench moves
+    // every clip's figures alike, not the clips that happened to run in that stretch (the ratios between clips of
+    // one run are targets).
+    const done = new Map<ReferenceClip, WorkerRun[]>(list.map((clip) => [clip, []]));
+    for (let i = 0; i < opts.repeat; i++) {
+      if (opts.repeat > 1 && list.length > 0) console.log(`  round ${i + 1} of ${opts.repeat}`);
+      for (const clip of list) {
+        const req: WorkerRequest = {
+          name: clip.name,
+          clip: clip.path,
+          model: model.path,
+          threads: opts.threads,
+          settings: opts.settings,
+          mqtt: opts.mqtt,
+          cvThreads: opts.cvThreads,
+          pace,
+        };
+        process.stdout.write(`    ${clip.name} ... `);
+        const run = await benchInChild(command, req);
+        done.get(clip)?.push(run);
+        cvThreads = run.cvThreads;
+        const r = run.run;
+        console.log(`${r.frames} frames, ${(r.frames / (r.wallMs / 1000)).toFixed(1)} frames/s, cpu/frame ${(r.cpuMs / Math.max(1, r.frames)).toFixed(1)} ms`);
+      }
+    }
     for (const clip of list) {
-      const req: WorkerRequest = {
-        name: clip.name,
-        clip: clip.path,
-        model: model.path,
-        threads: opts.threads,
-        settings: opts.settings,
-        mqtt: opts.mqtt,
-        cvThreads: opts.cvThreads,
-        pace,
-      };
-      process.stdout.write(`  ${clip.name} ... `);
-      const done: WorkerRun[] = [];
-      for (let i = 0; i < opts.repeat; i++) done.push(await benchInChild(command, req));
-      const report = reportOf(clip, done, pace);
-      cvThreads = done[0]?.cvThreads ?? 0;
+      const report = reportOf(clip, done.get(clip) ?? [], pace);
       out.push(report);
-      console.log(`${report.fps} frames/s, ${report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
+      console.log(`  ${clip.name}: ${report.fps} frames/s, ${report.tracks_seen} track(s)${clip.faces ? ` (${clip.faces} face(s) in the clip)` : ''}`);
     }
   }
 
