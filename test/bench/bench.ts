@@ -16,6 +16,7 @@ import {
   checkTargets,
   clipReport,
   compareTable,
+  cpuPerFrame,
   dominantStage,
   pacedTable,
   sceneTable,
@@ -244,7 +245,7 @@ async function main(): Promise<number> {
         done.get(clip)?.push(run);
         cvThreads = run.cvThreads;
         const r = run.run;
-        console.log(`${r.frames} frames, ${(r.frames / (r.wallMs / 1000)).toFixed(1)} frames/s, cpu/frame ${(r.cpuMs / Math.max(1, r.frames)).toFixed(1)} ms`);
+        console.log(`${r.frames} frames, ${(r.frames / (r.wallMs / 1000)).toFixed(1)} frames/s, cpu/frame ${cpuPerFrame(r).toFixed(1)} ms`);
       }
     }
     for (const clip of list) {

@@ -135,6 +135,11 @@ export interface ReportContext {
   pace?: 'none' | 'realtime';
 }
 
+/** CPU ms per frame of one run (all threads: decoding, OpenCV, ONNX Runtime). */
+export function cpuPerFrame(run: Pick<RunRecord, 'cpuMs' | 'frames'>): number {
+  return run.cpuMs / Math.max(1, run.frames);
+}
+
 /** One report over every run of a clip (samples pooled). */
 export function clipReport(runs: RunRecord[], ctx: ReportContext): ClipReport {
   const first = runs[0];
@@ -162,7 +167,7 @@ export function clipReport(runs: RunRecord[], ctx: ReportContext): ClipReport {
     fps: round(frames / (wallMs / 1000), 1),
     stage_ms: Object.fromEntries(STAGES.map((s) => [s, summarise(pooled[s])])) as Record<Stage, StageSummary>,
     ms_per_face: faces > 0 ? round(classifyMs / faces) : null,
-    cpu_ms_per_frame: round(middle(runs.map((r) => r.cpuMs / Math.max(1, r.frames))) ?? 0),
+    cpu_ms_per_frame: round(middle(runs.map(cpuPerFrame)) ?? 0),
     cpu_ms: {
       p50: round(
         middle(
