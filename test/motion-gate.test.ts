@@ -4,7 +4,7 @@
 import test from 'ava';
 import cv from '../src/system/opencv.js';
 import { MotionMask, SCENE_SHARE, brightnessRatio, cellMeans, compareCells, movedIn, type MotionFrame } from '../src/motion/motion-mask.js';
-import { MOTION_PER_FACE, PendingMotion, components } from '../src/motion/motion-regions.js';
+import { MOTION_PER_FACE, PendingMotion, components, type SearchArea } from '../src/motion/motion-regions.js';
 import { areaWindows, planBands, sweepWindows, type Band } from '../src/detect/bands.js';
 import { DetectionSchedule, STILL_PROBE_HZ, type ProbeTarget } from '../src/detect/schedule.js';
 import { FaceDetector } from '../src/detect/face-detector.js';
@@ -216,6 +216,41 @@ test('moved cells are searched, with a margin of the largest face that could hav
   t.is(pending.take(b, Infinity).filter((a) => a.band === 0 && a.x > 300).length, 0, 'nothing searched around the tracked face');
 });
 
+test('a face that arrives: the band of the face that most likely made the motion searches first, and a face found there explains the motion for the other bands, unless it leaves some unexplained', (t) => {
+  const b = bands(1280, 720);
+  const frame = { width: 1280, height: 720 };
+  const bandOf = (side: number): number => b.findIndex((band) => band.faceMin <= side && side <= band.faceMax);
+  // 88 x 88 pixels of motion (11 x 11 cells) at (640, 320): a face of about 55 px arriving (the motion spreads 1.5-1.7
+  // times a face). Its band searches first, though the next band's faces (72 px and up) could have made it too.
+  const pending = new PendingMotion<Band>(areaWindows);
+  pending.add(motionFrame(160, 90, block(80, 40, 11, 11)), b.length, [], frame);
+  const first = pending.take(b, 1)[0];
+  t.is(first?.band, bandOf(55), JSON.stringify(first));
+  t.deepEqual(first?.moved, { x: 640, y: 320, width: 88, height: 88 });
+  t.true(pending.size > 0, 'the other bands still have the cells');
+  const others = pending.take(b, Infinity);
+  t.true(others.length >= 1 && others.every((a) => a.band !== first?.band), JSON.stringify(others.map((a) => a.band)));
+  // The face found in it (57 px, 15 px in from the motion's corner) explains the motion: the other bands' areas
+  // need no search, and no band keeps its cells.
+  const face = { x: 655, y: 334, width: 57, height: 57 };
+  for (const a of others) t.true(pending.explained(a, [face]), `band ${a.band}`);
+  pending.add(motionFrame(160, 90, block(80, 40, 11, 11)), b.length, [], frame);
+  pending.take(b, 1);
+  pending.explain([face]);
+  t.is(pending.size, 0);
+  // A face far smaller than the motion (two arrive side by side) does not explain it: the other bands search.
+  const small = { x: 648, y: 330, width: 36, height: 36 };
+  for (const a of others) t.false(pending.explained(a, [small]), `band ${a.band}`);
+  const two = new PendingMotion<Band>(areaWindows);
+  two.add(motionFrame(160, 90, block(80, 40, 22, 11)), b.length, [], frame);
+  const left = two.take(b, 1)[0] as SearchArea;
+  t.false(two.explained(left, [face]), 'one face explains half the motion');
+  two.explain([face]);
+  const rest = two.take(b, Infinity);
+  t.true(rest.length >= 1, 'the cells right of the face are still searched');
+  for (const a of rest) t.true(a.moved.x >= 712 && a.x + a.width >= 816, JSON.stringify(a));
+});
+
 test('moved cells that do not fit the allowance wait for the next frames; the first area of a frame is cut to fit', (t) => {
   const b = bands(1280, 720);
   const pending = new PendingMotion<Band>(areaWindows);
@@ -370,7 +405,7 @@ test('gated schedule: a still confirmed face is probed at the still rate and hel
 const dataDir = sharedDataDir();
 
 testUnless(dataDir ? undefined : missingDataMessage())(
-  'the detector behind the gate: a still frame is searched once; tracked faces are probed at the still rate; a face that appears is found within two frames',
+  'the detector behind the gate: a still frame is searched once; tracked faces are probed at the still rate; a face that appears is found on the frame it appears, searched by one band',
   (t) => {
     const clip = threeFaces(dataDir as string);
     const cap = new cv.VideoCapture(clip.path);
@@ -393,15 +428,21 @@ testUnless(dataDir ? undefined : missingDataMessage())(
     const d = new FaceDetector(settings, resolveCascade('haar'));
     const probes = new Map<number, number>();
     let found = 0;
+    let before = 0;
     for (let i = 0; i < 60; i++) {
+      if (i === 45) before = d.stats().searched * 45;
       const round = d.detect(i < 45 ? hidden : gray, tracked, i * 33.3);
       if (i < 45) for (const id of round.probed.keys()) probes.set(id, (probes.get(id) ?? 0) + 1);
       if (i > 0 && i < 45) t.deepEqual([...round.held].sort(), [1, 2], `frame ${i}: both held`);
       if (i < 45) t.deepEqual(round.found, [], `frame ${i}: nothing new`);
       if (round.found.some((x) => x.box.x > b.x + b.width)) found = found || i;
     }
-    // Its area (every band, each with its margin) is more than one frame's allowance (a fifth of a sweep): two frames.
-    t.true(found >= 45 && found <= 46, `the face appeared on frame 45, found on frame ${found}`);
+    // The band whose faces fit the motion searches its area first, within the frame's allowance.
+    t.is(found, 45, `the face appeared on frame 45, found on frame ${found}`);
+    // The face it found explains the motion for the other bands: a tenth of a whole sweep, where every band searching
+    // the area with its own margin took half of one.
+    const arrival = d.stats().searched * 60 - before;
+    t.true(arrival > 0 && arrival < 0.2, `the arrival searched ${arrival.toFixed(2)} of a whole sweep`);
     // Probed once (they were not known to be still), then held by the mask: their picture did not change.
     for (const id of [1, 2]) t.is(probes.get(id), 1, `still track ${id} probed ${probes.get(id)} times in 1.5 s`);
     // The first frame searched whole and, once, the area where the face appeared (all bands, with their margins).

@@ -109,7 +109,20 @@ export class FaceDetector {
     const plan = this.schedule.plan(bands, t2 - t0, nowMs, this.pending);
     const swept: Detection[] = [];
     for (const strip of plan.strips) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
-    for (const area of plan.areas) swept.push(...this.sweepRegion(gray, bands[area.band] as Band, this.jittered(area), known));
+    for (const area of plan.areas) {
+      // A face found in this motion by another band (or a strip) explains it: its own arrival.
+      if (
+        this.pending.explained(
+          area,
+          swept.map((d) => d.box),
+        )
+      ) {
+        this.schedule.unsearched(bands, area.windows);
+        continue;
+      }
+      swept.push(...this.sweepRegion(gray, bands[area.band] as Band, this.jittered(area), known));
+    }
+    this.pending.explain(swept.map((d) => d.box));
     const found = suppress(swept).filter((d) => !hits.some((h) => sameFace(h.box, d.box)));
     // A full sweep alone does not keep the room active: it goes on at the idle rate.
     if (!motion || motion.scene || motion.count > 0 || tracks.length > 0 || found.length > 0 || this.pending.size > 0) this.lastActiveMs = nowMs;
@@ -208,7 +221,7 @@ export class FaceDetector {
   }
 
   /** A rectangle of the frame, scaled to the band, equalised, known faces painted flat, searched for the band's faces. */
-  private sweepRegion(gray: cv.Mat, band: Band, area: Omit<SearchArea, 'band'>, known: readonly Box[]): Detection[] {
+  private sweepRegion(gray: cv.Mat, band: Band, area: Omit<SearchArea, 'band' | 'moved'>, known: readonly Box[]): Detection[] {
     const t0 = performance.now();
     const k = band.scale;
     const outW = Math.max(1, Math.round(area.width * k));

@@ -259,6 +259,13 @@ export class DetectionSchedule {
     return { strips, areas };
   }
 
+  /** Windows of this frame's plan that were not searched after all (an area whose motion a face found explains). */
+  unsearched(bands: readonly Band[], windows: number): void {
+    const total = this.totalWindows(bands);
+    const i = this.frames % SHARE_FRAMES;
+    if (total > 0) this.shares[i] = Math.max(0, (this.shares[i] as number) - windows / total);
+  }
+
   /** The searched share of this frame. */
   private account(bands: readonly Band[], searched: ReadonlyArray<{ windows: number }>): void {
     const total = this.totalWindows(bands);
