@@ -54,8 +54,10 @@ interface Group extends CellRect {
   oldest: number;
 }
 
-/** A known face's box counts as covering a cell when the cell's centre lies inside it grown by this share of its side. */
-const KNOWN_GROW = 0.15;
+/** A known face's box counts as covering a cell when the cell's centre lies inside it grown by this share of its side:
+ * the cascade's box is the inner face, and the head around it (forehead, hair, ears, chin) is no place for another
+ * face. The sweep paints the same grown box over (detect/face-detector.ts). */
+export const KNOWN_GROW = 0.15;
 /** A face the sweep finds explains the moved cells whose centres lie inside its box grown by this share of its side:
  * on the 720p classroom an arriving face's group of moved cells is 1.5-1.7 times its side (the face and what came
  * in around it), its centres within 0.3-0.375 of the side around the box. */
