@@ -91,6 +91,9 @@ export interface FaceProbe {
   lastMs?: number;
   moved?: boolean;
   still?: boolean;
+  /** This frame's probe is one of a new (tentative) track that does not move fast: found on one of the last
+   * frames, its face is near its box, and a narrower window holds it. */
+  fresh?: boolean;
 }
 
 /** The event gate's part (events/hysteresis.ts): the committed label and its timers. Only events/ writes it. */

@@ -221,6 +221,32 @@ test('probes: new and lost tracks on every frame, found ones at track_hz, most o
   }
 });
 
+test('a new track that does not move fast is probed as fresh (a narrower window); a lost, a fast or a found one is not', (t) => {
+  const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
+  const box = { x: 100, y: 100, width: 40, height: 40 };
+  const tracks: ProbeTarget[] = [
+    { id: 1, probe: {}, geometry: { box, status: 'tentative', misses: 0 } },
+    { id: 2, probe: {}, geometry: { box, status: 'tentative', misses: 1 } },
+    // 40 px a second is a face side a second: fast (more than half a side).
+    { id: 3, probe: {}, geometry: { box, status: 'tentative', misses: 0, motion: { vx: 0.04, vy: 0 } } },
+    { id: 4, probe: {}, geometry: { box, status: 'confirmed', misses: 1 } },
+    { id: 5, probe: {}, geometry: { box, status: 'confirmed', misses: 0 } },
+  ];
+  const picked = s.pickProbes(tracks, 0);
+  t.deepEqual(
+    picked.map((p) => p.id),
+    [1, 2, 3, 4, 5],
+  );
+  t.deepEqual(
+    tracks.map((x) => x.probe.fresh),
+    [true, true, false, false, false],
+  );
+  // Confirmed: the next frame's probe of the first is not fresh.
+  const confirmed = { ...tracks[0], geometry: { box, status: 'confirmed' as const, misses: 0 } } as ProbeTarget;
+  s.pickProbes([confirmed], 500);
+  t.false(confirmed.probe.fresh);
+});
+
 test('with room in the budget, a found track is probed at track_hz, not on every frame', (t) => {
   const s = new DetectionSchedule({ budgetMs: 100, trackHz: 6, fullEvery: 5 });
   const track: ProbeTarget = { id: 1, probe: {}, geometry: { box: { x: 0, y: 0, width: 40, height: 40 }, status: 'confirmed', misses: 0 } };

@@ -112,3 +112,38 @@ testUnless(dataDir ? undefined : missingDataMessage())(
     }
   },
 );
+
+testUnless(dataDir ? undefined : missingDataMessage())(
+  'a new track is probed in a narrower window than a moving one: its face found a sixth of its side away, and after one miss 0.45 of a side away',
+  (t) => {
+    const clip = threeFaces(dataDir as string);
+    const gray = grayFrame(clip.path, 100);
+    try {
+      const faces = new FaceDetector(detector, resolveCascade('haar')).detect(gray, [], 0).all;
+      t.is(faces.length, 3);
+      const face = ([...faces].sort((p, q) => p.box.x - q.box.x)[1] as { box: Box }).box;
+      /** This frame's probe of one track whose box is `shift` of the face's side below the face (the faces sit in a
+       * row: none below). */
+      const probe = (shift: number, status: 'tentative' | 'confirmed', misses: number): Box | null => {
+        const d = new FaceDetector({ ...detector, sweep_interval_s: 3600 }, resolveCascade('haar'));
+        d.detect(gray, [], 0);
+        const box = { ...face, y: face.y + shift * face.height };
+        return d.detect(gray, [{ id: 1, probe: { nextMs: 0 }, geometry: { box, status, misses } }], 33).probed.get(1)?.box ?? null;
+      };
+      const near = probe(0.15, 'tentative', 0);
+      t.true(near !== null && iou(near, face) > 0.7, `a new track a sixth of a side off its face: ${JSON.stringify(near)}`);
+      // A quarter of its side around a new track's box: a face 0.45 of a side off is not all inside.
+      t.is(probe(0.45, 'tentative', 0), null, 'a new track 0.45 of a side off its face is missed by its first probe');
+      // After the miss the window is twice as wide; a moving face's probe (roi_margin 0.5) holds it at once.
+      for (const [status, misses] of [
+        ['tentative', 1],
+        ['confirmed', 0],
+      ] as const) {
+        const found = probe(0.45, status, misses);
+        t.true(found !== null && iou(found, face) > 0.7, `${status}, ${misses} miss(es), 0.45 of a side off: ${JSON.stringify(found)}`);
+      }
+    } finally {
+      gray.release();
+    }
+  },
+);

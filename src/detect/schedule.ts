@@ -181,7 +181,10 @@ export class DetectionSchedule {
   pickProbes(tracks: readonly ProbeTarget[], nowMs: number): ProbeTarget[] {
     this.rate.tick(nowMs);
     this.stillRate?.tick(nowMs);
-    for (const t of tracks) t.probe.still = false;
+    for (const t of tracks) {
+      t.probe.still = false;
+      t.probe.fresh = false;
+    }
     const lateness = (t: ProbeTarget): number => {
       if (t.geometry.status === 'tentative' || t.geometry.misses > 0 || isFast(t)) return Infinity;
       // Still (motion gate): its pixels did not change since its last probe, which found it.
@@ -197,6 +200,7 @@ export class DetectionSchedule {
     const chosen = [...due.slice(0, fit), ...due.slice(fit).filter((x) => isStill(x.t))].map((x) => x.t);
     for (const t of chosen) {
       t.probe.still = isStill(t);
+      t.probe.fresh = t.geometry.status === 'tentative' && !isFast(t);
       t.probe.nextMs = this.rate.next(t.probe.nextMs, nowMs);
       // A probe that misses makes the track urgent (misses > 0) until one finds it again.
       t.probe.lastMs = nowMs;
