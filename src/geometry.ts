@@ -39,13 +39,13 @@ export function clampBox(box: Box, width: number, height: number, minSide = 1): 
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-/** Distance between box centres divided by the mean box side. */
 /** `b` grown on every side by `share` of its longer side. */
 export function grown(b: Box, share: number): Box {
   const m = share * Math.max(b.width, b.height);
   return { x: b.x - m, y: b.y - m, width: b.width + 2 * m, height: b.height + 2 * m };
 }
 
+/** Distance between box centres divided by the mean box side. */
 export function centreDistance(a: Box, b: Box): number {
   const dx = a.x + a.width / 2 - (b.x + b.width / 2);
   const dy = a.y + a.height / 2 - (b.y + b.height / 2);

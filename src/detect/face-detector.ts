@@ -123,12 +123,8 @@ export class FaceDetector {
     for (const strip of plan.strips) swept.push(...this.sweepStrip(gray, bands[strip.band] as Band, strip, known));
     for (const area of plan.areas) {
       // A face found in this motion by another band (or a strip) explains it: its own arrival.
-      if (
-        this.pending.explained(
-          area,
-          swept.map((d) => d.box),
-        )
-      ) {
+      const faces = swept.map((d) => d.box);
+      if (this.pending.explained(area, faces)) {
         this.schedule.unsearched(bands, area.windows);
         continue;
       }
