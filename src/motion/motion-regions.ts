@@ -12,7 +12,7 @@
 // On the 720p classroom each of the 21 arrivals found by their motion was searched by one band instead of 2-4:
 // 57 searches instead of 85, a third less of the moved areas' time. Pure arithmetic.
 import type { Box } from '../types.js';
-import { cellsUnder } from '../geometry.js';
+import { cellsUnder, grown } from '../geometry.js';
 import { largestFitting } from '../system/largest-fitting.js';
 import type { MotionFrame } from './motion-mask.js';
 
@@ -159,9 +159,9 @@ export class PendingMotion<B extends SearchBand = SearchBand> {
     const cy0 = m.y + cellH / 2;
     const cx1 = m.x + m.width - cellW / 2;
     const cy1 = m.y + m.height - cellH / 2;
-    return faces.some((f) => {
-      const g = FOUND_GROW * Math.max(f.width, f.height);
-      return cx0 >= f.x - g && cy0 >= f.y - g && cx1 <= f.x + f.width + g && cy1 <= f.y + f.height + g;
+    return faces.some((face) => {
+      const f = grown(face, FOUND_GROW);
+      return cx0 >= f.x && cy0 >= f.y && cx1 <= f.x + f.width && cy1 <= f.y + f.height;
     });
   }
 
@@ -214,12 +214,12 @@ export class PendingMotion<B extends SearchBand = SearchBand> {
   private coveredBy(known: readonly Box[], grow = KNOWN_GROW): Uint8Array {
     const { cols, rows, cellW, cellH } = this.grid;
     const out = new Uint8Array(cols * rows);
-    for (const b of known) {
-      const g = grow * Math.max(b.width, b.height);
-      const c0 = Math.max(0, Math.ceil((b.x - g) / cellW - 0.5));
-      const c1 = Math.min(cols - 1, Math.floor((b.x + b.width + g) / cellW - 0.5));
-      const r0 = Math.max(0, Math.ceil((b.y - g) / cellH - 0.5));
-      const r1 = Math.min(rows - 1, Math.floor((b.y + b.height + g) / cellH - 0.5));
+    for (const box of known) {
+      const b = grown(box, grow);
+      const c0 = Math.max(0, Math.ceil(b.x / cellW - 0.5));
+      const c1 = Math.min(cols - 1, Math.floor((b.x + b.width) / cellW - 0.5));
+      const r0 = Math.max(0, Math.ceil(b.y / cellH - 0.5));
+      const r1 = Math.min(rows - 1, Math.floor((b.y + b.height) / cellH - 0.5));
       for (let r = r0; r <= r1; r++) out.fill(1, r * cols + c0, r * cols + c1 + 1);
     }
     return out;
