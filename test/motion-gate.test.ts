@@ -445,7 +445,7 @@ testUnless(dataDir ? undefined : missingDataMessage())(
     t.true(arrival > 0 && arrival < 0.2, `the arrival searched ${arrival.toFixed(2)} of a whole sweep`);
     // Probed once (they were not known to be still), then held by the mask: their picture did not change.
     for (const id of [1, 2]) t.is(probes.get(id), 1, `still track ${id} probed ${probes.get(id)} times in 1.5 s`);
-    // The first frame searched whole and, once, the area where the face appeared (all bands, with their margins).
+    // The first frame searched whole and, once, the area where the face appeared (by one band, with its margin).
     t.true(d.stats().searched < 0.05, `searched ${d.stats().searched} of the frame per frame`);
     gray.release();
     hidden.release();

@@ -104,7 +104,7 @@ export class FaceDetector {
     const t1 = performance.now();
     const probes = this.schedule.pickProbes(tracks, nowMs);
     const probed = new Map<number, Detection | null>();
-    for (const t of probes) probed.set(t.id, this.probe(gray, t.geometry.box, t.geometry.misses, this.probeKind(t.probe)));
+    for (const t of probes) probed.set(t.id, this.probe(gray, t.geometry.box, t.geometry.misses, probeKind(t.probe)));
     const t2 = performance.now();
     this.schedule.cost.probe(t2 - t1, probes.length);
     const hits = [...probed.values()].filter((d): d is Detection => d !== null);
@@ -279,12 +279,6 @@ export class FaceDetector {
     return res.objects.map((r, i) => ({ box: { x: r.x, y: r.y, width: r.width, height: r.height }, score: res.numDetections[i] ?? 0 }));
   }
 
-  /** How this frame's probe of a track searches: in the face's own box (still), in a narrower window (a new track),
-   * or with roi_margin. */
-  private probeKind(p: { still?: boolean; fresh?: boolean }): ProbeKind {
-    return p.still === true ? 'still' : p.fresh === true ? 'fresh' : 'wide';
-  }
-
   /** The window a probe of `track` searches, inside the frame: the box with roi_margin of its side around it
    * (TIGHT_MARGIN for a still face's probe, FRESH_MARGIN for a new track's when smaller); after a miss the
    * margin grows. */
@@ -334,6 +328,12 @@ export class FaceDetector {
       region.release();
     }
   }
+}
+
+/** How this frame's probe of a track searches, as the schedule marked it: in the face's own box (still), in a
+ * narrower window (a new track), or with roi_margin. */
+function probeKind(p: { still?: boolean; fresh?: boolean }): ProbeKind {
+  return p.still === true ? 'still' : p.fresh === true ? 'fresh' : 'wide';
 }
 
 /** The window size declared in a cascade XML (24 for the Haar frontal face cascade). */
